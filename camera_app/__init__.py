@@ -1,0 +1,1 @@
+"""The application: config, monitoring, event store, accounts and the ``camera-app`` CLI."""

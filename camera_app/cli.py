@@ -1,0 +1,185 @@
+"""The ``camera-app`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from camera_app.clock import SystemClock
+from camera_app.config import AppConfig, ConfigError, load_config
+from camera_app.db import DatabaseError, open_database
+
+log = logging.getLogger("camera_app")
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_CONFIG = 3
+EXIT_RUNTIME = 4
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def _load(path: str | None) -> AppConfig:
+    return load_config(Path(path) if path else None)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from camera_app.service import run_service
+
+    config = _load(args.config)
+    _setup_logging(args.log_level or config.logging.level)
+    return run_service(config, source=args.source, duration=args.duration, clock=SystemClock())
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    _load(args.file)
+    sys.stdout.write(f"{args.file}: OK\n")
+    return EXIT_OK
+
+
+def _open_db(args: argparse.Namespace):  # noqa: ANN202 - sqlite3.Connection
+    from firmware.paths import StoragePaths
+
+    config = _load(args.config)
+    db = StoragePaths(config.storage.data_dir).database
+    if not db.exists():
+        raise DatabaseError(f"no database at {db} (has 'camera-app run' been started?)")
+    return open_database(db)
+
+
+def _cmd_events_list(args: argparse.Namespace) -> int:
+    from camera_app.monitor.store import EventStore
+
+    conn = _open_db(args)
+    try:
+        events = EventStore(conn).list(limit=args.limit)
+    finally:
+        conn.close()
+    if args.json:
+        json.dump([e.to_json() for e in events], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    if not events:
+        sys.stdout.write("no events\n")
+        return EXIT_OK
+    sys.stdout.write(f"{'event':<24} {'started (UTC)':<20} {'length':>7} {'status':<11} clip\n")
+    for e in events:
+        started = datetime.fromtimestamp(e.started_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        length = f"{e.clip_duration_s:.1f}s" if e.clip_duration_s is not None else "-"
+        clip = e.clip_path or (e.note or "no clip")
+        sys.stdout.write(f"{e.id:<24} {started:<20} {length:>7} {e.status:<11} {clip}\n")
+    return EXIT_OK
+
+
+def _cmd_owner_setup(args: argparse.Namespace) -> int:
+    from camera_app.accounts import create_owner
+
+    conn = _open_db(args)
+    try:
+        code = args.code or getpass.getpass("Setup code: ")
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass("New owner password: ")
+            if getpass.getpass("Repeat password: ") != password:
+                sys.stderr.write("error: passwords differ\n")
+                return EXIT_USAGE
+        create_owner(conn, SystemClock(), code, args.username, password)
+    finally:
+        conn.close()
+    sys.stdout.write(f"owner account '{args.username}' created\n")
+    return EXIT_OK
+
+
+def _cmd_owner_new_code(args: argparse.Namespace) -> int:
+    from camera_app.accounts import announce_setup_code, has_owner, issue_setup_code
+
+    conn = _open_db(args)
+    try:
+        if has_owner(conn):
+            sys.stderr.write("error: an owner account already exists\n")
+            return EXIT_USAGE
+        announce_setup_code(issue_setup_code(conn, SystemClock()))
+    finally:
+        conn.close()
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="camera-app", description="Privacy-first smart camera (monitoring by default)."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the camera service")
+    run.add_argument("--config", help="YAML config file (defaults apply without one)")
+    run.add_argument(
+        "--source", help="override capture.source: auto, picamera2, v4l2:DEV, file:PATH, rtsp://…, test:"
+    )
+    run.add_argument("--duration", type=float, help="stop after this many seconds")
+    run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.set_defaults(func=_cmd_run)
+
+    check = sub.add_parser("check-config", help="validate a config file")
+    check.add_argument("file")
+    check.set_defaults(func=_cmd_check_config)
+
+    events = sub.add_parser("events", help="motion events")
+    events_sub = events.add_subparsers(dest="events_command", required=True, metavar="ACTION")
+    listing = events_sub.add_parser("list", help="list recent events, newest first")
+    listing.add_argument("--config")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.set_defaults(func=_cmd_events_list)
+
+    owner = sub.add_parser("owner", help="owner account")
+    owner_sub = owner.add_subparsers(dest="owner_command", required=True, metavar="ACTION")
+    setup = owner_sub.add_parser("setup", help="create the owner with the one-time setup code")
+    setup.add_argument("--config")
+    setup.add_argument("--username", default="owner")
+    setup.add_argument("--code", help="setup code (asked for when omitted)")
+    setup.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    setup.set_defaults(func=_cmd_owner_setup)
+    new_code = owner_sub.add_parser(
+        "new-code", help="issue a new setup code (only while no owner exists)"
+    )
+    new_code.add_argument("--config")
+    new_code.set_defaults(func=_cmd_owner_new_code)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as err:
+        sys.stderr.write(f"config error in {err.source}:\n")
+        for problem in err.problems:
+            sys.stderr.write(f"  {problem}\n")
+        return EXIT_CONFIG
+    except DatabaseError as err:
+        sys.stderr.write(f"error: {err}\n")
+        return EXIT_RUNTIME
+    except ValueError as err:  # SetupError and other refusals with a reason
+        sys.stderr.write(f"error: {err}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

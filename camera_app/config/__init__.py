@@ -1,0 +1,6 @@
+"""Configuration: one YAML file, one pydantic model per section, unknown keys rejected."""
+
+from camera_app.config.app import AppConfig
+from camera_app.config.loader import ConfigError, load_config, parse_config
+
+__all__ = ["AppConfig", "ConfigError", "load_config", "parse_config"]

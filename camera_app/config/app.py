@@ -1,0 +1,30 @@
+"""The root of the configuration file."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from camera_app.config.base import StrictModel
+from camera_app.config.camera import CameraConfig
+from camera_app.config.capture import CaptureConfig
+from camera_app.config.events import EventsConfig
+from camera_app.config.logging import LoggingConfig
+from camera_app.config.motion import MotionConfig
+from camera_app.config.privacy_masks import PrivacyMasksConfig
+from camera_app.config.recording import RecordingConfig
+from camera_app.config.storage import StorageConfig
+from camera_app.config.streaming import StreamingConfig
+
+
+class AppConfig(StrictModel):
+    """Everything ``camera-app`` reads from its YAML file. Every key has a safe default."""
+
+    camera: CameraConfig = Field(default_factory=CameraConfig)
+    capture: CaptureConfig = Field(default_factory=CaptureConfig)
+    privacy_masks: PrivacyMasksConfig = Field(default_factory=PrivacyMasksConfig)
+    motion: MotionConfig = Field(default_factory=MotionConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
+    recording: RecordingConfig = Field(default_factory=RecordingConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    streaming: StreamingConfig = Field(default_factory=StreamingConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)

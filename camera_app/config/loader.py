@@ -1,0 +1,86 @@
+"""Reads the YAML config file into :class:`AppConfig` with errors a person can act on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from camera_app.config.app import AppConfig
+
+MAX_CONFIG_BYTES = 1_000_000
+
+
+class ConfigError(ValueError):
+    """The config file cannot be used. ``problems`` holds one ``"key.path: reason"`` per error."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or "(top level)"
+
+
+def _problems(err: ValidationError) -> list[str]:
+    out = []
+    for e in err.errors(include_url=False):
+        # Pydantic appends the tag of a failing validator ("function-after[...]"), drop it.
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and "[" in p))
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see docs/configuration.md)"
+        out.append(f"{_key_path(loc)}: {msg}")
+    return out
+
+
+def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = None) -> AppConfig:
+    """Validate already-parsed YAML data; relative ``storage.data_dir`` is taken from base_dir."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(source, ["(top level): expected a mapping of sections"])
+    try:
+        config = AppConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(source, _problems(err)) from None
+    if base_dir is not None and not config.storage.data_dir.is_absolute():
+        storage = config.storage.model_copy(
+            update={"data_dir": (base_dir / config.storage.data_dir).resolve()}
+        )
+        config = config.model_copy(update={"storage": storage})
+    return config
+
+
+def load_config(path: Path | str | None) -> AppConfig:
+    """Load and validate a config file; ``None`` gives the defaults."""
+    if path is None:
+        return AppConfig()
+    path = Path(path)
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(source, [f"cannot read file: {err.strerror or err}"]) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(source, [f"file is larger than {MAX_CONFIG_BYTES} bytes"])
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(source, ["file is not UTF-8 text"]) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(source, [f"invalid YAML at {where}{problem}"]) from None
+    return parse_config(data, source, base_dir=path.parent.resolve())

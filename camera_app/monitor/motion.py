@@ -1,0 +1,106 @@
+"""Motion detection on a downscaled grey frame against a running-average background."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from camera_app.config.motion import MotionConfig
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class MotionResult:
+    """What one frame showed.
+
+    ``area`` is the moving area (blobs at least ``min_area`` large) as a fraction of the watched
+    part of the frame; ``boxes`` are those blobs in full-frame pixels.
+    """
+
+    motion: bool
+    area: float
+    boxes: tuple[Box, ...] = ()
+    light_change: bool = False
+    warming_up: bool = False
+
+
+class MotionDetector:
+    """Finds moving blobs, ignoring motion masks and whole-frame light changes.
+
+    Work is done on a small grey copy (``detect_width`` px wide) so the cost is nearly independent
+    of the capture resolution. A global brightness shift (auto-exposure, a lamp) is first removed
+    by comparing the frame's mean to the background's; if a large part of the frame still changed
+    at once it is a light change (IR cut filter, cloud), not a visitor, and the background is
+    re-learnt from this frame instead of raising an event.
+    """
+
+    def __init__(self, config: MotionConfig, mask_polygons: Sequence[Sequence[tuple[float, float]]]):
+        self._cfg = config
+        self._polygons = [list(p) for p in mask_polygons]
+        self._size: tuple[int, int] | None = None
+        self._background: np.ndarray | None = None
+        self._watch: np.ndarray | None = None  # 255 where motion counts, 0 under motion masks
+        self._watched_pixels = 1
+        self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+
+    def _prepare(self, width: int, height: int) -> None:
+        dw = min(self._cfg.detect_width, width)
+        dh = max(1, round(height * dw / width))
+        self._size = (dw, dh)
+        self._scale = width / dw
+        watch = np.full((dh, dw), 255, np.uint8)
+        for poly in self._polygons:
+            pts = np.array([[x * (dw - 1), y * (dh - 1)] for x, y in poly], np.float32)
+            cv2.fillPoly(watch, [np.round(pts).astype(np.int32)], 0)
+        self._watch = watch
+        self._watched_pixels = max(1, int(cv2.countNonZero(watch)))
+        self._background = None
+
+    def _grey(self, image: np.ndarray) -> np.ndarray:
+        assert self._size is not None
+        small = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        return cv2.GaussianBlur(grey, (5, 5), 0)
+
+    def process(self, image: np.ndarray) -> MotionResult:
+        """Compare one BGR frame with the background, then let the background follow it."""
+        h, w = image.shape[:2]
+        if self._size is None or round(w / self._scale) != self._size[0]:
+            self._prepare(w, h)
+        assert self._watch is not None
+        grey = self._grey(image)
+        if self._background is None:
+            self._background = grey.astype(np.float32)
+            return MotionResult(motion=False, area=0.0, warming_up=True)
+
+        background = self._background
+        shift = float(cv2.mean(grey, self._watch)[0] - cv2.mean(background, self._watch)[0])
+        diff = cv2.absdiff(grey.astype(np.float32), background + shift)
+        _, moving = cv2.threshold(diff, self._cfg.threshold, 255, cv2.THRESH_BINARY)
+        moving = cv2.dilate(moving.astype(np.uint8), self._kernel, iterations=2)
+        moving = cv2.bitwise_and(moving, self._watch)
+        changed = cv2.countNonZero(moving) / self._watched_pixels
+        if changed > self._cfg.light_change_fraction:
+            self._background = grey.astype(np.float32)
+            return MotionResult(motion=False, area=0.0, light_change=True)
+
+        cv2.accumulateWeighted(grey, background, self._cfg.background_rate)
+        contours, _ = cv2.findContours(moving, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        min_pixels = self._cfg.min_area * self._watched_pixels
+        boxes: list[Box] = []
+        area = 0.0
+        for contour in contours:
+            blob = cv2.contourArea(contour)
+            if blob < min_pixels:
+                continue
+            area += blob
+            x, y, bw, bh = cv2.boundingRect(contour)
+            s = self._scale
+            boxes.append((int(x * s), int(y * s), int(bw * s), int(bh * s)))
+        return MotionResult(
+            motion=bool(boxes), area=min(1.0, area / self._watched_pixels), boxes=tuple(boxes)
+        )

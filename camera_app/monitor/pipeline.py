@@ -1,0 +1,155 @@
+"""The monitoring path: motion → event lifecycle → clip, snapshot and index, with retention."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import UTC, datetime
+
+from camera_app.clock import Clock
+from camera_app.config.app import AppConfig
+from camera_app.monitor.events import EventChange, EventTracker, Transition
+from camera_app.monitor.motion import MotionDetector, MotionResult
+from camera_app.monitor.preroll import PreRollBuffer
+from camera_app.monitor.recorder import ClipRecorder, free_bytes
+from camera_app.monitor.store import EventStore
+from camera_app.monitor.upkeep import MB, RetentionSweeper
+from firmware.frames import Frame
+from firmware.paths import StoragePaths
+
+log = logging.getLogger(__name__)
+
+RETENTION_INTERVAL_S = 10.0
+# The pre-roll buffer never holds more than this many frames, whatever the config asks.
+MAX_PREROLL_FRAMES = 600
+
+
+def new_event_id(wall: float) -> str:
+    """Sortable and readable (``20261121-103000-a1b2c3``), unguessable in its last part."""
+    stamp = datetime.fromtimestamp(wall, UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+class MonitoringPipeline:
+    """Feeds every frame through motion detection and records events.
+
+    Times in the index are wall-clock, derived from the frames' monotonic timestamps through the
+    offset seen on the first frame, so a file read faster than real time still gives event
+    lengths in media time. ``blocking`` says whether the recorder may hold up the caller (file
+    sources) or must drop frames instead (live cameras).
+    """
+
+    def __init__(
+        self,
+        config: AppConfig,
+        store: EventStore,
+        paths: StoragePaths,
+        clock: Clock,
+        *,
+        blocking: bool,
+    ) -> None:
+        self._cfg = config
+        self._store = store
+        self._paths = paths
+        self._clock = clock
+        self._blocking = blocking
+        fps = config.capture.fps
+        ev = config.events
+        self.motion = MotionDetector(config.motion, [m.points for m in config.motion.masks])
+        self.tracker = EventTracker(ev)
+        horizon = ev.pre_roll_s + ev.trigger_frames / fps + 1.0
+        self._preroll = PreRollBuffer(horizon, min(MAX_PREROLL_FRAMES, round(horizon * fps) + 2))
+        self.recorder = ClipRecorder(store, paths, config.recording, config.camera.id, fps)
+        self.sweeper = RetentionSweeper(store, paths, config.storage)
+        self._wall_offset: float | None = None
+        self._active_id: str | None = None
+        self._peak = 0.0
+        self._clip_cut = False
+        self._next_sweep = 0.0
+        self._last_ts = 0.0
+        self.events_started = 0
+
+    def wall_time(self, timestamp: float) -> float:
+        if self._wall_offset is None:
+            self._wall_offset = self._clock.wall() - timestamp
+        return self._wall_offset + timestamp
+
+    def process(self, frame: Frame) -> MotionResult:
+        """Handle one frame; returns what the motion detector saw."""
+        self.wall_time(frame.timestamp)
+        self._last_ts = frame.timestamp
+        result = self.motion.process(frame.image)
+        self._preroll.push(frame)
+        change = self.tracker.update(frame.timestamp, result.motion)
+        if self._active_id is not None:
+            self._peak = max(self._peak, result.area)
+            if change is None or change.transition is not Transition.START:
+                self.recorder.add(frame, block=self._blocking)
+        if change is not None:
+            self._apply(change, frame)
+        if frame.timestamp >= self._next_sweep:
+            self._next_sweep = frame.timestamp + RETENTION_INTERVAL_S
+            self._sweep()
+        return result
+
+    def _apply(self, change: EventChange, frame: Frame) -> None:
+        if change.transition is Transition.START:
+            self._start(change, frame)
+        else:
+            self._end(change)
+
+    def _start(self, change: EventChange, frame: Frame) -> None:
+        started = self.wall_time(change.since)
+        event_id = new_event_id(started)
+        day = datetime.fromtimestamp(started, UTC).strftime("%Y-%m-%d")
+        record, note = self._may_record()
+        clip_rel = (
+            self._paths.relative(self._paths.clip_for(self._cfg.camera.id, day, event_id))
+            if record
+            else None
+        )
+        self._store.open_event(event_id, self._cfg.camera.id, started, clip_rel, note)
+        frames = self._preroll.since(change.since - self._cfg.events.pre_roll_s)
+        self.recorder.start(event_id, day, frames, frame, record=record, note=note)
+        self._active_id = event_id
+        self._peak = 0.0
+        self._clip_cut = False
+        self.events_started += 1
+        log.info("event %s started (%d pre-roll frames)", event_id, len(frames))
+
+    def _end(self, change: EventChange) -> None:
+        assert change.reason is not None
+        self.recorder.end(self.wall_time(change.at), change.reason.value, self._peak)
+        self._active_id = None
+
+    def _may_record(self) -> tuple[bool, str | None]:
+        if not self._cfg.recording.enabled:
+            return False, None
+        min_free = int(self._cfg.storage.min_free_mb * MB)
+        try:
+            free = free_bytes(self._paths.root)
+        except OSError as err:
+            return False, f"recording skipped: storage unavailable ({err})"
+        if free < min_free:
+            log.warning("only %d MB free on the data disk; event indexed without a clip", free // MB)
+            return False, f"recording skipped: less than {self._cfg.storage.min_free_mb:g} MB free"
+        if self.sweeper.sweep(self.wall_time(self._last_ts)) >= self.sweeper.quota_bytes:
+            log.warning("storage quota full and nothing left to delete; event without a clip")
+            return False, "recording skipped: storage quota full"
+        return True, None
+
+    def _sweep(self) -> None:
+        used = self.sweeper.sweep(
+            self.wall_time(self._last_ts), self._active_id, self.recorder.active_bytes
+        )
+        if self._active_id is not None and not self._clip_cut and used > self.sweeper.quota_bytes:
+            self._clip_cut = True
+            self.recorder.cut("storage quota reached")
+
+    def close(self) -> None:
+        """End any open event (its clip is finalised) and stop the recorder."""
+        change = self.tracker.stop(self._last_ts)
+        if change is not None:
+            self._end(change)
+        self.recorder.stop()
+

@@ -1,0 +1,34 @@
+"""Which events to delete to respect the age limit and the disk quota (pure logic)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """An event's footprint on disk."""
+
+    id: str
+    started_at: float
+    bytes: int
+    active: bool
+
+
+def choose_deletions(
+    items: Iterable[StoredItem], *, now: float, max_age_s: float, quota_bytes: int
+) -> list[str]:
+    """Ids to delete, oldest first: everything past ``max_age_s``, then the oldest until the rest
+    fits in ``quota_bytes``. An active event (its clip is being written) is never chosen."""
+    ordered = sorted(items, key=lambda i: i.started_at)
+    chosen: list[str] = []
+    total = sum(i.bytes for i in ordered)
+    for item in ordered:
+        if item.active:
+            continue
+        if now - item.started_at > max_age_s or total > quota_bytes:
+            chosen.append(item.id)
+            total -= item.bytes
+    return chosen
+

@@ -1,0 +1,125 @@
+"""The SQLite index of motion events."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    id: str
+    camera_id: str
+    started_at: float
+    ended_at: float | None
+    status: str
+    end_reason: str | None
+    peak_motion: float
+    clip_path: str | None
+    clip_frames: int | None
+    clip_duration_s: float | None
+    clip_bytes: int
+    snapshot_path: str | None
+    snapshot_bytes: int
+    note: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class EventStore:
+    """Reads and writes event rows. Safe to share between the pipeline and the recorder thread."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._conn.execute(sql, params)
+
+    def open_event(
+        self,
+        event_id: str,
+        camera_id: str,
+        started_at: float,
+        clip_path: str | None,
+        note: str | None = None,
+    ) -> None:
+        self._exec(
+            "INSERT INTO events (id, camera_id, started_at, status, clip_path, note)"
+            " VALUES (?, ?, ?, 'active', ?, ?)",
+            (event_id, camera_id, started_at, clip_path, note),
+        )
+
+    def set_snapshot(self, event_id: str, path: str, size: int) -> None:
+        self._exec(
+            "UPDATE events SET snapshot_path = ?, snapshot_bytes = ? WHERE id = ?",
+            (path, size, event_id),
+        )
+
+    def update_clip_bytes(self, event_id: str, size: int) -> None:
+        self._exec("UPDATE events SET clip_bytes = ? WHERE id = ?", (size, event_id))
+
+    def close_event(
+        self,
+        event_id: str,
+        *,
+        ended_at: float,
+        status: str,
+        end_reason: str,
+        peak_motion: float,
+        clip_path: str | None,
+        clip_frames: int | None,
+        clip_duration_s: float | None,
+        clip_bytes: int,
+        note: str | None = None,
+    ) -> None:
+        """Finish an event; ``clip_path`` None means no playable clip exists."""
+        self._exec(
+            "UPDATE events SET ended_at = ?, status = ?, end_reason = ?, peak_motion = ?,"
+            " clip_path = ?, clip_frames = ?, clip_duration_s = ?, clip_bytes = ?,"
+            " note = COALESCE(?, note) WHERE id = ?",
+            (
+                ended_at,
+                status,
+                end_reason,
+                peak_motion,
+                clip_path,
+                clip_frames,
+                clip_duration_s,
+                clip_bytes,
+                note,
+                event_id,
+            ),
+        )
+
+    def get(self, event_id: str) -> EventRecord | None:
+        row = self._exec("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
+        return EventRecord(**dict(row)) if row else None
+
+    def list(self, limit: int = 100, camera_id: str | None = None) -> list[EventRecord]:
+        """Most recent first."""
+        if camera_id is None:
+            rows = self._exec(
+                "SELECT * FROM events ORDER BY started_at DESC LIMIT ?", (limit,)
+            ).fetchall()
+        else:
+            rows = self._exec(
+                "SELECT * FROM events WHERE camera_id = ? ORDER BY started_at DESC LIMIT ?",
+                (camera_id, limit),
+            ).fetchall()
+        return [EventRecord(**dict(r)) for r in rows]
+
+    def active(self) -> list[EventRecord]:
+        rows = self._exec("SELECT * FROM events WHERE status = 'active'").fetchall()
+        return [EventRecord(**dict(r)) for r in rows]
+
+    def oldest_first(self) -> list[EventRecord]:
+        rows = self._exec("SELECT * FROM events ORDER BY started_at ASC").fetchall()
+        return [EventRecord(**dict(r)) for r in rows]
+
+    def delete(self, event_id: str) -> None:
+        self._exec("DELETE FROM events WHERE id = ?", (event_id,))

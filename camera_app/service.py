@@ -1,0 +1,113 @@
+"""``camera-app run``: capture → privacy masks → monitoring, until stopped."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from camera_app.accounts import ensure_setup_code
+from camera_app.clock import Clock
+from camera_app.config.app import AppConfig
+from camera_app.db import open_database
+from camera_app.monitor.pipeline import MonitoringPipeline
+from camera_app.monitor.store import EventStore
+from camera_app.monitor.upkeep import recover_interrupted
+from firmware.capture import CaptureFeed, open_source
+from firmware.masks import PrivacyMasker
+from firmware.paths import StoragePaths
+
+log = logging.getLogger(__name__)
+
+STATS_INTERVAL_S = 60.0
+EXIT_OK = 0
+EXIT_CAPTURE_FAILED = 4
+
+
+def run_service(
+    config: AppConfig,
+    *,
+    source: str | None,
+    duration: float | None,
+    clock: Clock,
+    stop: threading.Event | None = None,
+) -> int:
+    """Run until ``stop`` is set, SIGTERM/SIGINT, ``duration`` seconds, or a finite source ends.
+
+    Returns a process exit code; a source that cannot be opened at all is a final error (exit 4)
+    rather than a crash loop, while live cameras that fail later are reconnected by the feed.
+    """
+    stop = stop or threading.Event()
+    _install_signal_handlers(stop)
+    paths = StoragePaths(config.storage.data_dir)
+    paths.create()
+    conn = open_database(paths.database)
+    store = EventStore(conn)
+    recover_interrupted(store, paths)
+    ensure_setup_code(conn, clock)
+
+    cap = config.capture
+    spec = source or cap.source
+    capture = open_source(
+        spec, width=cap.width, height=cap.height, fps=cap.fps, pacing=cap.pacing, loop=cap.loop
+    )
+    masks = config.privacy_masks
+    masker = PrivacyMasker([a.points for a in masks.areas], masks.color)
+    if masker:
+        log.info("burning %d static privacy mask(s) into every frame", len(masker))
+    feed = CaptureFeed(capture, masker)
+    pipeline = MonitoringPipeline(config, store, paths, clock, blocking=not capture.realtime)
+    log.info(
+        "monitoring camera %s from %s; data in %s; live streaming is off",
+        config.camera.id,
+        capture.name,
+        paths.root,
+    )
+    started = clock.monotonic()
+    next_stats = started + STATS_INTERVAL_S
+    exit_code = EXIT_OK
+    try:
+        feed.start()
+        while not stop.is_set():
+            now = clock.monotonic()
+            if duration is not None and now - started >= duration:
+                break
+            frame = feed.get(timeout=0.5)
+            if frame is None:
+                if feed.error is not None:
+                    log.error("capture failed: %s", feed.error)
+                    exit_code = EXIT_CAPTURE_FAILED
+                    break
+                if feed.finished:
+                    log.info("source ended")
+                    break
+                continue
+            pipeline.process(frame)
+            if now >= next_stats:
+                next_stats = now + STATS_INTERVAL_S
+                stats = feed.stats
+                log.info(
+                    "capture: %d frames, %d dropped; events started: %d",
+                    stats.frames,
+                    stats.dropped,
+                    pipeline.events_started,
+                )
+    finally:
+        feed.stop()
+        pipeline.close()
+        conn.close()
+        log.info("stopped")
+    return exit_code
+
+
+def _install_signal_handlers(stop: threading.Event) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, finishing the current clip", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

@@ -1,0 +1,41 @@
+"""Where the device keeps its files under the data directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class StoragePaths:
+    """The layout of the data directory. Paths stored in the database are relative to ``root``."""
+
+    root: Path
+
+    @property
+    def database(self) -> Path:
+        return self.root / "camera.db"
+
+    @property
+    def clips(self) -> Path:
+        return self.root / "clips"
+
+    @property
+    def snapshots(self) -> Path:
+        return self.root / "snapshots"
+
+    def clip_for(self, camera_id: str, day: str, event_id: str) -> Path:
+        return self.clips / camera_id / day / f"{event_id}.mp4"
+
+    def snapshot_for(self, camera_id: str, day: str, event_id: str) -> Path:
+        return self.snapshots / camera_id / day / f"{event_id}.jpg"
+
+    def relative(self, path: Path) -> str:
+        return str(path.relative_to(self.root))
+
+    def absolute(self, relative: str) -> Path:
+        return self.root / relative
+
+    def create(self) -> None:
+        for folder in (self.root, self.clips, self.snapshots):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o750)

@@ -1,0 +1,78 @@
+"""Event lifecycle hysteresis and the pre-roll buffer (pure logic, frame timestamps only)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from camera_app.config.events import EventsConfig
+from camera_app.monitor.events import EndReason, EventTracker, Transition
+from camera_app.monitor.preroll import PreRollBuffer
+from firmware.frames import Frame
+
+FPS = 10.0
+
+
+def _feed(tracker: EventTracker, flags: list[bool], t0: float = 0.0):
+    changes = []
+    for i, flag in enumerate(flags):
+        change = tracker.update(t0 + i / FPS, flag)
+        if change:
+            changes.append((i, change))
+    return changes
+
+
+def test_needs_consecutive_frames_to_start() -> None:
+    tracker = EventTracker(EventsConfig(trigger_frames=3, post_roll_s=1.0))
+    assert _feed(tracker, [True, True, False, True, False, True, True, False]) == []
+    changes = _feed(tracker, [True, True, True], t0=10.0)
+    assert [(i, c.transition) for i, c in changes] == [(2, Transition.START)]
+    assert changes[0][1].since == 10.0  # the event starts at the first frame of the run
+
+
+def test_ends_after_post_roll_without_motion_and_bridges_short_pauses() -> None:
+    tracker = EventTracker(EventsConfig(trigger_frames=2, post_roll_s=1.0))
+    flags = [True] * 5 + [False] * 8 + [True] * 3 + [False] * 12
+    changes = _feed(tracker, flags)
+    assert [c.transition for _, c in changes] == [Transition.START, Transition.END]
+    end_index, end = changes[1]
+    assert end.reason is EndReason.MOTION_ENDED
+    assert end_index == 15 + 10  # last motion at frame 15, then post_roll_s (10 frames)
+
+
+def test_max_length_splits_continuous_motion() -> None:
+    tracker = EventTracker(EventsConfig(trigger_frames=2, post_roll_s=1.0, max_length_s=5.0))
+    changes = _feed(tracker, [True] * 120)
+    kinds = [(c.transition, c.reason) for _, c in changes]
+    assert kinds[:3] == [
+        (Transition.START, None),
+        (Transition.END, EndReason.MAX_LENGTH),
+        (Transition.START, None),
+    ]
+    # the next event starts on the frame right after the split: no gap in the recording
+    assert changes[2][0] == changes[1][0] + 1
+
+
+def test_stop_ends_an_active_event() -> None:
+    tracker = EventTracker(EventsConfig(trigger_frames=1))
+    assert tracker.stop(0.0) is None
+    _feed(tracker, [True])
+    change = tracker.stop(1.0)
+    assert change is not None and change.reason is EndReason.SHUTDOWN
+    assert not tracker.active
+
+
+def _frame(ts: float, seq: int) -> Frame:
+    return Frame(np.zeros((2, 2, 3), np.uint8), ts, seq)
+
+
+def test_preroll_keeps_only_its_window_and_bound() -> None:
+    buf = PreRollBuffer(seconds=1.0, max_frames=100)
+    for i in range(50):
+        buf.push(_frame(i / FPS, i))
+    assert [f.sequence for f in buf.since(4.5)] == [45, 46, 47, 48, 49]
+    assert 10 <= len(buf) <= 11  # about one second at 10 fps
+
+    small = PreRollBuffer(seconds=10.0, max_frames=4)
+    for i in range(10):
+        small.push(_frame(i / FPS, i))
+    assert [f.sequence for f in small.since(0)] == [6, 7, 8, 9]

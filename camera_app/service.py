@@ -88,9 +88,12 @@ def run_service(
                 next_stats = now + STATS_INTERVAL_S
                 stats = feed.stats
                 log.info(
-                    "capture: %d frames, %d dropped; events started: %d",
-                    stats.frames,
-                    stats.dropped,
+                    "capture: %d frames, %d lost at the source, %d dropped (slow consumer), "
+                    "%d reconnects; events started: %d",
+                    stats.published,
+                    stats.source_dropped,
+                    stats.consumer_dropped,
+                    stats.reconnects,
                     pipeline.events_started,
                 )
     finally:

@@ -12,6 +12,9 @@ from camera_app.config.motion import MotionConfig
 
 Box = tuple[int, int, int, int]
 
+#: Learning rate under moving areas, relative to ``background_rate``.
+_SLOW_LEARNING = 0.1
+
 
 @dataclass(frozen=True, slots=True)
 class MotionResult:
@@ -88,7 +91,12 @@ class MotionDetector:
             self._background = grey.astype(np.float32)
             return MotionResult(motion=False, area=0.0, light_change=True)
 
-        cv2.accumulateWeighted(grey, background, self._cfg.background_rate)
+        # Learn the background fast where the scene is still and slowly under moving things, so a
+        # passing visitor leaves no ghost while a parked car still fades in after a while.
+        still = cv2.bitwise_not(moving)
+        rate = self._cfg.background_rate
+        cv2.accumulateWeighted(grey, background, rate, mask=still)
+        cv2.accumulateWeighted(grey, background, rate * _SLOW_LEARNING, mask=moving)
         contours, _ = cv2.findContours(moving, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         min_pixels = self._cfg.min_area * self._watched_pixels
         boxes: list[Box] = []

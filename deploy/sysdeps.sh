@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian/Raspberry Pi OS packages camera-app needs (idempotent; apt only as root).
+#   libgl1, libglib2.0-0: shared libraries the OpenCV wheel links against
+#   python3-venv:         to create the virtual environment on a bare Debian
+set -euo pipefail
+
+packages=(libgl1 libglib2.0-0)
+python3 -m venv --help >/dev/null 2>&1 || packages+=(python3-venv)
+
+missing=()
+for pkg in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "camera-app needs these Debian packages: ${missing[*]}" >&2
+    echo "install them with: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
+echo "installing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -123,9 +123,7 @@ def create_owner(
 
 
 def verify_password(conn: sqlite3.Connection, username: str, password: str) -> bool:
-    row = conn.execute(
-        "SELECT password_hash FROM users WHERE username = ?", (username,)
-    ).fetchone()
+    row = conn.execute("SELECT password_hash FROM users WHERE username = ?", (username,)).fetchone()
     return bool(row) and _verify(row[0], password)
 
 

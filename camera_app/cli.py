@@ -49,7 +49,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _open_db(args: argparse.Namespace):  # noqa: ANN202 - sqlite3.Connection
+def _open_db(args: argparse.Namespace):
     from firmware.paths import StoragePaths
 
     config = _load(args.config)
@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the camera service")
     run.add_argument("--config", help="YAML config file (defaults apply without one)")
     run.add_argument(
-        "--source", help="override capture.source: auto, picamera2, v4l2:DEV, file:PATH, rtsp://…, test:"
+        "--source",
+        help="override capture.source: auto, picamera2, v4l2:DEV, file:PATH, rtsp://…, test:",
     )
     run.add_argument("--duration", type=float, help="stop after this many seconds")
     run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

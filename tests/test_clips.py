@@ -112,7 +112,9 @@ def test_sweeper_deletes_files_and_rows_oldest_first(tmp_path: Path) -> None:
             clip_bytes=1000,
         )
     store.open_event("live", "cam1", now - 40 * 86400, None)  # active: never deleted
-    sweeper = RetentionSweeper(store, paths, StorageConfig(retention_days=14, quota_mb=2600 / 2**20))
+    sweeper = RetentionSweeper(
+        store, paths, StorageConfig(retention_days=14, quota_mb=2600 / 2**20)
+    )
     used = sweeper.sweep(now, active_id="live", active_bytes=500)
     remaining = {e.id for e in store.list()}
     assert remaining == {"e2", "e3", "live"}

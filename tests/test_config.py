@@ -126,3 +126,12 @@ def test_example_configs_are_valid() -> None:
     repo = Path(__file__).resolve().parent.parent
     for path in sorted((repo / "deploy").glob("*.yaml")):
         load_config(path)
+
+
+def test_configuration_reference_is_up_to_date() -> None:
+    from camera_app.config.reference import render
+
+    repo = Path(__file__).resolve().parent.parent
+    assert (repo / "docs" / "configuration.md").read_text() == render(), (
+        "regenerate with: python -m camera_app.config.reference > docs/configuration.md"
+    )

@@ -28,7 +28,7 @@ def test_quota_deletes_oldest_first_until_it_fits() -> None:
 
 
 def test_never_deletes_the_active_event() -> None:
-    items = [_item(1, 40, 500, active=True), _item(2, 1, 10)]
+    items = [_item(1, 40, 500, active=True), _item(2, 1, 10), _item(3, 0.5, 10)]
     assert choose_deletions(items, now=100 * DAY, max_age_s=14 * DAY, quota_bytes=100) == ["e2"]
 
 
@@ -36,3 +36,12 @@ def test_nothing_to_do() -> None:
     assert choose_deletions([], now=0, max_age_s=1, quota_bytes=1) == []
     items = [_item(1, 1, 10)]
     assert choose_deletions(items, now=100 * DAY, max_age_s=14 * DAY, quota_bytes=10) == []
+
+
+def test_quota_keeps_the_newest_event_but_age_does_not() -> None:
+    items = [_item(1, 3, 400), _item(2, 1, 400)]
+    assert choose_deletions(items, now=100 * DAY, max_age_s=30 * DAY, quota_bytes=100) == ["e1"]
+    assert choose_deletions(items, now=100 * DAY, max_age_s=0.5 * DAY, quota_bytes=100) == [
+        "e1",
+        "e2",
+    ]

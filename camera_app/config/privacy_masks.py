@@ -23,4 +23,3 @@ class PrivacyMasksConfig(StrictModel):
         default=(0, 0, 0), description="Fill colour as [B, G, R], each 0..255."
     )
     areas: list[NamedPolygon] = Field(default_factory=list, description="Polygons to black out.")
-

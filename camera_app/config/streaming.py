@@ -15,6 +15,9 @@ _NOT_BY_CONFIG = (
 
 
 class StreamingConfig(StrictModel):
+    """Live streaming is off until the owner opts in and registers through the streaming gates;
+    there is deliberately no ``enabled`` key, and setting one is an error."""
+
     profile: Literal["home", "kindergarten", "merchant"] = Field(
         default="home", description="Which set of streaming gates applies to this camera."
     )

@@ -55,7 +55,9 @@ class ClipWriter:
         gop = max(1, round(fps * fragment_s))
         self._container = av.open(str(path), mode="w", format="mp4", options=_MUXER_OPTIONS)
         try:
-            stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+            stream = self._container.add_stream(
+                "libx264", rate=Fraction(fps).limit_denominator(1001)
+            )
             stream.width = self._width
             stream.height = self._height
             stream.pix_fmt = "yuv420p"

@@ -41,7 +41,9 @@ class MotionDetector:
     re-learnt from this frame instead of raising an event.
     """
 
-    def __init__(self, config: MotionConfig, mask_polygons: Sequence[Sequence[tuple[float, float]]]):
+    def __init__(
+        self, config: MotionConfig, mask_polygons: Sequence[Sequence[tuple[float, float]]]
+    ):
         self._cfg = config
         self._polygons = [list(p) for p in mask_polygons]
         self._size: tuple[int, int] | None = None

@@ -66,6 +66,7 @@ class MonitoringPipeline:
         self._peak = 0.0
         self._clip_cut = False
         self._next_sweep = 0.0
+        self._stored_bytes = 0  # bytes of everything but the active clip, as of the last sweep
         self._last_ts = 0.0
         self.events_started = 0
 
@@ -90,6 +91,8 @@ class MonitoringPipeline:
         if frame.timestamp >= self._next_sweep:
             self._next_sweep = frame.timestamp + RETENTION_INTERVAL_S
             self._sweep()
+        elif self._active_id is not None and not self._clip_cut and self._clip_over_quota():
+            self._cut_clip()
         return result
 
     def _apply(self, change: EventChange, frame: Frame) -> None:
@@ -131,7 +134,9 @@ class MonitoringPipeline:
         except OSError as err:
             return False, f"recording skipped: storage unavailable ({err})"
         if free < min_free:
-            log.warning("only %d MB free on the data disk; event indexed without a clip", free // MB)
+            log.warning(
+                "only %d MB free on the data disk; event indexed without a clip", free // MB
+            )
             return False, f"recording skipped: less than {self._cfg.storage.min_free_mb:g} MB free"
         if self.sweeper.sweep(self.wall_time(self._last_ts)) >= self.sweeper.quota_bytes:
             log.warning("storage quota full and nothing left to delete; event without a clip")
@@ -139,12 +144,19 @@ class MonitoringPipeline:
         return True, None
 
     def _sweep(self) -> None:
-        used = self.sweeper.sweep(
-            self.wall_time(self._last_ts), self._active_id, self.recorder.active_bytes
-        )
+        active_bytes = self.recorder.active_bytes
+        used = self.sweeper.sweep(self.wall_time(self._last_ts), self._active_id, active_bytes)
+        self._stored_bytes = used - active_bytes
         if self._active_id is not None and not self._clip_cut and used > self.sweeper.quota_bytes:
-            self._clip_cut = True
-            self.recorder.cut("storage quota reached")
+            self._cut_clip()
+
+    def _clip_over_quota(self) -> bool:
+        """Between sweeps only the growing clip changes: check it without touching the DB."""
+        return self._stored_bytes + self.recorder.active_bytes > self.sweeper.quota_bytes
+
+    def _cut_clip(self) -> None:
+        self._clip_cut = True
+        self.recorder.cut("storage quota reached")
 
     def close(self) -> None:
         """End any open event (its clip is finalised) and stop the recorder."""
@@ -152,4 +164,3 @@ class MonitoringPipeline:
         if change is not None:
             self._end(change)
         self.recorder.stop()
-

@@ -12,7 +12,7 @@ class CaptureError(RuntimeError):
     """The source cannot be opened or has failed for good (bad device, unreadable file)."""
 
 
-class EndOfStream(Exception):  # noqa: N818 - a signal, not an error
+class EndOfStream(Exception):
     """A finite source (a file that does not loop) has no more frames."""
 
 

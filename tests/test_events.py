@@ -48,8 +48,9 @@ def test_max_length_splits_continuous_motion() -> None:
         (Transition.END, EndReason.MAX_LENGTH),
         (Transition.START, None),
     ]
-    # the next event starts on the frame right after the split: no gap in the recording
+    # the next event starts on (and at) the frame right after the split: no gap, no overlap
     assert changes[2][0] == changes[1][0] + 1
+    assert changes[2][1].since == changes[2][1].at
 
 
 def test_stop_ends_an_active_event() -> None:

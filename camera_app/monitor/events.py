@@ -48,6 +48,7 @@ class EventTracker:
         self._run_start = 0.0
         self._active_since: float | None = None
         self._last_motion = 0.0
+        self._continuation = False  # the last event was split at max length
 
     @property
     def active(self) -> bool:
@@ -55,12 +56,14 @@ class EventTracker:
 
     def update(self, timestamp: float, motion: bool) -> EventChange | None:
         if motion:
-            if self._run == 0:
+            if self._run == 0 or self._continuation:
                 self._run_start = timestamp
+                self._continuation = False
             self._run += 1
             self._last_motion = timestamp
         else:
             self._run = 0
+            self._continuation = False
 
         if self._active_since is None:
             if self._run >= self._cfg.trigger_frames:
@@ -82,8 +85,9 @@ class EventTracker:
         since = self._active_since
         assert since is not None
         self._active_since = None
-        # A split event restarts from the next motion frame: the run must build up again only
-        # if motion stopped; while it continues the next frame re-triggers at once.
-        self._run = self._cfg.trigger_frames - 1 if reason is EndReason.MAX_LENGTH else 0
-        self._run_start = timestamp
+        # After a split, the next motion frame starts the continuation at once (and at that
+        # frame, so the clips join without overlap); otherwise the run must build up again.
+        split = reason is EndReason.MAX_LENGTH
+        self._run = self._cfg.trigger_frames - 1 if split else 0
+        self._continuation = split
         return EventChange(Transition.END, timestamp, since, reason)

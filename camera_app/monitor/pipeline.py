@@ -66,6 +66,7 @@ class MonitoringPipeline:
         self._peak = 0.0
         self._clip_cut = False
         self._next_sweep = 0.0
+        self._recorded_until = float("-inf")  # timestamp of the last frame of the last clip
         self._stored_bytes = 0  # bytes of everything but the active clip, as of the last sweep
         self._last_ts = 0.0
         self.events_started = 0
@@ -112,7 +113,12 @@ class MonitoringPipeline:
             else None
         )
         self._store.open_event(event_id, self._cfg.camera.id, started, clip_rel, note)
-        frames = self._preroll.since(change.since - self._cfg.events.pre_roll_s)
+        # Pre-roll never reaches back into frames the previous clip already holds.
+        frames = [
+            f
+            for f in self._preroll.since(change.since - self._cfg.events.pre_roll_s)
+            if f.timestamp > self._recorded_until
+        ]
         self.recorder.start(event_id, day, frames, frame, record=record, note=note)
         self._active_id = event_id
         self._peak = 0.0
@@ -122,6 +128,7 @@ class MonitoringPipeline:
 
     def _end(self, change: EventChange) -> None:
         assert change.reason is not None
+        self._recorded_until = change.at
         self.recorder.end(self.wall_time(change.at), change.reason.value, self._peak)
         self._active_id = None
 

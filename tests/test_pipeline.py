@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def test_long_motion_is_split_into_back_to_back_clips(tmp_path: Path) -> None:
     events = _oldest_first(store)
     assert [e.end_reason for e in events] == ["max_length", "max_length", "motion_ended"]
     # each split starts on the frame after the previous one ended: no gap, no overlap
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after.started_at - before.ended_at == pytest.approx(1 / FPS, abs=1e-6)
     for e in events:
         assert e.clip_path and decode_frames(data / e.clip_path)[0] == e.clip_frames

@@ -64,10 +64,8 @@ class MonitoringPipeline:
         self._wall_offset: float | None = None
         self._active_id: str | None = None
         self._peak = 0.0
-        self._clip_cut = False
         self._next_sweep = 0.0
         self._recorded_until = float("-inf")  # timestamp of the last frame of the last clip
-        self._stored_bytes = 0  # bytes of everything but the active clip, as of the last sweep
         self._last_ts = 0.0
         self.events_started = 0
 
@@ -92,8 +90,6 @@ class MonitoringPipeline:
         if frame.timestamp >= self._next_sweep:
             self._next_sweep = frame.timestamp + RETENTION_INTERVAL_S
             self._sweep()
-        elif self._active_id is not None and not self._clip_cut and self._clip_over_quota():
-            self._cut_clip()
         return result
 
     def _apply(self, change: EventChange, frame: Frame) -> None:
@@ -106,7 +102,7 @@ class MonitoringPipeline:
         started = self.wall_time(change.since)
         event_id = new_event_id(started)
         day = datetime.fromtimestamp(started, UTC).strftime("%Y-%m-%d")
-        record, note = self._may_record()
+        record, note, budget = self._plan_recording()
         clip_rel = (
             self._paths.relative(self._paths.clip_for(self._cfg.camera.id, day, event_id))
             if record
@@ -119,10 +115,11 @@ class MonitoringPipeline:
             for f in self._preroll.since(change.since - self._cfg.events.pre_roll_s)
             if f.timestamp > self._recorded_until
         ]
-        self.recorder.start(event_id, day, frames, frame, record=record, note=note)
+        self.recorder.start(
+            event_id, day, frames, frame, record=record, note=note, budget_bytes=budget
+        )
         self._active_id = event_id
         self._peak = 0.0
-        self._clip_cut = False
         self.events_started += 1
         log.info("event %s started (%d pre-roll frames)", event_id, len(frames))
 
@@ -132,38 +129,32 @@ class MonitoringPipeline:
         self.recorder.end(self.wall_time(change.at), change.reason.value, self._peak)
         self._active_id = None
 
-    def _may_record(self) -> tuple[bool, str | None]:
+    def _plan_recording(self) -> tuple[bool, str | None, int | None]:
+        """Whether to record the new event, why not, and the clip's byte budget."""
         if not self._cfg.recording.enabled:
-            return False, None
+            return False, None, None
         min_free = int(self._cfg.storage.min_free_mb * MB)
         try:
             free = free_bytes(self._paths.root)
         except OSError as err:
-            return False, f"recording skipped: storage unavailable ({err})"
+            return False, f"recording skipped: storage unavailable ({err})", None
         if free < min_free:
             log.warning(
                 "only %d MB free on the data disk; event indexed without a clip", free // MB
             )
-            return False, f"recording skipped: less than {self._cfg.storage.min_free_mb:g} MB free"
-        if self.sweeper.sweep(self.wall_time(self._last_ts)) >= self.sweeper.quota_bytes:
+            note = f"recording skipped: less than {self._cfg.storage.min_free_mb:g} MB free"
+            return False, note, None
+        budget = self.sweeper.quota_bytes - self._sweep()
+        if budget <= 0:
             log.warning("storage quota full and nothing left to delete; event without a clip")
-            return False, "recording skipped: storage quota full"
-        return True, None
+            return False, "recording skipped: storage quota full", None
+        return True, None, budget
 
-    def _sweep(self) -> None:
+    def _sweep(self) -> int:
+        """Apply retention; return the bytes used by everything but the active clip."""
         active_bytes = self.recorder.active_bytes
         used = self.sweeper.sweep(self.wall_time(self._last_ts), self._active_id, active_bytes)
-        self._stored_bytes = used - active_bytes
-        if self._active_id is not None and not self._clip_cut and used > self.sweeper.quota_bytes:
-            self._cut_clip()
-
-    def _clip_over_quota(self) -> bool:
-        """Between sweeps only the growing clip changes: check it without touching the DB."""
-        return self._stored_bytes + self.recorder.active_bytes > self.sweeper.quota_bytes
-
-    def _cut_clip(self) -> None:
-        self._clip_cut = True
-        self.recorder.cut("storage quota reached")
+        return used - active_bytes
 
     def close(self) -> None:
         """End any open event (its clip is finalised) and stop the recorder."""

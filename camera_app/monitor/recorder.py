@@ -30,6 +30,7 @@ class _Start:
     snapshot: Frame
     record: bool
     note: str | None
+    budget_bytes: int | None
 
 
 @dataclass(slots=True)
@@ -47,6 +48,7 @@ class _Clip:
     writer: ClipWriter | None
     note: str | None = None
     cut_info: ClipInfo | None = None
+    budget_bytes: int | None = None
 
 
 class ClipRecorder:
@@ -54,8 +56,10 @@ class ClipRecorder:
 
     The caller opens the event row first (so the index knows about a clip before a byte of it is
     written; after a crash the start-up recovery finds it), then feeds frames. Encoding happens on
-    one worker thread in order. ``cut()`` stops writing the current clip early (quota reached, disk
-    full) while the event itself stays open until motion ends.
+    one worker thread in order. A clip that outgrows its ``budget_bytes`` (what the storage quota
+    leaves) or hits a write error (disk full) is closed early, playable, while the event itself
+    stays open until motion ends. The worker checks the budget itself, against the bytes really on
+    disk, so the cut does not depend on how far encoding lags behind capture.
     """
 
     def __init__(
@@ -72,7 +76,7 @@ class ClipRecorder:
         self._cfg = config
         self._camera_id = camera_id
         self._fps = fps
-        self._queue: queue.Queue[_Start | Frame | _End | str | None] = queue.Queue(queue_frames)
+        self._queue: queue.Queue[_Start | Frame | _End | None] = queue.Queue(queue_frames)
         self._clip: _Clip | None = None
         self.dropped_frames = 0
         self.active_bytes = 0
@@ -90,8 +94,9 @@ class ClipRecorder:
         *,
         record: bool,
         note: str | None = None,
+        budget_bytes: int | None = None,
     ) -> None:
-        self._queue.put(_Start(event_id, day, frames, snapshot, record, note))
+        self._queue.put(_Start(event_id, day, frames, snapshot, record, note, budget_bytes))
 
     def add(self, frame: Frame, *, block: bool) -> None:
         """Queue a frame for the open clip. A live camera must not stall on a slow disk, so with
@@ -102,10 +107,6 @@ class ClipRecorder:
             self.dropped_frames += 1
             if self.dropped_frames in (1, 100, 1000):
                 log.warning("recorder cannot keep up: %d frames dropped", self.dropped_frames)
-
-    def cut(self, reason: str) -> None:
-        """Stop writing the current clip; frames until the event ends are not recorded."""
-        self._queue.put(reason)
 
     def end(self, ended_at: float, reason: str, peak_motion: float, *, wait: bool = False) -> None:
         command = _End(ended_at, reason, peak_motion)
@@ -130,10 +131,8 @@ class ClipRecorder:
                     self._write(item)
                 elif isinstance(item, _Start):
                     self._begin(item)
-                elif isinstance(item, _End):
-                    self._finish(item)
                 else:
-                    self._cut(item)
+                    self._finish(item)
             except Exception:  # keep recording later events whatever one clip did
                 log.exception("recorder failed on %s", type(item).__name__)
                 if isinstance(item, _End):
@@ -143,7 +142,7 @@ class ClipRecorder:
         if self._clip is not None:  # should not happen: close the stray clip before a new one
             self._cut("superseded")
         self._write_snapshot(start)
-        clip = _Clip(start.event_id, None, None, start.note)
+        clip = _Clip(start.event_id, None, None, start.note, budget_bytes=start.budget_bytes)
         self._clip = clip
         self.active_bytes = 0
         if not start.record:
@@ -183,6 +182,8 @@ class ClipRecorder:
             return
         if clip.path is not None and clip.writer.frames_written % max(1, round(self._fps)) == 0:
             self.active_bytes = _size(clip.path)
+            if clip.budget_bytes is not None and self.active_bytes > clip.budget_bytes:
+                self._cut("storage quota reached")
 
     def _cut(self, reason: str) -> None:
         clip = self._clip

@@ -78,6 +78,7 @@ class ClipWriter:
         self._first_ts: float | None = None
         self._last_pts = -1
         self._frames = 0
+        self._encoded_bytes = 0
         self._frame_ms = max(1, round(1000 / fps))
 
     def write(self, frame: Frame) -> None:
@@ -92,13 +93,16 @@ class ClipWriter:
         video_frame.pts = pts
         video_frame.time_base = _TIME_BASE
         for packet in self._stream.encode(video_frame):
+            self._encoded_bytes += packet.size
             self._container.mux(packet)
         self._last_pts = pts
         self._frames += 1
 
     @property
-    def frames_written(self) -> int:
-        return self._frames
+    def encoded_bytes(self) -> int:
+        """Bytes of video encoded so far, including what the muxer still holds in memory for
+        the current fragment (the file on disk lags by up to one fragment)."""
+        return self._encoded_bytes
 
     def close(self) -> ClipInfo:
         try:

@@ -58,8 +58,8 @@ class ClipRecorder:
     written; after a crash the start-up recovery finds it), then feeds frames. Encoding happens on
     one worker thread in order. A clip that outgrows its ``budget_bytes`` (what the storage quota
     leaves) or hits a write error (disk full) is closed early, playable, while the event itself
-    stays open until motion ends. The worker checks the budget itself, against the bytes really on
-    disk, so the cut does not depend on how far encoding lags behind capture.
+    stays open until motion ends. The worker checks the budget itself after every frame, against
+    the bytes really encoded, so the cut does not depend on how far encoding lags behind capture.
     """
 
     def __init__(
@@ -141,8 +141,15 @@ class ClipRecorder:
     def _begin(self, start: _Start) -> None:
         if self._clip is not None:  # should not happen: close the stray clip before a new one
             self._cut("superseded")
-        self._write_snapshot(start)
-        clip = _Clip(start.event_id, None, None, start.note, budget_bytes=start.budget_bytes)
+        snapshot_bytes = self._write_snapshot(start)
+        budget = start.budget_bytes
+        clip = _Clip(
+            start.event_id,
+            None,
+            None,
+            start.note,
+            budget_bytes=None if budget is None else budget - snapshot_bytes,
+        )
         self._clip = clip
         self.active_bytes = 0
         if not start.record:
@@ -180,10 +187,9 @@ class ClipRecorder:
             clip.writer = None
             clip.note = f"recording stopped: {err}"
             return
-        if clip.path is not None and clip.writer.frames_written % max(1, round(self._fps)) == 0:
-            self.active_bytes = _size(clip.path)
-            if clip.budget_bytes is not None and self.active_bytes > clip.budget_bytes:
-                self._cut("storage quota reached")
+        self.active_bytes = clip.writer.encoded_bytes
+        if clip.budget_bytes is not None and self.active_bytes > clip.budget_bytes:
+            self._cut("storage quota reached")
 
     def _cut(self, reason: str) -> None:
         clip = self._clip
@@ -235,21 +241,23 @@ class ClipRecorder:
         finally:
             end.done.set()
 
-    def _write_snapshot(self, start: _Start) -> None:
+    def _write_snapshot(self, start: _Start) -> int:
+        """Write the event's JPEG; return its size (0 if it could not be written)."""
         path = self._paths.snapshot_for(self._camera_id, start.day, start.event_id)
         ok, data = cv2.imencode(
             ".jpg", start.snapshot.image, [cv2.IMWRITE_JPEG_QUALITY, self._cfg.snapshot_quality]
         )
         if not ok:
             log.error("JPEG encoding of snapshot for %s failed", start.event_id)
-            return
+            return 0
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(path, data.tobytes())
         except OSError as err:
             log.error("cannot write snapshot %s: %s", path, err)
-            return
+            return 0
         self._store.set_snapshot(start.event_id, self._paths.relative(path), len(data))
+        return len(data)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -268,10 +276,3 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 def free_bytes(path: Path) -> int:
     return shutil.disk_usage(path).free
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0

@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in err.problems:
             sys.stderr.write(f"  {problem}\n")
         return EXIT_CONFIG
-    except DatabaseError as err:
+    except (DatabaseError, OSError) as err:  # e.g. a data directory that cannot be created
         sys.stderr.write(f"error: {err}\n")
         return EXIT_RUNTIME
     except ValueError as err:  # SetupError and other refusals with a reason

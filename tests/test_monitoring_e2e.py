@@ -219,3 +219,15 @@ def test_tiny_quota_is_handled_and_logged(
     assert events[0]["note"] == "recording skipped: storage quota full"
     assert events[0]["clip_path"] is None and events[0]["snapshot_path"]
     assert all(e["status"] == "complete" for e in events)
+
+
+def test_unusable_data_dir_is_a_clear_error(
+    tmp_path: Path, write_config: Callable[[dict], Path]
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the data directory should be")
+    config = write_config(_config(blocker / "data", "test:"))
+    result = _run(["run", "--config", str(config), "--duration", "1"])
+    assert result.returncode == 4
+    assert "error:" in result.stderr and "not-a-dir" in result.stderr
+    assert "Traceback" not in result.stderr

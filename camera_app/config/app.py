@@ -10,6 +10,7 @@ from camera_app.config.capture import CaptureConfig
 from camera_app.config.events import EventsConfig
 from camera_app.config.logging import LoggingConfig
 from camera_app.config.motion import MotionConfig
+from camera_app.config.privacy import PrivacyConfig
 from camera_app.config.privacy_masks import PrivacyMasksConfig
 from camera_app.config.recording import RecordingConfig
 from camera_app.config.storage import StorageConfig
@@ -26,5 +27,6 @@ class AppConfig(StrictModel):
     events: EventsConfig = Field(default_factory=EventsConfig)
     recording: RecordingConfig = Field(default_factory=RecordingConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     streaming: StreamingConfig = Field(default_factory=StreamingConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

@@ -1,0 +1,119 @@
+"""``privacy:`` — the privacy stage every streamed frame passes (detect → track → redact → gate)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from camera_app.config.base import StrictModel
+
+
+class DetectorSpec(StrictModel):
+    """One face detector of the privacy stage."""
+
+    model: Literal["blazeface_short", "blazeface_full", "centerface"] = Field(
+        description="Model from the pinned manifest (privacy/models/manifest.json)."
+    )
+    every: int = Field(
+        default=1,
+        ge=1,
+        le=30,
+        description="Run on every Nth frame; tracks cover faces in between. After a scene "
+        "change the stream is withheld until every detector has run on the new scene.",
+    )
+
+
+class PrivacyConfig(StrictModel):
+    """Thresholds of the privacy stage. The defaults fail closed: when in doubt, withhold."""
+
+    detectors: list[DetectorSpec] = Field(
+        default_factory=lambda: [
+            DetectorSpec(model="blazeface_full", every=1),
+            DetectorSpec(model="centerface", every=2),
+        ],
+        min_length=1,
+        description="Face detectors and how often each runs (every N frames); their detections "
+        "are merged. Measured choice: docs/privacy-detectors.md.",
+    )
+    confident_score: float = Field(
+        default=0.5, gt=0, le=1, description="A detection at or above this is a face to redact."
+    )
+    uncertain_score: float = Field(
+        default=0.3,
+        gt=0,
+        le=1,
+        description="Detections between this and confident_score are the uncertain band.",
+    )
+    uncertain_action: Literal["withhold", "redact"] = Field(
+        default="redact",
+        description="What an uncertain detection does: redact it like a face (the box is grown "
+        "more), or withhold the frame.",
+    )
+    memory_frames: int = Field(
+        default=8,
+        ge=0,
+        le=100,
+        description="Frames a face stays redacted after its last detection (its box predicted).",
+    )
+    enlarge: float = Field(
+        default=1.6, ge=1.0, le=4.0, description="Redaction box size relative to the face box."
+    )
+    method: Literal["fill", "pixelate"] = Field(
+        default="fill",
+        description="fill: solid colour (nothing of the face remains); pixelate: 4 blocks "
+        "across plus noise.",
+    )
+    deadline_ms: float = Field(
+        default=250,
+        gt=0,
+        le=5000,
+        description="A frame whose detection takes longer is withheld (and later frames too, "
+        "while the detector is still busy).",
+    )
+    person_check: bool = Field(
+        default=True,
+        description="Look for person-sized motion with no face where the head should be.",
+    )
+    far_person_height: float = Field(
+        default=0.3,
+        gt=0,
+        le=1,
+        description="A faceless moving person shorter than this fraction of the frame height "
+        "has their head area redacted; a taller one withholds the frame.",
+    )
+    min_brightness: float = Field(
+        default=25, ge=0, le=255, description="Mean grey level below which a frame is too dark."
+    )
+    min_sharpness: float = Field(
+        default=8,
+        ge=0,
+        description="Laplacian variance (on a small grey copy) below which a frame is too blurred "
+        "or the lens is covered.",
+    )
+    scene_change: float = Field(
+        default=45,
+        gt=0,
+        le=255,
+        description="Mean grey-level change between frames that counts as a sudden scene change "
+        "(tracks restart; detection must run on the new scene first).",
+    )
+    release_frames: int = Field(
+        default=2,
+        ge=0,
+        le=100,
+        description="After a withheld frame, this many clean frames in a row are needed before "
+        "streaming resumes (hysteresis).",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PrivacyConfig:
+        if self.uncertain_score >= self.confident_score:
+            raise ValueError("uncertain_score must be lower than confident_score")
+        slowest = max(d.every for d in self.detectors)
+        if self.memory_frames < slowest:
+            raise ValueError(
+                f"memory_frames ({self.memory_frames}) must cover the slowest detector's "
+                f"interval ({slowest} frames), or faces it alone sees would flicker unredacted"
+            )
+        return self

@@ -1,0 +1,178 @@
+"""``camera-app redact``: the privacy stage run offline on an image, an image folder or a video,
+exactly as it would run on the live stream (temporal state carries from frame to frame)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from firmware.frames import Frame
+from privacy.frame import RedactedFrame
+from privacy.stage import PrivacyStage
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+class MediaError(ValueError):
+    """The input cannot be read or the output cannot be written; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class RedactionResult:
+    report: dict[str, Any]
+    frames: int
+    withheld: int
+
+
+def _is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def _read_image(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise MediaError(f"{path}: not a readable image")
+    return image
+
+
+def _video_frames(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
+    try:
+        container = av.open(str(path))
+        stream = container.streams.video[0]
+    except (av.error.FFmpegError, IndexError, OSError) as err:
+        raise MediaError(f"{path}: not a readable video ({err})") from None
+    fps = float(stream.average_rate or stream.guessed_rate or 25)
+    total = stream.frames or 0
+
+    def frames() -> Iterator[np.ndarray]:
+        try:
+            for frame in container.decode(stream):
+                yield frame.to_ndarray(format="bgr24")
+        except av.error.FFmpegError as err:
+            raise MediaError(f"{path}: decoding failed ({err})") from None
+        finally:
+            container.close()
+
+    return frames(), fps, total
+
+
+class _VideoWriter:
+    def __init__(self, path: Path, fps: float, width: int, height: int) -> None:
+        self._container = av.open(str(path), "w")
+        rate = Fraction(fps).limit_denominator(1001)
+        self._stream = self._container.add_stream("libx264", rate=rate)
+        # even sizes for yuv420p; near-lossless so the output judges the redaction, not the codec
+        self._w, self._h = width - width % 2, height - height % 2
+        self._stream.width, self._stream.height = self._w, self._h
+        self._stream.pix_fmt = "yuv420p"
+        self._stream.options = {"crf": "16", "preset": "veryfast"}
+
+    def write(self, image: np.ndarray) -> None:
+        frame = av.VideoFrame.from_ndarray(
+            np.ascontiguousarray(image[: self._h, : self._w]), format="bgr24"
+        )
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()
+
+
+def redact_media(
+    stage: PrivacyStage, source: Path, output: Path, *, progress: bool = True
+) -> RedactionResult:
+    """Redact ``source`` into ``output`` (same kind, same frame count) and return the report."""
+    if not source.exists():
+        raise MediaError(f"{source}: no such file or directory")
+    records: list[dict[str, Any]] = []
+    started = time.perf_counter()
+
+    def run(images: Iterator[np.ndarray], fps: float, total: int, sink) -> None:
+        bar = tqdm(total=total or None, unit="frame", disable=not progress, leave=False)
+        for index, image in enumerate(images):
+            image.flags.writeable = False
+            result = stage.process(Frame(image, index / fps, index))
+            records.append(_record(index, result))
+            sink(index, result)
+            bar.update()
+        bar.close()
+
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir() if _is_image(p))
+        if not files:
+            raise MediaError(f"{source}: no images in this folder")
+        output.mkdir(parents=True, exist_ok=True)
+        run(
+            (_read_image(p) for p in files),
+            1.0,
+            len(files),
+            lambda i, r: _write_image(output / files[i].name, r),
+        )
+    elif _is_image(source):
+        run(iter([_read_image(source)]), 1.0, 1, lambda _i, r: _write_image(output, r))
+    else:
+        images, fps, total = _video_frames(source)
+        writer: _VideoWriter | None = None
+
+        def sink(_index: int, result: RedactedFrame) -> None:
+            nonlocal writer
+            if writer is None:
+                writer = _VideoWriter(output, fps, result.image.shape[1], result.image.shape[0])
+            writer.write(result.image)
+
+        try:
+            run(images, fps, total, sink)
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise MediaError(f"{source}: the video has no frames")
+
+    elapsed = time.perf_counter() - started
+    latencies = sorted(stage.latencies_s[-len(records) :])
+    report = {
+        "frames": records,
+        "fps": len(records) / elapsed if elapsed > 0 else 0.0,
+        "models": dict(stage.gate_models),
+        "counts": stage.counts,
+        "latency_ms": {
+            "p50": 1000 * statistics.median(latencies),
+            "p95": 1000 * latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))],
+        },
+    }
+    withheld = sum(1 for r in records if r["status"] == "withheld")
+    return RedactionResult(report=report, frames=len(records), withheld=withheld)
+
+
+def _record(index: int, result: RedactedFrame) -> dict[str, Any]:
+    return {
+        "index": index,
+        "status": result.status.value,
+        "reason": result.reason.value if result.reason else None,
+        "regions": [list(r) for r in result.regions],
+    }
+
+
+def _write_image(path: Path, result: RedactedFrame) -> None:
+    if not cv2.imwrite(str(path), result.image):
+        raise MediaError(f"{path}: cannot write the output image (check the extension)")
+
+
+def write_report(path: Path, report: dict[str, Any]) -> None:
+    path.write_text(json.dumps(report, indent=1))

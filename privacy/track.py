@@ -1,0 +1,108 @@
+"""Face tracks with frame memory: a face stays redacted for a while after its last detection."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from privacy.detect.base import Detection
+
+Box = tuple[float, float, float, float]
+
+
+def iou(a: Box, b: Box) -> float:
+    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    iw = min(ax2, bx2) - max(a[0], b[0])
+    ih = min(ay2, by2) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def _near(a: Box, b: Box) -> bool:
+    """Centres closer than the larger box's size: the same face that moved fast."""
+    acx, acy = a[0] + a[2] / 2, a[1] + a[3] / 2
+    bcx, bcy = b[0] + b[2] / 2, b[1] + b[3] / 2
+    size = max(a[2], a[3], b[2], b[3])
+    return abs(acx - bcx) < size and abs(acy - bcy) < size
+
+
+@dataclass(slots=True)
+class Track:
+    id: int
+    box: Box
+    score: float
+    last_seen: int
+    velocity: tuple[float, float] = (0.0, 0.0)
+    hits: int = 1
+
+    def missed(self, frame: int) -> int:
+        return frame - self.last_seen
+
+
+class FaceTracker:
+    """Greedy IoU tracking with constant-velocity prediction.
+
+    Between detections a track's box moves with its estimated velocity, so a face that the
+    detector misses for a few frames (motion blur, a turned head) keeps being covered where it
+    now is. Tracks end ``memory_frames`` after their last detection.
+    """
+
+    def __init__(self, memory_frames: int) -> None:
+        self._memory = memory_frames
+        self._tracks: list[Track] = []
+        self._next_id = 1
+
+    @property
+    def tracks(self) -> list[Track]:
+        return list(self._tracks)
+
+    def reset(self) -> None:
+        self._tracks.clear()
+
+    def update(self, detections: Sequence[Detection], frame: int) -> list[Track]:
+        """Advance to ``frame`` with its detections; return the live tracks."""
+        for track in self._tracks:
+            vx, vy = track.velocity
+            x, y, w, h = track.box
+            track.box = (x + vx, y + vy, w, h)
+
+        pairs = sorted(
+            (
+                (iou(t.box, d.box), ti, di)
+                for ti, t in enumerate(self._tracks)
+                for di, d in enumerate(detections)
+            ),
+            reverse=True,
+        )
+        used_t: set[int] = set()
+        used_d: set[int] = set()
+        for overlap, ti, di in pairs:
+            if ti in used_t or di in used_d:
+                continue
+            track, det = self._tracks[ti], detections[di]
+            if overlap < 0.1 and not _near(track.box, det.box):
+                continue
+            used_t.add(ti)
+            used_d.add(di)
+            self._follow(track, det, frame)
+        for di, det in enumerate(detections):
+            if di not in used_d:
+                self._tracks.append(Track(self._next_id, det.box, det.score, frame))
+                self._next_id += 1
+        self._tracks = [t for t in self._tracks if t.missed(frame) <= self._memory]
+        return list(self._tracks)
+
+    @staticmethod
+    def _follow(track: Track, det: Detection, frame: int) -> None:
+        gap = max(1, frame - track.last_seen)
+        ox, oy = track.box[0] + track.box[2] / 2, track.box[1] + track.box[3] / 2
+        nx, ny = det.box[0] + det.box[2] / 2, det.box[1] + det.box[3] / 2
+        vx, vy = (nx - ox) / gap, (ny - oy) / gap
+        pvx, pvy = track.velocity
+        track.velocity = (0.5 * pvx + 0.5 * vx, 0.5 * pvy + 0.5 * vy)
+        track.box = det.box
+        track.score = det.score
+        track.last_seen = frame
+        track.hits += 1

@@ -1,0 +1,251 @@
+"""The privacy stage with injected detectors: every withhold reason, frame memory, the slate.
+
+The detectors here are scripted stand-ins (raise, sleep, return chosen scores) so each gate
+decision can be provoked on purpose; the real models are tested in test_detectors.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from camera_app.config.privacy import DetectorSpec, PrivacyConfig
+from firmware.frames import Frame
+from privacy.detect.base import Detection
+from privacy.frame import FrameStatus, RedactedFrame, WithholdReason
+from privacy.slate import privacy_hold_slate
+from privacy.stage import PrivacyStage
+from tests.conftest import scene_background
+
+W, H = 640, 480
+FACE = (300.0, 150.0, 60.0, 80.0)
+
+Script = Callable[[int], list[Detection]]
+
+
+class ScriptedDetector:
+    """Returns, raises or sleeps as ``script(call_number)`` says."""
+
+    def __init__(self, script: Script, name: str = "scripted") -> None:
+        self.name = name
+        self.calls = 0
+        self._script = script
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        n = self.calls
+        self.calls += 1
+        return self._script(n)
+
+
+def face(score: float = 0.9, box: tuple[float, float, float, float] = FACE) -> Detection:
+    return Detection(box, score, "scripted")
+
+
+def always(*dets: Detection) -> Script:
+    return lambda _n: list(dets)
+
+
+def _config(**kw: object) -> PrivacyConfig:
+    base: dict = {
+        "detectors": [DetectorSpec(model="blazeface_full")],
+        "person_check": False,
+        "release_frames": 0,
+    }
+    base.update(kw)
+    return PrivacyConfig(**base)
+
+
+def _stage(script: Script, **kw: object) -> tuple[PrivacyStage, ScriptedDetector]:
+    detector = ScriptedDetector(script)
+    return PrivacyStage(_config(**kw), [(detector, 1)], {"scripted": "1"}), detector
+
+
+def _frame(i: int, image: np.ndarray | None = None) -> Frame:
+    img = scene_background(W, H) if image is None else image
+    img = img.copy()
+    img.flags.writeable = False
+    return Frame(img, i / 15, i)
+
+
+def _face_changed(out: RedactedFrame, original: np.ndarray) -> bool:
+    x, y, w, h = (int(v) for v in FACE)
+    return not np.array_equal(out.image[y : y + h, x : x + w], original[y : y + h, x : x + w])
+
+
+def test_confident_face_is_redacted_and_the_rest_is_untouched() -> None:
+    stage, _ = _stage(always(face()))
+    frame = _frame(0)
+    out = stage.process(frame)
+    assert out.status is FrameStatus.STREAMED and out.reason is None
+    assert _face_changed(out, frame.image)
+    (rx, ry, rw, rh) = out.regions[0]
+    x, y, w, h = FACE
+    assert rx <= x and ry <= y and rx + rw >= x + w and ry + rh >= y + h  # enlarged, covers all
+    outside = np.ones((H, W), bool)
+    outside[ry : ry + rh, rx : rx + rw] = False
+    assert np.array_equal(out.image[outside], frame.image[outside])
+    assert not out.image.flags.writeable
+    assert out.models == {"scripted": "1"}
+
+
+def test_detector_error_withholds_then_recovers() -> None:
+    def script(n: int) -> list[Detection]:
+        if n == 1:
+            raise RuntimeError("model crashed")
+        return [face()]
+
+    stage, _ = _stage(script, release_frames=2)
+    statuses = [stage.process(_frame(i)) for i in range(5)]
+    assert [s.reason for s in statuses] == [
+        None,
+        WithholdReason.DETECTOR_ERROR,
+        WithholdReason.HYSTERESIS,
+        WithholdReason.HYSTERESIS,
+        None,
+    ]
+    assert stage.counts["withheld.detector_error"] == 1
+
+
+def test_slow_detector_times_out_and_lags() -> None:
+    def script(n: int) -> list[Detection]:
+        if n == 1:
+            time.sleep(0.5)
+        return [face()]
+
+    stage, detector = _stage(script, deadline_ms=100)
+    assert stage.process(_frame(0)).streamed
+    assert stage.process(_frame(1)).reason is WithholdReason.DETECTOR_TIMEOUT
+    # the late run is still going: the next frame is not even submitted
+    assert stage.process(_frame(2)).reason is WithholdReason.DETECTOR_LAG
+    assert detector.calls == 2
+    time.sleep(0.5)
+    assert stage.process(_frame(3)).streamed
+
+
+def test_timeout_frame_never_shows_the_face() -> None:
+    def script(n: int) -> list[Detection]:
+        time.sleep(0.3)
+        return [face()]
+
+    stage, _ = _stage(script, deadline_ms=50)
+    frame = _frame(0)
+    out = stage.process(frame)
+    assert out.status is FrameStatus.WITHHELD
+    assert np.array_equal(out.image, privacy_hold_slate(W, H))
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"), [("withhold", WithholdReason.UNCERTAIN_DETECTION), ("redact", None)]
+)
+def test_uncertain_detection(action: str, expected: WithholdReason | None) -> None:
+    stage, _ = _stage(always(face(score=0.4)), uncertain_action=action)
+    frame = _frame(0)
+    out = stage.process(frame)
+    assert out.reason is expected
+    if expected is None:
+        assert _face_changed(out, frame.image)
+
+
+def test_weak_detection_below_the_band_is_ignored() -> None:
+    stage, _ = _stage(always(face(score=0.1)), uncertain_action="withhold")
+    out = stage.process(_frame(0))
+    assert out.streamed and out.regions == ()
+
+
+def test_dark_and_covered_frames_are_withheld() -> None:
+    stage, _ = _stage(always())
+    assert stage.process(_frame(0, np.zeros((H, W, 3), np.uint8))).reason is WithholdReason.TOO_DARK
+    stage, _ = _stage(always())
+    grey = np.full((H, W, 3), 128, np.uint8)  # a hand or tape over the lens: no detail at all
+    assert stage.process(_frame(0, grey)).reason is WithholdReason.TOO_BLURRED
+
+
+def test_scene_change_resets_tracks_and_waits_for_every_detector() -> None:
+    fast = ScriptedDetector(always(face()), "fast")
+    slow = ScriptedDetector(always(), "slow")
+    config = _config(
+        detectors=[DetectorSpec(model="blazeface_full"), DetectorSpec(model="centerface", every=3)],
+        memory_frames=3,
+    )
+    stage = PrivacyStage(config, [(fast, 1), (slow, 3)], {})
+    for i in range(4):
+        assert stage.process(_frame(i)).streamed
+    other = np.ascontiguousarray(255 - scene_background(W, H, seed=99))
+    assert stage.process(_frame(4, other)).reason is WithholdReason.SCENE_CHANGE
+    # the slow detector last ran at frame 3 (old scene); it runs again at frame 6
+    assert stage.process(_frame(5, other)).reason is WithholdReason.WARMUP
+    assert stage.process(_frame(6, other)).streamed
+
+
+def test_frame_memory_keeps_a_missed_face_redacted() -> None:
+    moving = [(300.0 + 6 * i, 150.0, 60.0, 80.0) for i in range(6)]
+
+    def script(n: int) -> list[Detection]:
+        return [] if n in (3, 4) else [face(box=moving[n])]
+
+    stage, _ = _stage(script)
+    for i in range(6):
+        frame = _frame(i)
+        out = stage.process(frame)
+        assert out.streamed
+        x, y, w, h = (int(v) for v in moving[i])
+        (rx, ry, rw, rh) = out.regions[0]
+        # the predicted box still covers where the face now is, though it was not detected
+        assert rx <= x and ry <= y and rx + rw >= x + w and ry + rh >= y + h, (i, out.regions)
+
+
+def test_memory_ends() -> None:
+    stage, _ = _stage(lambda n: [face()] if n == 0 else [], memory_frames=2)
+    regions = [stage.process(_frame(i)).regions for i in range(5)]
+    assert [bool(r) for r in regions] == [True, True, True, False, False]
+
+
+def test_faceless_person_near_is_withheld_far_is_redacted() -> None:
+    bg = scene_background(W, H)
+    rng = np.random.default_rng(5)
+    clothes = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+
+    def person(i: int, height: int) -> np.ndarray:
+        """Empty scene for 4 frames, then a textured upright figure walks in."""
+        img = bg.copy()
+        if i >= 4:
+            x, width = 60 + 25 * i, height // 3
+            img[400 - height : 400, x : x + width] = clothes[:height, :width]
+        return img
+
+    for height, expected in ((300, WithholdReason.PERSON_WITHOUT_FACE), (100, None)):
+        stage, _ = _stage(always(), person_check=True)
+        outs = [stage.process(_frame(i, person(i, height))) for i in range(8)]
+        assert all(o.streamed for o in outs[:4])
+        assert outs[-1].reason is expected, (height, [o.reason for o in outs])
+        if expected is None:
+            assert outs[-1].regions  # the head area was redacted
+
+
+def test_redacted_frame_cannot_be_made_outside_the_gate() -> None:
+    image = np.zeros((4, 4, 3), np.uint8)
+    image.flags.writeable = False
+    with pytest.raises(TypeError, match="only by privacy.gate"):
+        RedactedFrame(image, 0.0, 0, FrameStatus.STREAMED, None, ())
+    out = _stage(always())[0].process(_frame(0))
+    with pytest.raises(AttributeError):
+        out.status = FrameStatus.STREAMED  # type: ignore[misc]
+    with pytest.raises(ValueError, match="read-only"):
+        out.image[0, 0] = 0
+
+
+def test_gate_refuses_to_stream_the_captured_array() -> None:
+    stage, _ = _stage(always())
+    frame = _frame(0)
+    with pytest.raises(ValueError, match="never the captured image"):
+        stage.gate.stream(frame, frame.image, ())
+
+
+def test_config_rejects_inconsistent_settings() -> None:
+    with pytest.raises(ValueError, match="uncertain_score must be lower"):
+        _config(uncertain_score=0.6, confident_score=0.5)
+    with pytest.raises(ValueError, match="memory_frames"):
+        _config(detectors=[DetectorSpec(model="centerface", every=5)], memory_frames=2)

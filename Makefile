@@ -2,7 +2,8 @@
 # make test  — lint and run the test suite
 # make bench — measure the monitoring path, write docs/benchmarks.md
 # Each target sets up what it needs (Debian packages when root, .venv, the package); the set-up
-# is skipped on later calls until setup.cfg, pyproject.toml or deploy/sysdeps.sh change.
+# is skipped on later calls until setup.cfg, pyproject.toml, deploy/sysdeps.sh or the model
+# manifest change. The face-detection models are provisioned into models/ (checked by sha256).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -14,11 +15,12 @@ ARGS   ?=
 
 setup: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml deploy/sysdeps.sh
+$(STAMP): setup.cfg pyproject.toml deploy/sysdeps.sh privacy/models/manifest.json
 	bash deploy/sysdeps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m privacy.models.provision --dest models
 	touch $@
 
 run: $(STAMP)

@@ -117,6 +117,41 @@ def _cmd_owner_new_code(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_redact(args: argparse.Namespace) -> int:
+    from privacy.build import build_stage
+    from privacy.offline import redact_media, write_report
+
+    config = _load(args.config)
+    _setup_logging(config.logging.level)
+    stage = build_stage(config.privacy)
+    try:
+        result = redact_media(stage, Path(args.input), Path(args.output), progress=not args.quiet)
+    finally:
+        stage.close()
+    if args.report:
+        write_report(Path(args.report), result.report)
+    sys.stderr.write(
+        f"{result.frames} frames: {result.frames - result.withheld} streamed, "
+        f"{result.withheld} withheld; {result.report['fps']:.1f} fps\n"
+    )
+    return EXIT_OK
+
+
+def _cmd_privacy_bench(args: argparse.Namespace) -> int:
+    from privacy.bench import format_table, run_bench
+    from privacy.build import build_stage
+
+    config = _load(args.config)
+    _setup_logging(config.logging.level)
+    result = run_bench(Path(args.data), lambda: build_stage(config.privacy))
+    if args.json:
+        json.dump(result, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(format_table(result) + "\n")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="camera-app", description="Privacy-first smart camera (monitoring by default)."
@@ -136,6 +171,24 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("file")
     check.set_defaults(func=_cmd_check_config)
+
+    redact = sub.add_parser(
+        "redact", help="run the privacy stage offline on an image, image folder or video"
+    )
+    redact.add_argument("--input", required=True, help="image, folder of images, or video")
+    redact.add_argument("--output", required=True, help="same kind as the input")
+    redact.add_argument("--report", help="write the per-frame JSON report here")
+    redact.add_argument("--config", help="YAML config (its privacy: section applies)")
+    redact.add_argument("--quiet", action="store_true", help="no progress bar")
+    redact.set_defaults(func=_cmd_redact)
+
+    bench = sub.add_parser(
+        "privacy-bench", help="redact an annotated face set and count leaked faces on pixels"
+    )
+    bench.add_argument("--data", required=True, help="folder of clips with annotation JSONs")
+    bench.add_argument("--json", action="store_true", help="full JSON result")
+    bench.add_argument("--config", help="YAML config (its privacy: section applies)")
+    bench.set_defaults(func=_cmd_privacy_bench)
 
     events = sub.add_parser("events", help="motion events")
     events_sub = events.add_subparsers(dest="events_command", required=True, metavar="ACTION")
@@ -173,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"  {problem}\n")
         return EXIT_CONFIG
     except (DatabaseError, OSError) as err:  # e.g. a data directory that cannot be created
+        sys.stderr.write(f"error: {err}\n")
+        return EXIT_RUNTIME
+    except RuntimeError as err:  # ModelIntegrityError: a model file is missing or altered
         sys.stderr.write(f"error: {err}\n")
         return EXIT_RUNTIME
     except ValueError as err:  # SetupError and other refusals with a reason

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 _GROWTH_PER_MISSED_FRAME = 0.08
 _PERSON_MIN_HEIGHT = 0.08  # of the frame height: smaller blobs are not people
 _HEAD_FRACTION = 0.3  # the top of a person box that holds the head
+_PERSON_MAX_AREA = 0.25  # of the frame: a bigger blob is the camera or the light, not a person
+_CAMERA_MOVING_SHIFT = 0.5  # global shift in thumbnail pixels (80 px wide) per frame
 
 
 class PrivacyStage:
@@ -103,9 +105,15 @@ class PrivacyStage:
             regions.append(grow(track.box, factor, width, height))
 
         if self._motion is not None:
-            heads, person_problem = self._faceless_people(image, regions)
-            regions.extend(heads)
-            problem = problem or person_problem
+            if quality.camera_shift > _CAMERA_MOVING_SHIFT:
+                # Moving blobs mean nothing while the camera moves; the face detectors still
+                # run on every frame. Counted so an owner can see how often it happens.
+                self.gate.counts["person_check.camera_moving"] += 1
+                self._motion.process(image)  # keep its background in step
+            else:
+                heads, person_problem = self._faceless_people(image, regions)
+                regions.extend(heads)
+                problem = problem or person_problem
 
         if problem is not None:
             return self.gate.withhold(frame, problem)
@@ -138,10 +146,17 @@ class PrivacyStage:
         heads: list[Region] = []
         problem = None
         for x, y, w, h in self._motion.process(image).boxes:
-            if h < _PERSON_MIN_HEIGHT * height or h < w:
+            if (
+                h < _PERSON_MIN_HEIGHT * height
+                or h < w
+                or w * h > _PERSON_MAX_AREA * width * height
+            ):
                 continue
             head = (x, y, w, max(1, int(h * _HEAD_FRACTION)))
-            if any(_overlap(head, r) > 0 for r in face_regions):
+            # Moving arms or a torso make a blob whose top is below the head, so look for a
+            # face from half a blob above its top down to its middle, a bit wider than it.
+            zone = (x - w // 5, y - h // 2, w + 2 * (w // 5), h)
+            if any(_overlap(zone, r) > 0 for r in face_regions):
                 continue
             if h < self._cfg.far_person_height * height:
                 heads.append(grow(head, 1.2, width, height))

@@ -27,14 +27,22 @@ Script = Callable[[int], list[Detection]]
 
 
 class ScriptedDetector:
-    """Returns, raises or sleeps as ``script(call_number)`` says."""
+    """Returns, raises or sleeps as ``script(n)`` says for its n-th timed call.
+
+    The stage primes its detectors once per frame size with an untimed call; that first call
+    returns nothing and is not counted in ``calls``.
+    """
 
     def __init__(self, script: Script, name: str = "scripted") -> None:
         self.name = name
         self.calls = 0
+        self.primed = False
         self._script = script
 
     def detect(self, image: np.ndarray) -> list[Detection]:
+        if not self.primed:
+            self.primed = True
+            return []
         n = self.calls
         self.calls += 1
         return self._script(n)
@@ -50,7 +58,7 @@ def always(*dets: Detection) -> Script:
 
 def _config(**kw: object) -> PrivacyConfig:
     base: dict = {
-        "detectors": [DetectorSpec(model="blazeface_full")],
+        "detectors": [DetectorSpec(model="blazeface_full_range")],
         "person_check": False,
         "release_frames": 0,
     }
@@ -117,6 +125,7 @@ def test_slow_detector_times_out_and_lags() -> None:
 
     stage, detector = _stage(script, deadline_ms=100)
     assert stage.process(_frame(0)).streamed
+    assert detector.primed  # warmed up untimed on the first frame size
     assert stage.process(_frame(1)).reason is WithholdReason.DETECTOR_TIMEOUT
     # the late run is still going: the next frame is not even submitted
     assert stage.process(_frame(2)).reason is WithholdReason.DETECTOR_LAG
@@ -167,7 +176,10 @@ def test_scene_change_resets_tracks_and_waits_for_every_detector() -> None:
     fast = ScriptedDetector(always(face()), "fast")
     slow = ScriptedDetector(always(), "slow")
     config = _config(
-        detectors=[DetectorSpec(model="blazeface_full"), DetectorSpec(model="centerface", every=3)],
+        detectors=[
+            DetectorSpec(model="blazeface_full_range"),
+            DetectorSpec(model="centerface", every=3),
+        ],
         memory_frames=3,
     )
     stage = PrivacyStage(config, [(fast, 1), (slow, 3)], {})
@@ -228,7 +240,7 @@ def test_faceless_person_near_is_withheld_far_is_redacted() -> None:
 def test_redacted_frame_cannot_be_made_outside_the_gate() -> None:
     image = np.zeros((4, 4, 3), np.uint8)
     image.flags.writeable = False
-    with pytest.raises(TypeError, match="only by privacy.gate"):
+    with pytest.raises(TypeError, match=r"only by privacy\.gate"):
         RedactedFrame(image, 0.0, 0, FrameStatus.STREAMED, None, ())
     out = _stage(always())[0].process(_frame(0))
     with pytest.raises(AttributeError):

@@ -12,7 +12,7 @@ from camera_app.config.base import StrictModel
 class DetectorSpec(StrictModel):
     """One face detector of the privacy stage."""
 
-    model: Literal["blazeface_short", "blazeface_full", "centerface"] = Field(
+    model: Literal["blazeface_short_range", "blazeface_full_range", "centerface"] = Field(
         description="Model from the pinned manifest (privacy/models/manifest.json)."
     )
     every: int = Field(
@@ -29,8 +29,8 @@ class PrivacyConfig(StrictModel):
 
     detectors: list[DetectorSpec] = Field(
         default_factory=lambda: [
-            DetectorSpec(model="blazeface_full", every=1),
-            DetectorSpec(model="centerface", every=2),
+            DetectorSpec(model="blazeface_full_range", every=1),
+            DetectorSpec(model="centerface", every=4),
         ],
         min_length=1,
         description="Face detectors and how often each runs (every N frames); their detections "
@@ -40,7 +40,7 @@ class PrivacyConfig(StrictModel):
         default=0.5, gt=0, le=1, description="A detection at or above this is a face to redact."
     )
     uncertain_score: float = Field(
-        default=0.3,
+        default=0.2,
         gt=0,
         le=1,
         description="Detections between this and confident_score are the uncertain band.",

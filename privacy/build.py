@@ -1,0 +1,32 @@
+"""Builds the privacy stage from config: verified models → detectors → stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from camera_app.config.privacy import DetectorSpec, PrivacyConfig
+from privacy.detect.base import FaceDetector
+from privacy.detect.blazeface import BlazeFaceDetector
+from privacy.detect.centerface import CenterFaceDetector
+from privacy.models import ModelInfo, verified_model
+from privacy.stage import PrivacyStage
+
+
+def _detector(spec: DetectorSpec, info: ModelInfo, floor: float) -> FaceDetector:
+    if spec.model == "centerface":
+        return CenterFaceDetector(info.path, min_score=floor, name=spec.model)
+    return BlazeFaceDetector(info.path, min_score=floor, name=spec.model)
+
+
+def build_stage(config: PrivacyConfig, models_dir: Path | None = None) -> PrivacyStage:
+    """The stage the config describes. Every model file is checked against its pinned sha256
+    first; a missing or altered model raises ``ModelIntegrityError`` and no stage is built."""
+    infos = [verified_model(spec.model, models_dir) for spec in config.detectors]
+    # Detectors report down to the uncertain band so the gate can see doubtful faces.
+    floor = config.uncertain_score
+    schedule = [
+        (_detector(spec, info, floor), spec.every)
+        for spec, info in zip(config.detectors, infos, strict=True)
+    ]
+    models = {info.name: f"{info.version} sha256:{info.sha256[:12]}" for info in infos}
+    return PrivacyStage(config, schedule, models)

@@ -1,0 +1,40 @@
+"""The streaming side cannot reach an unredacted frame: import contract and type checks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import grimp
+import numpy as np
+import pytest
+
+from privacy import FrameStatus, RedactedFrame
+
+REPO = Path(__file__).resolve().parent.parent
+FORBIDDEN = ("firmware.capture", "camera_app.monitor", "privacy.stage", "privacy.offline")
+
+
+def test_import_linter_contract_is_kept() -> None:
+    lint = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run([str(lint)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 kept, 0 broken" in result.stdout
+
+
+def test_no_import_chain_from_streaming_to_raw_frames() -> None:
+    graph = grimp.build_graph("firmware", "camera_app", "privacy", "streaming")
+    streaming = graph.find_descendants("streaming") | {"streaming"}
+    for target in FORBIDDEN:
+        for module in streaming:
+            assert graph.find_shortest_chain(importer=module, imported=target) is None
+    # the check can fail: the stage itself does handle raw frames
+    assert graph.find_shortest_chain(importer="privacy.stage", imported="camera_app.monitor.motion")
+
+
+def test_streaming_can_only_get_frames_the_gate_made() -> None:
+    image = np.zeros((2, 2, 3), np.uint8)
+    image.flags.writeable = False
+    with pytest.raises(TypeError):
+        RedactedFrame(image, 0.0, 0, FrameStatus.STREAMED, None, ())

@@ -9,13 +9,16 @@ import numpy as np
 
 Region = tuple[int, int, int, int]
 
+_MIN_MARGIN = 8  # px on each side
+
 
 def grow(box: tuple[float, float, float, float], factor: float, width: int, height: int) -> Region:
-    """Scale a face box about its centre, reaching further up (hair and forehead are often outside
-    detector boxes), clipped to the frame."""
+    """Scale a face box about its centre (by at least a few pixels on each side), reaching further
+    up (hair and forehead are often outside detector boxes), clipped to the frame."""
     x, y, w, h = box
     cx, cy = x + w / 2, y + h / 2
-    nw, nh = w * factor, h * factor
+    # Small faces' boxes are off by several pixels: give them a margin of at least _MIN_MARGIN.
+    nw, nh = max(w * factor, w + 2 * _MIN_MARGIN), max(h * factor, h + 2 * _MIN_MARGIN)
     x0 = max(0, int(np.floor(cx - nw / 2)))
     y0 = max(0, int(np.floor(cy - nh * 0.6)))
     x1 = min(width, int(np.ceil(cx + nw / 2)))

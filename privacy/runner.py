@@ -12,9 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from privacy.detect.base import Detection, FaceDetector
-from privacy.frame import WithholdReason
+from privacy.frame import Region, WithholdReason
 
 log = logging.getLogger(__name__)
+
+_PRIMING_RUNS = 2  # CenterFace (onnxruntime, dynamic shapes) reaches its speed on the third run
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,11 +26,12 @@ class DetectionOutcome:
     detections: tuple[Detection, ...]
     failure: WithholdReason | None
     elapsed_s: float
-    ran: tuple[str, ...] = ()  # names of the detectors that ran on this frame
+    ran: tuple[str, ...] = ()  # detectors that ran on the whole frame
 
 
 class DetectorRunner:
-    """Runs the detectors due on each frame (detector ``i`` on every ``every[i]``-th frame).
+    """Runs detector ``i`` on the whole of every ``every[i]``-th frame, and on the frames between
+    on crops where people move or faces were (new faces come in with motion).
 
     Detections of all detectors are kept side by side, not suppressed against each other: for
     redaction the union of their boxes is what counts. The call waits at most ``deadline_s``. A
@@ -47,12 +50,14 @@ class DetectorRunner:
         self._primed_shape: tuple[int, ...] | None = None
 
     def _prime(self, image: np.ndarray) -> None:
-        """Run every detector once, untimed, on a new frame size: the first inference on a shape
-        builds its execution plan and can take several times as long as the next ones. The live
+        """Run every detector untimed on a new frame size: the first inferences on a shape build
+        their execution plans and take up to twice as long as the later ones. The live
         service meets this once at start; it is not the lag the deadline guards against."""
         self._primed_shape = image.shape
+        detectors = [d for d, _ in self._schedule]
         try:
-            self._pool.submit(self._detect_all, [d for d, _ in self._schedule], image).result()
+            for _ in range(_PRIMING_RUNS):
+                self._pool.submit(self._detect_all, [(d, None) for d in detectors], image).result()
         except Exception:
             log.exception("face detector failed while warming up")
 
@@ -61,20 +66,38 @@ class DetectorRunner:
         return tuple(d.name for d, _ in self._schedule)
 
     @staticmethod
-    def _detect_all(detectors: Sequence[FaceDetector], image: np.ndarray) -> list[Detection]:
+    def _detect_all(
+        jobs: Sequence[tuple[FaceDetector, Sequence[Region] | None]], image: np.ndarray
+    ) -> list[Detection]:
+        """Run each job: a detector on the whole frame (None) or on crops of it."""
         found: list[Detection] = []
-        for detector in detectors:
-            found.extend(detector.detect(image))
+        for detector, crops in jobs:
+            if crops is None:
+                found.extend(detector.detect(image))
+                continue
+            for x, y, w, h in crops:
+                for d in detector.detect(np.ascontiguousarray(image[y : y + h, x : x + w])):
+                    bx, by, bw, bh = d.box
+                    found.append(Detection((bx + x, by + y, bw, bh), d.score, d.source))
         return found
 
-    def run(self, image: np.ndarray, index: int) -> DetectionOutcome:
+    def run(
+        self, image: np.ndarray, index: int, crops: Sequence[Region] | None = ()
+    ) -> DetectionOutcome:
+        """Detect on frame ``index``. Detectors not due for a full-frame run look at ``crops``
+        (where things move and faces were); ``None`` there means run them on the whole frame."""
         if self._pending is not None and not self._pending.done():
             return DetectionOutcome((), WithholdReason.DETECTOR_LAG, 0.0)
         if image.shape != self._primed_shape:
             self._prime(image)
         start = time.perf_counter()
-        due = [d for d, every in self._schedule if index % every == 0]
-        self._pending = self._pool.submit(self._detect_all, due, image)
+        jobs: list[tuple[FaceDetector, Sequence[Region] | None]] = []
+        for detector, every in self._schedule:
+            if index % every == 0 or crops is None:
+                jobs.append((detector, None))
+            elif crops:
+                jobs.append((detector, crops))
+        self._pending = self._pool.submit(self._detect_all, jobs, image)
         try:
             detections = self._pending.result(timeout=self._deadline)
         except cf.TimeoutError:
@@ -85,7 +108,8 @@ class DetectorRunner:
             return DetectionOutcome((), WithholdReason.DETECTOR_ERROR, time.perf_counter() - start)
         self._pending = None
         elapsed = time.perf_counter() - start
-        return DetectionOutcome(tuple(detections), None, elapsed, tuple(d.name for d in due))
+        ran = tuple(d.name for d, crops_ in jobs if crops_ is None)
+        return DetectionOutcome(tuple(detections), None, elapsed, ran)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

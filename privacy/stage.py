@@ -17,6 +17,7 @@ from privacy.frame import RedactedFrame, Region, WithholdReason
 from privacy.gate import PrivacyGate
 from privacy.quality import FrameQuality, SceneMonitor
 from privacy.redact import grow, redact
+from privacy.regions import plan_crops
 from privacy.runner import DetectorRunner
 from privacy.track import FaceTracker, iou
 
@@ -28,6 +29,7 @@ _GROWTH_PER_MISSED_FRAME = 0.08
 _PERSON_MIN_HEIGHT = 0.08  # of the frame height: smaller blobs are not people
 _HEAD_FRACTION = 0.3  # the top of a person box that holds the head
 _PERSON_MAX_AREA = 0.25  # of the frame: a bigger blob is the camera or the light, not a person
+_UPRIGHT = 1.5  # a near person's blob is at least this much taller than wide
 _CAMERA_MOVING_SHIFT = 0.5  # global shift in thumbnail pixels (80 px wide) per frame
 
 
@@ -49,12 +51,13 @@ class PrivacyStage:
         self._runner = DetectorRunner(schedule, config.deadline_ms / 1000)
         self._tracker = FaceTracker(config.memory_frames)
         self._scene = SceneMonitor()
-        self._motion = MotionDetector(MotionConfig(), []) if config.person_check else None
+        self._motion = MotionDetector(MotionConfig(), [])
         self.gate = PrivacyGate(config.release_frames, models)
         self._rng = np.random.default_rng()
         self._index = 0
         self._ran_on_scene: set[str] = set()  # detectors that have run on the current scene
         self.latencies_s: list[float] = []
+        self._suspects: list[Region] = []  # near faceless blobs of the previous frame
 
     @property
     def counts(self) -> dict[str, int]:
@@ -81,7 +84,12 @@ class PrivacyStage:
             self._tracker.reset()
             self._ran_on_scene.clear()
 
-        outcome = self._runner.run(image, self._index)
+        motion_boxes = self._moving_boxes(image, quality)
+        crops = None  # a moving camera can bring a face in anywhere: whole frames then
+        if motion_boxes is not None:
+            attention = [*motion_boxes, *(t.box for t in self._tracker.tracks)]
+            crops = plan_crops(attention, width, height)
+        outcome = self._runner.run(image, self._index, crops)
         problem = problem or outcome.failure
         self._ran_on_scene.update(outcome.ran)
         if problem is None and not self._ran_on_scene.issuperset(self._runner.names):
@@ -104,16 +112,10 @@ class PrivacyStage:
             factor = cfg.enlarge + _GROWTH_PER_MISSED_FRAME * track.missed(self._index)
             regions.append(grow(track.box, factor, width, height))
 
-        if self._motion is not None:
-            if quality.camera_shift > _CAMERA_MOVING_SHIFT:
-                # Moving blobs mean nothing while the camera moves; the face detectors still
-                # run on every frame. Counted so an owner can see how often it happens.
-                self.gate.counts["person_check.camera_moving"] += 1
-                self._motion.process(image)  # keep its background in step
-            else:
-                heads, person_problem = self._faceless_people(image, regions)
-                regions.extend(heads)
-                problem = problem or person_problem
+        if motion_boxes is not None and self._cfg.person_check:
+            added, person_problem = self._faceless_people(motion_boxes, width, height, regions)
+            regions.extend(added)
+            problem = problem or person_problem
 
         if problem is not None:
             return self.gate.withhold(frame, problem)
@@ -131,38 +133,61 @@ class PrivacyStage:
             return WithholdReason.TOO_BLURRED
         return None
 
+    def _moving_boxes(
+        self, image: np.ndarray, quality: FrameQuality
+    ) -> tuple[tuple[int, int, int, int], ...] | None:
+        """Moving blobs, or None while the camera itself moves (then blobs mean nothing; the
+        face detectors still run, on whole frames). Counted so an owner can see how often."""
+        boxes = self._motion.process(image).boxes
+        if quality.camera_shift > _CAMERA_MOVING_SHIFT:
+            self.gate.counts["person_check.camera_moving"] += 1
+            return None
+        return boxes
+
     def _faceless_people(
-        self, image: np.ndarray, face_regions: Sequence[Region]
+        self,
+        boxes: Sequence[tuple[int, int, int, int]],
+        width: int,
+        height: int,
+        face_regions: Sequence[Region],
     ) -> tuple[list[Region], WithholdReason | None]:
         """Person-sized moving blobs with no redacted face where the head should be.
 
-        A far person (shorter than ``far_person_height``) has the top of their box redacted
-        instead: their face is too small for the detectors but a head-sized block keeps the
-        stream watchable. A near one means the detectors missed a face they should see (side
-        view, back of the head turning): the frame is withheld.
+        A far person (shorter than ``far_person_height``) whose head area is not already mostly
+        covered gets the head area redacted: their face is often too small for the detectors,
+        and a head-sized block keeps the stream watchable. An upright near person, seen on two
+        frames in a row, with no face anywhere around the top of the blob means the detectors
+        missed a face they should see (side view, a head turning): the frame is withheld, or
+        with ``near_faceless: redact`` the whole person is blocked out.
         """
-        assert self._motion is not None
-        height, width = image.shape[:2]
-        heads: list[Region] = []
-        problem = None
-        for x, y, w, h in self._motion.process(image).boxes:
-            if (
-                h < _PERSON_MIN_HEIGHT * height
-                or h < w
-                or w * h > _PERSON_MAX_AREA * width * height
-            ):
-                continue
-            head = (x, y, w, max(1, int(h * _HEAD_FRACTION)))
-            # Moving arms or a torso make a blob whose top is below the head, so look for a
-            # face from half a blob above its top down to its middle, a bit wider than it.
-            zone = (x - w // 5, y - h // 2, w + 2 * (w // 5), h)
-            if any(_overlap(zone, r) > 0 for r in face_regions):
+        added: list[Region] = []
+        suspects: list[Region] = []
+        for x, y, w, h in boxes:
+            too_big = w * h > _PERSON_MAX_AREA * width * height
+            if h < _PERSON_MIN_HEIGHT * height or h < w or too_big:
                 continue
             if h < self._cfg.far_person_height * height:
-                heads.append(grow(head, 1.2, width, height))
+                head = grow((x, y, w, max(1.0, h * _HEAD_FRACTION)), 1.3, width, height)
+                if _covered_fraction(head, face_regions) < 0.5:
+                    added.append(head)
+                continue
+            if h < _UPRIGHT * w or y <= 0:
+                continue  # not upright (an arm, a shoulder), or the head is outside the picture
+            # A detected face next to or above the blob owns it (moving arms or a torso make
+            # blobs that start below the head): look half a blob up and one width to each side.
+            zone = (x - w, y - h // 2, 3 * w, h)
+            if not any(_overlap(zone, r) > 0 for r in face_regions):
+                suspects.append((x, y, w, h))
+        # One frame of a faceless blob is often a reflection or a door; a person stays.
+        confirmed = [b for b in suspects if any(_overlap(b, p) > 0 for p in self._suspects)]
+        self._suspects = suspects
+        problem = None
+        for box in confirmed:
+            if self._cfg.near_faceless == "redact":
+                added.append(grow(box, 1.15, width, height))
             else:
                 problem = WithholdReason.PERSON_WITHOUT_FACE
-        return heads, problem
+        return added, problem
 
     def close(self) -> None:
         self._runner.close()
@@ -176,3 +201,9 @@ def _overlap(a: Region, b: Region) -> int:
     w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
     h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
     return max(0, w) * max(0, h)
+
+
+def _covered_fraction(region: Region, others: Sequence[Region]) -> float:
+    """Share of ``region`` covered by the largest single overlap with ``others``."""
+    area = max(1, region[2] * region[3])
+    return max((_overlap(region, o) for o in others), default=0) / area

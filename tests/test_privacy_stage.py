@@ -16,6 +16,7 @@ from camera_app.config.privacy import DetectorSpec, PrivacyConfig
 from firmware.frames import Frame
 from privacy.detect.base import Detection
 from privacy.frame import FrameStatus, RedactedFrame, WithholdReason
+from privacy.runner import _PRIMING_RUNS
 from privacy.slate import privacy_hold_slate
 from privacy.stage import PrivacyStage
 from tests.conftest import scene_background
@@ -29,19 +30,23 @@ Script = Callable[[int], list[Detection]]
 class ScriptedDetector:
     """Returns, raises or sleeps as ``script(n)`` says for its n-th timed call.
 
-    The stage primes its detectors once per frame size with an untimed call; that first call
-    returns nothing and is not counted in ``calls``.
+    The stage primes its detectors per frame size with untimed calls; those return nothing and
+    are not counted in ``calls``.
     """
 
     def __init__(self, script: Script, name: str = "scripted") -> None:
         self.name = name
         self.calls = 0
-        self.primed = False
+        self.priming_calls = 0
         self._script = script
 
+    @property
+    def primed(self) -> bool:
+        return self.priming_calls > 0
+
     def detect(self, image: np.ndarray) -> list[Detection]:
-        if not self.primed:
-            self.primed = True
+        if self.priming_calls < _PRIMING_RUNS:
+            self.priming_calls += 1
             return []
         n = self.calls
         self.calls += 1

@@ -40,7 +40,7 @@ class PrivacyConfig(StrictModel):
         default=0.5, gt=0, le=1, description="A detection at or above this is a face to redact."
     )
     uncertain_score: float = Field(
-        default=0.2,
+        default=0.15,
         gt=0,
         le=1,
         description="Detections between this and confident_score are the uncertain band.",
@@ -65,7 +65,7 @@ class PrivacyConfig(StrictModel):
         "across plus noise.",
     )
     deadline_ms: float = Field(
-        default=250,
+        default=500,
         gt=0,
         le=5000,
         description="A frame whose detection takes longer is withheld (and later frames too, "
@@ -81,6 +81,11 @@ class PrivacyConfig(StrictModel):
         le=1,
         description="A faceless moving person shorter than this fraction of the frame height "
         "has their head area redacted; a taller one withholds the frame.",
+    )
+    near_faceless: Literal["withhold", "redact"] = Field(
+        default="withhold",
+        description="A near moving person with no face found where the head is: withhold the "
+        "frame, or block out the whole person.",
     )
     min_brightness: float = Field(
         default=25, ge=0, le=255, description="Mean grey level below which a frame is too dark."

@@ -81,6 +81,7 @@ def bench_clip(annotation: Path, stage: PrivacyStage, workdir: Path) -> dict[str
                     }
                 )
     frames = len(statuses)
+    covered = _redacted_fractions(result.report["frames"], meta["width"], meta["height"])
     return {
         "clip": annotation.stem,
         "frames": frames,
@@ -89,12 +90,29 @@ def bench_clip(annotation: Path, stage: PrivacyStage, workdir: Path) -> dict[str
         "faces": dict(faces),
         "leaked": dict(leaked),
         "faces_in_withheld_frames": dict(withheld_faces),
+        # share of each streamed frame that is redacted: the scene must stay watchable
+        "redacted_area": {
+            "mean": sum(covered) / len(covered) if covered else 0.0,
+            "max": max(covered, default=0.0),
+        },
         "fps": result.report["fps"],
         "latency_ms": result.report["latency_ms"],
         "counts": result.report["counts"],
         "leaks": leaks,
         "models": result.report["models"],
     }
+
+
+def _redacted_fractions(records: list[dict[str, Any]], width: int, height: int) -> list[float]:
+    out = []
+    for rec in records:
+        if rec["status"] != "streamed":
+            continue
+        mask = np.zeros((height, width), np.uint8)
+        for x, y, w, h in rec["regions"]:
+            mask[y : y + h, x : x + w] = 1
+        out.append(float(mask.mean()))
+    return out
 
 
 def run_bench(data_dir: Path, make_stage: Callable[[], PrivacyStage]) -> dict[str, Any]:
@@ -133,19 +151,22 @@ def run_bench(data_dir: Path, make_stage: Callable[[], PrivacyStage]) -> dict[st
 
 def format_table(result: dict[str, Any]) -> str:
     lines = [
-        "| clip | frames | withheld | faces | leaked | fps | p50 ms | p95 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| clip | frames | withheld | faces | leaked | redacted area mean / max "
+        "| fps | p50 ms | p95 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in result["clips"]:
+        area = c["redacted_area"]
         lines.append(
             f"| {c['clip']} | {c['frames']} | {c['withheld_ratio']:.0%} | "
-            f"{c['faces'].get('all', 0)} | {c['leaked'].get('all', 0)} | {c['fps']:.1f} | "
+            f"{c['faces'].get('all', 0)} | {c['leaked'].get('all', 0)} | "
+            f"{area['mean']:.0%} / {area['max']:.0%} | {c['fps']:.1f} | "
             f"{c['latency_ms']['p50']:.1f} | {c['latency_ms']['p95']:.1f} |"
         )
     t = result["total"]
     lines.append(
         f"| **all** | {t['frames']} | {t['withheld_ratio']:.0%} | {t['faces']} | {t['leaked']} "
-        "| | | |"
+        "| | | | |"
     )
     lines += ["", "| flag | faces | leaked |", "|---|---:|---:|"]
     for flag in (*FLAGS, "none", "all"):

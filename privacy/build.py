@@ -22,10 +22,9 @@ def build_stage(config: PrivacyConfig, models_dir: Path | None = None) -> Privac
     """The stage the config describes. Every model file is checked against its pinned sha256
     first; a missing or altered model raises ``ModelIntegrityError`` and no stage is built."""
     infos = [verified_model(spec.model, models_dir) for spec in config.detectors]
-    # Detectors report down to the uncertain band so the gate can see doubtful faces.
-    floor = config.uncertain_score
+    # Detectors report down to their uncertain band so the gate can see doubtful faces.
     schedule = [
-        (_detector(spec, info, floor), spec.every)
+        (_detector(spec, info, spec.floor), spec.every)
         for spec, info in zip(config.detectors, infos, strict=True)
     ]
     models = {info.name: f"{info.version} sha256:{info.sha256[:12]}" for info in infos}

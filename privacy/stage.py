@@ -97,9 +97,8 @@ class PrivacyStage:
 
         cfg = self._cfg
         confident = [d for d in outcome.detections if d.score >= cfg.confident_score]
-        uncertain = [
-            d for d in outcome.detections if cfg.uncertain_score <= d.score < cfg.confident_score
-        ]
+        # detectors report only down to their own floor: all the rest is the uncertain band
+        uncertain = [d for d in outcome.detections if d.score < cfg.confident_score]
         if cfg.uncertain_action == "redact":
             tracks = self._tracker.update(confident + uncertain, self._index)
         else:

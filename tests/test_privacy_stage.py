@@ -163,12 +163,6 @@ def test_uncertain_detection(action: str, expected: WithholdReason | None) -> No
         assert _face_changed(out, frame.image)
 
 
-def test_weak_detection_below_the_band_is_ignored() -> None:
-    stage, _ = _stage(always(face(score=0.1)), uncertain_action="withhold")
-    out = stage.process(_frame(0))
-    assert out.streamed and out.regions == ()
-
-
 def test_dark_and_covered_frames_are_withheld() -> None:
     stage, _ = _stage(always())
     assert stage.process(_frame(0, np.zeros((H, W, 3), np.uint8))).reason is WithholdReason.TOO_DARK
@@ -262,7 +256,7 @@ def test_gate_refuses_to_stream_the_captured_array() -> None:
 
 
 def test_config_rejects_inconsistent_settings() -> None:
-    with pytest.raises(ValueError, match="uncertain_score must be lower"):
-        _config(uncertain_score=0.6, confident_score=0.5)
+    with pytest.raises(ValueError, match=r"min_score 0\.6 must be lower than confident_score"):
+        _config(detectors=[DetectorSpec(model="centerface", min_score=0.6)], confident_score=0.5)
     with pytest.raises(ValueError, match="memory_frames"):
         _config(detectors=[DetectorSpec(model="centerface", every=5)], memory_frames=2)

@@ -15,6 +15,14 @@ class DetectorSpec(StrictModel):
     model: Literal["blazeface_short_range", "blazeface_full_range", "centerface"] = Field(
         description="Model from the pinned manifest (privacy/models/manifest.json)."
     )
+    min_score: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Lowest score this detector reports (the bottom of its uncertain band). "
+        "Default per model: 0.15 for centerface (finds small faces at low scores), 0.45 for "
+        "BlazeFace (large false boxes on texture below that).",
+    )
     every: int = Field(
         default=1,
         ge=1,
@@ -22,6 +30,16 @@ class DetectorSpec(StrictModel):
         description="Run on every Nth frame; tracks cover faces in between. After a scene "
         "change the stream is withheld until every detector has run on the new scene.",
     )
+
+    @property
+    def floor(self) -> float:
+        """The detector's effective lowest reported score."""
+        if self.min_score is not None:
+            return self.min_score
+        return _DEFAULT_FLOORS[self.model]
+
+
+_DEFAULT_FLOORS = {"centerface": 0.15, "blazeface_full_range": 0.45, "blazeface_short_range": 0.45}
 
 
 class PrivacyConfig(StrictModel):
@@ -37,13 +55,11 @@ class PrivacyConfig(StrictModel):
         "are merged. Measured choice: docs/privacy-detectors.md.",
     )
     confident_score: float = Field(
-        default=0.5, gt=0, le=1, description="A detection at or above this is a face to redact."
-    )
-    uncertain_score: float = Field(
-        default=0.15,
+        default=0.5,
         gt=0,
         le=1,
-        description="Detections between this and confident_score are the uncertain band.",
+        description="A detection at or above this is a face; below it (down to each detector's "
+        "min_score) it is uncertain.",
     )
     uncertain_action: Literal["withhold", "redact"] = Field(
         default="redact",
@@ -113,8 +129,11 @@ class PrivacyConfig(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> PrivacyConfig:
-        if self.uncertain_score >= self.confident_score:
-            raise ValueError("uncertain_score must be lower than confident_score")
+        for spec in self.detectors:
+            if spec.floor >= self.confident_score:
+                raise ValueError(
+                    f"{spec.model}: min_score {spec.floor} must be lower than confident_score"
+                )
         slowest = max(d.every for d in self.detectors)
         if self.memory_frames < slowest:
             raise ValueError(

@@ -29,6 +29,7 @@ _GROWTH_PER_MISSED_FRAME = 0.08
 _PERSON_MIN_HEIGHT = 0.08  # of the frame height: smaller blobs are not people
 _HEAD_FRACTION = 0.3  # the top of a person box that holds the head
 _PERSON_MAX_AREA = 0.25  # of the frame: a bigger blob is the camera or the light, not a person
+_HELD_FACE_PX = 40  # faces at least this tall are held by the every-frame detector (BlazeFace)
 _UPRIGHT = 1.5  # a near person's blob is at least this much taller than wide
 _CAMERA_MOVING_SHIFT = 0.5  # global shift in thumbnail pixels (80 px wide) per frame
 
@@ -51,7 +52,9 @@ class PrivacyStage:
         self._runner = DetectorRunner(schedule, config.deadline_ms / 1000)
         self._tracker = FaceTracker(config.memory_frames)
         self._scene = SceneMonitor()
-        self._motion = MotionDetector(MotionConfig(), [])
+        # Here motion only says where to look now: something still for 10 frames is left to the
+        # full-frame sweeps, and ghosts of where someone lingered fade fast.
+        self._motion = MotionDetector(MotionConfig(), [], stale_frames=10)
         self.gate = PrivacyGate(config.release_frames, models)
         self._rng = np.random.default_rng()
         self._index = 0
@@ -87,8 +90,7 @@ class PrivacyStage:
         motion_boxes = self._moving_boxes(image, quality)
         crops = None  # a moving camera can bring a face in anywhere: whole frames then
         if motion_boxes is not None:
-            attention = [*motion_boxes, *(t.box for t in self._tracker.tracks)]
-            crops = plan_crops(attention, width, height)
+            crops = plan_crops(self._attention(motion_boxes), width, height)
         outcome = self._runner.run(image, self._index, crops)
         problem = problem or outcome.failure
         self._ran_on_scene.update(outcome.ran)
@@ -132,6 +134,28 @@ class PrivacyStage:
             return WithholdReason.TOO_BLURRED
         return None
 
+    def _attention(
+        self, motion_boxes: Sequence[tuple[int, int, int, int]]
+    ) -> list[tuple[float, float, float, float]]:
+        """Where the scheduled detectors must look between their full-frame sweeps.
+
+        New faces come in with motion, so: moving blobs, except those of the body of a face that
+        was detected with confidence on the previous frame (the every-frame detector keeps that
+        one in hand, and the full-frame sweep still sees the whole picture); and the faces the
+        every-frame detector cannot hold by itself (small or uncertain ones), so that their
+        boxes are refreshed instead of only predicted.
+        """
+        previous = self._index - 1
+        held, refresh = [], []
+        for t in self._tracker.tracks:
+            sure = t.last_seen == previous and t.score >= self._cfg.confident_score
+            if sure and t.box[3] >= _HELD_FACE_PX:
+                held.append(_body_zone(t.box))
+            else:
+                refresh.append(t.box)
+        unexplained = [b for b in motion_boxes if not any(_overlap(b, h) for h in held)]
+        return [*unexplained, *refresh]
+
     def _moving_boxes(
         self, image: np.ndarray, quality: FrameQuality
     ) -> tuple[tuple[int, int, int, int], ...] | None:
@@ -161,6 +185,7 @@ class PrivacyStage:
         """
         added: list[Region] = []
         suspects: list[Region] = []
+        bodies = [_body_zone(t.box) for t in self._tracker.tracks]
         for x, y, w, h in boxes:
             too_big = w * h > _PERSON_MAX_AREA * width * height
             if h < _PERSON_MIN_HEIGHT * height or h < w or too_big:
@@ -173,10 +198,14 @@ class PrivacyStage:
             if h < _UPRIGHT * w or y <= 0:
                 continue  # not upright (an arm, a shoulder), or the head is outside the picture
             # A detected face next to or above the blob owns it (moving arms or a torso make
-            # blobs that start below the head): look half a blob up and one width to each side.
+            # blobs that start below the head): look half a blob up and one width to each side,
+            # and at the bodies below the faces found.
             zone = (x - w, y - h // 2, 3 * w, h)
-            if not any(_overlap(zone, r) > 0 for r in face_regions):
-                suspects.append((x, y, w, h))
+            blob = (x, y, w, h)
+            if not any(_overlap(zone, r) > 0 for r in face_regions) and not any(
+                _overlap(blob, b) > 0 for b in bodies
+            ):
+                suspects.append(blob)
         # One frame of a faceless blob is often a reflection or a door; a person stays.
         confirmed = [b for b in suspects if any(_overlap(b, p) > 0 for p in self._suspects)]
         self._suspects = suspects
@@ -206,3 +235,9 @@ def _covered_fraction(region: Region, others: Sequence[Region]) -> float:
     """Share of ``region`` covered by the largest single overlap with ``others``."""
     area = max(1, region[2] * region[3])
     return max((_overlap(region, o) for o in others), default=0) / area
+
+
+def _body_zone(face: tuple[float, float, float, float]) -> Region:
+    """Where the body of the person with this face is: head, shoulders, arms and torso."""
+    x, y, w, h = face
+    return (int(x - w), int(y - h / 2), int(np.ceil(3 * w)), int(np.ceil(5 * h)))

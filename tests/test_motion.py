@@ -96,3 +96,14 @@ def test_resolution_change_restarts_the_model() -> None:
     detector = MotionDetector(MotionConfig(), [])
     _warm(detector, scene_background(W, H), rng)
     assert detector.process(scene_background(1280, 720)).warming_up
+
+
+def test_ghost_of_something_present_at_start_is_absorbed() -> None:
+    """A box in the first frame that then leaves must not leave motion behind for good."""
+    rng = np.random.default_rng(8)
+    bg = scene_background(W, H)
+    detector = MotionDetector(MotionConfig(), [])
+    detector.process(_noisy(_with_box(bg, 300, 200), rng))  # the background learns the box
+    results = [detector.process(_noisy(bg, rng)) for _ in range(60)]
+    assert results[0].motion  # where the box was now differs: a ghost
+    assert not any(r.motion for r in results[-10:])  # … absorbed after a few seconds

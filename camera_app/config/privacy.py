@@ -48,7 +48,7 @@ class PrivacyConfig(StrictModel):
     detectors: list[DetectorSpec] = Field(
         default_factory=lambda: [
             DetectorSpec(model="blazeface_full_range", every=1),
-            DetectorSpec(model="centerface", every=4),
+            DetectorSpec(model="centerface", every=6),
         ],
         min_length=1,
         description="Face detectors and how often each runs (every N frames); their detections "

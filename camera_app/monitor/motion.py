@@ -14,6 +14,8 @@ Box = tuple[int, int, int, int]
 
 #: Learning rate under moving areas, relative to ``background_rate``.
 _SLOW_LEARNING = 0.1
+#: Frames a pixel may keep moving before it is taken into the background (3 s at 15 fps).
+STALE_FRAMES = 45
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +44,19 @@ class MotionDetector:
     """
 
     def __init__(
-        self, config: MotionConfig, mask_polygons: Sequence[Sequence[tuple[float, float]]]
-    ):
+        self,
+        config: MotionConfig,
+        mask_polygons: Sequence[Sequence[tuple[float, float]]],
+        *,
+        stale_frames: int = STALE_FRAMES,
+    ) -> None:
+        """``stale_frames``: how long a pixel may keep moving before it counts as background."""
         self._cfg = config
+        self._stale_frames = stale_frames
         self._polygons = [list(p) for p in mask_polygons]
         self._size: tuple[int, int] | None = None
         self._background: np.ndarray | None = None
+        self._moving_for: np.ndarray | None = None  # frames each pixel has been moving
         self._watch: np.ndarray | None = None  # 255 where motion counts, 0 under motion masks
         self._watched_pixels = 1
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
@@ -80,6 +89,7 @@ class MotionDetector:
         grey = self._grey(image)
         if self._background is None:
             self._background = grey.astype(np.float32)
+            self._moving_for = np.zeros(grey.shape, np.uint16)
             return MotionResult(motion=False, area=0.0, warming_up=True)
 
         background = self._background
@@ -94,11 +104,20 @@ class MotionDetector:
             return MotionResult(motion=False, area=0.0, light_change=True)
 
         # Learn the background fast where the scene is still and slowly under moving things, so a
-        # passing visitor leaves no ghost while a parked car still fades in after a while.
+        # passing visitor is not learnt into it. A pixel that has moved for too long is a ghost
+        # (something that was there at start-up and left) or something that stopped (a parked
+        # car): it becomes background at once, else a ghost would keep itself alive.
         still = cv2.bitwise_not(moving)
         rate = self._cfg.background_rate
         cv2.accumulateWeighted(grey, background, rate, mask=still)
         cv2.accumulateWeighted(grey, background, rate * _SLOW_LEARNING, mask=moving)
+        assert self._moving_for is not None
+        self._moving_for = np.where(moving > 0, self._moving_for + 1, 0).astype(np.uint16)
+        stale = self._moving_for > self._stale_frames
+        if stale.any():
+            background[stale] = grey[stale]
+            self._moving_for[stale] = 0
+            moving[stale] = 0
         contours, _ = cv2.findContours(moving, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         min_pixels = self._cfg.min_area * self._watched_pixels
         boxes: list[Box] = []

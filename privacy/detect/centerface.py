@@ -2,15 +2,14 @@
 
 CenterFace is fully convolutional: it predicts, at stride 4, a face-centre heatmap, the log of
 the box size (in units of 4 px), and a sub-cell offset of the centre. The published file declares
-a fixed 32x32 input, so its input/output shapes are made symbolic in memory before loading (the
-file on disk stays byte-identical to the verified upstream one). OpenCV's dnn module is not used:
-it decodes this model into wrong boxes.
+a fixed 32x32 input, so its input/output shapes are made symbolic in memory with the ``onnx``
+package before loading (the file on disk stays byte-identical to the verified upstream one).
+OpenCV's dnn module is not used: it decodes this model into wrong boxes.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -24,137 +23,34 @@ STRIDE = 4
 ALIGN = 32  # the network downsamples by 32: both input dims must be multiples of it
 
 
-# --- minimal protobuf wire-format editing (ONNX ModelProto), so no `onnx` dependency ---------
-
-
-def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise ValueError("truncated varint")
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _fields(buf: bytes) -> list[tuple[int, int, int, int, int]]:
-    """(field number, wire type, start of the field, start of its value, end) for each field."""
-    out: list[tuple[int, int, int, int, int]] = []
-    pos = 0
-    while pos < len(buf):
-        start = pos
-        key, pos = _read_varint(buf, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            _, end = _read_varint(buf, pos)
-            value_start = pos
-        elif wire == 1:
-            value_start, end = pos, pos + 8
-        elif wire == 2:
-            length, value_start = _read_varint(buf, pos)
-            end = value_start + length
-        elif wire == 5:
-            value_start, end = pos, pos + 4
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire}")
-        if end > len(buf):
-            raise ValueError("truncated protobuf field")
-        out.append((number, wire, start, value_start, end))
-        pos = end
-    return out
-
-
-def _submessages(buf: bytes, number: int) -> list[bytes]:
-    return [buf[v:e] for n, w, _, v, e in _fields(buf) if n == number and w == 2]
-
-
-def _edit(buf: bytes, number: int, change: Callable[[bytes], bytes | None]) -> bytes:
-    """``buf`` with each length-delimited field ``number`` replaced by ``change(payload)``
-    (None keeps it as it is)."""
-    out = bytearray()
-    for n, w, start, value_start, end in _fields(buf):
-        new = change(buf[value_start:end]) if n == number and w == 2 else None
-        if new is None:
-            out += buf[start:end]
-        else:
-            out += _varint(number << 3 | 2) + _varint(len(new)) + new
-    return bytes(out)
-
-
-def _symbolic_dims(type_proto: bytes, names: tuple[str | None, ...]) -> bytes | None:
-    """TypeProto with the named dims of its tensor shape made symbolic; None if not rank 4."""
-
-    def tensor(payload: bytes) -> bytes:
-        return _edit(payload, 2, shape)
-
-    def shape(payload: bytes) -> bytes:
-        dims = _submessages(payload, 1)
-        if len(dims) != len(names):
-            return payload
-        out = bytearray()
-        for dim, name in zip(dims, names, strict=True):
-            if name is not None:
-                param = name.encode()
-                dim = _varint(2 << 3 | 2) + _varint(len(param)) + param
-            out += _varint(1 << 3 | 2) + _varint(len(dim)) + dim
-        return bytes(out)
-
-    return _edit(type_proto, 1, tensor)
-
-
-def make_dynamic(model: bytes) -> bytes:
+def make_dynamic(model_bytes: bytes) -> bytes:
     """The ONNX model with batch, height and width of its rank-4 graph inputs and outputs made
-    symbolic, and without the initializers that the export also lists as graph inputs."""
-    graph = _submessages(model, 7)
-    if len(graph) != 1:
-        raise ValueError("not an ONNX model (no single graph)")
-    initializers = set()
-    for tensor in _submessages(graph[0], 5):
-        for name in _submessages(tensor, 8):
-            initializers.add(name)
+    symbolic, and without the initializers that the export also lists as graph inputs (weights
+    listed as inputs could be overridden at run time, so onnxruntime would neither fold nor
+    pre-pack them: dropping them makes inference about 1.8x faster)."""
+    import onnx
+    from google.protobuf.message import DecodeError
 
-    def value_info(prefix: str) -> Callable[[bytes], bytes | None]:
-        def change(payload: bytes) -> bytes | None:
-            names = _submessages(payload, 1)
-            if names and names[0] in initializers:
-                return None
-            return _edit(payload, 2, lambda t: _symbolic_dims(t, ("batch", None, *prefix.split())))
-
-        return change
-
-    def drop_initializer_inputs(payload: bytes) -> bytes:
-        out = bytearray()
-        for n, w, start, value_start, end in _fields(payload):
-            if n == 11 and w == 2:
-                names = _submessages(payload[value_start:end], 1)
-                if names and names[0] in initializers:
-                    continue
-            out += payload[start:end]
-        return bytes(out)
-
-    def graph_change(payload: bytes) -> bytes:
-        # weights listed as graph inputs could be overridden at run time, so onnxruntime would
-        # neither fold nor pre-pack them; they are constants here
-        payload = drop_initializer_inputs(payload)
-        payload = _edit(payload, 11, value_info("in_h in_w"))
-        return _edit(payload, 12, value_info("out_h out_w"))
-
-    return _edit(model, 7, graph_change)
+    try:
+        model = onnx.load_from_string(model_bytes)
+    except DecodeError as exc:
+        raise ValueError(str(exc)) from None
+    graph = model.graph
+    if not graph.input or not graph.output:
+        raise ValueError("not an ONNX model (no graph inputs or outputs)")
+    weights = {t.name for t in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in weights]
+    del graph.input[:]
+    graph.input.extend(inputs)
+    for values, (height, width) in (
+        (graph.input, ("in_h", "in_w")),
+        (graph.output, ("out_h", "out_w")),
+    ):
+        for value in values:
+            dims = value.type.tensor_type.shape.dim
+            if len(dims) == 4:
+                dims[0].dim_param, dims[2].dim_param, dims[3].dim_param = "batch", height, width
+    return model.SerializeToString()
 
 
 # --- the detector -----------------------------------------------------------------------------

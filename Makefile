@@ -1,6 +1,7 @@
 # make run   — run the camera service (a real camera if one is found, else a synthetic scene)
 # make test  — lint and run the test suite
-# make bench — measure the monitoring path, write docs/benchmarks.md
+# make bench — measure the monitoring path and the privacy stage (against deface), write
+#              docs/benchmarks.md and docs/privacy-detectors.md
 # Each target sets up what it needs (Debian packages when root, .venv, the package); the set-up
 # is skipped on later calls until setup.cfg, pyproject.toml, deploy/sysdeps.sh or the model
 # manifest change. The face-detection models are provisioned into models/ (checked by sha256).
@@ -32,8 +33,19 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest $(ARGS)
 
-bench: $(STAMP)
+# The peer tool of the privacy benchmark, in its own venv: deface needs the opencv-python build,
+# which must not share a venv with our opencv-contrib-python.
+PEER_STAMP := .venv-peer/.installed
+$(PEER_STAMP):
+	test -x .venv-peer/bin/python || $(PYTHON) -m venv .venv-peer
+	.venv-peer/bin/python -m pip install --quiet --disable-pip-version-check \
+		'deface==1.5.0' 'onnx>=1.16,<2' 'onnxruntime>=1.20,<2'
+	touch $@
+
+bench: $(STAMP) $(PEER_STAMP)
 	$(BIN)/python -m bench.monitoring --output docs/benchmarks.md
+	$(BIN)/python -m bench.privacy --output docs/benchmarks.md
+	$(BIN)/python -m bench.detectors --output docs/privacy-detectors.md
 
 clean:
-	rm -rf $(VENV) var build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-peer var build *.egg-info .pytest_cache .ruff_cache

@@ -25,7 +25,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -41,6 +40,7 @@ from firmware.capture.synthetic import SyntheticSource
 from firmware.frames import Frame
 from firmware.masks import PrivacyMasker
 from firmware.paths import StoragePaths
+from firmware.videofile import write_video
 
 FPS = 15
 SECONDS = 10
@@ -75,16 +75,7 @@ def render_clip(path: Path, width: int, height: int, *, visitor: bool) -> Path:
         visit_start=0 if visitor else SECONDS * 3,
     )
     scene.open()
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(FPS))
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "20"}
-        for _ in range(SECONDS * FPS):
-            frame = av.VideoFrame.from_ndarray(scene.read().image, format="bgr24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+    write_video(path, (scene.read().image for _ in range(SECONDS * FPS)), FPS, crf=20)
     scene.close()
     return path
 

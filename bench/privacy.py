@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -36,6 +35,7 @@ from skimage import data
 
 from bench.monitoring import cpu_name, write_section
 from camera_app.config.privacy import PrivacyConfig
+from firmware.videofile import write_video
 from privacy.bench import FLAGS, format_table, run_bench
 from privacy.build import build_stage
 from privacy.leakcheck import crop, leak_score
@@ -61,20 +61,6 @@ class Run:
         return self.frames / self.wall_s
 
 
-def _write(path: Path, frames: list[np.ndarray], fps: float) -> Path:
-    h, w = frames[0].shape[:2]
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {"crf": "18", "preset": "veryfast"}
-        for img in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
-
-
 def home_clip(path: Path, width: int, height: int) -> Path:
     """A fixed camera on a room; a visitor's head (the astronaut) walks across and back."""
     rng = np.random.default_rng(3)
@@ -95,7 +81,7 @@ def home_clip(path: Path, width: int, height: int) -> Path:
         img[py : py + head.shape[0], px : px + head.shape[1]] = head
         noise = rng.integers(-3, 4, img.shape, dtype=np.int16)
         frames.append(np.clip(img.astype(np.int16) + noise, 0, 255).astype(np.uint8))
-    return _write(path, frames, FPS)
+    return write_video(path, frames, FPS, crf=18)
 
 
 def resized_clip(source: Path, path: Path, width: int, height: int) -> Path:
@@ -106,7 +92,7 @@ def resized_clip(source: Path, path: Path, width: int, height: int) -> Path:
             cv2.resize(f.to_ndarray(format="bgr24"), (width, height), interpolation=cv2.INTER_AREA)
             for f in container.decode(stream)
         ]
-    return _write(path, frames, fps)
+    return write_video(path, frames, fps, crf=18)
 
 
 def _timed(cmd: list[str]) -> tuple[float, float]:

@@ -9,7 +9,6 @@ import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from firmware.frames import Frame
+from firmware.videofile import VideoFileWriter
 from privacy.frame import RedactedFrame
 from privacy.stage import PrivacyStage
 
@@ -70,30 +70,6 @@ def _video_frames(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
     return frames(), fps, total
 
 
-class _VideoWriter:
-    def __init__(self, path: Path, fps: float, width: int, height: int) -> None:
-        self._container = av.open(str(path), "w")
-        rate = Fraction(fps).limit_denominator(1001)
-        self._stream = self._container.add_stream("libx264", rate=rate)
-        # even sizes for yuv420p; near-lossless so the output judges the redaction, not the codec
-        self._w, self._h = width - width % 2, height - height % 2
-        self._stream.width, self._stream.height = self._w, self._h
-        self._stream.pix_fmt = "yuv420p"
-        self._stream.options = {"crf": "16", "preset": "veryfast"}
-
-    def write(self, image: np.ndarray) -> None:
-        frame = av.VideoFrame.from_ndarray(
-            np.ascontiguousarray(image[: self._h, : self._w]), format="bgr24"
-        )
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-
-    def close(self) -> None:
-        for packet in self._stream.encode(None):
-            self._container.mux(packet)
-        self._container.close()
-
-
 def redact_media(
     stage: PrivacyStage, source: Path, output: Path, *, progress: bool = True
 ) -> RedactionResult:
@@ -128,12 +104,12 @@ def redact_media(
         run(iter([_read_image(source)]), 1.0, 1, lambda _i, r: _write_image(output, r))
     else:
         images, fps, total = _video_frames(source)
-        writer: _VideoWriter | None = None
+        writer: VideoFileWriter | None = None
 
         def sink(_index: int, result: RedactedFrame) -> None:
             nonlocal writer
             if writer is None:
-                writer = _VideoWriter(output, fps, result.image.shape[1], result.image.shape[0])
+                writer = VideoFileWriter(output, fps, result.image.shape[1], result.image.shape[0])
             writer.write(result.image)
 
         try:

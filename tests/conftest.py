@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 import yaml
+
+from firmware.videofile import VideoFileWriter
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -40,10 +41,7 @@ def write_motion_video(
     width, height = size
     background = scene_background(width, height, seed)
     rng = np.random.default_rng(seed + 1)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps))
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "20"}
+    with VideoFileWriter(path, fps, width, height, crf=20, preset="ultrafast") as writer:
         for i in range(frames):
             img = background.copy()
             # light sensor noise, as a real camera has
@@ -56,11 +54,7 @@ def write_motion_video(
                 x = int(t * (width - bw))
                 y = height // 2 - bh // 2
                 img[y : y + bh, x : x + bw] = (230, 240, 250)
-            frame = av.VideoFrame.from_ndarray(img, format="bgr24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+            writer.write(img)
     return path
 
 

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 from skimage import data
 
+from firmware.videofile import write_video
 from privacy.leakcheck import crop, leak_score
 from privacy.models import default_models_dir
 from privacy.slate import privacy_hold_slate
@@ -46,18 +46,6 @@ def _moving_face_frames(n: int = 30) -> tuple[list[np.ndarray], list[tuple[int, 
     return frames, boxes
 
 
-def _write_video(path: Path, frames: list[np.ndarray]) -> None:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(FPS))
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        stream.options = {"crf": "16", "preset": "ultrafast"}
-        for img in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-
-
 def _decode(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
@@ -76,7 +64,7 @@ def _redact(*args: str, env: dict | None = None) -> subprocess.CompletedProcess[
 def test_video_faces_are_redacted_frame_by_frame(tmp_path: Path) -> None:
     frames, boxes = _moving_face_frames()
     source, output, report_path = tmp_path / "in.mp4", tmp_path / "out.mp4", tmp_path / "r.json"
-    _write_video(source, frames)
+    write_video(source, frames, FPS)
     result = _redact("--input", str(source), "--output", str(output), "--report", str(report_path))
     assert result.returncode == 0, result.stderr
 

@@ -77,13 +77,16 @@ def redact_media(
     if not source.exists():
         raise MediaError(f"{source}: no such file or directory")
     records: list[dict[str, Any]] = []
+    latencies: list[float] = []
     started = time.perf_counter()
 
     def run(images: Iterator[np.ndarray], fps: float, total: int, sink) -> None:
         bar = tqdm(total=total or None, unit="frame", disable=not progress, leave=False)
         for index, image in enumerate(images):
             image.flags.writeable = False
+            frame_start = time.perf_counter()
             result = stage.process(Frame(image, index / fps, index))
+            latencies.append(time.perf_counter() - frame_start)
             records.append(_record(index, result))
             sink(index, result)
             bar.update()
@@ -121,7 +124,7 @@ def redact_media(
             raise MediaError(f"{source}: the video has no frames")
 
     elapsed = time.perf_counter() - started
-    latencies = sorted(stage.latencies_s[-len(records) :])
+    latencies.sort()
     report = {
         "frames": records,
         "fps": len(records) / elapsed if elapsed > 0 else 0.0,

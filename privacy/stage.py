@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -32,13 +33,15 @@ _PERSON_MAX_AREA = 0.25  # of the frame: a bigger blob is the camera or the ligh
 _HELD_FACE_PX = 40  # faces at least this tall are held by the every-frame detector (BlazeFace)
 _UPRIGHT = 1.5  # a near person's blob is at least this much taller than wide
 _CAMERA_MOVING_SHIFT = 0.5  # global shift in thumbnail pixels (80 px wide) per frame
+LATENCY_WINDOW = 1000  # frames of latency history kept for metrics
 
 
 class PrivacyStage:
     """Turns captured frames into :class:`RedactedFrame` s, withholding what it cannot vouch for.
 
     Temporal state (tracks, scene, hysteresis) carries from frame to frame, so feed it one
-    stream in order. ``latencies_s`` records the time each frame spent in the stage.
+    stream in order. ``latencies_s`` holds the time the most recent frames (up to
+    ``LATENCY_WINDOW``) spent in the stage; it stays bounded on a stream that runs for months.
     """
 
     def __init__(
@@ -59,7 +62,7 @@ class PrivacyStage:
         self._rng = np.random.default_rng()
         self._index = 0
         self._ran_on_scene: set[str] = set()  # detectors that have run on the current scene
-        self.latencies_s: list[float] = []
+        self.latencies_s: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._suspects: list[Region] = []  # near faceless blobs of the previous frame
 
     @property

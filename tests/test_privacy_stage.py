@@ -260,3 +260,11 @@ def test_config_rejects_inconsistent_settings() -> None:
         _config(detectors=[DetectorSpec(model="centerface", min_score=0.6)], confident_score=0.5)
     with pytest.raises(ValueError, match="memory_frames"):
         _config(detectors=[DetectorSpec(model="centerface", every=5)], memory_frames=2)
+
+
+def test_latency_history_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("privacy.stage.LATENCY_WINDOW", 3)
+    stage, _ = _stage(always())
+    for i in range(6):
+        stage.process(_frame(i))
+    assert len(stage.latencies_s) == 3

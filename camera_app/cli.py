@@ -6,6 +6,7 @@ import argparse
 import getpass
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_CONFIG = 3
 EXIT_RUNTIME = 4
+EXIT_TAMPERED = 5  # audit verify found the audit log altered
 
 
 def _setup_logging(level: str) -> None:
@@ -114,6 +116,43 @@ def _cmd_owner_new_code(args: argparse.Namespace) -> int:
         announce_setup_code(issue_setup_code(conn, SystemClock()))
     finally:
         conn.close()
+    return EXIT_OK
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from camera_app.audit import verify
+
+    conn = _open_db(args)
+    try:
+        result = verify(conn)
+    finally:
+        conn.close()
+    if result.ok:
+        sys.stdout.write(f"audit log OK: {result.records} records\n")
+        return EXIT_OK
+    sys.stdout.write(
+        f"audit log TAMPERED: {len(result.problems)} problems in {result.records} records\n"
+    )
+    for problem in result.problems:
+        sys.stdout.write(f"  {problem}\n")
+    return EXIT_TAMPERED
+
+
+def _cmd_audit_export(args: argparse.Namespace) -> int:
+    from camera_app.audit import export
+
+    conn = _open_db(args)
+    try:
+        if not args.output:
+            export(conn, sys.stdout)
+            return EXIT_OK
+        # The export names people and what they did: readable by the owner only.
+        fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            count = export(conn, out)
+    finally:
+        conn.close()
+    sys.stderr.write(f"{count} audit records written to {args.output}\n")
     return EXIT_OK
 
 
@@ -213,6 +252,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     new_code.add_argument("--config")
     new_code.set_defaults(func=_cmd_owner_new_code)
+
+    audit = sub.add_parser("audit", help="the tamper-evident audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    audit_verify = audit_sub.add_parser(
+        "verify", help=f"check the hash chain; exit {EXIT_TAMPERED} if the log was altered"
+    )
+    audit_verify.add_argument("--config")
+    audit_verify.set_defaults(func=_cmd_audit_verify)
+    audit_export = audit_sub.add_parser("export", help="write every record as JSON Lines")
+    audit_export.add_argument("--config")
+    audit_export.add_argument("--output", help="file to write (default: standard output)")
+    audit_export.set_defaults(func=_cmd_audit_export)
     return parser
 
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian/Raspberry Pi OS packages camera-app needs (idempotent; apt only as root).
 #   libgl1, libglib2.0-0: shared libraries the OpenCV wheel links against
+#   fonts-wqy-microhei:   the CJK font embedded in the merchant notice PDF (zh-CN)
+#   poppler-utils:        pdftoppm/pdftotext, to preview the notice PDF (and for its tests)
 #   python3-venv:         to create the virtual environment on a bare Debian
 set -euo pipefail
 
-packages=(libgl1 libglib2.0-0)
+packages=(libgl1 libglib2.0-0 fonts-wqy-microhei poppler-utils)
 python3 -m venv --help >/dev/null 2>&1 || packages+=(python3-venv)
 
 missing=()

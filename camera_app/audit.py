@@ -1,0 +1,394 @@
+"""The tamper-evident audit log: who did what to the camera, and when.
+
+Records live in the device database in an append-only ``audit`` table. SQLite triggers refuse
+UPDATE and DELETE, but anyone holding the file can drop triggers, so the triggers only stop
+mistakes. What makes tampering *evident* is the hash chain: every record stores the SHA-256 of its
+own canonical JSON, which includes the previous record's hash. Editing a record breaks its hash;
+deleting or reordering records breaks the chain of ``prev_hash`` values (and ``seq`` numbers).
+
+A chain alone cannot show that records were cut off the *end*: the shortened chain is still valid.
+So the last ``seq`` and hash are also kept in a one-row ``audit_head`` table, updated in the same
+transaction as each append, and ``verify`` checks that the log ends where the head says. Someone
+who rewrites the whole chain *and* the head cannot be caught from the file alone; for that the
+owner keeps an export (or the head's hash) off the device.
+
+Appends are serialised (a process-wide lock plus ``BEGIN IMMEDIATE``, which takes SQLite's write
+lock before the head is read) so concurrent writers, in threads or in other processes, cannot
+fork the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TextIO
+
+from camera_app.clock import Clock
+
+log = logging.getLogger(__name__)
+
+GENESIS_HASH = "0" * 64
+APPEND_ONLY_MESSAGE = "audit log is append-only"
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS audit (
+    seq       INTEGER PRIMARY KEY,
+    at        REAL NOT NULL,            -- unix time
+    actor     TEXT NOT NULL,
+    event     TEXT NOT NULL,
+    camera_id TEXT,
+    details   TEXT NOT NULL,            -- canonical JSON object
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_head (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    seq  INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END;
+CREATE TRIGGER IF NOT EXISTS audit_head_no_delete BEFORE DELETE ON audit_head
+BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END;
+CREATE TRIGGER IF NOT EXISTS audit_head_forward_only BEFORE UPDATE ON audit_head
+WHEN NEW.seq <= OLD.seq
+BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END;
+"""
+_TRIGGERS = (
+    "audit_no_update",
+    "audit_no_delete",
+    "audit_head_no_delete",
+    "audit_head_forward_only",
+)
+
+# The audit log is kept for years, exported to the owner and possibly shown to inspectors, and it
+# can never be edited: a password, token or identity number that got in could never be removed
+# again (DESIGN: ID numbers are stored only encrypted and never appear in logs). So keys that look
+# like secrets are refused outright instead of being masked, and the caller has to leave them out.
+_SECRET_KEY = re.compile(r"passw(or)?d|passphrase|secret|token|id_?number|resident_?id")
+
+# sqlite3.Connection cannot be weak-referenced, so one lock for the process; appends are rare.
+_APPEND_LOCK = threading.Lock()
+
+
+class AuditEvent(StrEnum):
+    """What happened. Every record names one of these."""
+
+    SETUP = "setup"
+    LOGIN_OK = "login_ok"
+    LOGIN_FAILED = "login_failed"
+    OPT_IN = "opt_in"
+    OPT_OUT = "opt_out"
+    REGISTRATION_ADDED = "registration_added"
+    REGISTRATION_REVOKED = "registration_revoked"
+    NOTICE_GENERATED = "notice_generated"
+    NOTICE_ATTESTED = "notice_attested"
+    NOTICE_EXPIRED = "notice_expired"
+    VIEWER_INVITED = "viewer_invited"
+    VIEWER_REVOKED = "viewer_revoked"
+    STREAM_STARTED = "stream_started"
+    STREAM_STOPPED = "stream_stopped"
+    CONFIG_CHANGED = "config_changed"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One record of the log, as stored."""
+
+    seq: int
+    at: float
+    actor: str
+    event: str
+    camera_id: str | None
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "actor": self.actor,
+            "event": self.event,
+            "camera_id": self.camera_id,
+            "details": self.details,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    """The outcome of :func:`verify`: ``ok`` when ``problems`` is empty."""
+
+    ok: bool
+    records: int
+    problems: list[str] = field(default_factory=list)
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def record_hash(
+    seq: int,
+    at: float,
+    actor: str,
+    event: str,
+    camera_id: str | None,
+    details: Mapping[str, Any],
+    prev_hash: str,
+) -> str:
+    """SHA-256 (hex) of the canonical JSON of one record's fields."""
+    body = {
+        "seq": seq,
+        "at": at,
+        "actor": actor,
+        "event": event,
+        "camera_id": camera_id,
+        "details": details,
+        "prev_hash": prev_hash,
+    }
+    return hashlib.sha256(_canonical(body).encode("utf-8")).hexdigest()
+
+
+def _check_no_secrets(value: Any, path: str = "details") -> None:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{path}: keys must be strings, not {key!r}")
+            if _SECRET_KEY.search(re.sub(r"[\s-]+", "_", key.lower())):
+                raise ValueError(f"{path}.{key}: secrets must not be written to the audit log")
+            _check_no_secrets(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_no_secrets(item, f"{path}[{i}]")
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    """Create the audit tables and their append-only triggers if they do not exist.
+
+    Call it outside a transaction: ``executescript`` commits whatever is pending first.
+    """
+    conn.executescript(_SCHEMA)
+
+
+class AuditLog:
+    """Appends records to the audit log of one database connection.
+
+    The connection must be in autocommit mode (``isolation_level=None``, as ``open_database``
+    gives) and not inside a transaction when :meth:`append` is called.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, clock: Clock) -> None:
+        self._conn = conn
+        self._clock = clock
+        ensure_schema(conn)
+
+    def append(
+        self,
+        event: AuditEvent | str,
+        *,
+        actor: str,
+        camera_id: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditRecord:
+        """Append one record and return it. Raises ValueError for a bad event or details."""
+        event = AuditEvent(event)  # an unknown name is a bug in the caller, not a new event
+        if not actor or not isinstance(actor, str):
+            raise ValueError("actor must be a non-empty string")
+        if camera_id is not None and not isinstance(camera_id, str):
+            raise ValueError("camera_id must be a string or None")
+        details = dict(details or {})
+        _check_no_secrets(details)
+        try:
+            details_json = _canonical(details)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"details must be plain JSON: {err}") from None
+        # Hash exactly what is stored and read back (tuples become lists, and so on).
+        stored_details = json.loads(details_json)
+        at = float(self._clock.wall())  # REAL column: an int would read back as a float
+
+        conn = self._conn
+        with _APPEND_LOCK:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                seq, prev_hash = self._next(conn)
+                digest = record_hash(
+                    seq, at, actor, event.value, camera_id, stored_details, prev_hash
+                )
+                conn.execute(
+                    "INSERT INTO audit (seq, at, actor, event, camera_id, details, prev_hash, hash)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (seq, at, actor, event.value, camera_id, details_json, prev_hash, digest),
+                )
+                conn.execute(
+                    "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)"
+                    " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                    (seq, digest),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # SQLite may already have rolled back (e.g. disk full)
+                    conn.execute("ROLLBACK")
+                raise
+        log.debug("audit seq %d: %s by %s", seq, event.value, actor)
+        return AuditRecord(
+            seq, at, actor, event.value, camera_id, stored_details, prev_hash, digest
+        )
+
+    @staticmethod
+    def _next(conn: sqlite3.Connection) -> tuple[int, str]:
+        """The next seq and the hash to chain to, taken from the head where it is ahead.
+
+        Chaining to the head (not to the last row) keeps a cut-off tail visible after later
+        appends; otherwise the next record would paper over the gap.
+        """
+        last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+        last_seq, last_hash = (last[0], last[1]) if last else (0, GENESIS_HASH)
+        if head is None:
+            if last is not None:
+                log.warning("audit head is missing; chaining to the last record (seq %d)", last_seq)
+            return last_seq + 1, last_hash
+        head_seq, head_hash = head[0], head[1]
+        if (head_seq, head_hash) != (last_seq, last_hash):
+            # Never refuse to record: the mismatch stays visible to verify().
+            log.warning(
+                "audit log ends at seq %d but its head says seq %d; records may have been removed",
+                last_seq,
+                head_seq,
+            )
+        if head_seq >= last_seq:
+            return head_seq + 1, head_hash
+        return last_seq + 1, last_hash
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    rows = conn.execute("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'trigger')")
+    return {row[1] for row in rows}
+
+
+def _rows(conn: sqlite3.Connection) -> Iterator[sqlite3.Row | tuple[Any, ...]]:
+    yield from conn.execute(
+        "SELECT seq, at, actor, event, camera_id, details, prev_hash, hash FROM audit ORDER BY seq"
+    )
+
+
+class _ReadSnapshot:
+    """Read the audit table and its head from one consistent snapshot (WAL readers do not block)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._own = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        if not self._conn.in_transaction:
+            self._conn.execute("BEGIN")
+            self._own = True
+        return self._conn
+
+    def __exit__(self, *exc: object) -> None:
+        if self._own:
+            self._conn.execute("COMMIT")
+
+
+def verify(conn: sqlite3.Connection) -> VerifyResult:
+    """Recompute the chain and compare it with the head; every problem names the seq involved."""
+    problems: list[str] = []
+    count = 0
+    with _ReadSnapshot(conn):
+        names = _tables(conn)
+        if "audit" not in names:
+            if "audit_head" in names:
+                problems.append("the audit table is missing but its head exists")
+            return VerifyResult(not problems, 0, problems)
+        for trigger in _TRIGGERS:
+            if trigger not in names:
+                problems.append(f"append-only trigger {trigger} is missing")
+
+        expected_seq, expected_prev = 1, GENESIS_HASH
+        last_seq, last_hash = 0, GENESIS_HASH
+        for row in _rows(conn):
+            count += 1
+            seq, at, actor, event, camera_id, details_text, prev_hash, stored_hash = tuple(row)
+            try:
+                details = json.loads(details_text)
+                computed = record_hash(seq, at, actor, event, camera_id, details, prev_hash)
+            except (TypeError, ValueError):
+                computed = None
+            if computed != stored_hash:
+                problems.append(f"seq {seq}: hash does not match its contents (record edited)")
+            if seq != expected_seq:
+                if isinstance(seq, int) and seq > expected_seq:
+                    missing = str(expected_seq)
+                    if seq > expected_seq + 1:
+                        missing += f"-{seq - 1}"
+                    problems.append(f"seq {seq}: records missing before it (seq {missing})")
+                else:
+                    problems.append(f"seq {seq}: expected seq {expected_seq} (records reordered)")
+            if prev_hash != expected_prev:
+                problems.append(
+                    f"seq {seq}: prev_hash does not match the hash of the record before it"
+                    " (record deleted, inserted or reordered)"
+                )
+            expected_prev, last_hash = stored_hash, stored_hash
+            last_seq = seq
+            expected_seq = seq + 1 if isinstance(seq, int) else expected_seq + 1
+
+        head = (
+            conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+            if "audit_head" in names
+            else None
+        )
+    if head is None:
+        if count:
+            problems.append(f"audit head is missing (log ends at seq {last_seq})")
+    elif head[0] != last_seq:
+        problems.append(
+            f"head says the log ends at seq {head[0]} but it ends at seq {last_seq}"
+            " (records removed from the end)"
+        )
+    elif head[1] != last_hash:
+        problems.append(f"seq {last_seq}: hash differs from the one saved in the head")
+    return VerifyResult(not problems, count, problems)
+
+
+def export(conn: sqlite3.Connection, out: TextIO) -> int:
+    """Write every record, oldest first, as JSON Lines; returns the number written.
+
+    Records are exported as stored (not verified), so an export kept off the device can later
+    prove what the log said at that time.
+    """
+    count = 0
+    with _ReadSnapshot(conn):
+        for row in _rows(conn):
+            seq, at, actor, event, camera_id, details_text, prev_hash, digest = tuple(row)
+            try:
+                details = json.loads(details_text)
+            except (TypeError, ValueError):
+                details = details_text
+            record = {
+                "seq": seq,
+                "at": at,
+                "actor": actor,
+                "event": event,
+                "camera_id": camera_id,
+                "details": details,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+            out.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
+            count += 1
+    return count

@@ -1,0 +1,408 @@
+"""Real-name registration of the person responsible for live streaming.
+
+Three kinds of registration: a home ``owner`` (name + resident ID number), an ``institution``
+such as a kindergarten (legal representative's name and resident ID + the institution's Unified
+Social Credit Code) and a ``business`` (responsible person's name and resident ID + the merchant's
+USCC). Numbers are checked with python-stdnum (``stdnum.cn.ric``, ``stdnum.cn.uscc``).
+
+The resident ID number is stored only encrypted (``privacy.secrets.FieldCipher``) and shown only
+masked; it never appears in exceptions, logs or reprs. The USCC is public information about an
+organisation and is stored in clear.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Literal, cast, get_args
+
+from stdnum.cn import ric, uscc
+from stdnum.exceptions import (
+    InvalidChecksum,
+    InvalidComponent,
+    InvalidFormat,
+    InvalidLength,
+    ValidationError,
+)
+
+from camera_app.clock import Clock
+from privacy.secrets import FieldCipher
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["owner", "institution", "business"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
+MAX_NAME_CHARS = 64
+MAX_REASON_CHARS = 200
+MAX_AGE_YEARS = 130
+# Birth dates on resident IDs are Chinese calendar dates; judge "future" in China Standard Time.
+CHINA_TZ = timezone(timedelta(hours=8), "CST")
+
+# Middle dots people type between the parts of a minority or transliterated name; all are stored
+# as U+00B7, the one GB 18030 forms and official documents use.
+_MIDDLE_DOTS = {"\u00b7": "\u00b7", "\u30fb": "\u00b7", "\u2027": "\u00b7", "\u2022": "\u00b7"}
+_NAME_PUNCTUATION = frozenset(" .-'\u2019\u00b7")
+
+
+class RegistrationError(ValueError):
+    """An input was refused. ``field`` names the input, ``check`` the rule that failed.
+
+    The message says why in words and never contains the refused value.
+    """
+
+    def __init__(self, field: str, check: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.check = check
+
+
+class UnknownRegistration(LookupError):
+    """No registration has the given id."""
+
+
+def _today(wall: float | None = None) -> date:
+    if wall is None:
+        return datetime.now(CHINA_TZ).date()
+    return datetime.fromtimestamp(wall, UTC).astimezone(CHINA_TZ).date()
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a non-leap target year
+        return day.replace(year=day.year - years, day=28)
+
+
+def validate_resident_id(value: str, *, today: date | None = None) -> str:
+    """Check an 18-character PRC resident ID number and return its compact form.
+
+    Checks, via ``stdnum.cn.ric``: length and format, ISO 7064 MOD 11-2 check digit, a real birth
+    date, a known region code (in use in the birth year); then that the birth date is neither in
+    the future nor more than 130 years before ``today`` (default: today in China).
+
+    Full-width digits and other non-ASCII look-alikes are refused rather than normalised, so what
+    is stored is exactly what the person can read back on their card.
+    """
+    what = "resident ID number"
+    if not isinstance(value, str):
+        raise RegistrationError("resident_id", "format", f"{what} must be text")
+    if not value.strip():
+        raise RegistrationError("resident_id", "length", f"{what} is empty")
+    if not value.isascii():
+        raise RegistrationError(
+            "resident_id",
+            "format",
+            f"{what} may contain only ASCII digits 0-9 and a final X "
+            "(full-width or other characters are not accepted)",
+        )
+    try:
+        number = ric.validate(value)
+    except InvalidLength:
+        raise RegistrationError(
+            "resident_id", "length", f"{what} must be exactly 18 characters long"
+        ) from None
+    except InvalidFormat:
+        raise RegistrationError(
+            "resident_id", "format", f"{what}: the first 17 characters must all be digits"
+        ) from None
+    except InvalidChecksum:
+        raise RegistrationError(
+            "resident_id",
+            "check_digit",
+            f"{what}: the check digit (last character) does not match (ISO 7064 MOD 11-2); "
+            "a digit was probably mistyped",
+        ) from None
+    # stdnum raises InvalidComponent for both a bad birth date and an unknown region, and a bare
+    # KeyError for some unknown region codes; tell them apart for a useful message.
+    except (InvalidComponent, KeyError):
+        compact = ric.compact(value)
+        try:
+            ric.get_birth_date(compact)
+        except ValidationError:
+            raise RegistrationError(
+                "resident_id",
+                "birth_date",
+                f"{what}: characters 7-14 are not a real date of birth (YYYYMMDD)",
+            ) from None
+        raise RegistrationError(
+            "resident_id",
+            "region",
+            f"{what}: the region code (first 6 digits) is unknown or was not in use in the "
+            "birth year",
+        ) from None
+    except ValidationError:
+        raise RegistrationError("resident_id", "format", f"{what} is not valid") from None
+    born = ric.get_birth_date(number)
+    today = today or _today()
+    if born > today:
+        raise RegistrationError(
+            "resident_id", "birth_date", f"{what}: the date of birth is in the future"
+        )
+    if born < _years_before(today, MAX_AGE_YEARS):
+        raise RegistrationError(
+            "resident_id",
+            "birth_date",
+            f"{what}: the date of birth is more than {MAX_AGE_YEARS} years ago",
+        )
+    return number
+
+
+def validate_uscc(value: str) -> str:
+    """Check an 18-character Unified Social Credit Code and return its compact form.
+
+    Checks, via ``stdnum.cn.uscc``: length, format (8 digits, then digits or letters other than
+    I, O, Z, S, V) and the GB 32100 check character. Non-ASCII characters are refused.
+    """
+    what = "Unified Social Credit Code"
+    if not isinstance(value, str):
+        raise RegistrationError("uscc", "format", f"{what} must be text")
+    if not value.strip():
+        raise RegistrationError("uscc", "length", f"{what} is empty")
+    if not value.isascii():
+        raise RegistrationError(
+            "uscc",
+            "format",
+            f"{what} may contain only ASCII digits and capital letters "
+            "(full-width or other characters are not accepted)",
+        )
+    try:
+        return uscc.validate(value)
+    except InvalidLength:
+        raise RegistrationError(
+            "uscc", "length", f"{what} must be exactly 18 characters long"
+        ) from None
+    except InvalidFormat:
+        raise RegistrationError(
+            "uscc",
+            "format",
+            f"{what}: the first 8 characters must be digits and the rest digits or letters "
+            "other than I, O, Z, S, V",
+        ) from None
+    except InvalidChecksum:
+        raise RegistrationError(
+            "uscc",
+            "check_digit",
+            f"{what}: the check character (last character) does not match; "
+            "a character was probably mistyped",
+        ) from None
+    except ValidationError:
+        raise RegistrationError("uscc", "format", f"{what} is not valid") from None
+
+
+def validate_name(value: str) -> str:
+    """Check a person's name and return it normalised (NFC, trimmed, middle dots as U+00B7).
+
+    Allows letters of any script (Chinese, Latin, ...), combining marks, single spaces and
+    ``. - '`` and the middle dot used in minority and transliterated names
+    (e.g. ``阿依古丽·买买提``). 1-64 characters; no digits, symbols or control characters.
+    """
+    if not isinstance(value, str):
+        raise RegistrationError("name", "format", "name must be text")
+    name = unicodedata.normalize("NFC", value).strip()
+    name = "".join(_MIDDLE_DOTS.get(ch, ch) for ch in name)
+    if not name:
+        raise RegistrationError("name", "length", "name is empty")
+    if len(name) > MAX_NAME_CHARS:
+        raise RegistrationError(
+            "name", "length", f"name is longer than {MAX_NAME_CHARS} characters"
+        )
+    for ch in name:
+        category = unicodedata.category(ch)
+        if category[0] == "C" or category in ("Zl", "Zp"):
+            raise RegistrationError(
+                "name", "format", "name contains a control or invisible character"
+            )
+        if category[0] not in "LM" and ch not in _NAME_PUNCTUATION:
+            raise RegistrationError(
+                "name",
+                "format",
+                f"name contains a character not allowed in names (U+{ord(ch):04X})",
+            )
+    if "  " in name:
+        raise RegistrationError("name", "format", "name contains consecutive spaces")
+    if not any(unicodedata.category(ch)[0] == "L" for ch in name):
+        raise RegistrationError("name", "format", "name contains no letters")
+    return name
+
+
+def mask_resident_id(compact: str) -> str:
+    """Mask a compact resident ID number for display: first 3 and last 4 characters visible.
+
+    Common Chinese practice shows the first 6 or the first 3 plus the last 4. We show the first
+    3 (province and part of the prefecture, not the county) and the last 4 (enough for the owner
+    to recognise their own number), hiding the county of birth and the whole birth date:
+    ``110***********123X``.
+    """
+    if len(compact) != 18:
+        raise RegistrationError("resident_id", "length", "only an 18-character number is masked")
+    return compact[:3] + "*" * 11 + compact[-4:]
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """One real-name registration as shown to people: the ID number only in masked form.
+
+    ``name`` is the responsible person's name (owner, legal representative or responsible
+    person); it is kept out of ``repr`` so the record can be logged safely.
+    """
+
+    id: str
+    kind: Kind
+    name: str = field(repr=False)
+    masked_id: str
+    uscc: str | None
+    created_at: float
+    revoked_at: float | None = None
+    revoke_reason: str | None = field(default=None, repr=False)
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+_TABLE = """
+CREATE TABLE IF NOT EXISTS registrations (
+    id              TEXT PRIMARY KEY,
+    kind            TEXT NOT NULL CHECK (kind IN ('owner', 'institution', 'business')),
+    name            TEXT NOT NULL,
+    resident_id_enc BLOB NOT NULL,          -- FieldCipher, aad = registrations/<id>/resident_id
+    masked_id       TEXT NOT NULL,
+    uscc            TEXT,                   -- public registry data, kept in clear
+    created_at      REAL NOT NULL,
+    revoked_at      REAL,
+    revoke_reason   TEXT,
+    CHECK ((kind = 'owner') = (uscc IS NULL))
+)
+"""
+_INDEX = "CREATE INDEX IF NOT EXISTS registrations_kind ON registrations (kind, revoked_at)"
+_COLUMNS = "id, kind, name, masked_id, uscc, created_at, revoked_at, revoke_reason"
+
+
+def _aad(registration_id: str) -> str:
+    return f"registrations/{registration_id}/resident_id"
+
+
+def _row(row: sqlite3.Row) -> Registration:
+    return Registration(
+        id=row["id"],
+        kind=cast(Kind, row["kind"]),
+        name=row["name"],
+        masked_id=row["masked_id"],
+        uscc=row["uscc"],
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+        revoke_reason=row["revoke_reason"],
+    )
+
+
+class RegistrationStore:
+    """Registrations in the device database, resident ID numbers encrypted with ``cipher``."""
+
+    def __init__(self, conn: sqlite3.Connection, cipher: FieldCipher, clock: Clock) -> None:
+        self._conn = conn
+        self._cipher = cipher
+        self._clock = clock
+        conn.execute(_TABLE)
+        conn.execute(_INDEX)
+
+    def __repr__(self) -> str:
+        return "RegistrationStore()"
+
+    def add(self, kind: Kind, name: str, resident_id: str, uscc: str | None = None) -> Registration:
+        """Validate every input, then store one registration. A refused input stores nothing.
+
+        ``uscc`` is required for ``institution`` and ``business`` and refused for ``owner``.
+        """
+        if kind not in KINDS:
+            raise RegistrationError("kind", "format", f"kind must be one of {', '.join(KINDS)}")
+        clean_name = validate_name(name)
+        now = self._clock.wall()
+        number = validate_resident_id(resident_id, today=_today(now))
+        if kind == "owner":
+            if uscc is not None:
+                raise RegistrationError("uscc", "format", "an owner registration has no USCC")
+            code = None
+        else:
+            if uscc is None:
+                raise RegistrationError(
+                    "uscc", "length", f"a {kind} registration needs the Unified Social Credit Code"
+                )
+            code = validate_uscc(uscc)
+        reg = Registration(
+            id=uuid.uuid4().hex,
+            kind=kind,
+            name=clean_name,
+            masked_id=mask_resident_id(number),
+            uscc=code,
+            created_at=now,
+        )
+        sealed = self._cipher.encrypt(number, _aad(reg.id))
+        self._conn.execute(
+            "INSERT INTO registrations (id, kind, name, resident_id_enc, masked_id, uscc,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (reg.id, reg.kind, reg.name, sealed, reg.masked_id, reg.uscc, reg.created_at),
+        )
+        log.info("registration %s (%s) added", reg.id, kind)
+        return reg
+
+    def get(self, registration_id: str) -> Registration | None:
+        row = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM registrations WHERE id = ?",  # noqa: S608 - constant columns
+            (registration_id,),
+        ).fetchone()
+        return _row(row) if row else None
+
+    def active(self, kind: Kind | None = None) -> list[Registration]:
+        """Registrations not revoked, oldest first, optionally of one kind."""
+        sql = f"SELECT {_COLUMNS} FROM registrations WHERE revoked_at IS NULL"  # noqa: S608
+        params: tuple[str, ...] = ()
+        if kind is not None:
+            sql += " AND kind = ?"
+            params = (kind,)
+        rows = self._conn.execute(sql + " ORDER BY created_at, id", params).fetchall()
+        return [_row(r) for r in rows]
+
+    def revoke(self, registration_id: str, reason: str) -> Registration:
+        """Mark a registration revoked (kept for the record, no longer active)."""
+        reason = reason.strip() if isinstance(reason, str) else ""
+        if not reason:
+            raise RegistrationError("reason", "length", "a revocation needs a reason")
+        if len(reason) > MAX_REASON_CHARS:
+            raise RegistrationError(
+                "reason", "length", f"reason is longer than {MAX_REASON_CHARS} characters"
+            )
+        if any(unicodedata.category(ch)[0] == "C" for ch in reason):
+            raise RegistrationError("reason", "format", "reason contains a control character")
+        cur = self._conn.execute(
+            "UPDATE registrations SET revoked_at = ?, revoke_reason = ?"
+            " WHERE id = ? AND revoked_at IS NULL",
+            (self._clock.wall(), reason, registration_id),
+        )
+        reg = self.get(registration_id)
+        if reg is None:
+            raise UnknownRegistration(f"no registration {registration_id}")
+        if cur.rowcount == 0:
+            raise RegistrationError("id", "state", f"registration {registration_id} was revoked")
+        log.info("registration %s revoked", registration_id)
+        return reg
+
+    def reveal_resident_id(self, registration_id: str) -> str:
+        """Decrypt and return the full resident ID number of a registration (revoked ones too).
+
+        Only for showing the owner their own registration or answering a lawful request. The
+        caller must have authorised the request (owner role, fresh authentication) and must write
+        an audit record; this method only logs that a reveal happened, never the number.
+        Raises ``privacy.secrets.DecryptionError`` if the stored value was altered or moved.
+        """
+        row = self._conn.execute(
+            "SELECT resident_id_enc FROM registrations WHERE id = ?", (registration_id,)
+        ).fetchone()
+        if row is None:
+            raise UnknownRegistration(f"no registration {registration_id}")
+        number = self._cipher.decrypt(row["resident_id_enc"], _aad(registration_id))
+        log.info("resident ID of registration %s revealed", registration_id)
+        return number

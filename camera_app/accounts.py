@@ -11,6 +11,7 @@ from typing import TextIO
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from camera_app.audit import AuditEvent, AuditLog
 from camera_app.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,10 @@ def create_owner(
             " VALUES (?, 'owner', ?, ?)",
             (username.strip(), _hasher.hash(password), now),
         )
+    # recorded after the account's transaction: the audit log appends in one of its own
+    AuditLog(conn, clock).append(
+        AuditEvent.SETUP, actor=username.strip(), details={"role": "owner"}
+    )
     log.info("owner account created")
 
 

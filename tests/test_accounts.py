@@ -18,6 +18,7 @@ from camera_app.accounts import (
     has_owner,
     verify_password,
 )
+from camera_app.audit import verify
 from camera_app.cli import main
 from camera_app.db import open_database
 
@@ -67,6 +68,9 @@ def test_owner_setup_with_the_code(conn: sqlite3.Connection) -> None:
     hashed = conn.execute("SELECT password_hash FROM users").fetchone()[0]
     assert hashed.startswith("$argon2id$")
     assert verify_password(conn, "alice", "correct horse battery")
+    (entry,) = conn.execute("SELECT event, actor, details FROM audit").fetchall()
+    assert tuple(entry) == ("setup", "alice", '{"role":"owner"}')
+    assert verify(conn).ok
     assert not verify_password(conn, "alice", "wrong password!!")
     assert not verify_password(conn, "mallory", "correct horse battery")
     # the code is burned and no second owner can be made

@@ -151,7 +151,21 @@ def record_hash(
     prev_hash: str,
 ) -> str:
     """SHA-256 (hex) of the canonical JSON of one record's fields."""
-    body = {
+    body = _fields(seq, at, actor, event, camera_id, details, prev_hash)
+    return hashlib.sha256(_canonical(body).encode("utf-8")).hexdigest()
+
+
+def _fields(
+    seq: int,
+    at: float,
+    actor: str,
+    event: str,
+    camera_id: str | None,
+    details: Any,
+    prev_hash: str,
+) -> dict[str, Any]:
+    """The fields a record's hash covers (and that an export shows)."""
+    return {
         "seq": seq,
         "at": at,
         "actor": actor,
@@ -160,7 +174,6 @@ def record_hash(
         "details": details,
         "prev_hash": prev_hash,
     }
-    return hashlib.sha256(_canonical(body).encode("utf-8")).hexdigest()
 
 
 def _check_no_secrets(value: Any, path: str = "details") -> None:
@@ -380,13 +393,7 @@ def export(conn: sqlite3.Connection, out: TextIO) -> int:
             except (TypeError, ValueError):
                 details = details_text
             record = {
-                "seq": seq,
-                "at": at,
-                "actor": actor,
-                "event": event,
-                "camera_id": camera_id,
-                "details": details,
-                "prev_hash": prev_hash,
+                **_fields(seq, at, actor, event, camera_id, details, prev_hash),
                 "hash": digest,
             }
             out.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")

@@ -10,12 +10,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import av
 import cv2
 import numpy as np
 
 from privacy.leakcheck import crop, leak_score
-from privacy.offline import MediaError, redact_media
+from privacy.offline import MediaError, is_image, read_image, redact_media, video_frames
 from privacy.stage import PrivacyStage
 
 log = logging.getLogger(__name__)
@@ -24,15 +23,7 @@ FLAGS = ("profile", "small", "crowd", "occluded")
 
 
 def _frames(path: Path) -> Iterator[np.ndarray]:
-    if path.suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp", ".webp"}:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise MediaError(f"{path}: not a readable image")
-        yield image
-        return
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            yield frame.to_ndarray(format="bgr24")
+    return iter([read_image(path)]) if is_image(path) else video_frames(path)[0]
 
 
 def _flag_names(face: dict[str, Any]) -> list[str]:

@@ -38,18 +38,18 @@ class RedactionResult:
     withheld: int
 
 
-def _is_image(path: Path) -> bool:
+def is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def _read_image(path: Path) -> np.ndarray:
+def read_image(path: Path) -> np.ndarray:
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise MediaError(f"{path}: not a readable image")
     return image
 
 
-def _video_frames(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
+def video_frames(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
     try:
         container = av.open(str(path))
         stream = container.streams.video[0]
@@ -93,20 +93,20 @@ def redact_media(
         bar.close()
 
     if source.is_dir():
-        files = sorted(p for p in source.iterdir() if _is_image(p))
+        files = sorted(p for p in source.iterdir() if is_image(p))
         if not files:
             raise MediaError(f"{source}: no images in this folder")
         output.mkdir(parents=True, exist_ok=True)
         run(
-            (_read_image(p) for p in files),
+            (read_image(p) for p in files),
             1.0,
             len(files),
             lambda i, r: _write_image(output / files[i].name, r),
         )
-    elif _is_image(source):
-        run(iter([_read_image(source)]), 1.0, 1, lambda _i, r: _write_image(output, r))
+    elif is_image(source):
+        run(iter([read_image(source)]), 1.0, 1, lambda _i, r: _write_image(output, r))
     else:
-        images, fps, total = _video_frames(source)
+        images, fps, total = video_frames(source)
         writer: VideoFileWriter | None = None
 
         def sink(_index: int, result: RedactedFrame) -> None:

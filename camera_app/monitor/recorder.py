@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import shutil
 import threading
@@ -16,6 +15,7 @@ import cv2
 from camera_app.config.recording import RecordingConfig
 from camera_app.monitor.clipwriter import ClipInfo, ClipWriter, probe_clip
 from camera_app.monitor.store import EventStore
+from firmware.atomicfile import write_atomically
 from firmware.frames import Frame
 from firmware.paths import StoragePaths
 
@@ -258,20 +258,6 @@ class ClipRecorder:
             return 0
         self._store.set_snapshot(start.event_id, self._paths.relative(path), len(data))
         return len(data)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename, so a crash never leaves half a file."""
-    tmp = path.with_name(path.name + ".part")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def free_bytes(path: Path) -> int:

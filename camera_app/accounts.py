@@ -21,6 +21,7 @@ MIN_PASSWORD_LENGTH = 10
 # Crockford base32 without I, L, O, U: easy to read off a console and type.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
 class SetupError(ValueError):
@@ -129,7 +130,37 @@ def create_owner(
 
 def verify_password(conn: sqlite3.Connection, username: str, password: str) -> bool:
     row = conn.execute("SELECT password_hash FROM users WHERE username = ?", (username,)).fetchone()
-    return bool(row) and _verify(row[0], password)
+    if row is None:
+        # Same argon2 work as for a real account, so timing does not tell which names exist.
+        _verify(_DUMMY_HASH, password)
+        return False
+    return _verify(row[0], password)
+
+
+def account_role(conn: sqlite3.Connection, username: str) -> str | None:
+    row = conn.execute("SELECT role FROM users WHERE username = ?", (username,)).fetchone()
+    return row[0] if row else None
+
+
+def username_taken(conn: sqlite3.Connection, username: str) -> bool:
+    row = conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone()
+    return row is not None
+
+
+def create_viewer_account(
+    conn: sqlite3.Connection, clock: Clock, username: str, role: str, password: str
+) -> None:
+    """Create the account of an invited viewer (family or parent) with its chosen password."""
+    if role not in ("family", "parent"):
+        raise SetupError("viewer accounts are family or parent accounts")
+    check_password(password, username)
+    try:
+        conn.execute(
+            "INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
+            (username, role, _hasher.hash(password), clock.wall()),
+        )
+    except sqlite3.IntegrityError:
+        raise SetupError("this account already exists") from None
 
 
 def _verify(hashed: str, secret: str) -> bool:

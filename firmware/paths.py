@@ -24,6 +24,20 @@ class StoragePaths:
     def snapshots(self) -> Path:
         return self.root / "snapshots"
 
+    @property
+    def secrets(self) -> Path:
+        """Device key (identity data encryption) and TLS certificate; 0700."""
+        return self.root / "secrets"
+
+    @property
+    def field_key(self) -> Path:
+        return self.secrets / "field.key"
+
+    @property
+    def notices(self) -> Path:
+        """Generated posted-notice signs (PDF)."""
+        return self.root / "notices"
+
     def clip_for(self, camera_id: str, day: str, event_id: str) -> Path:
         return self.clips / camera_id / day / f"{event_id}.mp4"
 
@@ -37,5 +51,6 @@ class StoragePaths:
         return self.root / relative
 
     def create(self) -> None:
-        for folder in (self.root, self.clips, self.snapshots):
+        for folder in (self.root, self.clips, self.snapshots, self.notices):
             folder.mkdir(parents=True, exist_ok=True, mode=0o750)
+        self.secrets.mkdir(exist_ok=True, mode=0o700)

@@ -16,6 +16,8 @@ from firmware.videofile import VideoFileWriter
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
+pytest_plugins = ["tests.apiclient"]  # the start_api fixture: a real owner API server
+
 
 def scene_background(width: int, height: int, seed: int = 7) -> np.ndarray:
     """A textured, static backdrop (flat frames would make motion detection trivially easy)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from camera_app.config.api import ApiConfig
 from camera_app.config.base import StrictModel
 from camera_app.config.camera import CameraConfig
 from camera_app.config.capture import CaptureConfig
@@ -29,4 +30,5 @@ class AppConfig(StrictModel):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     streaming: StreamingConfig = Field(default_factory=StreamingConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import Field, field_validator
 
 from camera_app.config.base import StrictModel
 
@@ -16,3 +19,33 @@ class CameraConfig(StrictModel):
     name: str = Field(
         default="Camera", min_length=1, max_length=64, description="Display name for the owner."
     )
+    room: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Room or area the camera watches (kindergarten: parents are invited per "
+        "room or per camera).",
+    )
+    timezone: str | None = Field(
+        default=None,
+        description="IANA time zone for viewing schedules and notice hours, e.g. Asia/Shanghai. "
+        "Default: the system's local zone.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None and value not in available_timezones():
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Asia/Shanghai)")
+        return value
+
+    def tzinfo(self) -> tzinfo:
+        """The zone schedules are read in."""
+        if self.timezone is None:
+            local = datetime.now().astimezone().tzinfo
+            assert local is not None
+            return local
+        try:
+            return ZoneInfo(self.timezone)
+        except ZoneInfoNotFoundError:  # validated above; only if tzdata vanished since
+            raise ValueError(f"unknown time zone {self.timezone!r}") from None

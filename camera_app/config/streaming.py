@@ -12,6 +12,10 @@ _NOT_BY_CONFIG = (
     "live streaming cannot be enabled in the config file; the owner turns it on through the "
     "streaming gates (explicit opt-in and real-name registration)"
 )
+_NO_LED_SWITCH = (
+    "the streaming indicator LED cannot be disabled: people in view must see when they are "
+    "streamed (only its pin, streaming.indicator_pin, can be set)"
+)
 
 
 class StreamingConfig(StrictModel):
@@ -19,12 +23,46 @@ class StreamingConfig(StrictModel):
     there is deliberately no ``enabled`` key, and setting one is an error."""
 
     profile: Literal["home", "kindergarten", "merchant"] = Field(
-        default="home", description="Which set of streaming gates applies to this camera."
+        default="home",
+        description="Which set of streaming gates applies to this camera: home (owner and "
+        "invited family), kindergarten (institution, parents with schedules, no audio) or "
+        "merchant (business, posted notice, public audience).",
+    )
+    live_childcare_viewing_permitted: bool = Field(
+        default=False,
+        description="Jurisdiction switch for the kindergarten profile. Some regions forbid "
+        "real-time online viewing of childcare; while this is false a kindergarten camera "
+        "cannot stream and nobody can watch it live. Set true only where local rules allow it.",
+    )
+    notice_reconfirm_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="Merchant profile: the owner must re-confirm that the posted notice is still "
+        "up at least this often, or the stream stops.",
+    )
+    indicator_pin: int = Field(
+        default=17,
+        ge=0,
+        le=27,
+        description="BCM GPIO pin of the 'live' LED. The LED itself cannot be switched off; "
+        "a device whose LED cannot be driven never streams.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        max_length=200,
+        description="Base URL under which the public notice page is reachable "
+        "(printed as a QR code on the merchant sign), e.g. https://shop-cam.example.com. "
+        "Default: https://<hostname>:<api.port>.",
     )
 
     @model_validator(mode="before")
     @classmethod
     def _refuse_enable(cls, data: Any) -> Any:
-        if isinstance(data, dict) and any(k in data for k in ("enabled", "enable", "on")):
-            raise ValueError(_NOT_BY_CONFIG)
+        if isinstance(data, dict):
+            if any(k in data for k in ("enabled", "enable", "on")):
+                raise ValueError(_NOT_BY_CONFIG)
+            if any(k in data for k in ("indicator", "indicator_enabled", "led")):
+                raise ValueError(_NO_LED_SWITCH)
         return data

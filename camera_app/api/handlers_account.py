@@ -1,0 +1,231 @@
+"""Owner set-up, logins (owner, invited viewers, public links), invitations and logout."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from camera_app import accounts
+from camera_app.api.context import CTX, SESSION_COOKIE, ApiContext
+from camera_app.api.errors import ApiError, read_body
+from camera_app.api.routes import PUBLIC, VIEWERS, RouteTable, principal_of
+from camera_app.api.schemas import AcceptInviteBody, LoginBody, PublicLoginBody, SetupBody
+from camera_app.audit import AuditEvent
+
+routes = RouteTable()
+MAX_ACTOR_CHARS = 64
+
+
+def _client(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+def _throttle(ctx: ApiContext, *keys: str) -> None:
+    wait = ctx.limiter.retry_after(*keys)
+    if wait > 0:
+        raise ApiError(
+            429,
+            "too_many_attempts",
+            f"too many failed attempts; try again in {int(wait) + 1} s",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+
+
+def _session_response(
+    ctx: ApiContext, status: int, token: str, expires: float, body: dict[str, object]
+) -> web.Response:
+    response = web.json_response({**body, "token": token, "expires_at": expires}, status=status)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(expires - ctx.clock.wall()),
+        httponly=True,
+        secure=ctx.tls,
+        samesite="Strict",
+        path="/",
+    )
+    return response
+
+
+@routes.add(
+    "POST",
+    "/api/setup",
+    summary="Create the owner account with the one-time setup code from the device console",
+    roles=PUBLIC,
+    tag="account",
+    body=SetupBody,
+    responses={201: "Owner created", 409: "An owner exists already", 429: "Too many attempts"},
+)
+async def setup_owner(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    body = await read_body(request, SetupBody)
+    keys = (f"ip:{_client(request)}", "setup")
+    _throttle(ctx, *keys)
+    if accounts.has_owner(ctx.conn):
+        raise ApiError(409, "owner_exists", "an owner account already exists")
+    try:
+        accounts.check_password(body.password, body.username)
+    except accounts.SetupError as err:
+        raise ApiError(422, "weak_password", str(err)) from None
+    loop = asyncio.get_running_loop()
+    try:
+        await loop.run_in_executor(
+            None,
+            accounts.create_owner,
+            ctx.conn,
+            ctx.clock,
+            body.code,
+            body.username,
+            body.password,
+        )
+    except accounts.SetupError as err:
+        ctx.limiter.failed(*keys)
+        raise ApiError(403, "setup_refused", str(err)) from None
+    return web.json_response({"username": body.username, "role": "owner"}, status=201)
+
+
+@routes.add(
+    "POST",
+    "/api/login",
+    summary="Log in with a username and password; returns a session token (also set as cookie)",
+    roles=PUBLIC,
+    tag="account",
+    body=LoginBody,
+    responses={200: "Logged in", 401: "Wrong username or password", 429: "Too many attempts"},
+)
+async def login(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    body = await read_body(request, LoginBody)
+    user_key, ip_key = f"user:{body.username.lower()}", f"ip:{_client(request)}"
+    _throttle(ctx, user_key, ip_key)
+    loop = asyncio.get_running_loop()
+    ok = await loop.run_in_executor(
+        None, accounts.verify_password, ctx.conn, body.username, body.password
+    )
+    role = accounts.account_role(ctx.conn, body.username) if ok else None
+    viewer = (
+        ctx.controller.viewers.by_username(body.username) if role in ("family", "parent") else None
+    )
+    if ok and role in ("family", "parent") and (viewer is None or viewer.revoked_at is not None):
+        ok = False  # a revoked viewer's password no longer opens anything
+    actor = body.username[:MAX_ACTOR_CHARS]
+    if not ok or role is None:
+        ctx.limiter.failed(user_key, ip_key)
+        ctx.audit.append(AuditEvent.LOGIN_FAILED, actor=actor, details={"client": _client(request)})
+        raise ApiError(401, "login_failed", "wrong username or password")
+    ctx.limiter.succeeded(user_key)
+    token, expires = ctx.sessions.create(body.username, role, viewer.id if viewer else None)
+    ctx.audit.append(
+        AuditEvent.LOGIN_OK, actor=actor, details={"role": role, "client": _client(request)}
+    )
+    return _session_response(ctx, 200, token, expires, {"username": body.username, "role": role})
+
+
+@routes.add(
+    "POST",
+    "/api/public/login",
+    summary="Exchange a public viewing link (merchant audience) for a viewer session",
+    roles=PUBLIC,
+    tag="account",
+    body=PublicLoginBody,
+    responses={200: "Session for one camera", 401: "Unknown or revoked link"},
+)
+async def public_login(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    body = await read_body(request, PublicLoginBody)
+    ip_key = f"ip:{_client(request)}"
+    _throttle(ctx, ip_key)
+    link = ctx.controller.viewers.public_link_for_token(body.link)
+    if link is None:
+        ctx.limiter.failed(ip_key)
+        raise ApiError(401, "login_failed", "this viewing link is unknown or was revoked")
+    token, expires = ctx.sessions.create(f"public:{link.id[:8]}", "public", link.id)
+    return _session_response(
+        ctx, 200, token, expires, {"role": "public", "camera_id": link.camera_id}
+    )
+
+
+@routes.add(
+    "POST",
+    "/api/invites/accept",
+    summary="An invited viewer sets a password with the one-time invite code (and consents)",
+    roles=PUBLIC,
+    tag="account",
+    body=AcceptInviteBody,
+    responses={201: "Account created", 400: "Code wrong, used or expired"},
+)
+async def accept_invite(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    body = await read_body(request, AcceptInviteBody)
+    ip_key = f"ip:{_client(request)}"
+    _throttle(ctx, ip_key)
+    viewers = ctx.controller.viewers
+    viewer = viewers.pending_invite(body.code)
+    if viewer is None:
+        ctx.limiter.failed(ip_key)
+        raise ApiError(400, "invalid_invite", "the invite code is wrong, used or expired")
+    if viewer.role == "parent" and not body.consent:
+        raise ApiError(422, "consent_required", "parents must accept the viewing terms")
+    try:
+        accounts.check_password(body.password, viewer.username)
+    except accounts.SetupError as err:
+        raise ApiError(422, "weak_password", str(err)) from None
+    loop = asyncio.get_running_loop()
+    try:
+        await loop.run_in_executor(
+            None,
+            accounts.create_viewer_account,
+            ctx.conn,
+            ctx.clock,
+            viewer.username,
+            viewer.role,
+            body.password,
+        )
+    except accounts.SetupError as err:
+        raise ApiError(409, "account_exists", str(err)) from None
+    accepted = viewers.redeem_invite(body.code, consent=body.consent)
+    assert accepted is not None
+    ctx.audit.append(
+        AuditEvent.VIEWER_ACCEPTED,
+        actor=viewer.username,
+        details={"role": viewer.role, "consent": body.consent},
+    )
+    return web.json_response({"username": viewer.username, "role": viewer.role}, status=201)
+
+
+@routes.add(
+    "POST",
+    "/api/logout",
+    summary="End this session",
+    roles=VIEWERS,
+    tag="account",
+    responses={204: "Logged out"},
+)
+async def logout(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    ctx.sessions.end(token or request.cookies.get(SESSION_COOKIE, ""))
+    response = web.Response(status=204)
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@routes.add(
+    "GET",
+    "/api/me",
+    summary="Who is logged in, and which cameras they may see",
+    roles=VIEWERS,
+    tag="account",
+)
+async def me(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    principal = principal_of(request)
+    return web.json_response(
+        {
+            "username": principal.username,
+            "role": principal.role,
+            "session_expires_at": principal.expires_at,
+            "cameras": [c.id for c in ctx.visible_cameras(principal)],
+        }
+    )

@@ -1,0 +1,278 @@
+"""Real-name registrations, posted-notice signs and guardian consent records (owner only)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, time
+
+from aiohttp import web
+
+from camera_app.api.context import CTX
+from camera_app.api.errors import ApiError, read_body
+from camera_app.api.routes import OWNER, RouteTable, principal_of
+from camera_app.api.schemas import (
+    AttestBody,
+    ConsentBody,
+    NoticeBody,
+    RegistrationBody,
+    RevokeBody,
+)
+from camera_app.audit import AuditEvent
+from privacy.notice import MAX_LENGTHS, NoticeInfo, new_notice_id, render_notice_pdf
+from privacy.registration import Registration, RegistrationError, UnknownRegistration
+
+routes = RouteTable()
+
+
+def _registration_json(reg: Registration) -> dict[str, object]:
+    # name is the responsible person's: shown to the owner, who entered it
+    return {
+        "id": reg.id,
+        "kind": reg.kind,
+        "name": reg.name,
+        "resident_id": reg.masked_id,
+        "uscc": reg.uscc,
+        "created_at": reg.created_at,
+        "revoked_at": reg.revoked_at,
+        "active": reg.active,
+    }
+
+
+def _refused(err: RegistrationError) -> ApiError:
+    return ApiError(
+        422, "invalid_registration", str(err), extra={"field": err.field, "check": err.check}
+    )
+
+
+@routes.add(
+    "GET",
+    "/api/registrations",
+    summary="Active real-name registrations (ID masked)",
+    roles=OWNER,
+    tag="registration",
+)
+async def list_registrations(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    return web.json_response([_registration_json(r) for r in ctx.registrations.active()])
+
+
+@routes.add(
+    "POST",
+    "/api/registrations",
+    summary="Register the person responsible (resident ID, plus USCC for organisations)",
+    roles=OWNER,
+    tag="registration",
+    body=RegistrationBody,
+    responses={201: "Registered", 422: "A field is invalid (says which check failed)"},
+)
+async def add_registration(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    body = await read_body(request, RegistrationBody)
+    try:
+        reg = ctx.registrations.add(body.kind, body.name, body.resident_id, body.uscc)
+    except RegistrationError as err:
+        raise _refused(err) from None
+    ctx.audit.append(
+        AuditEvent.REGISTRATION_ADDED,
+        actor=principal_of(request).username,
+        details={"registration": reg.id, "kind": reg.kind, "masked": reg.masked_id},
+    )
+    return web.json_response(_registration_json(reg), status=201)
+
+
+@routes.add(
+    "POST",
+    "/api/registrations/{registration_id}/revoke",
+    summary="Revoke a registration; streams that depended on it stop at once",
+    roles=OWNER,
+    tag="registration",
+    body=RevokeBody,
+)
+async def revoke_registration(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    body = await read_body(request, RevokeBody)
+    registration_id = request.match_info["registration_id"]
+    try:
+        reg = ctx.registrations.revoke(registration_id, body.reason)
+    except UnknownRegistration:
+        raise ApiError(404, "unknown_registration", "no such registration") from None
+    except RegistrationError as err:
+        raise ApiError(409, "already_revoked", str(err)) from None
+    ctx.audit.append(
+        AuditEvent.REGISTRATION_REVOKED,
+        actor=principal_of(request).username,
+        details={"registration": reg.id, "kind": reg.kind, "reason": body.reason},
+    )
+    return web.json_response(_registration_json(reg))
+
+
+def _hours_text(body: NoticeBody) -> str:
+    both = f"{body.hours.describe('zh')} / {body.hours.describe('en')}"
+    limit = MAX_LENGTHS["streaming_hours"]
+    if len(both) <= limit:
+        return both
+    if len(body.hours.describe("en")) <= limit:
+        return body.hours.describe("en")
+    raise ApiError(422, "invalid_input", "hours: too many windows to print on the sign")
+
+
+@routes.add(
+    "POST",
+    "/api/cameras/{camera_id}/notices",
+    summary="Generate the posted-notice sign (A4 PDF, zh-CN + en, QR code to the notice page)",
+    roles=OWNER,
+    tag="notice",
+    body=NoticeBody,
+    responses={201: "Sign generated; print, post, then attest"},
+)
+async def create_notice(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    camera = ctx.camera_for_owner(request.match_info["camera_id"])
+    body = await read_body(request, NoticeBody)
+    notice_id = new_notice_id()
+    url = f"{ctx.public_base_url}/notice/{notice_id}"
+    try:
+        info = NoticeInfo(
+            notice_id=notice_id,
+            operator=body.operator,
+            purpose=body.purpose,
+            contact=body.contact,
+            streaming_hours=_hours_text(body),
+            notice_url=url,
+            camera_name=camera.name,
+        )
+    except ValueError as err:
+        raise ApiError(422, "invalid_input", str(err)) from None
+    pdf = ctx.paths.notices / f"{notice_id}.pdf"
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, render_notice_pdf, info, pdf)
+    except ValueError as err:
+        raise ApiError(422, "invalid_input", str(err)) from None
+    principal = principal_of(request)
+    notice = ctx.controller.gates.add_notice(
+        notice_id,
+        camera.id,
+        operator=body.operator,
+        purpose=body.purpose,
+        contact=body.contact,
+        hours=body.hours,
+        url=url,
+        pdf_path=ctx.paths.relative(pdf),
+        actor=principal.username,
+    )
+    ctx.audit.append(
+        AuditEvent.NOTICE_GENERATED,
+        actor=principal.username,
+        camera_id=camera.id,
+        details={"notice_id": notice_id, "url": url},
+    )
+    return web.json_response(
+        {**notice.to_json(), "sign": f"/api/notices/{notice_id}/sign.pdf"}, status=201
+    )
+
+
+def _owned_notice(request: web.Request):
+    ctx = request.app[CTX]
+    notice = ctx.controller.gates.notice(request.match_info["notice_id"])
+    if notice is None or notice.camera_id not in ctx.controller.cameras:
+        raise ApiError(404, "unknown_notice", "no such notice")
+    return notice
+
+
+@routes.add(
+    "GET",
+    "/api/notices/{notice_id}/sign.pdf",
+    summary="Download the sign to print",
+    roles=OWNER,
+    tag="notice",
+    content="application/pdf",
+)
+async def notice_sign(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CTX]
+    notice = _owned_notice(request)
+    path = ctx.paths.absolute(notice.pdf_path)
+    if not path.is_file():
+        raise ApiError(410, "sign_missing", "the sign file is gone; generate a new notice")
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": "application/pdf",
+            "Content-Disposition": f'attachment; filename="notice-{notice.id}.pdf"',
+        },
+    )
+
+
+@routes.add(
+    "POST",
+    "/api/notices/{notice_id}/attest",
+    summary="Attest that the sign is posted (repeat at least every notice_reconfirm_days)",
+    roles=OWNER,
+    tag="notice",
+    body=AttestBody,
+)
+async def attest_notice(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    await read_body(request, AttestBody)
+    notice = _owned_notice(request)
+    if notice.withdrawn_at is not None:
+        raise ApiError(409, "notice_withdrawn", "this notice was replaced by a newer one")
+    principal = principal_of(request)
+    notice = ctx.controller.gates.attest_notice(notice.id, principal.username)
+    ctx.audit.append(
+        AuditEvent.NOTICE_ATTESTED,
+        actor=principal.username,
+        camera_id=notice.camera_id,
+        details={"notice_id": notice.id},
+    )
+    return web.json_response(notice.to_json())
+
+
+@routes.add(
+    "POST",
+    "/api/cameras/{camera_id}/consents",
+    summary="Record that guardians consented to live viewing (kindergarten)",
+    roles=OWNER,
+    tag="kindergarten",
+    body=ConsentBody,
+    responses={201: "Recorded"},
+)
+async def add_consent(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    camera = ctx.camera_for_owner(request.match_info["camera_id"])
+    body = await read_body(request, ConsentBody)
+    end = datetime.combine(body.valid_until, time.max, ctx.controller.tz).timestamp()
+    if end <= ctx.clock.wall():
+        raise ApiError(422, "invalid_input", "valid_until: the date has passed")
+    principal = principal_of(request)
+    consent = ctx.controller.gates.add_consent(
+        camera.id, body.reference, body.guardians, end, principal.username
+    )
+    ctx.audit.append(
+        AuditEvent.CONSENT_RECORDED,
+        actor=principal.username,
+        camera_id=camera.id,
+        details={"consent": consent.id, "guardians": body.guardians, "valid_until": end},
+    )
+    return web.json_response(consent.to_json(), status=201)
+
+
+@routes.add(
+    "POST",
+    "/api/consents/{consent_id}/revoke",
+    summary="Revoke a guardian consent record; the camera's stream stops if it was the last",
+    roles=OWNER,
+    tag="kindergarten",
+)
+async def revoke_consent(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    try:
+        consent = ctx.controller.gates.revoke_consent(request.match_info["consent_id"])
+    except LookupError:
+        raise ApiError(404, "unknown_consent", "no such consent record in force") from None
+    ctx.audit.append(
+        AuditEvent.CONSENT_REVOKED,
+        actor=principal_of(request).username,
+        camera_id=consent.camera_id,
+        details={"consent": consent.id},
+    )
+    return web.json_response(consent.to_json())

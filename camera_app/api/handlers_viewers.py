@@ -1,0 +1,171 @@
+"""Inviting and revoking viewers (family, parents) and public viewing links (owner only)."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from aiohttp import web
+
+from camera_app import accounts
+from camera_app.api.context import CTX, ApiContext
+from camera_app.api.errors import ApiError, read_body
+from camera_app.api.routes import OWNER, RouteTable, principal_of
+from camera_app.api.schemas import PublicLinkBody, RevokeBody, ViewerBody
+from camera_app.audit import AuditEvent
+
+routes = RouteTable()
+
+
+def _check_grant(ctx: ApiContext, body: ViewerBody) -> None:
+    """Refuse grants that point at nothing or miss what the role requires."""
+    cameras = ctx.controller.cameras
+    for camera_id in body.cameras:
+        if camera_id not in cameras:
+            raise ApiError(422, "invalid_input", f"cameras: no camera {camera_id!r} on this device")
+    rooms = {c.room for c in cameras.values() if c.room}
+    for room in body.rooms:
+        if room not in rooms:
+            raise ApiError(422, "invalid_input", f"rooms: no camera is in room {room!r}")
+    if not body.cameras and not body.rooms:
+        raise ApiError(422, "invalid_input", "cameras: name at least one camera or room")
+    profile = {"family": "home", "parent": "kindergarten"}[body.role]
+    covered = [c for c in cameras.values() if c.id in body.cameras or c.room in body.rooms]
+    wrong = [c.id for c in covered if c.profile != profile]
+    if wrong:
+        raise ApiError(
+            422,
+            "invalid_input",
+            f"cameras: {', '.join(wrong)} do not use the {profile} profile a {body.role} "
+            "account is for",
+        )
+    if body.role == "parent":
+        if body.schedule is None:
+            raise ApiError(422, "invalid_input", "schedule: parents need viewing hours")
+        if body.expires_on is None:
+            raise ApiError(422, "invalid_input", "expires_on: parents need an end date")
+
+
+@routes.add(
+    "GET", "/api/viewers", summary="Invited viewers and their grants", roles=OWNER, tag="viewers"
+)
+async def list_viewers(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    return web.json_response([v.to_json() for v in ctx.controller.viewers.all()])
+
+
+@routes.add(
+    "POST",
+    "/api/viewers",
+    summary="Invite a family member or parent; returns a one-time invite code",
+    roles=OWNER,
+    tag="viewers",
+    body=ViewerBody,
+    responses={201: "Invited", 409: "Username taken"},
+)
+async def invite_viewer(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    body = await read_body(request, ViewerBody)
+    _check_grant(ctx, body)
+    expires_at = None
+    if body.expires_on is not None:
+        expires_at = datetime.combine(body.expires_on, time.max, ctx.controller.tz).timestamp()
+        if expires_at <= ctx.clock.wall():
+            raise ApiError(422, "invalid_input", "expires_on: the date has passed")
+    viewers = ctx.controller.viewers
+    if accounts.username_taken(ctx.conn, body.username) or viewers.by_username(body.username):
+        raise ApiError(409, "username_taken", "this username is already in use")
+    principal = principal_of(request)
+    viewer, code = viewers.invite(
+        body.username,
+        body.role,
+        cameras=body.cameras,
+        rooms=body.rooms,
+        schedule=body.schedule,
+        watermark=body.watermark,
+        expires_at=expires_at,
+        actor=principal.username,
+    )
+    ctx.audit.append(
+        AuditEvent.VIEWER_INVITED,
+        actor=principal.username,
+        details={
+            "viewer": viewer.username,
+            "role": viewer.role,
+            "cameras": list(viewer.cameras),
+            "rooms": list(viewer.rooms),
+            "watermark": viewer.watermark,
+            "expires_at": expires_at,
+        },
+    )
+    return web.json_response({**viewer.to_json(), "invite_code": code}, status=201)
+
+
+@routes.add(
+    "POST",
+    "/api/viewers/{viewer_id}/revoke",
+    summary="Revoke a viewer; their sessions end at once",
+    roles=OWNER,
+    tag="viewers",
+    body=RevokeBody,
+)
+async def revoke_viewer(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    body = await read_body(request, RevokeBody)
+    viewer = ctx.controller.viewers.revoke(request.match_info["viewer_id"], body.reason)
+    if viewer is None:
+        raise ApiError(404, "unknown_viewer", "no such viewer, or already revoked")
+    ctx.sessions.end_for_subject(viewer.id)
+    ctx.audit.append(
+        AuditEvent.VIEWER_REVOKED,
+        actor=principal_of(request).username,
+        details={"viewer": viewer.username, "role": viewer.role, "reason": body.reason},
+    )
+    return web.json_response(viewer.to_json())
+
+
+@routes.add(
+    "POST",
+    "/api/cameras/{camera_id}/public-links",
+    summary="Create a public viewing link for a merchant camera (token shown once)",
+    roles=OWNER,
+    tag="viewers",
+    body=PublicLinkBody,
+    responses={201: "Created"},
+)
+async def add_public_link(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    camera = ctx.camera_for_owner(request.match_info["camera_id"])
+    body = await read_body(request, PublicLinkBody)
+    if camera.profile != "merchant":
+        raise ApiError(422, "wrong_profile", "public links are only for merchant cameras")
+    principal = principal_of(request)
+    link, token = ctx.controller.viewers.add_public_link(camera.id, body.label, principal.username)
+    ctx.audit.append(
+        AuditEvent.PUBLIC_LINK_CREATED,
+        actor=principal.username,
+        camera_id=camera.id,
+        details={"link": link.id, "label": link.label},
+    )
+    return web.json_response({**link.to_json(), "link": token}, status=201)
+
+
+@routes.add(
+    "POST",
+    "/api/public-links/{link_id}/revoke",
+    summary="Revoke a public viewing link; its sessions end at once",
+    roles=OWNER,
+    tag="viewers",
+)
+async def revoke_public_link(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    link = ctx.controller.viewers.revoke_public_link(request.match_info["link_id"])
+    if link is None:
+        raise ApiError(404, "unknown_link", "no such link, or already revoked")
+    ctx.sessions.end_for_subject(link.id)
+    ctx.audit.append(
+        AuditEvent.PUBLIC_LINK_REVOKED,
+        actor=principal_of(request).username,
+        camera_id=link.camera_id,
+        details={"link": link.id},
+    )
+    return web.json_response(link.to_json())

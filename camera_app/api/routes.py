@@ -1,0 +1,182 @@
+"""One table of routes: it registers the handlers, enforces who may call each one, and is the
+source of the OpenAPI description, so the three cannot disagree.
+
+Every route names the roles allowed to call it. ``PUBLIC`` routes need no session (setup, login,
+the posted-notice page); any other route without a valid session is a 401, and a session of a
+role not listed is a 403. Camera-level authorisation (which camera a viewer may reach) is the
+handler's job, through ``ApiContext.authorise_camera``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from camera_app.api.auth import Principal
+from camera_app.api.errors import ApiError
+
+PUBLIC: frozenset[str] = frozenset()
+OWNER = frozenset({"owner"})
+VIEWERS = frozenset({"owner", "family", "parent", "public"})
+
+RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PRINCIPAL_KEY = web.RequestKey("principal", Principal)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    handler: RouteHandler
+    summary: str
+    roles: frozenset[str]
+    body: type[BaseModel] | None
+    responses: dict[int, str]
+    tag: str
+    content: str = "application/json"
+
+
+class RouteTable:
+    """Collects routes with a decorator; ``install`` adds them to an aiohttp application."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def add(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        roles: frozenset[str],
+        tag: str,
+        body: type[BaseModel] | None = None,
+        responses: dict[int, str] | None = None,
+        content: str = "application/json",
+    ) -> Callable[[RouteHandler], RouteHandler]:
+        def register(handler: RouteHandler) -> RouteHandler:
+            self.routes.append(
+                Route(
+                    method,
+                    path,
+                    handler,
+                    summary,
+                    roles,
+                    body,
+                    responses or {200: "OK"},
+                    tag,
+                    content,
+                )
+            )
+            return handler
+
+        return register
+
+    def install(
+        self, app: web.Application, authenticate: Callable[[web.Request], Principal | None]
+    ) -> None:
+        for route in self.routes:
+            app.router.add_route(route.method, route.path, _guard(route, authenticate))
+
+
+def _guard(route: Route, authenticate: Callable[[web.Request], Principal | None]) -> RouteHandler:
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        if route.roles:
+            principal = authenticate(request)
+            if principal is None:
+                raise ApiError(
+                    401,
+                    "unauthenticated",
+                    "log in first (POST /api/login) and send the session token",
+                    headers={"WWW-Authenticate": 'Bearer realm="camera"'},
+                )
+            if principal.role not in route.roles:
+                raise ApiError(403, "forbidden", f"a {principal.role} account cannot do this")
+            request[PRINCIPAL_KEY] = principal
+        return await route.handler(request)
+
+    guarded.__name__ = route.handler.__name__
+    return guarded
+
+
+def principal_of(request: web.Request) -> Principal:
+    principal = request.get(PRINCIPAL_KEY)
+    if not isinstance(principal, Principal):  # a route marked PUBLIC asked for a principal
+        raise ApiError(401, "unauthenticated", "log in first")
+    return principal
+
+
+def openapi(table: RouteTable, *, title: str, version: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of every route in ``table``."""
+    paths: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {}
+    error_ref = {"$ref": "#/components/schemas/Error"}
+    for route in table.routes:
+        op: dict[str, Any] = {
+            "summary": route.summary,
+            "operationId": route.handler.__name__.lstrip("_"),
+            "tags": [route.tag],
+            "responses": {},
+        }
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"{(\w+)}", route.path)
+        ]
+        if params:
+            op["parameters"] = params
+        if route.body is not None:
+            name = route.body.__name__
+            schema = route.body.model_json_schema(ref_template="#/components/schemas/{model}")
+            for sub, sub_schema in schema.pop("$defs", {}).items():
+                schemas[sub] = sub_schema
+            schemas[name] = schema
+            op["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}
+                },
+            }
+        for status, text in route.responses.items():
+            op["responses"][str(status)] = {
+                "description": text,
+                "content": {route.content: {"schema": {}}},
+            }
+        errors = {400: "Malformed request", 422: "Invalid input"} if route.body else {}
+        if route.roles:
+            errors |= {401: "Not logged in", 403: "Not allowed for this account or camera"}
+            op["security"] = [{"session": []}, {"cookie": []}]
+        else:
+            op["security"] = []
+        for status, text in errors.items():
+            op["responses"].setdefault(
+                str(status),
+                {"description": text, "content": {"application/json": {"schema": error_ref}}},
+            )
+        if route.roles:
+            op["description"] = "Roles: " + ", ".join(sorted(route.roles))
+        paths.setdefault(route.path, {})[route.method.lower()] = op
+    schemas["Error"] = {
+        "type": "object",
+        "required": ["error", "reason"],
+        "properties": {
+            "error": {"type": "string", "description": "Stable error code."},
+            "reason": {"type": "string", "description": "Why, in words."},
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "session": {"type": "http", "scheme": "bearer"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "session"},
+            },
+        },
+    }

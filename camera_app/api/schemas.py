@@ -1,0 +1,121 @@
+"""Request bodies of the owner API. Strict: unknown keys, wrong types and coercions are refused.
+
+These models are also the OpenAPI description's schemas, so the documentation cannot drift from
+what the server accepts.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from privacy.gates.schedule import Schedule
+
+_Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Username = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9_.@-]{1,64}$"),
+    Field(description="1-64 of A-Z a-z 0-9 _ . @ -"),
+]
+Password = Annotated[str, Field(min_length=1, max_length=256)]
+CameraId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+Room = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class SetupBody(Body):
+    code: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+        description="The one-time setup code shown on the device console."
+    )
+    username: Username
+    password: Password
+
+
+class LoginBody(Body):
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Password
+
+
+class PublicLoginBody(Body):
+    link: Annotated[str, Field(min_length=16, max_length=128)] = Field(
+        description="The token of a public viewing link."
+    )
+
+
+class AcceptInviteBody(Body):
+    code: Annotated[str, Field(min_length=8, max_length=64)]
+    password: Password
+    consent: bool = Field(
+        description="The viewer accepts the viewing terms: watch only, no recording or "
+        "sharing. Required for parents."
+    )
+
+
+class OptInBody(Body):
+    confirmation: Annotated[str, Field(max_length=64)] = Field(
+        description="Type exactly 'STREAM <camera id>' (e.g. 'STREAM cam1')."
+    )
+
+
+class StopBody(Body):
+    reason: Annotated[str, StringConstraints(max_length=200)] = "stopped by the owner"
+
+
+class RegistrationBody(Body):
+    kind: Literal["owner", "institution", "business"]
+    name: Annotated[str, Field(max_length=200)]
+    resident_id: Annotated[str, Field(max_length=64)] = Field(
+        description="18-character PRC resident ID number; stored encrypted, shown masked."
+    )
+    uscc: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None,
+        description="Unified Social Credit Code (institution and business only).",
+    )
+
+
+class RevokeBody(Body):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class NoticeBody(Body):
+    operator: Annotated[_Text, Field(max_length=80)]
+    purpose: Annotated[_Text, Field(max_length=160)]
+    contact: Annotated[_Text, Field(max_length=120)]
+    hours: Schedule = Field(description="Streaming hours printed on the sign (and enforced).")
+
+
+class AttestBody(Body):
+    confirmation: Literal["posted"] = Field(
+        description="'posted': the owner attests the sign is on display where the camera is."
+    )
+
+
+class ConsentBody(Body):
+    reference: Annotated[_Text, Field(max_length=200)] = Field(
+        description="Where the signed guardian consent forms are kept."
+    )
+    guardians: int = Field(ge=1, le=10_000, description="How many guardians consented.")
+    valid_until: date = Field(description="Last day the consent covers (YYYY-MM-DD).")
+
+
+class ViewerBody(Body):
+    username: Username
+    role: Literal["family", "parent"]
+    cameras: list[CameraId] = Field(default_factory=list, max_length=64)
+    rooms: list[Room] = Field(default_factory=list, max_length=64)
+    schedule: Schedule | None = Field(
+        default=None, description="Parents: required weekly viewing windows."
+    )
+    watermark: bool = Field(default=True, description="Burn account id + time into the stream.")
+    expires_on: date | None = Field(
+        default=None, description="Parents: required last day of access (YYYY-MM-DD)."
+    )
+
+
+class PublicLinkBody(Body):
+    label: Annotated[_Text, Field(max_length=64)]

@@ -1,0 +1,56 @@
+"""``api:`` — the owner API and viewer web server (HTTPS; plain HTTP only on loopback)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from pydantic import Field, model_validator
+
+from camera_app.config.base import StrictModel
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ApiConfig(StrictModel):
+    enabled: bool = Field(default=True, description="Serve the owner API and the viewer page.")
+    host: str = Field(
+        default="0.0.0.0",  # noqa: S104 - a camera is reached over the LAN, always with TLS
+        min_length=1,
+        max_length=255,
+        description="Address to listen on. 0.0.0.0 = every interface (HTTPS required).",
+    )
+    port: int = Field(default=8443, ge=0, le=65535, description="TCP port (0: any free port).")
+    tls: bool = Field(
+        default=True,
+        description="HTTPS with the device certificate (made on first run, fingerprint logged). "
+        "May be false only when host is a loopback address.",
+    )
+    session_hours: float = Field(
+        default=12, gt=0, le=24 * 30, description="A login stays valid this long."
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Failed logins allowed per account and per client address within "
+        "login_window_s before further attempts are refused (HTTP 429).",
+    )
+    login_window_s: float = Field(
+        default=900, gt=0, description="Window for counting failed logins, and the lockout time."
+    )
+
+    @model_validator(mode="after")
+    def _tls_off_only_on_loopback(self) -> ApiConfig:
+        if not self.tls and not is_loopback(self.host):
+            raise ValueError(
+                "tls may be false only when host is a loopback address (127.0.0.1, ::1 or "
+                "localhost): passwords and video must not cross the network in clear"
+            )
+        return self

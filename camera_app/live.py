@@ -1,0 +1,247 @@
+"""The per-camera streaming state machine: ``monitoring`` (default) ⇄ ``streaming``.
+
+A camera moves to ``streaming`` only when the owner asks *and* every gate of its profile holds
+(``privacy.gates.policy``). The controller re-checks the gates after every change the owner makes
+and once a second (the ticker in the API server), and the moment any gate closes it tears the
+stream down, switches the LED off, writes ``stream_stopped`` with the closed gates as the reason
+and tells its listeners (the WebRTC sessions, issue 5) to end.
+
+The LED is switched on *before* the state becomes ``streaming`` and off only after it has left
+it, so there is no moment when a stream is live with the LED dark.
+
+The state is deliberately not persisted: after a restart every camera is back to monitoring, and
+the owner starts the stream again.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import tzinfo
+from enum import StrEnum
+
+from camera_app.audit import AuditEvent, AuditLog
+from camera_app.clock import Clock
+from camera_app.config.streaming import StreamingConfig
+from firmware.indicator import StreamingIndicator
+from privacy.gates.policy import GateInputs, GateReport, evaluate, notice_lapsed
+from privacy.gates.schedule import local_time
+from privacy.gates.store import GateStore
+from privacy.gates.viewers import CameraInfo, ViewerStore
+from privacy.registration import RegistrationStore
+
+log = logging.getLogger(__name__)
+
+SYSTEM_ACTOR = "gates"
+
+
+class LiveState(StrEnum):
+    MONITORING = "monitoring"
+    STREAMING = "streaming"
+
+
+class GatesClosed(RuntimeError):
+    """A stream was asked for while some gate of the profile does not hold."""
+
+    def __init__(self, report: GateReport) -> None:
+        super().__init__(f"streaming gates closed: {', '.join(report.closed)}")
+        self.report = report
+
+
+class UnknownCamera(LookupError):
+    """No camera with that id on this device."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveStatus:
+    camera_id: str
+    state: LiveState
+    since: float  # wall time of the last change
+    reason: str | None  # why the last stop happened
+
+
+StopListener = Callable[[str, str], None]  # (camera_id, reason)
+
+
+class StreamController:
+    """Decides, per camera, whether it streams; the only code that can start a stream."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        cameras: Mapping[str, CameraInfo],
+        config: StreamingConfig,
+        indicator: StreamingIndicator,
+        clock: Clock,
+        tz: tzinfo,
+        registrations: RegistrationStore,
+    ) -> None:
+        self.cameras = dict(cameras)
+        self.config = config
+        self.tz = tz
+        self._indicator = indicator
+        self._clock = clock
+        self._audit = AuditLog(conn, clock)
+        self.gates = GateStore(conn, clock)
+        self.viewers = ViewerStore(conn, clock)
+        self.registrations = registrations
+        self._lock = threading.RLock()
+        now = clock.wall()
+        self._status = {
+            cid: LiveStatus(cid, LiveState.MONITORING, now, None) for cid in self.cameras
+        }
+        self._listeners: list[StopListener] = []
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def camera(self, camera_id: str) -> CameraInfo:
+        try:
+            return self.cameras[camera_id]
+        except KeyError:
+            raise UnknownCamera(camera_id) from None
+
+    def status(self, camera_id: str) -> LiveStatus:
+        self.camera(camera_id)
+        with self._lock:
+            return self._status[camera_id]
+
+    def is_live(self, camera_id: str) -> bool:
+        return self.status(camera_id).state is LiveState.STREAMING
+
+    def report(self, camera_id: str) -> GateReport:
+        """The state of every gate of the camera's profile, now."""
+        camera = self.camera(camera_id)
+        now = self._clock.wall()
+        inputs = GateInputs(
+            camera_id=camera_id,
+            profile=camera.profile,
+            now=now,
+            local_now=local_time(now, self.tz),
+            indicator_available=self._indicator.available,
+            opt_in=self.gates.current_opt_in(camera_id),
+            registrations=tuple(self.registrations.active()),
+            live_childcare_permitted=self.config.live_childcare_viewing_permitted,
+            consent=self.gates.valid_consent(camera_id),
+            notice=self.gates.current_notice(camera_id),
+            notice_reconfirm_s=self.config.notice_reconfirm_days * 86400.0,
+        )
+        return evaluate(inputs)
+
+    def add_stop_listener(self, listener: StopListener) -> None:
+        """Call ``listener(camera_id, reason)`` whenever a stream ends, for any reason."""
+        self._listeners.append(listener)
+
+    # --- transitions --------------------------------------------------------------------------
+
+    def start(self, camera_id: str, actor: str) -> GateReport:
+        """Start streaming if every gate holds; raises :class:`GatesClosed` otherwise."""
+        with self._lock:
+            report = self.report(camera_id)
+            if not report.open:
+                log.info("stream of %s refused: gates closed: %s", camera_id, report.closed)
+                raise GatesClosed(report)
+            if self.is_live(camera_id):
+                return report
+            self._indicator.set_streaming(True)  # LED first: never live with the LED dark
+            self._status[camera_id] = LiveStatus(
+                camera_id, LiveState.STREAMING, self._clock.wall(), None
+            )
+            self._audit.append(
+                AuditEvent.STREAM_STARTED,
+                actor=actor,
+                camera_id=camera_id,
+                details={"profile": report.profile},
+            )
+            log.warning("camera %s is now streaming live (started by %s)", camera_id, actor)
+            return report
+
+    def stop(self, camera_id: str, actor: str, reason: str) -> bool:
+        """Stop the camera's stream; False when it was not streaming."""
+        with self._lock:
+            if not self.is_live(camera_id):
+                return False
+            self._status[camera_id] = LiveStatus(
+                camera_id, LiveState.MONITORING, self._clock.wall(), reason
+            )
+            if not any(s.state is LiveState.STREAMING for s in self._status.values()):
+                self._indicator.set_streaming(False)
+            self._audit.append(
+                AuditEvent.STREAM_STOPPED,
+                actor=actor,
+                camera_id=camera_id,
+                details={"reason": reason},
+            )
+        log.warning("camera %s stopped streaming: %s", camera_id, reason)
+        for listener in list(self._listeners):
+            try:
+                listener(camera_id, reason)
+            except Exception:  # one broken listener must not keep others streaming
+                log.exception("stop listener failed for %s", camera_id)
+        return True
+
+    def stop_all(self, actor: str, reason: str) -> None:
+        for camera_id in self.cameras:
+            self.stop(camera_id, actor, reason)
+
+    def reevaluate(self) -> list[str]:
+        """Re-check every live camera's gates and run time-based housekeeping.
+
+        Stops each camera whose gates no longer all hold; returns the ids stopped. Also logs a
+        lapsed notice attestation once and revokes viewers whose access has expired.
+        """
+        self._expire_notices()
+        self._expire_viewers()
+        stopped = []
+        with self._lock:
+            for camera_id, status in list(self._status.items()):
+                if status.state is not LiveState.STREAMING:
+                    continue
+                report = self.report(camera_id)
+                if not report.open:
+                    reason = "gate closed: " + ", ".join(report.closed)
+                    self.stop(camera_id, SYSTEM_ACTOR, reason)
+                    stopped.append(camera_id)
+        return stopped
+
+    def _expire_notices(self) -> None:
+        period = self.config.notice_reconfirm_days * 86400.0
+        now = self._clock.wall()
+        for camera_id, camera in self.cameras.items():
+            if camera.profile != "merchant":
+                continue
+            notice = self.gates.current_notice(camera_id)
+            if (
+                notice is not None
+                and notice.attested_at is not None
+                and notice.expired_at is None
+                and notice_lapsed(notice, now, period)
+                and self.gates.mark_notice_expired(notice.id)
+            ):
+                self._audit.append(
+                    AuditEvent.NOTICE_EXPIRED,
+                    actor=SYSTEM_ACTOR,
+                    camera_id=camera_id,
+                    details={
+                        "notice_id": notice.id,
+                        "reconfirm_days": self.config.notice_reconfirm_days,
+                    },
+                )
+                log.warning(
+                    "posted notice %s of %s was not re-confirmed within %d days",
+                    notice.id,
+                    camera_id,
+                    self.config.notice_reconfirm_days,
+                )
+
+    def _expire_viewers(self) -> None:
+        for viewer in self.viewers.expired():
+            if self.viewers.revoke(viewer.id, "expired") is not None:
+                self._audit.append(
+                    AuditEvent.VIEWER_REVOKED,
+                    actor=SYSTEM_ACTOR,
+                    details={"viewer": viewer.username, "role": viewer.role, "reason": "expired"},
+                )
+                log.info("viewer %s expired and was revoked", viewer.username)

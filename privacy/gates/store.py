@@ -1,0 +1,336 @@
+"""What the streaming gates remember: opt-ins, posted notices and guardian consent records.
+
+Persistence only; what these records mean for streaming is decided in ``privacy.gates.policy``
+and acted on by the stream controller, which also writes the audit log. Records are never
+deleted: an opt-out, a withdrawn notice or a revoked consent is a timestamp, so the history the
+audit log refers to stays readable.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from dataclasses import dataclass
+
+from camera_app.clock import Clock
+from privacy.gates.schedule import Schedule
+
+Profile = str  # "home" | "kindergarten" | "merchant"; validated by the config and the API
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS streaming_optins (
+    id            TEXT PRIMARY KEY,
+    camera_id     TEXT NOT NULL,
+    profile       TEXT NOT NULL,
+    opted_in_at   REAL NOT NULL,
+    opted_in_by   TEXT NOT NULL,
+    opted_out_at  REAL,
+    opted_out_by  TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS streaming_optins_current
+    ON streaming_optins (camera_id) WHERE opted_out_at IS NULL;
+
+CREATE TABLE IF NOT EXISTS notices (
+    id            TEXT PRIMARY KEY,         -- the notice id printed on the sign
+    camera_id     TEXT NOT NULL,
+    operator      TEXT NOT NULL,
+    purpose       TEXT NOT NULL,
+    contact       TEXT NOT NULL,
+    hours         TEXT NOT NULL,            -- Schedule JSON
+    url           TEXT NOT NULL,
+    pdf_path      TEXT NOT NULL,            -- relative to the data directory
+    created_at    REAL NOT NULL,
+    created_by    TEXT NOT NULL,
+    attested_at   REAL,                     -- last "it is posted" confirmation
+    attested_by   TEXT,
+    expired_at    REAL,                     -- when the attestation lapsed (logged once)
+    withdrawn_at  REAL
+);
+CREATE INDEX IF NOT EXISTS notices_camera ON notices (camera_id, created_at);
+
+CREATE TABLE IF NOT EXISTS guardian_consents (
+    id            TEXT PRIMARY KEY,
+    camera_id     TEXT NOT NULL,
+    reference     TEXT NOT NULL,            -- where the signed forms are kept
+    guardians     INTEGER NOT NULL,         -- how many guardians consented
+    recorded_at   REAL NOT NULL,
+    recorded_by   TEXT NOT NULL,
+    valid_until   REAL NOT NULL,
+    revoked_at    REAL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OptIn:
+    """The owner's current explicit opt-in for one camera, made for one profile."""
+
+    id: str
+    camera_id: str
+    profile: Profile
+    opted_in_at: float
+    opted_in_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A generated posted-notice sign and its attestation state."""
+
+    id: str
+    camera_id: str
+    operator: str
+    purpose: str
+    contact: str
+    hours: Schedule
+    url: str
+    pdf_path: str
+    created_at: float
+    created_by: str
+    attested_at: float | None
+    attested_by: str | None
+    expired_at: float | None
+    withdrawn_at: float | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "camera_id": self.camera_id,
+            "operator": self.operator,
+            "purpose": self.purpose,
+            "contact": self.contact,
+            "hours": self.hours.model_dump(),
+            "url": self.url,
+            "created_at": self.created_at,
+            "attested_at": self.attested_at,
+            "expired_at": self.expired_at,
+            "withdrawn_at": self.withdrawn_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GuardianConsent:
+    """An institution's record that guardians consented to live viewing on one camera."""
+
+    id: str
+    camera_id: str
+    reference: str
+    guardians: int
+    recorded_at: float
+    recorded_by: str
+    valid_until: float
+    revoked_at: float | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "camera_id": self.camera_id,
+            "reference": self.reference,
+            "guardians": self.guardians,
+            "recorded_at": self.recorded_at,
+            "valid_until": self.valid_until,
+            "revoked_at": self.revoked_at,
+        }
+
+
+def _notice(row: sqlite3.Row) -> Notice:
+    return Notice(
+        id=row["id"],
+        camera_id=row["camera_id"],
+        operator=row["operator"],
+        purpose=row["purpose"],
+        contact=row["contact"],
+        hours=Schedule.model_validate_json(row["hours"]),
+        url=row["url"],
+        pdf_path=row["pdf_path"],
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+        attested_at=row["attested_at"],
+        attested_by=row["attested_by"],
+        expired_at=row["expired_at"],
+        withdrawn_at=row["withdrawn_at"],
+    )
+
+
+def _consent(row: sqlite3.Row) -> GuardianConsent:
+    return GuardianConsent(**{k: row[k] for k in row.keys()})  # noqa: SIM118 - sqlite3.Row
+
+
+class GateStore:
+    """Reads and writes gate records in the device database (autocommit connection)."""
+
+    def __init__(self, conn: sqlite3.Connection, clock: Clock) -> None:
+        self._conn = conn
+        self._clock = clock
+        conn.executescript(_SCHEMA)
+
+    # --- opt-in -------------------------------------------------------------------------------
+
+    def opt_in(self, camera_id: str, profile: Profile, actor: str) -> OptIn:
+        """Record a new opt-in, replacing any current one."""
+        now = self._clock.wall()
+        record = OptIn(uuid.uuid4().hex, camera_id, profile, now, actor)
+        with self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute(
+                "UPDATE streaming_optins SET opted_out_at = ?, opted_out_by = ?"
+                " WHERE camera_id = ? AND opted_out_at IS NULL",
+                (now, actor, camera_id),
+            )
+            self._conn.execute(
+                "INSERT INTO streaming_optins (id, camera_id, profile, opted_in_at, opted_in_by)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (record.id, camera_id, profile, now, actor),
+            )
+        return record
+
+    def opt_out(self, camera_id: str, actor: str) -> bool:
+        """End the current opt-in; False when there was none."""
+        cur = self._conn.execute(
+            "UPDATE streaming_optins SET opted_out_at = ?, opted_out_by = ?"
+            " WHERE camera_id = ? AND opted_out_at IS NULL",
+            (self._clock.wall(), actor, camera_id),
+        )
+        return cur.rowcount > 0
+
+    def current_opt_in(self, camera_id: str) -> OptIn | None:
+        row = self._conn.execute(
+            "SELECT id, camera_id, profile, opted_in_at, opted_in_by FROM streaming_optins"
+            " WHERE camera_id = ? AND opted_out_at IS NULL",
+            (camera_id,),
+        ).fetchone()
+        return OptIn(*tuple(row)) if row else None
+
+    # --- posted notices -----------------------------------------------------------------------
+
+    def add_notice(
+        self,
+        notice_id: str,
+        camera_id: str,
+        *,
+        operator: str,
+        purpose: str,
+        contact: str,
+        hours: Schedule,
+        url: str,
+        pdf_path: str,
+        actor: str,
+    ) -> Notice:
+        """Store a newly generated sign; earlier signs of the camera are withdrawn (replaced)."""
+        now = self._clock.wall()
+        with self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute(
+                "UPDATE notices SET withdrawn_at = ? WHERE camera_id = ? AND withdrawn_at IS NULL",
+                (now, camera_id),
+            )
+            self._conn.execute(
+                "INSERT INTO notices (id, camera_id, operator, purpose, contact, hours, url,"
+                " pdf_path, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    notice_id,
+                    camera_id,
+                    operator,
+                    purpose,
+                    contact,
+                    hours.model_dump_json(),
+                    url,
+                    pdf_path,
+                    now,
+                    actor,
+                ),
+            )
+        notice = self.notice(notice_id)
+        assert notice is not None
+        return notice
+
+    def notice(self, notice_id: str) -> Notice | None:
+        row = self._conn.execute("SELECT * FROM notices WHERE id = ?", (notice_id,)).fetchone()
+        return _notice(row) if row else None
+
+    def current_notice(self, camera_id: str) -> Notice | None:
+        """The camera's sign in force (not withdrawn), if any."""
+        row = self._conn.execute(
+            "SELECT * FROM notices WHERE camera_id = ? AND withdrawn_at IS NULL"
+            " ORDER BY created_at DESC LIMIT 1",
+            (camera_id,),
+        ).fetchone()
+        return _notice(row) if row else None
+
+    def attest_notice(self, notice_id: str, actor: str) -> Notice:
+        """Record that the sign is posted (again); clears a lapsed attestation."""
+        cur = self._conn.execute(
+            "UPDATE notices SET attested_at = ?, attested_by = ?, expired_at = NULL"
+            " WHERE id = ? AND withdrawn_at IS NULL",
+            (self._clock.wall(), actor, notice_id),
+        )
+        if cur.rowcount == 0:
+            raise LookupError(f"no notice {notice_id} in force")
+        notice = self.notice(notice_id)
+        assert notice is not None
+        return notice
+
+    def mark_notice_expired(self, notice_id: str) -> bool:
+        """Mark a lapsed attestation once; True the first time (so it is logged once)."""
+        cur = self._conn.execute(
+            "UPDATE notices SET expired_at = ? WHERE id = ? AND expired_at IS NULL",
+            (self._clock.wall(), notice_id),
+        )
+        return cur.rowcount > 0
+
+    # --- guardian consent ---------------------------------------------------------------------
+
+    def add_consent(
+        self, camera_id: str, reference: str, guardians: int, valid_until: float, actor: str
+    ) -> GuardianConsent:
+        consent = GuardianConsent(
+            uuid.uuid4().hex,
+            camera_id,
+            reference,
+            guardians,
+            self._clock.wall(),
+            actor,
+            valid_until,
+            None,
+        )
+        self._conn.execute(
+            "INSERT INTO guardian_consents (id, camera_id, reference, guardians, recorded_at,"
+            " recorded_by, valid_until) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                consent.id,
+                camera_id,
+                reference,
+                guardians,
+                consent.recorded_at,
+                actor,
+                valid_until,
+            ),
+        )
+        return consent
+
+    def revoke_consent(self, consent_id: str) -> GuardianConsent:
+        cur = self._conn.execute(
+            "UPDATE guardian_consents SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            (self._clock.wall(), consent_id),
+        )
+        if cur.rowcount == 0:
+            raise LookupError(f"no consent record {consent_id} in force")
+        row = self._conn.execute(
+            "SELECT * FROM guardian_consents WHERE id = ?", (consent_id,)
+        ).fetchone()
+        return _consent(row)
+
+    def consents(self, camera_id: str) -> list[GuardianConsent]:
+        rows = self._conn.execute(
+            "SELECT * FROM guardian_consents WHERE camera_id = ? ORDER BY recorded_at",
+            (camera_id,),
+        ).fetchall()
+        return [_consent(r) for r in rows]
+
+    def valid_consent(self, camera_id: str) -> GuardianConsent | None:
+        """The most recent consent record that is neither revoked nor past its end date."""
+        row = self._conn.execute(
+            "SELECT * FROM guardian_consents WHERE camera_id = ? AND revoked_at IS NULL"
+            " AND valid_until > ? ORDER BY recorded_at DESC LIMIT 1",
+            (camera_id, self._clock.wall()),
+        ).fetchone()
+        return _consent(row) if row else None

@@ -1,0 +1,413 @@
+"""Who may watch which camera, and when: invited viewers, public links, and the access decision.
+
+Three kinds of audience besides the owner:
+
+- ``family`` accounts (home profile), invited by the owner for some cameras;
+- ``parent`` accounts (kindergarten profile), invited by the institution with the cameras or
+  rooms of their child, a weekly schedule, an end date (end of term) and a watermark flag; they
+  must accept the viewing terms (consent) before they can watch;
+- ``public`` links (merchant profile): an unguessable token per camera that the merchant shares.
+
+An invitation is a one-time code (only its argon2 hash is stored) that the viewer exchanges for a
+password. Access is decided by :func:`decide_access`, a pure function, on every request and
+(issue 5) continuously during a session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from camera_app.clock import Clock
+from privacy.gates.schedule import Schedule
+
+ViewerRole = Literal["family", "parent"]
+TERMS_VERSION = "2026-11"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS viewers (
+    id             TEXT PRIMARY KEY,
+    username       TEXT NOT NULL UNIQUE,
+    role           TEXT NOT NULL CHECK (role IN ('family', 'parent')),
+    cameras        TEXT NOT NULL,           -- JSON list of camera ids
+    rooms          TEXT NOT NULL,           -- JSON list of room names
+    schedule       TEXT,                    -- Schedule JSON; NULL = any time (family only)
+    watermark      INTEGER NOT NULL,
+    expires_at     REAL,                    -- access ends (parents: end of term)
+    invited_by     TEXT NOT NULL,
+    invited_at     REAL NOT NULL,
+    invite_hash    TEXT,                    -- sha256 of the one-time invite code, until used
+    invite_expires REAL,
+    accepted_at    REAL,
+    consent_at     REAL,                    -- viewer accepted the viewing terms
+    consent_terms  TEXT,
+    revoked_at     REAL,
+    revoke_reason  TEXT,
+    CHECK (role = 'family' OR (schedule IS NOT NULL AND expires_at IS NOT NULL))
+);
+CREATE TABLE IF NOT EXISTS public_links (
+    id          TEXT PRIMARY KEY,
+    camera_id   TEXT NOT NULL,
+    token_hash  TEXT NOT NULL UNIQUE,       -- sha256 of the link token
+    label       TEXT NOT NULL,
+    created_by  TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    revoked_at  REAL
+);
+"""
+INVITE_TTL_S = 7 * 86400
+
+
+def _digest(secret: str) -> str:
+    # The codes are 128-bit random, so a fast hash is enough (no dictionary to guess from).
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """An invited viewer account and its grant."""
+
+    id: str
+    username: str
+    role: ViewerRole
+    cameras: tuple[str, ...]
+    rooms: tuple[str, ...]
+    schedule: Schedule | None
+    watermark: bool
+    expires_at: float | None
+    invited_by: str
+    invited_at: float
+    accepted_at: float | None
+    consent_at: float | None
+    revoked_at: float | None
+    revoke_reason: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "role": self.role,
+            "cameras": list(self.cameras),
+            "rooms": list(self.rooms),
+            "schedule": self.schedule.model_dump() if self.schedule else None,
+            "watermark": self.watermark,
+            "expires_at": self.expires_at,
+            "invited_at": self.invited_at,
+            "accepted_at": self.accepted_at,
+            "consent_at": self.consent_at,
+            "revoked_at": self.revoked_at,
+            "revoke_reason": self.revoke_reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PublicLink:
+    id: str
+    camera_id: str
+    label: str
+    created_at: float
+    revoked_at: float | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "camera_id": self.camera_id,
+            "label": self.label,
+            "created_at": self.created_at,
+            "revoked_at": self.revoked_at,
+        }
+
+
+_VIEWER_COLUMNS = (
+    "id, username, role, cameras, rooms, schedule, watermark, expires_at, invited_by, invited_at,"
+    " accepted_at, consent_at, revoked_at, revoke_reason"
+)
+
+
+def _viewer(row: sqlite3.Row) -> Viewer:
+    return Viewer(
+        id=row["id"],
+        username=row["username"],
+        role=row["role"],
+        cameras=tuple(json.loads(row["cameras"])),
+        rooms=tuple(json.loads(row["rooms"])),
+        schedule=Schedule.model_validate_json(row["schedule"]) if row["schedule"] else None,
+        watermark=bool(row["watermark"]),
+        expires_at=row["expires_at"],
+        invited_by=row["invited_by"],
+        invited_at=row["invited_at"],
+        accepted_at=row["accepted_at"],
+        consent_at=row["consent_at"],
+        revoked_at=row["revoked_at"],
+        revoke_reason=row["revoke_reason"],
+    )
+
+
+class ViewerStore:
+    """Viewer invitations, grants and public links in the device database."""
+
+    def __init__(self, conn: sqlite3.Connection, clock: Clock) -> None:
+        self._conn = conn
+        self._clock = clock
+        conn.executescript(_SCHEMA)
+
+    def invite(
+        self,
+        username: str,
+        role: ViewerRole,
+        *,
+        cameras: list[str],
+        rooms: list[str],
+        schedule: Schedule | None,
+        watermark: bool,
+        expires_at: float | None,
+        actor: str,
+    ) -> tuple[Viewer, str]:
+        """Create an invitation; returns the viewer and the one-time code to hand over."""
+        code = secrets.token_urlsafe(16)
+        now = self._clock.wall()
+        viewer_id = uuid.uuid4().hex
+        self._conn.execute(
+            "INSERT INTO viewers (id, username, role, cameras, rooms, schedule, watermark,"
+            " expires_at, invited_by, invited_at, invite_hash, invite_expires)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                viewer_id,
+                username,
+                role,
+                json.dumps(sorted(set(cameras))),
+                json.dumps(sorted(set(rooms))),
+                schedule.model_dump_json() if schedule else None,
+                int(watermark),
+                expires_at,
+                actor,
+                now,
+                _digest(code),
+                now + INVITE_TTL_S,
+            ),
+        )
+        viewer = self.get(viewer_id)
+        assert viewer is not None
+        return viewer, code
+
+    def redeem_invite(self, code: str, *, consent: bool) -> Viewer | None:
+        """Burn a pending invite code; returns the viewer, or None when the code is not valid.
+
+        ``consent`` records that the viewer accepted the viewing terms (required for parents;
+        the caller refuses a parent without it before calling).
+        """
+        now = self._clock.wall()
+        row = self._conn.execute(
+            f"SELECT {_VIEWER_COLUMNS} FROM viewers WHERE invite_hash = ? AND invite_expires > ?"  # noqa: S608
+            " AND revoked_at IS NULL",
+            (_digest(code), now),
+        ).fetchone()
+        if row is None:
+            return None
+        self._conn.execute(
+            "UPDATE viewers SET invite_hash = NULL, accepted_at = ?, consent_at = ?,"
+            " consent_terms = ? WHERE id = ?",
+            (now, now if consent else None, TERMS_VERSION if consent else None, row["id"]),
+        )
+        return self.get(row["id"])
+
+    def pending_invite(self, code: str) -> Viewer | None:
+        row = self._conn.execute(
+            f"SELECT {_VIEWER_COLUMNS} FROM viewers WHERE invite_hash = ? AND invite_expires > ?"  # noqa: S608
+            " AND revoked_at IS NULL",
+            (_digest(code), self._clock.wall()),
+        ).fetchone()
+        return _viewer(row) if row else None
+
+    def get(self, viewer_id: str) -> Viewer | None:
+        row = self._conn.execute(
+            f"SELECT {_VIEWER_COLUMNS} FROM viewers WHERE id = ?",  # noqa: S608
+            (viewer_id,),
+        ).fetchone()
+        return _viewer(row) if row else None
+
+    def by_username(self, username: str) -> Viewer | None:
+        row = self._conn.execute(
+            f"SELECT {_VIEWER_COLUMNS} FROM viewers WHERE username = ?",  # noqa: S608
+            (username,),
+        ).fetchone()
+        return _viewer(row) if row else None
+
+    def all(self) -> list[Viewer]:
+        rows = self._conn.execute(
+            f"SELECT {_VIEWER_COLUMNS} FROM viewers ORDER BY invited_at"  # noqa: S608
+        ).fetchall()
+        return [_viewer(r) for r in rows]
+
+    def revoke(self, viewer_id: str, reason: str) -> Viewer | None:
+        """Revoke a viewer; returns it, or None when it did not exist or was already revoked."""
+        cur = self._conn.execute(
+            "UPDATE viewers SET revoked_at = ?, revoke_reason = ?, invite_hash = NULL"
+            " WHERE id = ? AND revoked_at IS NULL",
+            (self._clock.wall(), reason, viewer_id),
+        )
+        return self.get(viewer_id) if cur.rowcount else None
+
+    def expired(self) -> list[Viewer]:
+        """Viewers whose end date has passed but who are not revoked yet."""
+        rows = self._conn.execute(
+            f"SELECT {_VIEWER_COLUMNS} FROM viewers WHERE revoked_at IS NULL"  # noqa: S608
+            " AND expires_at IS NOT NULL AND expires_at <= ?",
+            (self._clock.wall(),),
+        ).fetchall()
+        return [_viewer(r) for r in rows]
+
+    # --- public links (merchant audience) -----------------------------------------------------
+
+    def add_public_link(self, camera_id: str, label: str, actor: str) -> tuple[PublicLink, str]:
+        token = secrets.token_urlsafe(24)
+        link = PublicLink(uuid.uuid4().hex, camera_id, label, self._clock.wall(), None)
+        self._conn.execute(
+            "INSERT INTO public_links (id, camera_id, token_hash, label, created_by, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (link.id, camera_id, _digest(token), label, actor, link.created_at),
+        )
+        return link, token
+
+    def public_link_for_token(self, token: str) -> PublicLink | None:
+        row = self._conn.execute(
+            "SELECT id, camera_id, label, created_at, revoked_at FROM public_links"
+            " WHERE token_hash = ? AND revoked_at IS NULL",
+            (_digest(token),),
+        ).fetchone()
+        return PublicLink(*tuple(row)) if row else None
+
+    def public_link(self, link_id: str) -> PublicLink | None:
+        row = self._conn.execute(
+            "SELECT id, camera_id, label, created_at, revoked_at FROM public_links WHERE id = ?",
+            (link_id,),
+        ).fetchone()
+        return PublicLink(*tuple(row)) if row else None
+
+    def public_links(self, camera_id: str) -> list[PublicLink]:
+        rows = self._conn.execute(
+            "SELECT id, camera_id, label, created_at, revoked_at FROM public_links"
+            " WHERE camera_id = ? ORDER BY created_at",
+            (camera_id,),
+        ).fetchall()
+        return [PublicLink(*tuple(r)) for r in rows]
+
+    def revoke_public_link(self, link_id: str) -> PublicLink | None:
+        cur = self._conn.execute(
+            "UPDATE public_links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            (self._clock.wall(), link_id),
+        )
+        return self.public_link(link_id) if cur.rowcount else None
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """The answer to "may this viewer watch this camera now?", with what the stream must obey."""
+
+    allowed: bool
+    reason: str | None = None  # a stable code when refused (see REFUSALS)
+    watermark: bool = False
+    audio: bool = False
+    seconds_left: float | None = None  # until the viewer's window closes (None: no limit)
+
+
+REFUSALS: dict[str, tuple[str, str]] = {
+    "wrong_camera": ("you are not invited to this camera", "您未获邀观看此摄像头"),
+    "wrong_profile": (
+        "this kind of account cannot watch this camera's streaming profile",
+        "此类账户不能观看该摄像头的直播类型",
+    ),
+    "revoked": ("your access was revoked", "您的观看权限已被撤销"),
+    "expired": ("your access has expired", "您的观看权限已过期"),
+    "no_consent": ("accept the viewing terms first", "请先同意观看条款"),
+    "outside_schedule": ("outside your viewing hours", "当前不在您的可观看时段内"),
+    "live_viewing_forbidden": (
+        "live viewing of childcare is disabled in this jurisdiction",
+        "本地区禁止托育机构实时在线观看",
+    ),
+    "not_live": ("the camera is not streaming", "该摄像头当前未在直播"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CameraInfo:
+    """What access decisions need to know about a camera."""
+
+    id: str
+    name: str
+    room: str | None
+    profile: str  # home | kindergarten | merchant
+
+
+def viewer_covers(viewer: Viewer, camera: CameraInfo) -> bool:
+    return camera.id in viewer.cameras or (camera.room is not None and camera.room in viewer.rooms)
+
+
+def decide_access(
+    *,
+    role: str,
+    camera: CameraInfo,
+    live: bool,
+    now: float,
+    local_now: datetime,
+    viewer: Viewer | None = None,
+    link: PublicLink | None = None,
+    live_childcare_permitted: bool = False,
+) -> Access:
+    """Decide whether a caller of ``role`` may watch ``camera`` now.
+
+    The owner may always watch a live stream of their own cameras (never with audio on a
+    kindergarten camera). Every other role must hold a grant that covers the camera, match the
+    camera's profile and, for parents, be inside their schedule with consent given.
+    """
+    kindergarten = camera.profile == "kindergarten"
+    forbidden = kindergarten and not live_childcare_permitted
+    if role == "owner":
+        if forbidden:
+            return Access(False, "live_viewing_forbidden")
+        return Access(live, None if live else "not_live", audio=not kindergarten)
+    if role == "public":
+        if link is None or link.revoked_at is not None:
+            return Access(False, "revoked")
+        if link.camera_id != camera.id:
+            return Access(False, "wrong_camera")
+        if camera.profile != "merchant":
+            return Access(False, "wrong_profile")
+        return Access(live, None if live else "not_live", watermark=False, audio=False)
+    # The grant is checked first, so a viewer learns nothing about cameras outside it.
+    if viewer is None or viewer.role != role or not viewer_covers(viewer, camera):
+        return Access(False, "wrong_camera")
+    if viewer.revoked_at is not None:
+        return Access(False, "revoked")
+    if viewer.expires_at is not None and now >= viewer.expires_at:
+        return Access(False, "expired")
+    expected = {"family": "home", "parent": "kindergarten"}[viewer.role]
+    if camera.profile != expected:
+        return Access(False, "wrong_profile")
+    if forbidden:
+        return Access(False, "live_viewing_forbidden")
+    seconds_left: float | None = None
+    if viewer.role == "parent":
+        if viewer.consent_at is None:
+            return Access(False, "no_consent")
+        assert viewer.schedule is not None  # enforced by the table's CHECK
+        seconds_left = viewer.schedule.seconds_left(local_now)
+        if seconds_left is None:
+            return Access(False, "outside_schedule")
+    if viewer.expires_at is not None:
+        until_expiry = viewer.expires_at - now
+        seconds_left = until_expiry if seconds_left is None else min(seconds_left, until_expiry)
+    if not live:
+        return Access(False, "not_live")
+    return Access(
+        True,
+        watermark=viewer.watermark,
+        audio=not kindergarten,
+        seconds_left=seconds_left,
+    )

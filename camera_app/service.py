@@ -8,13 +8,16 @@ import threading
 from types import FrameType
 
 from camera_app.accounts import ensure_setup_code
+from camera_app.api import ApiServer
 from camera_app.clock import Clock
 from camera_app.config.app import AppConfig
+from camera_app.config.changes import record_config_changes
 from camera_app.db import open_database
 from camera_app.monitor.pipeline import MonitoringPipeline
 from camera_app.monitor.store import EventStore
 from camera_app.monitor.upkeep import recover_interrupted
 from firmware.capture import CaptureFeed, open_source
+from firmware.indicator import StreamingIndicator
 from firmware.masks import PrivacyMasker
 from firmware.paths import StoragePaths
 
@@ -46,6 +49,7 @@ def run_service(
     store = EventStore(conn)
     recover_interrupted(store, paths)
     ensure_setup_code(conn, clock)
+    record_config_changes(conn, config, clock)
 
     cap = config.capture
     spec = source or cap.source
@@ -64,6 +68,8 @@ def run_service(
         capture.name,
         paths.root,
     )
+    indicator = StreamingIndicator(config.streaming.indicator_pin)
+    api = _start_api(config, clock, indicator)
     started = clock.monotonic()
     next_stats = started + STATS_INTERVAL_S
     exit_code = EXIT_OK
@@ -97,11 +103,29 @@ def run_service(
                     pipeline.events_started,
                 )
     finally:
+        if api is not None:
+            api.stop()  # ends every live stream first
+        indicator.close()
         feed.stop()
         pipeline.close()
         conn.close()
         log.info("stopped")
     return exit_code
+
+
+def _start_api(config: AppConfig, clock: Clock, indicator: StreamingIndicator) -> ApiServer | None:
+    if not config.api.enabled:
+        log.info("owner API disabled (api.enabled: false); live streaming is unavailable")
+        return None
+    api = ApiServer(config, clock, indicator)
+    try:
+        api.start()
+    except RuntimeError as err:
+        # Monitoring is the camera's first job: it keeps recording without the API.
+        log.error("%s; monitoring continues, live streaming is unavailable", err)
+        api.stop()
+        return None
+    return api
 
 
 def _install_signal_handlers(stop: threading.Event) -> None:

@@ -72,6 +72,8 @@ def motion_video(tmp_path: Path) -> Callable[..., Path]:
 def write_config(tmp_path: Path) -> Callable[[dict], Path]:
     def make(data: dict, name: str = "config.yaml") -> Path:
         path = tmp_path / name
+        # The service starts the owner API; tests keep it on loopback on a free port.
+        data = {"api": {"host": "127.0.0.1", "port": 0, "tls": False}, **data}
         path.write_text(yaml.safe_dump(data))
         return path
 

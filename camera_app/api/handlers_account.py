@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 from aiohttp import web
 
@@ -24,11 +25,12 @@ def _client(request: web.Request) -> str:
 def _throttle(ctx: ApiContext, *keys: str) -> None:
     wait = ctx.limiter.retry_after(*keys)
     if wait > 0:
+        seconds = max(1, math.ceil(wait))
         raise ApiError(
             429,
             "too_many_attempts",
-            f"too many failed attempts; try again in {int(wait) + 1} s",
-            headers={"Retry-After": str(int(wait) + 1)},
+            f"too many failed attempts; try again in {seconds} s",
+            headers={"Retry-After": str(seconds)},
         )
 
 

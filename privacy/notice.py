@@ -105,7 +105,10 @@ class NoticeInfo:
             limit = MAX_LENGTHS[field.name]
             if len(value) > limit:
                 raise ValueError(f"{field.name} is longer than {limit} characters")
-            if any(unicodedata.category(ch).startswith("C") for ch in value):
+            if any(
+                unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp")
+                for ch in value
+            ):
                 raise ValueError(f"{field.name} must not contain control or invisible characters")
         if not _NOTICE_ID_RE.fullmatch(self.notice_id):
             raise ValueError("notice_id may contain only letters, digits and inner hyphens")

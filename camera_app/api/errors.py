@@ -115,4 +115,6 @@ async def _raw_json(request: web.Request) -> bytes:
         ) from None
     except RecursionError:
         raise ApiError(400, "invalid_json", "the body is nested too deeply") from None
+    except ValueError as err:  # e.g. an integer literal longer than Python converts
+        raise ApiError(400, "invalid_json", f"the body is not acceptable JSON: {err}") from None
     return raw

@@ -194,17 +194,16 @@ class StreamController:
         """
         self._expire_notices()
         self._expire_viewers()
-        stopped = []
+        closing: list[tuple[str, str]] = []
         with self._lock:
             for camera_id, status in list(self._status.items()):
                 if status.state is not LiveState.STREAMING:
                     continue
                 report = self.report(camera_id)
                 if not report.open:
-                    reason = "gate closed: " + ", ".join(report.closed)
-                    self.stop(camera_id, SYSTEM_ACTOR, reason)
-                    stopped.append(camera_id)
-        return stopped
+                    closing.append((camera_id, "gate closed: " + ", ".join(report.closed)))
+        # Stopped outside the lock, so stop listeners may call back into the controller.
+        return [cid for cid, reason in closing if self.stop(cid, SYSTEM_ACTOR, reason)]
 
     def _expire_notices(self) -> None:
         period = self.config.notice_reconfirm_days * 86400.0

@@ -10,7 +10,7 @@ that name the field.
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -111,13 +111,24 @@ class Schedule(BaseModel):
         now = _minute_of_week(when) + when.second / 60 + when.microsecond / 60e6
         for a, b in unrolled:
             if a <= now < b:
-                return min(b - now, week) * 60
+                return _real_seconds(when, min(b - now, week))
         return None
 
     def describe(self, lang: Literal["en", "zh"] = "en") -> str:
         """Human text for a sign or a UI: ``Mon–Fri 08:00–17:30; Sat 09:00–12:00``."""
         sep = "；" if lang == "zh" else "; "
         return sep.join(w.describe(lang) for w in self.windows)
+
+
+def _real_seconds(when: datetime, wall_minutes: float) -> float:
+    """Elapsed seconds from ``when`` until its local wall clock has moved on ``wall_minutes``.
+
+    Not simply ``wall_minutes * 60``: on a daylight-saving change day the wall clock skips or
+    repeats an hour, and the seconds handed to a session timer must be real ones.
+    """
+    local_end = when.replace(tzinfo=None) + timedelta(minutes=wall_minutes)
+    end = local_end.replace(tzinfo=when.tzinfo)
+    return max(0.0, end.timestamp() - when.timestamp())
 
 
 def _minute_of_week(when: datetime) -> int:

@@ -1285,3 +1285,19 @@ def test_audit_trail_of_a_session(rig: Rig) -> None:
     assert events == ["stream_started", "stream_stopped"]
     result = audit.verify(rig.conn)
     assert result.ok and result.records == 2
+
+
+def test_records_of_another_camera_never_open_this_cameras_gates() -> None:
+    inputs = satisfied("merchant")
+    other = dataclasses.replace(
+        inputs,
+        opt_in=dataclasses.replace(inputs.opt_in, camera_id="elsewhere"),
+        notice=dataclasses.replace(inputs.notice, camera_id="elsewhere"),
+    )
+    assert evaluate(inputs).open
+    assert set(evaluate(other).closed) == {
+        "opt_in",
+        "notice_posted",
+        "notice_current",
+        "notice_hours",
+    }

@@ -26,7 +26,7 @@ the owner UI can show exactly what is missing. Nothing here does I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from privacy.gates.store import GuardianConsent, Notice, OptIn
@@ -193,8 +193,20 @@ def _holds(gate: str, i: GateInputs) -> tuple[bool, str | None]:
     raise ValueError(f"unknown gate {gate}")
 
 
+def _for_this_camera(inputs: GateInputs) -> GateInputs:
+    """Drop records that belong to another camera: they never open this camera's gates."""
+    cid = inputs.camera_id
+    return replace(
+        inputs,
+        opt_in=inputs.opt_in if inputs.opt_in and inputs.opt_in.camera_id == cid else None,
+        consent=inputs.consent if inputs.consent and inputs.consent.camera_id == cid else None,
+        notice=inputs.notice if inputs.notice and inputs.notice.camera_id == cid else None,
+    )
+
+
 def evaluate(inputs: GateInputs) -> GateReport:
     """Check every gate of the camera's profile; an unknown profile closes everything."""
+    inputs = _for_this_camera(inputs)
     gates = GATES.get(inputs.profile)
     if gates is None:
         check = GateCheck("profile", False, f"unknown profile {inputs.profile!r}", "未知直播类型")

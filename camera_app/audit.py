@@ -100,6 +100,8 @@ class AuditEvent(StrEnum):
     PUBLIC_LINK_REVOKED = "public_link_revoked"
     CONSENT_RECORDED = "consent_recorded"
     CONSENT_REVOKED = "consent_revoked"
+    SESSION_STARTED = "session_started"
+    SESSION_ENDED = "session_ended"
     STREAM_STARTED = "stream_started"
     STREAM_STOPPED = "stream_stopped"
     CONFIG_CHANGED = "config_changed"

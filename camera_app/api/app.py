@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import sqlite3
 from collections.abc import Mapping
@@ -14,6 +15,7 @@ from camera_app.api import (
     handlers_misc,
     handlers_streaming,
     handlers_viewers,
+    handlers_whep,
 )
 from camera_app.api.auth import LoginLimiter, SessionStore
 from camera_app.api.context import CTX, ApiContext
@@ -28,6 +30,8 @@ from firmware.paths import StoragePaths
 from privacy.gates.viewers import CameraInfo
 from privacy.registration import RegistrationStore
 from privacy.secrets import DeviceSecretStore, FieldCipher
+from streaming.hub import FrameHub
+from streaming.whep import ViewerSessions
 
 API_VERSION = "1"
 MAX_BODY_BYTES = 64 * 1024
@@ -68,6 +72,16 @@ def build_context(
         config.camera.tzinfo(),
         registrations,
     )
+    loop = asyncio.get_running_loop()
+    hub = FrameHub(loop)
+    viewer_sessions = ViewerSessions(hub)
+
+    def end_sessions(camera_id: str, reason: str) -> None:
+        loop.call_soon_threadsafe(
+            lambda: asyncio.ensure_future(viewer_sessions.close_camera(camera_id, reason))
+        )
+
+    controller.add_stop_listener(end_sessions)
     return ApiContext(
         conn=conn,
         clock=clock,
@@ -80,6 +94,8 @@ def build_context(
         audit=AuditLog(conn, clock),
         public_base_url=public_base_url(config),
         tls=config.api.tls,
+        hub=hub,
+        viewer_sessions=viewer_sessions,
     )
 
 
@@ -116,6 +132,7 @@ def route_table() -> RouteTable:
         handlers_streaming,
         handlers_gates,
         handlers_viewers,
+        handlers_whep,
         handlers_misc,
     ):
         table.routes.extend(module.routes.routes)

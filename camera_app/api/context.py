@@ -18,6 +18,8 @@ from firmware.paths import StoragePaths
 from privacy.gates.schedule import local_time
 from privacy.gates.viewers import Access, CameraInfo, PublicLink, Viewer, decide_access
 from privacy.registration import RegistrationStore
+from streaming.hub import FrameHub
+from streaming.whep import ViewerSessions
 
 SESSION_COOKIE = "session"
 
@@ -35,6 +37,8 @@ class ApiContext:
     audit: AuditLog
     public_base_url: str
     tls: bool
+    hub: FrameHub
+    viewer_sessions: ViewerSessions
 
     # --- who is calling -----------------------------------------------------------------------
 
@@ -104,6 +108,19 @@ class ApiContext:
 
 
 CTX = web.AppKey("ctx", ApiContext)
+
+
+async def enforce_sessions(ctx: ApiContext) -> int:
+    """End every live-view session whose caller may no longer watch (schedule over, revoked,
+    expired, stream stopped); returns how many were ended."""
+    ended = 0
+    for session in list(ctx.viewer_sessions.of_all()):
+        camera = ctx.controller.cameras.get(session.camera_id)
+        access = ctx.access(session.principal, camera) if camera else None
+        if access is None or not access.allowed:
+            reason = access.reason if access and access.reason else "not allowed"
+            ended += await ctx.viewer_sessions.close(session.id, reason)
+    return ended
 
 
 def _bearer(request: web.Request) -> str:

@@ -17,7 +17,7 @@ import threading
 from aiohttp import web
 
 from camera_app.api.app import build_app, build_context
-from camera_app.api.context import ApiContext
+from camera_app.api.context import ApiContext, enforce_sessions
 from camera_app.clock import Clock
 from camera_app.config.app import AppConfig
 from camera_app.db import open_database
@@ -109,6 +109,7 @@ class ApiServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
             self.context.controller.stop_all("service", "service stopping")
+            await self.context.viewer_sessions.close_all("service stopping")
             await runner.cleanup()
         finally:
             conn.close()
@@ -119,6 +120,7 @@ class ApiServer:
             await asyncio.sleep(TICK_S)
             try:
                 self.context.controller.reevaluate()
+                await enforce_sessions(self.context)
             except Exception:  # keep ticking: a failing check must not freeze the gates open
                 log.exception("re-checking the streaming gates failed; stopping every stream")
                 self.context.controller.stop_all("gates", "gate check failed")

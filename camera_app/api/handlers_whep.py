@@ -1,0 +1,102 @@
+"""WHEP-style signalling for the live view: POST an SDP offer, get an SDP answer; DELETE ends it.
+
+The offer is authorised like every other request (session, grant, gates: the same answer as
+``GET /api/cameras/{id}/live``) and re-checked once a second while the session lasts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from camera_app.api.context import CTX, ApiContext, language
+from camera_app.api.errors import ApiError
+from camera_app.api.routes import VIEWERS, RouteTable, principal_of
+from camera_app.audit import AuditEvent
+from privacy.gates.viewers import REFUSALS
+from streaming.whep import MAX_SDP_BYTES, SessionRefused, ViewerSession
+
+routes = RouteTable()
+
+
+@routes.add(
+    "POST",
+    "/api/cameras/{camera_id}/whep",
+    summary="Start watching: send an SDP offer (application/sdp), get the SDP answer",
+    roles=VIEWERS,
+    tag="live",
+    content="application/sdp",
+    responses={
+        201: "SDP answer; Location names the session",
+        409: "Not streaming",
+        429: "Viewer limit reached",
+    },
+)
+async def whep_offer(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    principal = principal_of(request)
+    camera = ctx.camera_for_viewer(principal, request.match_info["camera_id"])
+    access = ctx.access(principal, camera)
+    if not access.allowed:
+        code = access.reason or "forbidden"
+        en, zh = REFUSALS.get(code, ("not allowed", "不允许"))
+        raise ApiError(
+            409 if code == "not_live" else 403, code, zh if language(request) == "zh" else en
+        )
+    if request.content_type != "application/sdp":
+        raise ApiError(415, "unsupported_media_type", "send the offer as application/sdp")
+    raw = await request.content.read(MAX_SDP_BYTES + 1)
+    try:
+        offer = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_sdp", "the offer is not UTF-8") from None
+    try:
+        session, answer = await ctx.viewer_sessions.open(
+            camera.id, principal.username, offer, principal
+        )
+    except SessionRefused as err:
+        raise ApiError(err.status, err.code, err.reason) from None
+    session.on_end.append(_audit_end(ctx))
+    ctx.audit.append(
+        AuditEvent.SESSION_STARTED,
+        actor=principal.username,
+        camera_id=camera.id,
+        details={"session": session.id[:8], "role": principal.role, "watermark": access.watermark},
+    )
+    return web.Response(
+        status=201,
+        text=answer,
+        content_type="application/sdp",
+        headers={"Location": f"/api/whep/{session.id}"},
+    )
+
+
+def _audit_end(ctx: ApiContext) -> Callable[[ViewerSession, str], None]:
+    def record(session: ViewerSession, reason: str) -> None:
+        ctx.audit.append(
+            AuditEvent.SESSION_ENDED,
+            actor=session.account,
+            camera_id=session.camera_id,
+            details={"session": session.id[:8], "reason": reason},
+        )
+
+    return record
+
+
+@routes.add(
+    "DELETE",
+    "/api/whep/{session_id}",
+    summary="Stop watching (end the WHEP session)",
+    roles=VIEWERS,
+    tag="live",
+    responses={200: "Ended", 404: "No such session of yours"},
+)
+async def whep_delete(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    principal = principal_of(request)
+    session = ctx.viewer_sessions.get(request.match_info["session_id"])
+    if session is None or (principal.role != "owner" and session.account != principal.username):
+        raise ApiError(404, "unknown_session", "no such session")
+    await ctx.viewer_sessions.close(session.id, "viewer left")
+    return web.json_response({"ended": True})

@@ -1,0 +1,223 @@
+"""Live view over WebRTC: a real aiortc client sends a WHEP offer to the real server and receives
+the camera's redacted frames, the privacy-hold slate when the gate withholds, and loses its
+session when the owner opts out.
+
+Frames are made by the real ``privacy.gate.PrivacyGate`` (streamed: a redacted copy; withheld:
+the slate) and published into the server's frame hub, as the privacy stage does on a device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import numpy as np
+import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+
+from firmware.frames import Frame
+from privacy.frame import WithholdReason
+from privacy.gate import PrivacyGate
+from privacy.slate import privacy_hold_slate
+from tests.apiclient import ApiFactory, Client, RunningApi, make_id
+
+W, H = 320, 240
+GREEN = (40, 200, 60)  # BGR
+
+
+class Publisher:
+    """Feeds the hub at 15 fps from a thread, streamed or withheld as the test says."""
+
+    def __init__(self, api: RunningApi, camera: str = "cam1") -> None:
+        assert api.server.context is not None
+        self._hub = api.server.context.hub
+        self._camera = camera
+        self._gate = PrivacyGate(release_frames=0, models={"test": "1"})
+        self.withhold = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        seq = 0
+        while not self._stop.is_set():
+            image = np.zeros((H, W, 3), np.uint8)
+            image[:] = GREEN
+            image.flags.writeable = False
+            frame = Frame(image=image, timestamp=time.monotonic(), sequence=seq)
+            if self.withhold:
+                out = self._gate.withhold(frame, WithholdReason.PERSON_WITHOUT_FACE)
+            else:
+                out = self._gate.stream(frame, image.copy(), [])
+            self._hub.publish(self._camera, out)
+            seq += 1
+            self._stop.wait(1 / 15)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def post_offer(client: Client, path: str, sdp: str, token: str | None = None):
+    return client.call("POST", path, raw=sdp.encode(), content_type="application/sdp", token=token)
+
+
+def live_home(start_api: ApiFactory) -> tuple[RunningApi, Client]:
+    api = start_api()
+    owner = api.owner()
+    owner.post("/api/cameras/cam1/streaming/opt-in", {"confirmation": "STREAM cam1"})
+    owner.post("/api/registrations", {"kind": "owner", "name": "王小明", "resident_id": make_id()})
+    return api, owner
+
+
+async def _offer() -> tuple[RTCPeerConnection, str]:
+    pc = RTCPeerConnection()
+    pc.addTransceiver("video", direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    return pc, pc.localDescription.sdp
+
+
+def _looks_like(image: np.ndarray, reference: np.ndarray) -> float:
+    return float(np.abs(image.astype(np.int16) - reference.astype(np.int16)).mean())
+
+
+def test_viewer_receives_redacted_frames_then_slate_then_is_cut_off(
+    start_api: ApiFactory,
+) -> None:
+    api, owner = live_home(start_api)
+    publisher = Publisher(api)
+    try:
+        assert owner.post("/api/cameras/cam1/streaming/start").status == 200
+        asyncio.run(_watch(api, owner, publisher))
+    finally:
+        publisher.stop()
+    conn = api.db()
+    try:
+        ended = conn.execute("SELECT details FROM audit WHERE event = 'session_ended'").fetchall()
+    finally:
+        conn.close()
+    assert len(ended) == 1 and "owner opted out" in ended[0][0]
+
+
+async def _watch(api: RunningApi, owner: Client, publisher: Publisher) -> None:
+    pc, offer = await _offer()
+    received: asyncio.Queue = asyncio.Queue()
+    pumps: list[asyncio.Future[None]] = []
+
+    @pc.on("track")
+    def on_track(track) -> None:
+        async def pump() -> None:
+            try:
+                while True:
+                    received.put_nowait(await track.recv())
+            except MediaStreamError:
+                received.put_nowait(None)
+
+        pumps.append(asyncio.ensure_future(pump()))
+
+    reply = await asyncio.to_thread(post_offer, owner, "/api/cameras/cam1/whep", offer)
+    assert reply.status == 201, reply.body
+    assert reply.headers["Content-Type"].startswith("application/sdp")
+    assert reply.headers["Location"].startswith("/api/whep/")
+    answer = reply.raw.decode()
+    assert "m=audio" not in answer
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+
+    async def frame() -> np.ndarray:
+        got = await asyncio.wait_for(received.get(), timeout=20)
+        assert got is not None, "the stream ended early"
+        return got.to_ndarray(format="bgr24")
+
+    first = await frame()
+    assert first.shape == (H, W, 3)
+    green = np.zeros_like(first)
+    green[:] = GREEN
+    assert _looks_like(first, green) < 20
+
+    publisher.withhold = True
+    slate = privacy_hold_slate(W, H)
+    for _ in range(60):
+        image = await frame()
+        if _looks_like(image, slate) < 25:
+            break
+    else:
+        pytest.fail("the privacy-hold slate never arrived")
+
+    # the owner opts out: the gate closes, the session is ended by the server
+    await asyncio.to_thread(owner.post, "/api/cameras/cam1/streaming/opt-out")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            item = await asyncio.wait_for(received.get(), timeout=1)
+        except TimeoutError:
+            item = "timeout"
+        if item is None or pc.connectionState in ("closed", "failed"):
+            break
+    else:
+        pytest.fail("the session was not ended when the owner opted out")
+    await pc.close()
+
+
+def test_offers_are_authorised_and_validated(start_api: ApiFactory) -> None:
+    api, owner = live_home(start_api)
+    sdp = asyncio.run(_sdp_only())
+    anonymous = api.client()
+    assert post_offer(anonymous, "/api/cameras/cam1/whep", sdp).status == 401
+    not_live = post_offer(owner, "/api/cameras/cam1/whep", sdp)
+    assert not_live.status == 409 and not_live.error == "not_live"
+    assert owner.post("/api/cameras/cam1/streaming/start").status == 200
+    assert post_offer(owner, "/api/cameras/elsewhere/whep", sdp).status == 404
+    for bad in ("", "hello", "v=0\r\nthis is not sdp", "v=0\r\n" + "a=x\r\n" * 10000, "\xff"):
+        reply = post_offer(owner, "/api/cameras/cam1/whep", bad)
+        assert 400 <= reply.status < 500, (bad[:20], reply.status)
+        assert reply.error and reply.body["reason"]
+    wrong_type = owner.call(
+        "POST", "/api/cameras/cam1/whep", raw=sdp.encode(), content_type="text/plain"
+    )
+    assert wrong_type.status == 415
+    assert api.server.context is not None and len(api.server.context.viewer_sessions) == 0
+    # the server still answers a good offer afterwards
+    good = post_offer(owner, "/api/cameras/cam1/whep", sdp)
+    assert good.status == 201
+    session = good.headers["Location"]
+    assert owner.call("DELETE", session).status == 200
+    assert owner.call("DELETE", session).status == 404
+
+
+async def _sdp_only() -> str:
+    pc, sdp = await _offer()
+    await pc.close()
+    return sdp
+
+
+def test_parent_is_cut_off_when_their_viewing_window_ends(start_api: ApiFactory) -> None:
+    from tests.test_api_gates import invite_parent, kindergarten, ready_kindergarten
+
+    api, owner = kindergarten(start_api)
+    ready_kindergarten(api, owner)
+    assert owner.post("/api/cameras/kg-a/streaming/start").status == 200
+    _, parent = invite_parent(owner, api)
+    publisher = Publisher(api, "kg-a")
+    try:
+        asyncio.run(_cut_off(api, parent))
+    finally:
+        publisher.stop()
+
+
+async def _cut_off(api: RunningApi, parent: Client) -> None:
+    pc, offer = await _offer()
+    reply = await asyncio.to_thread(post_offer, parent, "/api/cameras/kg-a/whep", offer)
+    assert reply.status == 201, reply.body
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=reply.raw.decode(), type="answer"))
+    assert api.server.context is not None
+    sessions = api.server.context.viewer_sessions
+    assert len(sessions) == 1
+    api.clock.advance(7 * 3600 + 1)  # Monday 17:00:01, the parent's window closed
+    for _ in range(50):  # the server's ticker re-checks once a second
+        if len(sessions) == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert len(sessions) == 0, "the parent's session outlived their viewing window"
+    await pc.close()

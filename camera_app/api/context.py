@@ -16,7 +16,14 @@ from camera_app.config.app import AppConfig
 from camera_app.live import StreamController
 from firmware.paths import StoragePaths
 from privacy.gates.schedule import local_time
-from privacy.gates.viewers import Access, CameraInfo, PublicLink, Viewer, decide_access
+from privacy.gates.viewers import (
+    REFUSALS,
+    Access,
+    CameraInfo,
+    PublicLink,
+    Viewer,
+    decide_access,
+)
 from privacy.registration import RegistrationStore
 from streaming.hub import FrameHub
 from streaming.whep import ViewerSessions
@@ -99,6 +106,19 @@ class ApiContext:
         if camera is None or self.access(principal, camera).reason == "wrong_camera":
             raise ApiError(403, "wrong_camera", "you are not invited to this camera")
         return camera
+
+    def watchable(
+        self, principal: Principal, camera_id: str, lang: str
+    ) -> tuple[CameraInfo, Access]:
+        """The camera and its viewing rules if the caller may watch it now; otherwise the refusal
+        (409 ``not_live``, else 403 with the reason in ``lang``)."""
+        camera = self.camera_for_viewer(principal, camera_id)
+        access = self.access(principal, camera)
+        if not access.allowed:
+            code = access.reason or "forbidden"
+            en, zh = REFUSALS.get(code, ("not allowed", "不允许"))
+            raise ApiError(409 if code == "not_live" else 403, code, zh if lang == "zh" else en)
+        return camera, access
 
     def visible_cameras(self, principal: Principal) -> list[CameraInfo]:
         cameras = list(self.controller.cameras.values())

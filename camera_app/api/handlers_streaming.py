@@ -10,7 +10,6 @@ from camera_app.api.routes import OWNER, VIEWERS, RouteTable, principal_of
 from camera_app.api.schemas import OptInBody, StopBody
 from camera_app.audit import AuditEvent
 from camera_app.live import GatesClosed
-from privacy.gates.viewers import REFUSALS
 
 routes = RouteTable()
 
@@ -165,13 +164,7 @@ async def stop_stream(request: web.Request) -> web.Response:
 async def live_access(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     principal = principal_of(request)
-    camera = ctx.camera_for_viewer(principal, request.match_info["camera_id"])
-    access = ctx.access(principal, camera)
-    if not access.allowed:
-        code = access.reason or "forbidden"
-        en, zh = REFUSALS.get(code, ("not allowed", "不允许"))
-        status = 409 if code == "not_live" else 403
-        raise ApiError(status, code, zh if language(request) == "zh" else en)
+    camera, access = ctx.watchable(principal, request.match_info["camera_id"], language(request))
     return web.json_response(
         {
             "camera_id": camera.id,

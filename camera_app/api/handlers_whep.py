@@ -14,7 +14,6 @@ from camera_app.api.context import CTX, ApiContext, language
 from camera_app.api.errors import ApiError
 from camera_app.api.routes import VIEWERS, RouteTable, principal_of
 from camera_app.audit import AuditEvent
-from privacy.gates.viewers import REFUSALS
 from streaming.whep import MAX_SDP_BYTES, SessionRefused, ViewerSession
 
 routes = RouteTable()
@@ -36,14 +35,7 @@ routes = RouteTable()
 async def whep_offer(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     principal = principal_of(request)
-    camera = ctx.camera_for_viewer(principal, request.match_info["camera_id"])
-    access = ctx.access(principal, camera)
-    if not access.allowed:
-        code = access.reason or "forbidden"
-        en, zh = REFUSALS.get(code, ("not allowed", "不允许"))
-        raise ApiError(
-            409 if code == "not_live" else 403, code, zh if language(request) == "zh" else en
-        )
+    camera, access = ctx.watchable(principal, request.match_info["camera_id"], language(request))
     if request.content_type != "application/sdp":
         raise ApiError(415, "unsupported_media_type", "send the offer as application/sdp")
     raw = await request.content.read(MAX_SDP_BYTES + 1)

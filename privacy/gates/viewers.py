@@ -202,20 +202,23 @@ class ViewerStore:
         ``consent`` records that the viewer accepted the viewing terms (required for parents;
         the caller refuses a parent without it before calling).
         """
-        now = self._clock.wall()
-        row = self._conn.execute(
-            f"SELECT {_VIEWER_COLUMNS} FROM viewers WHERE invite_hash = ? AND invite_expires > ?"  # noqa: S608
-            " AND revoked_at IS NULL",
-            (_digest(code), now),
-        ).fetchone()
-        if row is None:
+        viewer = self.pending_invite(code)
+        if viewer is None:
             return None
-        self._conn.execute(
+        now = self._clock.wall()
+        # the hash in the WHERE clause keeps a code from being redeemed twice
+        cur = self._conn.execute(
             "UPDATE viewers SET invite_hash = NULL, accepted_at = ?, consent_at = ?,"
-            " consent_terms = ? WHERE id = ?",
-            (now, now if consent else None, TERMS_VERSION if consent else None, row["id"]),
+            " consent_terms = ? WHERE id = ? AND invite_hash = ?",
+            (
+                now,
+                now if consent else None,
+                TERMS_VERSION if consent else None,
+                viewer.id,
+                _digest(code),
+            ),
         )
-        return self.get(row["id"])
+        return self.get(viewer.id) if cur.rowcount else None
 
     def pending_invite(self, code: str) -> Viewer | None:
         row = self._conn.execute(

@@ -30,7 +30,13 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: lint
+# Debian packages only the tests need (a browser, the relay)
+TEST_STAMP := $(VENV)/.installed-test
+$(TEST_STAMP): $(STAMP) deploy/sysdeps.sh
+	bash deploy/sysdeps.sh --test
+	touch $@
+
+test: lint $(TEST_STAMP)
 	$(BIN)/python -m pytest $(ARGS)
 
 # The peer tool of the privacy benchmark, in its own venv: deface needs the opencv-python build,
@@ -42,7 +48,7 @@ $(PEER_STAMP):
 		'deface==1.5.0' 'onnx>=1.16,<2' 'onnxruntime>=1.20,<2'
 	touch $@
 
-bench: $(STAMP) $(PEER_STAMP)
+bench: $(STAMP) $(TEST_STAMP) $(PEER_STAMP)
 	$(BIN)/python -m bench.monitoring --output docs/benchmarks.md
 	$(BIN)/python -m bench.privacy --output docs/benchmarks.md
 	$(BIN)/python -m bench.api --output docs/benchmarks.md

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian/Raspberry Pi OS packages camera-app needs (idempotent; apt only as root).
+# `sysdeps.sh --test` adds what only the test suite needs.
 #   libgl1, libglib2.0-0: shared libraries the OpenCV wheel links against
 #   fonts-wqy-microhei:   the CJK font embedded in the merchant notice PDF (zh-CN)
 #   poppler-utils:        pdftoppm/pdftotext, to preview the notice PDF (and for its tests)
 #   python3-venv:         to create the virtual environment on a bare Debian
+# and for the tests:
+#   chromium:             the browser the viewer page is tested in (driven by Playwright)
+#   janus:                the WebRTC relay the device publishes to over WHIP (deploy/janus)
 set -euo pipefail
 
 packages=(libgl1 libglib2.0-0 fonts-wqy-microhei poppler-utils)
 python3 -m venv --help >/dev/null 2>&1 || packages+=(python3-venv)
+[ "${1:-}" = "--test" ] && packages+=(chromium janus)
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -13,6 +13,7 @@ from camera_app.clock import Clock
 from camera_app.config.app import AppConfig
 from camera_app.config.changes import record_config_changes
 from camera_app.db import open_database
+from camera_app.livefeed import LivePrivacyFeed
 from camera_app.monitor.pipeline import MonitoringPipeline
 from camera_app.monitor.store import EventStore
 from camera_app.monitor.upkeep import recover_interrupted
@@ -20,6 +21,7 @@ from firmware.capture import CaptureFeed, open_source
 from firmware.indicator import StreamingIndicator
 from firmware.masks import PrivacyMasker
 from firmware.paths import StoragePaths
+from privacy.build import build_stage
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +65,15 @@ def run_service(
     feed = CaptureFeed(capture, masker)
     pipeline = MonitoringPipeline(config, store, paths, clock, blocking=not capture.realtime)
     log.info(
-        "monitoring camera %s from %s; data in %s; live streaming is off",
+        "monitoring camera %s from %s; data in %s; live streaming is off until the owner "
+        "starts it",
         config.camera.id,
         capture.name,
         paths.root,
     )
     indicator = StreamingIndicator(config.streaming.indicator_pin)
     api = _start_api(config, clock, indicator)
+    live = _live_feed(config, api)
     started = clock.monotonic()
     next_stats = started + STATS_INTERVAL_S
     exit_code = EXIT_OK
@@ -89,6 +93,8 @@ def run_service(
                     log.info("source ended")
                     break
                 continue
+            if live is not None:
+                live.offer(frame)
             pipeline.process(frame)
             if now >= next_stats:
                 next_stats = now + STATS_INTERVAL_S
@@ -105,6 +111,8 @@ def run_service(
     finally:
         if api is not None:
             api.stop()  # ends every live stream first
+        if live is not None:
+            live.close()
         indicator.close()
         feed.stop()
         pipeline.close()
@@ -126,6 +134,24 @@ def _start_api(config: AppConfig, clock: Clock, indicator: StreamingIndicator) -
         api.stop()
         return None
     return api
+
+
+def _live_feed(config: AppConfig, api: ApiServer | None) -> LivePrivacyFeed | None:
+    """The privacy stage on the live camera, idle until the owner starts a stream."""
+    if api is None or api.context is None:
+        return None
+    ctx = api.context
+    feed = LivePrivacyFeed(
+        config.camera.id,
+        build_stage=lambda: build_stage(config.privacy),
+        publish=ctx.hub.publish,
+        clear=ctx.hub.clear,
+        is_live=ctx.controller.is_live,
+        stop_stream=ctx.controller.stop,
+    )
+    ctx.controller.add_stop_listener(feed.stream_stopped)
+    feed.start()
+    return feed
 
 
 def _install_signal_handlers(stop: threading.Event) -> None:

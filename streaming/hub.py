@@ -46,6 +46,11 @@ class FrameHub:
         async with condition:
             condition.notify_all()
 
+    def clear(self, camera_id: str) -> None:
+        """Forget the camera's last frame (its stream stopped); callable from any thread."""
+        with self._lock:
+            self._latest.pop(camera_id, None)
+
     def latest(self, camera_id: str) -> RedactedFrame | None:
         with self._lock:
             return self._latest.get(camera_id)

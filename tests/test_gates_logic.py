@@ -864,6 +864,11 @@ def test_parent_inside_schedule() -> None:
     assert access.seconds_left == pytest.approx(7 * 3600)  # window ends at 17:00
 
 
+def test_kindergarten_streams_are_always_watermarked() -> None:
+    unmarked = viewer("parent", cameras=("kg-a",), watermark=False)
+    assert decide("parent", KG_A, viewer=unmarked, **_parent_kwargs()).watermark is True
+
+
 def test_parent_seconds_left_is_min_of_window_and_expiry() -> None:
     soon = viewer("parent", cameras=("kg-a",), expires_at=NOW + 3600)
     assert decide("parent", KG_A, viewer=soon, **_parent_kwargs()).seconds_left == pytest.approx(

@@ -9,6 +9,7 @@ the slate) and published into the server's frame hub, as the privacy stage does 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 
@@ -79,6 +80,12 @@ async def _offer() -> tuple[RTCPeerConnection, str]:
     return pc, pc.localDescription.sdp
 
 
+def _text_pixels(image: np.ndarray) -> float:
+    """The share of the bottom-left corner (where a watermark goes) that is not the green."""
+    corner = image[H - 24 :, : W // 2].astype(np.int16)
+    return float((np.abs(corner - np.array(GREEN)).max(axis=2) > 60).mean())
+
+
 def _looks_like(image: np.ndarray, reference: np.ndarray) -> float:
     return float(np.abs(image.astype(np.int16) - reference.astype(np.int16)).mean())
 
@@ -132,6 +139,7 @@ async def _watch(api: RunningApi, owner: Client, publisher: Publisher) -> None:
 
     first = await frame()
     assert first.shape == (H, W, 3)
+    assert _text_pixels(first) < 0.01, "the owner's home stream is not watermarked"
     green = np.zeros_like(first)
     green[:] = GREEN
     assert _looks_like(first, green) < 20
@@ -210,10 +218,26 @@ async def _cut_off(api: RunningApi, parent: Client) -> None:
     pc, offer = await _offer()
     reply = await asyncio.to_thread(post_offer, parent, "/api/cameras/kg-a/whep", offer)
     assert reply.status == 201, reply.body
+    got: asyncio.Queue = asyncio.Queue()
+    pumps: list[asyncio.Future[None]] = []
+
+    @pc.on("track")
+    def on_track(track) -> None:
+        async def pump() -> None:
+            with contextlib.suppress(MediaStreamError):
+                while True:
+                    got.put_nowait((await track.recv()).to_ndarray(format="bgr24"))
+
+        pumps.append(asyncio.ensure_future(pump()))
+
     await pc.setRemoteDescription(RTCSessionDescription(sdp=reply.raw.decode(), type="answer"))
     assert api.server.context is not None
     sessions = api.server.context.viewer_sessions
     assert len(sessions) == 1
+    # a kindergarten stream carries the parent's watermark (account id + time) in the pixels
+    for _ in range(5):
+        image = await asyncio.wait_for(got.get(), timeout=20)
+    assert _text_pixels(image) > 0.05, "no watermark on the parent's stream"
     api.clock.advance(7 * 3600 + 1)  # Monday 17:00:01, the parent's window closed
     for _ in range(50):  # the server's ticker re-checks once a second
         if len(sessions) == 0:

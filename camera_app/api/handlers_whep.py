@@ -6,14 +6,18 @@ The offer is authorised like every other request (session, grant, gates: the sam
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from aiohttp import web
 
+from camera_app.api.auth import Principal
 from camera_app.api.context import CTX, ApiContext, language
 from camera_app.api.errors import ApiError
 from camera_app.api.routes import VIEWERS, RouteTable, principal_of
 from camera_app.audit import AuditEvent
+from privacy.gates.schedule import local_time
+from streaming.watermark import Watermark
 from streaming.whep import MAX_SDP_BYTES, SessionRefused, ViewerSession
 
 routes = RouteTable()
@@ -45,7 +49,11 @@ async def whep_offer(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_sdp", "the offer is not UTF-8") from None
     try:
         session, answer = await ctx.viewer_sessions.open(
-            camera.id, principal.username, offer, principal
+            camera.id,
+            principal.username,
+            offer,
+            principal,
+            overlay=_watermark(ctx, principal) if access.watermark else None,
         )
     except SessionRefused as err:
         raise ApiError(err.status, err.code, err.reason) from None
@@ -62,6 +70,18 @@ async def whep_offer(request: web.Request) -> web.Response:
         content_type="application/sdp",
         headers={"Location": f"/api/whep/{session.id}"},
     )
+
+
+def watermark_label(principal: Principal) -> str:
+    """The account id burned into a viewer's frames: the viewer's id (ASCII hex, and it names
+    the viewer in the audit log), else a digest of the user name (names may be Chinese)."""
+    ident = principal.subject_id or hashlib.sha256(principal.username.encode()).hexdigest()
+    return f"viewer {ident[:12]}"
+
+
+def _watermark(ctx: ApiContext, principal: Principal) -> Watermark:
+    tz = ctx.controller.tz
+    return Watermark(watermark_label(principal), lambda: local_time(ctx.clock.wall(), tz))
 
 
 def _audit_end(ctx: ApiContext) -> Callable[[ViewerSession, str], None]:

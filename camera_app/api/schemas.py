@@ -111,7 +111,10 @@ class ViewerBody(Body):
     schedule: Schedule | None = Field(
         default=None, description="Parents: required weekly viewing windows."
     )
-    watermark: bool = Field(default=True, description="Burn account id + time into the stream.")
+    watermark: bool = Field(
+        default=True,
+        description="Burn account id + time into the stream (always on for parents).",
+    )
     expires_on: date | None = Field(
         default=None, description="Parents: required last day of access (YYYY-MM-DD)."
     )

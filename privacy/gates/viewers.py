@@ -410,7 +410,8 @@ def decide_access(
         return Access(False, "not_live")
     return Access(
         True,
-        watermark=viewer.watermark,
+        # always on kindergarten streams: a parent's recording of other children is traceable
+        watermark=viewer.watermark or kindergarten,
         audio=not kindergarten,
         seconds_left=seconds_left,
     )

@@ -15,6 +15,7 @@ from camera_app.api import (
     handlers_misc,
     handlers_streaming,
     handlers_viewers,
+    handlers_web,
     handlers_whep,
 )
 from camera_app.api.auth import LoginLimiter, SessionStore
@@ -134,6 +135,7 @@ def route_table() -> RouteTable:
         handlers_viewers,
         handlers_whep,
         handlers_misc,
+        handlers_web,
     ):
         table.routes.extend(module.routes.routes)
     return table

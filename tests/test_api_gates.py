@@ -455,6 +455,10 @@ def test_merchant_notice_kit_gates_the_stream(start_api: ApiFactory, tmp_path: P
     page = api.client().get(urlsplit(url).path)  # no login: the page is public
     assert page.status == 200
     assert "张记小笼包" in page.raw.decode() and "Not streaming now" in page.raw.decode()
+    # styled by a stylesheet the page's CSP allows (an inline <style> would be blocked)
+    assert "<style" not in page.raw.decode() and 'href="/web/notice.css"' in page.raw.decode()
+    css = api.client().get("/web/notice.css")
+    assert css.status == 200 and css.headers["Content-Type"].startswith("text/css")
 
     assert start(owner, "counter").body["closed"] == ["notice_posted", "notice_current"]
     bad = owner.post(f"/api/notices/{notice_id}/attest", {"confirmation": "yes"})

@@ -66,9 +66,7 @@ _PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
-<style>body{{font-family:sans-serif;max-width:40rem;margin:1rem auto;padding:0 1rem;
-line-height:1.5}}dt{{font-weight:bold;margin-top:.6rem}}.state{{padding:.4rem .6rem;
-border-radius:.3rem;background:#f1f3f4}}.live{{background:#c62828;color:#fff}}</style>
+<link rel="stylesheet" href="/web/notice.css">
 </head><body>
 <h1>{heading_zh}<br><small>{heading_en}</small></h1>
 <p class="state{live_class}">{state}</p>

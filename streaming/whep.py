@@ -20,6 +20,7 @@ from typing import Any
 
 from aiortc import (
     MediaStreamTrack,
+    RTCConfiguration,
     RTCPeerConnection,
     RTCRtpSender,
     RTCSessionDescription,
@@ -117,7 +118,9 @@ class ViewerSessions:
             track = self.shared_track(camera_id)
         else:
             track = RedactedVideoTrack(self._hub, camera_id, overlay)
-        pc = RTCPeerConnection()
+        # No STUN server: aiortc's default (a public one) would tell a third party whenever
+        # someone watches. Viewers reach the device directly (LAN) or through the relay.
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         try:
             answer_sdp = await _answer(pc, track, offer_sdp)
         except SessionRefused:

@@ -1,0 +1,672 @@
+"""Scale-out over WHIP to a real Janus relay, on loopback.
+
+The real ``janus`` (Debian's package) runs with a temporary copy of ``deploy/janus``'s configs
+(free ports, and random values for the API secret, the room secret and the room pin, as an
+install would set them), and the real WHIP front-end (``deploy/janus/whip_frontend.py``) runs as
+the command the README gives. The device side is ``streaming.whip.WhipPublisher`` publishing a
+``RedactedVideoTrack`` of a ``FrameHub`` that is fed ``privacy.RedactedFrame`` s made by the real
+``PrivacyGate``. Viewers are aiortc peer connections that subscribe through Janus's VideoRoom API
+over its HTTP transport (Janus offers, the viewer answers), and through the front-end's viewer
+endpoint, which does the same on the relay host.
+
+Network: no STUN or TURN server on either side, IPv6 and mDNS off. Janus and aiortc both leave
+out loopback interfaces when they gather host candidates, so ICE pairs this host's own
+addresses, which the kernel delivers locally: nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import re
+import secrets
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import aiohttp
+import numpy as np
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+
+from firmware.frames import Frame
+from firmware.identity import ensure_device_identity
+from privacy.gate import PrivacyGate
+from streaming.hub import FrameHub
+from streaming.track import RedactedVideoTrack
+from streaming.whip import WhipError, WhipPublisher
+
+REPO = Path(__file__).resolve().parent.parent
+DEPLOY = REPO / "deploy" / "janus"
+JANUS = shutil.which("janus") or "/usr/bin/janus"
+ROOM = "camera"  # the room deploy/janus/janus.plugin.videoroom.jcfg defines
+CAMERA = "cam1"
+W, H = 320, 240
+IDLE_TIMEOUT_S = 2  # the front-end drops a publication whose video stopped this long
+LEFT, RIGHT = (40, 200, 60), (200, 60, 180)  # BGR: green | purple, so size and side both show
+
+
+def _load_frontend() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("whip_frontend", DEPLOY / "whip_frontend.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+frontend = _load_frontend()  # the viewers below speak to Janus with its Janus API client
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _fill(text: str, key: str, placeholder: str, value: str) -> str:
+    """Uncomment ``#key = "@PLACEHOLDER@"`` with a value, as the README's install step does."""
+    line = f'#{key} = "@{placeholder}@"'
+    assert line in text, f"{line} is not in the deploy config any more"
+    return text.replace(line, f'{key} = "{value}"')
+
+
+@dataclass
+class Relay:
+    janus_url: str
+    whip_base: str
+    token: str
+    viewer_token: str
+    janus_secret: str
+    room_pin: str
+    root: Path
+    files: dict[str, Path]
+    logs: dict[str, Path] = field(default_factory=dict)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start_frontend(self, name: str, *extra: str, cafile: Path | None = None) -> str:
+        """Run ``whip_frontend.py`` as the README does; returns its base URL once it answers
+        (https, verified against ``cafile``, when given)."""
+        port = _free_port()
+        log = self.logs[name] = self.root / f"{name}.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(DEPLOY / "whip_frontend.py"),
+                    "--janus", self.janus_url,
+                    "--listen", f"127.0.0.1:{port}",
+                    "--token-file", str(self.files["token"]),
+                    "--janus-secret-file", str(self.files["janus-secret"]),
+                    "--room-pin-file", str(self.files["room-pin"]),
+                    *extra,
+                ],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        self.processes.append(process)
+        context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
+        base = f"{'https' if cafile else 'http'}://127.0.0.1:{port}"
+        # the resource routes answer GET with 405 once the server is up
+        _wait_http(f"{base}/whip/resource/x", {405}, process, name, context)
+        return base
+
+    def endpoint(self, room: str = ROOM) -> str:
+        return f"{self.whip_base}/whip/endpoint/{room}"
+
+    def viewer_endpoint(self, room: str = ROOM) -> str:
+        return f"{self.whip_base}/whep/endpoint/{room}"
+
+    def log_tail(self) -> str:
+        tails = []
+        for name, path in self.logs.items():
+            lines = path.read_text(errors="replace").splitlines()[-25:]
+            tails.append(f"--- {name} ---\n" + "\n".join(lines))
+        return "\n".join(tails)
+
+
+def _wait_http(
+    url: str,
+    ready: set[int],
+    process: subprocess.Popen[bytes],
+    what: str,
+    context: ssl.SSLContext | None = None,
+) -> None:
+    """Poll ``url`` until it answers with a status in ``ready``."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited with {process.returncode} while starting")
+        try:
+            with urllib.request.urlopen(url, timeout=1, context=context) as response:
+                status = response.status
+        except urllib.error.HTTPError as err:
+            status = err.code
+        except OSError:
+            time.sleep(0.05)
+            continue
+        if status in ready:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"{what} did not become ready at {url}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Relay]:
+    """Janus with the deploy configs and the WHIP front-end, both on loopback."""
+    if not Path(JANUS).exists():
+        pytest.skip("Janus is not installed (Debian package janus: `deploy/sysdeps.sh --test`)")
+    root = tmp_path_factory.mktemp("relay")
+    configs = root / "janus"
+    configs.mkdir()
+    for path in DEPLOY.glob("*.jcfg"):
+        shutil.copy(path, configs / path.name)
+    janus_port = _free_port()
+    janus_secret, room_secret, room_pin, token, viewer_token = (
+        secrets.token_urlsafe(24) for _ in range(5)
+    )
+
+    core = configs / "janus.jcfg"
+    text = _fill(core.read_text(), "api_secret", "JANUS_API_SECRET", janus_secret)
+    core.write_text(text.replace("debug_level = 4", "debug_level = 3"))
+    http = configs / "janus.transport.http.jcfg"
+    text, count = re.subn(r"\bport = 8088\b", f"port = {janus_port}", http.read_text())
+    assert count == 1
+    http.write_text(text)
+    room = configs / "janus.plugin.videoroom.jcfg"
+    text = _fill(room.read_text(), "secret", "ROOM_SECRET", room_secret)
+    room.write_text(_fill(text, "pin", "ROOM_PIN", room_pin))
+
+    files = {name: root / name for name in ("janus-secret", "room-pin", "token", "viewer-token")}
+    for name, value in zip(files, (janus_secret, room_pin, token, viewer_token), strict=True):
+        files[name].write_text(value + "\n")
+
+    janus_url = f"http://127.0.0.1:{janus_port}/janus"
+    relay = Relay(
+        janus_url, "", token, viewer_token, janus_secret, room_pin, root, files,
+        logs={"janus": root / "janus.log"},
+    )  # fmt: skip
+    with relay.logs["janus"].open("wb") as janus_log:
+        janus = subprocess.Popen(
+            [JANUS, "-F", str(configs), "--disable-colors"],
+            stdout=janus_log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    relay.processes.append(janus)
+    try:
+        _wait_http(f"{janus_url}/info", {200}, janus, "janus")
+        relay.whip_base = relay.start_frontend(
+            "whip_frontend",
+            "--viewer-token-file", str(files["viewer-token"]),
+            "--idle-timeout", str(IDLE_TIMEOUT_S),
+        )  # fmt: skip
+        yield relay
+    finally:
+        for process in reversed(relay.processes):
+            _stop(process)
+
+
+# -- the device side: redacted frames into a hub, a track of them published over WHIP ---------
+
+
+class Camera:
+    """Feeds the hub at 15 fps from a thread with frames the real privacy gate let through."""
+
+    def __init__(self, hub: FrameHub) -> None:
+        self._hub = hub
+        self._gate = PrivacyGate(release_frames=0, models={"test": "1"})
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        sequence = 0
+        while not self._stop.is_set():
+            image = np.empty((H, W, 3), np.uint8)
+            image[:, : W // 2] = LEFT
+            image[:, W // 2 :] = RIGHT
+            image.flags.writeable = False
+            frame = Frame(image=image, timestamp=time.monotonic(), sequence=sequence)
+            self._hub.publish(CAMERA, self._gate.stream(frame, image.copy(), []))
+            sequence += 1
+            self._stop.wait(1 / 15)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+@contextlib.asynccontextmanager
+async def camera_track() -> AsyncIterator[RedactedVideoTrack]:
+    async with camera_and_track() as (_camera, track):
+        yield track
+
+
+@contextlib.asynccontextmanager
+async def camera_and_track() -> AsyncIterator[tuple[Camera, RedactedVideoTrack]]:
+    hub = FrameHub(asyncio.get_running_loop())
+    camera = Camera(hub)
+    try:
+        yield camera, RedactedVideoTrack(hub, CAMERA)
+    finally:
+        camera.stop()
+
+
+# -- the viewer side: VideoRoom subscribers over Janus's HTTP API ----------------------------
+
+
+async def janus_publishers(http: aiohttp.ClientSession, relay: Relay) -> list[dict[str, Any]]:
+    """The room's publishers, as Janus lists them."""
+    janus = frontend.JanusSession(http, relay.janus_url, relay.janus_secret)
+    await janus.open("janus.plugin.videoroom")
+    try:
+        data, _ = await janus.message({"request": "listparticipants", "room": ROOM})
+    finally:
+        await janus.destroy()
+    return [p for p in data["participants"] if p.get("publisher")]
+
+
+class Receiver:
+    """An aiortc peer connection that receives one video track and queues its decoded frames
+    (``None`` once the track ended)."""
+
+    def __init__(self) -> None:
+        self.frames: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self._pumps: list[asyncio.Task[None]] = []
+        self.pc.on("track", self._on_track)
+
+    def _on_track(self, track: Any) -> None:
+        async def pump() -> None:
+            try:
+                while True:
+                    frame = await track.recv()
+                    self.frames.put_nowait(frame.to_ndarray(format="bgr24"))
+            except MediaStreamError:
+                self.frames.put_nowait(None)
+
+        self._pumps.append(asyncio.ensure_future(pump()))
+
+    async def frame(self, timeout: float = 15) -> np.ndarray:
+        image = await asyncio.wait_for(self.frames.get(), timeout)
+        assert image is not None, "the stream ended early"
+        return image
+
+    async def close(self) -> None:
+        await self.pc.close()
+        for pump in self._pumps:
+            pump.cancel()
+
+
+class Viewer(Receiver):
+    """One relay viewer, as a Janus VideoRoom client does it: a participant handle that joins
+    the room without publishing (it gets the room's events, e.g. ``unpublished``), and a
+    subscriber handle for which Janus offers the camera's feed and the viewer's aiortc peer
+    answers."""
+
+    def __init__(self, http: aiohttp.ClientSession, relay: Relay) -> None:
+        super().__init__()
+        self.events: list[dict[str, Any]] = []
+        self.room = frontend.JanusSession(
+            http, relay.janus_url, relay.janus_secret, on_event=self.events.append
+        )
+        self.feed = frontend.JanusSession(http, relay.janus_url, relay.janus_secret)
+        self._pin = relay.room_pin
+
+    async def open(self) -> str:
+        """Join the room and subscribe to its publisher; returns the publisher's feed id."""
+        await self.room.open("janus.plugin.videoroom")
+        join = {"request": "join", "room": ROOM, "ptype": "publisher", "pin": self._pin}
+        data, _ = await self.room.message({**join, "display": "viewer"})
+        assert data["videoroom"] == "joined", data
+        publishers = data["publishers"]
+        assert len(publishers) == 1, publishers
+        feed = str(publishers[0]["id"])
+        await self.feed.open("janus.plugin.videoroom")
+        subscribe = {**join, "ptype": "subscriber", "streams": [{"feed": feed}]}
+        data, offer = await self.feed.message(subscribe)
+        assert data["videoroom"] == "attached" and offer is not None, data
+        assert "m=audio" not in offer["sdp"]
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        answer = {"type": "answer", "sdp": self.pc.localDescription.sdp}
+        data, _ = await self.feed.message({"request": "start"}, answer)
+        assert data.get("started") == "ok", data
+        return feed
+
+    async def told_unpublished(self, feed: str, timeout: float = 10) -> None:
+        """Wait for the room to tell this viewer that ``feed`` is gone."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self.events:
+                data = event.get("plugindata", {}).get("data", {})
+                if str(data.get("unpublished")) == feed or str(data.get("leaving")) == feed:
+                    return
+            await asyncio.sleep(0.05)
+        pytest.fail(f"the viewer was not told that the feed ended: {self.events}")
+
+    async def frames_stop(self, quiet: float = 1.5, timeout: float = 10) -> None:
+        """Wait until no frame arrived for ``quiet`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if await asyncio.wait_for(self.frames.get(), quiet) is None:
+                    return  # the track ended
+            except TimeoutError:
+                return
+        pytest.fail("frames kept arriving after the camera stopped publishing")
+
+    async def close(self) -> None:
+        await asyncio.gather(self.feed.destroy(), self.room.destroy())
+        await super().close()
+
+
+class FrontendViewer(Receiver):
+    """A viewer that comes in through the front-end's viewer endpoint (the relay offers, the
+    viewer answers with a PATCH), as viewers do when Janus's API stays on the relay host."""
+
+    def __init__(self, http: aiohttp.ClientSession, relay: Relay) -> None:
+        super().__init__()
+        self.resource: str | None = None
+        self._http = http
+        self._relay = relay
+        self._auth = {"Authorization": f"Bearer {relay.viewer_token}"}
+
+    async def open(self) -> None:
+        async with self._http.post(self._relay.viewer_endpoint(), headers=self._auth) as reply:
+            assert reply.status == 201, await reply.text()
+            assert reply.content_type == "application/sdp"
+            self.resource = self._relay.whip_base + reply.headers["Location"]
+            offer = await reply.text()
+        assert "m=audio" not in offer
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        headers = {**self._auth, "Content-Type": "application/sdp"}
+        answer = self.pc.localDescription.sdp
+        async with self._http.patch(self.resource, data=answer, headers=headers) as reply:
+            assert reply.status == 204, await reply.text()
+
+    async def ended(self, timeout: float = 10) -> None:
+        """Wait until the relay hung up this viewer's peer connection."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pc.connectionState in ("closed", "failed"):
+                return
+            with contextlib.suppress(TimeoutError):
+                if await asyncio.wait_for(self.frames.get(), 0.1) is None:
+                    return
+        pytest.fail(f"the relay did not end the viewer ({self.pc.connectionState})")
+
+
+def assert_camera_picture(image: np.ndarray) -> None:
+    assert image.shape == (H, W, 3)
+    # away from the seam, where VP8 blurs the colour edge
+    left = image[:, : W // 2 - 16].reshape(-1, 3).mean(axis=0)
+    right = image[:, W // 2 + 16 :].reshape(-1, 3).mean(axis=0)
+    assert np.abs(left - LEFT).max() < 20, left
+    assert np.abs(right - RIGHT).max() < 20, right
+
+
+async def wait_for_publisher(http: aiohttp.ClientSession, relay: Relay) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        publishers = await janus_publishers(http, relay)
+        if publishers:
+            return
+        await asyncio.sleep(0.1)
+    pytest.fail("the camera never appeared as the room's publisher")
+
+
+# -- tests ------------------------------------------------------------------------------------
+
+
+def test_relay_fans_out_the_one_published_stream(relay: Relay) -> None:
+    try:
+        asyncio.run(_fan_out(relay))
+    except BaseException:
+        print(relay.log_tail())
+        raise
+
+
+async def _fan_out(relay: Relay) -> None:
+    async with aiohttp.ClientSession() as http, camera_track() as track:
+        publisher = WhipPublisher(track, relay.endpoint(), relay.token)
+        await publisher.start()
+        assert publisher.resource_url is not None
+        assert publisher.resource_url.startswith(f"{relay.whip_base}/whip/resource/")
+        viewers: list[Viewer] = []
+        guests: list[FrontendViewer] = []
+        try:
+            await wait_for_publisher(http, relay)
+            first = Viewer(http, relay)
+            viewers.append(first)
+            feed = await first.open()
+            assert_camera_picture(await first.frame())
+
+            # three more viewers at once: the relay fans out, the device still sends once
+            more = [Viewer(http, relay) for _ in range(3)]
+            viewers += more
+            assert await asyncio.gather(*(viewer.open() for viewer in more)) == [feed] * 3
+            pictures = await asyncio.gather(*(viewer.frame() for viewer in viewers))
+            for picture in pictures:
+                assert_camera_picture(picture)
+
+            # viewers can also come through the front-end, with Janus's API kept off the network
+            outside = [FrontendViewer(http, relay) for _ in range(2)]
+            guests += outside
+            await asyncio.gather(*(viewer.open() for viewer in outside))
+            for picture in await asyncio.gather(*(viewer.frame() for viewer in outside)):
+                assert_camera_picture(picture)
+            assert [p["id"] for p in await janus_publishers(http, relay)] == [feed]
+
+            # the device stops publishing: DELETE, the relay unpublishes, the viewers' feed ends
+            await publisher.close()
+            assert publisher.resource_url is None
+            assert await janus_publishers(http, relay) == []
+            await asyncio.gather(*(viewer.told_unpublished(feed) for viewer in viewers))
+            await asyncio.gather(*(viewer.frames_stop() for viewer in viewers))
+            await asyncio.gather(*(viewer.ended() for viewer in outside))
+            assert await janus_publishers(http, relay) == []
+        finally:
+            await publisher.close()
+            await asyncio.gather(*(viewer.close() for viewer in [*viewers, *guests]))
+
+
+def test_a_publication_whose_video_stops_is_dropped(relay: Relay) -> None:
+    asyncio.run(_goes_silent(relay))
+
+
+async def _goes_silent(relay: Relay) -> None:
+    """The camera stops sending (a stalled pipeline, a device gone without a DELETE): the relay
+    frees the room after the idle timeout and hangs up its viewers."""
+    async with aiohttp.ClientSession() as http, camera_and_track() as (camera, track):
+        publisher = WhipPublisher(track, relay.endpoint(), relay.token)
+        viewer = FrontendViewer(http, relay)
+        try:
+            await publisher.start()
+            await wait_for_publisher(http, relay)
+            await viewer.open()
+            assert_camera_picture(await viewer.frame())
+            camera.stop()
+            deadline = time.monotonic() + IDLE_TIMEOUT_S + 10
+            while await janus_publishers(http, relay):
+                assert time.monotonic() < deadline, "the silent publication was never dropped"
+                await asyncio.sleep(0.2)
+            await viewer.ended()
+        finally:
+            await publisher.close()  # its resource is gone already: the DELETE gets a 404
+            await viewer.close()
+
+
+def test_publishing_over_https_verifies_the_relay(relay: Relay, tmp_path: Path) -> None:
+    """The front-end serving TLS itself (--certfile/--keyfile), as a relay host may run it."""
+    identity = ensure_device_identity(tmp_path / "tls", ips=["127.0.0.1"])
+    base = relay.start_frontend(
+        "tls_frontend",
+        "--certfile", str(identity.cert_path),
+        "--keyfile", str(identity.key_path),
+        cafile=identity.cert_path,
+    )  # fmt: skip
+    asyncio.run(_over_https(relay, f"{base}/whip/endpoint/{ROOM}", identity.cert_path))
+
+
+async def _over_https(relay: Relay, url: str, certificate: Path) -> None:
+    async with aiohttp.ClientSession() as http, camera_track() as track:
+        # the relay's certificate is not one the system trusts: refused before the offer is sent
+        untrusted = WhipPublisher(track, url, relay.token)
+        with pytest.raises(WhipError) as refused:
+            await untrusted.start()
+        assert refused.value.status is None and "certificate" in refused.value.reason.lower()
+        assert relay.token not in str(refused.value)
+        assert await janus_publishers(http, relay) == []
+
+        trusted = ssl.create_default_context(cafile=str(certificate))
+        publisher = WhipPublisher(track, url, relay.token, ssl_context=trusted)
+        try:
+            await publisher.start()
+            assert publisher.resource_url is not None
+            assert publisher.resource_url.startswith("https://127.0.0.1:")
+            await wait_for_publisher(http, relay)
+        finally:
+            await publisher.close()
+        assert await janus_publishers(http, relay) == []
+
+
+def test_bad_token_is_refused_and_nothing_is_published(relay: Relay) -> None:
+    asyncio.run(_bad_token(relay))
+
+
+async def _bad_token(relay: Relay) -> None:
+    async with aiohttp.ClientSession() as http, camera_track() as track:
+        publisher = WhipPublisher(track, relay.endpoint(), "not-the-" + relay.token)
+        with pytest.raises(WhipError) as refused:
+            await publisher.start()
+        assert refused.value.status == 401
+        assert relay.token not in str(refused.value)
+        assert publisher.connection_state == "closed"
+        async with http.post(
+            relay.endpoint(), data=b"v=0\r\n", headers={"Content-Type": "application/sdp"}
+        ) as response:
+            assert response.status == 401
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert await janus_publishers(http, relay) == []
+        # viewers need their own token (the publisher's is not it), and a live room
+        for token in (None, relay.token, "x" * 32):
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            async with http.post(relay.viewer_endpoint(), headers=headers) as response:
+                assert response.status == 401
+        viewer = {"Authorization": f"Bearer {relay.viewer_token}"}
+        async with http.post(relay.viewer_endpoint(), headers=viewer) as response:
+            assert response.status == 404  # nothing is being published
+        # nor can the viewer token publish or delete a publication
+        async with http.post(
+            relay.endpoint(), data=b"v=0\r\n", headers={**viewer, "Content-Type": "application/sdp"}
+        ) as response:
+            assert response.status == 401
+
+
+def test_malformed_offers_and_unknown_rooms_are_refused(relay: Relay) -> None:
+    asyncio.run(_malformed(relay))
+
+
+async def _malformed(relay: Relay) -> None:
+    auth = {"Authorization": f"Bearer {relay.token}"}
+    sdp = {**auth, "Content-Type": "application/sdp"}
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("video", direction="sendonly")
+    pc.addTransceiver("audio", direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    with_audio = pc.localDescription.sdp
+    video_only = re.sub(r"m=audio.*", "", with_audio, flags=re.S)  # the audio section is last
+    await pc.close()
+    async with aiohttp.ClientSession() as http:
+        for bad in (b"", b"hello", b"v=0\r\nthis is not sdp\r\n", b"\xff\xfe", with_audio.encode()):
+            async with http.post(relay.endpoint(), data=bad, headers=sdp) as response:
+                assert response.status == 400, (bad[:20], response.status)
+        # Janus parses what the front-end lets through, and refuses it as well
+        broken = video_only.replace("a=fingerprint:", "a=fingerprint:x")
+        async with http.post(relay.endpoint(), data=broken.encode(), headers=sdp) as response:
+            assert response.status == 400, await response.text()
+        text = {**auth, "Content-Type": "text/plain"}
+        async with http.post(relay.endpoint(), data=video_only.encode(), headers=text) as response:
+            assert response.status == 415
+        async with http.post(
+            relay.endpoint("no-such-room"), data=video_only.encode(), headers=sdp
+        ) as response:
+            assert response.status == 404
+        async with http.delete(f"{relay.whip_base}/whip/resource/nothing", headers=auth) as reply:
+            assert reply.status == 404
+        assert await janus_publishers(http, relay) == []
+
+
+# -- the publisher's own checks (no relay needed) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://192.0.2.10/whip/endpoint/camera",
+        "http://relay.example/whip/endpoint/camera",
+        "http://localhost.example/whip/endpoint/camera",
+        "ftp://127.0.0.1/whip",
+        "https://user:pass@relay.example/whip/endpoint/camera",
+    ],
+)
+def test_publisher_refuses_plain_http_beyond_loopback_before_any_traffic(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_network(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("WhipPublisher touched the network")
+
+    monkeypatch.setattr("streaming.whip.aiohttp.ClientSession", no_network)
+    monkeypatch.setattr("streaming.whip.RTCPeerConnection", no_network)
+    asyncio.run(_refuses(url))
+
+
+async def _refuses(url: str) -> None:
+    async with camera_track() as track:
+        with pytest.raises(WhipError) as refused:
+            WhipPublisher(track, url, "a-token-that-must-not-leak")
+        assert refused.value.status is None
+        assert "a-token-that-must-not-leak" not in str(refused.value)
+
+
+def test_publisher_reports_an_unreachable_relay() -> None:
+    asyncio.run(_unreachable(_free_port()))
+
+
+async def _unreachable(port: int) -> None:
+    async with camera_track() as track:
+        publisher = WhipPublisher(track, f"http://127.0.0.1:{port}/whip/endpoint/camera", "t" * 32)
+        with pytest.raises(WhipError) as refused:
+            await publisher.start()
+        assert refused.value.status is None
+        assert "cannot reach the relay" in refused.value.reason
+        assert "t" * 32 not in str(refused.value)
+        assert publisher.connection_state == "closed"

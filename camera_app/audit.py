@@ -104,6 +104,8 @@ class AuditEvent(StrEnum):
     SESSION_ENDED = "session_ended"
     STREAM_STARTED = "stream_started"
     STREAM_STOPPED = "stream_stopped"
+    RELAY_STARTED = "relay_started"
+    RELAY_STOPPED = "relay_stopped"
     CONFIG_CHANGED = "config_changed"
 
 

@@ -48,6 +48,7 @@ from privacy.gate import PrivacyGate
 from streaming.hub import FrameHub
 from streaming.track import RedactedVideoTrack
 from streaming.whip import WhipError, WhipPublisher
+from tests.apiclient import ApiFactory, Client, make_id
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy" / "janus"
@@ -670,3 +671,75 @@ async def _unreachable(port: int) -> None:
         assert "cannot reach the relay" in refused.value.reason
         assert "t" * 32 not in str(refused.value)
         assert publisher.connection_state == "closed"
+
+
+# -- the device: the owner's start publishes, any gate closing unpublishes -------------------
+
+
+def test_device_publishes_its_live_camera_to_the_relay_and_stops_with_the_gates(
+    relay: Relay, start_api: ApiFactory, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "relay-token"
+    token_file.write_text(relay.token + "\n")
+    token_file.chmod(0o600)
+    api = start_api(
+        {"streaming": {"relay": {"whip_url": relay.endpoint(), "token_file": str(token_file)}}}
+    )
+    assert api.server.context is not None
+    owner = api.owner()
+    owner.post("/api/cameras/cam1/streaming/opt-in", {"confirmation": "STREAM cam1"})
+    owner.post("/api/registrations", {"kind": "owner", "name": "王小明", "resident_id": make_id()})
+    camera = Camera(api.server.context.hub)
+    try:
+        assert owner.post("/api/cameras/cam1/streaming/start").status == 200
+        asyncio.run(_device_publishes(relay, owner))
+    except BaseException:
+        print(relay.log_tail())
+        raise
+    finally:
+        camera.stop()
+    conn = api.db()
+    try:
+        rows = conn.execute(
+            "SELECT event, details FROM audit WHERE event LIKE 'relay_%' ORDER BY seq"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert [r[0] for r in rows] == ["relay_started", "relay_stopped"]
+    assert "127.0.0.1" in rows[0][1] and "owner opted out" in rows[1][1]
+    assert relay.token not in str(rows)
+
+
+async def _device_publishes(relay: Relay, owner: Client) -> None:
+    async with aiohttp.ClientSession() as http:
+        await wait_for_publisher(http, relay)  # the server's ticker published within a second
+        viewer = Viewer(http, relay)
+        try:
+            feed = await viewer.open()
+            assert_camera_picture(await viewer.frame())
+            # a gate closes: the stream stops and the relay publication goes with it
+            await asyncio.to_thread(owner.post, "/api/cameras/cam1/streaming/opt-out")
+            await viewer.told_unpublished(feed, timeout=5)
+            assert await janus_publishers(http, relay) == []
+        finally:
+            await viewer.close()
+
+
+def test_relay_config_is_checked() -> None:
+    from camera_app.config.loader import ConfigError, parse_config
+
+    good = {"whip_url": "https://relay.example/whip/endpoint/{camera}", "token_file": "/t"}
+    config = parse_config({"streaming": {"relay": good}})
+    assert config.streaming.relay.endpoint("porch") == "https://relay.example/whip/endpoint/porch"
+    bad = [
+        ({"whip_url": "http://relay.example/whip", "token_file": "/t"}, "https"),
+        ({"whip_url": "https://relay.example/whip"}, "token_file"),
+        ({"whip_url": "https://user:pw@relay.example/w", "token_file": "/t"}, "credentials"),
+        ({"whip_url": "https://relay.example/{nope}", "token_file": "/t"}, "whip_url"),
+        ({"whip_url": "ftp://relay.example/w", "token_file": "/t"}, "whip_url"),
+    ]
+    for relay_section, words in bad:
+        with pytest.raises(ConfigError, match=words):
+            parse_config({"streaming": {"relay": relay_section}})
+    with pytest.raises(ConfigError, match="kindergarten"):
+        parse_config({"streaming": {"profile": "kindergarten", "relay": good}})

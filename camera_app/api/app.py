@@ -21,6 +21,7 @@ from camera_app.api import (
 from camera_app.api.auth import LoginLimiter, SessionStore
 from camera_app.api.context import CTX, ApiContext
 from camera_app.api.errors import Handler, json_errors
+from camera_app.api.relay import RelayPublishing
 from camera_app.api.routes import RouteTable, openapi
 from camera_app.audit import AuditLog
 from camera_app.clock import Clock
@@ -77,10 +78,24 @@ def build_context(
     hub = FrameHub(loop)
     viewer_sessions = ViewerSessions(hub)
 
+    audit = AuditLog(conn, clock)
+    relay = RelayPublishing(
+        config.streaming.relay, viewer_sessions, controller.is_live, audit, clock.monotonic
+    )
+
+    ending: set[asyncio.Future[object]] = set()  # referenced until done
+
     def end_sessions(camera_id: str, reason: str) -> None:
-        loop.call_soon_threadsafe(
-            lambda: asyncio.ensure_future(viewer_sessions.close_camera(camera_id, reason))
-        )
+        def end() -> None:
+            for work in (
+                viewer_sessions.close_camera(camera_id, reason),
+                relay.stop(camera_id, reason),
+            ):
+                task = asyncio.ensure_future(work)
+                ending.add(task)
+                task.add_done_callback(ending.discard)
+
+        loop.call_soon_threadsafe(end)
 
     controller.add_stop_listener(end_sessions)
     return ApiContext(
@@ -92,11 +107,12 @@ def build_context(
         registrations=registrations,
         sessions=SessionStore(conn, clock, config.api.session_hours * 3600),
         limiter=LoginLimiter(config.api.login_max_failures, config.api.login_window_s, clock),
-        audit=AuditLog(conn, clock),
+        audit=audit,
         public_base_url=public_base_url(config),
         tls=config.api.tls,
         hub=hub,
         viewer_sessions=viewer_sessions,
+        relay=relay,
     )
 
 

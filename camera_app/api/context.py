@@ -10,6 +10,7 @@ from aiohttp import web
 
 from camera_app.api.auth import LoginLimiter, Principal, SessionStore
 from camera_app.api.errors import ApiError
+from camera_app.api.relay import RelayPublishing
 from camera_app.audit import AuditLog
 from camera_app.clock import Clock
 from camera_app.config.app import AppConfig
@@ -46,6 +47,7 @@ class ApiContext:
     tls: bool
     hub: FrameHub
     viewer_sessions: ViewerSessions
+    relay: RelayPublishing
 
     # --- who is calling -----------------------------------------------------------------------
 

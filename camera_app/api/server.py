@@ -109,6 +109,7 @@ class ApiServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
             self.context.controller.stop_all("service", "service stopping")
+            await self.context.relay.close_all("service stopping")
             await self.context.viewer_sessions.close_all("service stopping")
             await runner.cleanup()
         finally:
@@ -121,6 +122,7 @@ class ApiServer:
             try:
                 self.context.controller.reevaluate()
                 await enforce_sessions(self.context)
+                await self.context.relay.reconcile(list(self.context.controller.cameras))
             except Exception:  # keep ticking: a failing check must not freeze the gates open
                 log.exception("re-checking the streaming gates failed; stopping every stream")
                 self.context.controller.stop_all("gates", "gate check failed")

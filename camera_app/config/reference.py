@@ -60,11 +60,21 @@ def render() -> str:
         if doc:
             lines += [" ".join(doc.split()), ""]
         lines += ["| key | default | allowed | meaning |", "|---|---|---|---|"]
-        for name, sub in type(model).model_fields.items():
-            text = " ".join((sub.description or "").split())
-            lines.append(f"| `{section}.{name}` | {_default(sub)} | {_limits(sub)} | {text} |")
+        lines += _rows(section, type(model))
         lines.append("")
     return "\n".join(lines)
+
+
+def _rows(prefix: str, model: type[BaseModel]) -> list[str]:
+    """One row per key; a nested section gets its own row, then one per key inside it."""
+    rows = []
+    for name, sub in model.model_fields.items():
+        text = " ".join((sub.description or "").split())
+        rows.append(f"| `{prefix}.{name}` | {_default(sub)} | {_limits(sub)} | {text} |")
+        nested = sub.default_factory() if sub.default_factory else None  # type: ignore[call-arg]
+        if isinstance(nested, BaseModel):
+            rows += _rows(f"{prefix}.{name}", type(nested))
+    return rows
 
 
 if __name__ == "__main__":

@@ -99,6 +99,7 @@ class LivePrivacyFeed:
             self._generation += 1
             self._pending = None
             self._clear(camera_id)
+            self._cond.notify_all()  # the worker frees the stage now
         log.info(
             "live privacy stage for %s stopped (%s): %d frames processed, %d dropped, "
             "%d withheld, %d failures",
@@ -110,27 +111,30 @@ class LivePrivacyFeed:
             self.stats.failures,
         )
 
-    def _take(self) -> tuple[Frame, int] | None:
+    def _take(self, built_for: int) -> tuple[Frame | None, int] | None:
+        """The next frame, or ``(None, generation)`` when the stream stopped (so the stage is
+        freed at once, not at the next stream); ``None`` when the feed closes."""
         with self._cond:
-            while self._pending is None and not self._closed:
+            while self._pending is None and not self._closed and self._generation == built_for:
                 self._cond.wait()
             if self._closed:
                 return None
             frame, self._pending = self._pending, None
-            assert frame is not None
             return frame, self._generation
 
     def _run(self) -> None:
-        built_for = -1
-        while (taken := self._take()) is not None:
+        built_for = self._generation
+        while (taken := self._take(built_for)) is not None:
             frame, generation = taken
             if built_for != generation:
-                self._stage = None
+                self._discard_stage()
+                built_for = generation
+            if frame is None:
+                continue
             if self._stage is None:
                 self._stage = self._build_or_stop()
                 if self._stage is None:
                     continue
-                built_for = generation
             redacted = self._process(self._stage, frame)
             with self._cond:
                 if generation != self._generation or not self._is_live(self.camera_id):
@@ -139,6 +143,12 @@ class LivePrivacyFeed:
                 if not redacted.streamed:
                     self.stats.withheld += 1
                 self._publish(self.camera_id, redacted)
+        self._discard_stage()
+
+    def _discard_stage(self) -> None:
+        if self._stage is not None:
+            self._stage.close()  # frees its detectors and their thread
+            self._stage = None
 
     def _build_or_stop(self) -> PrivacyStage | None:
         try:
@@ -158,5 +168,5 @@ class LivePrivacyFeed:
             # the slate, and the stage, whose state may be half-updated, is rebuilt.
             log.exception("privacy stage failed on a %s frame; sending the slate", self.camera_id)
             self.stats.failures += 1
-            self._stage = None
+            self._discard_stage()
             return stage.gate.withhold(frame, WithholdReason.DETECTOR_ERROR)

@@ -60,6 +60,8 @@ class SceneMonitor:
             previous, np.float32([[1, 0, dx], [0, 1, dy]]), _THUMB, borderMode=cv2.BORDER_REPLICATE
         )
         m = int(np.ceil(shift)) + 1
+        if 2 * m >= min(current.shape[:2]):
+            return 0.0  # half the picture in one frame is a cut (the change check's job), not a pan
         inner = (slice(m, -m), slice(m, -m))
         before = float(np.abs(current[inner] - previous[inner]).mean())
         after = float(np.abs(current[inner] - moved[inner]).mean())

@@ -112,4 +112,18 @@ class DetectorRunner:
         return DetectionOutcome(tuple(detections), None, elapsed, ran)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Free the detectors without waiting: they are closed on the detection thread, after
+        any run still in flight (a hung detector delays only its own closing), and never by the
+        garbage collector on whatever thread drops the last reference."""
+        self._pool.submit(self._close_detectors, [d for d, _ in self._schedule])
+        self._pool.shutdown(wait=False)
+
+    @staticmethod
+    def _close_detectors(detectors: Sequence[FaceDetector]) -> None:
+        for detector in detectors:
+            close = getattr(detector, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:
+                    log.exception("closing face detector %s failed", detector.name)

@@ -10,9 +10,11 @@ What sharing costs, and how it is handled:
 
 * a viewer that joins mid-stream needs a keyframe: joining asks the encoder for one, and each
   track skips packets until its first keyframe;
-* a sender's keyframe request (RTCP PLI/FIR after loss) cannot reach a shared encoder through
-  aiortc, so the encoder also makes a keyframe every ``KEYFRAME_INTERVAL_S``: a viewer that lost a
-  packet recovers within that interval;
+* a receiver's keyframe request (RTCP PLI/FIR, after loss or when a relay adds a viewer) goes to
+  its sender, which would only flag its own, unused encoder: :meth:`SharedPacketTrack.attach`
+  routes it to the shared encoder instead (at most one forced keyframe per
+  ``KEYFRAME_MIN_GAP_S``, so one lossy viewer cannot flood the others with keyframes). The
+  encoder also makes a keyframe every ``KEYFRAME_INTERVAL_S`` as a backstop;
 * one bitrate for all (aiortc's per-receiver estimate adapts only a per-viewer encoder), sized to
   the picture.
 
@@ -27,10 +29,11 @@ import contextlib
 import fractions
 import logging
 import os
+import time
 from dataclasses import dataclass
 
 import av
-from aiortc import MediaStreamTrack
+from aiortc import MediaStreamTrack, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError
 from av.video.codeccontext import VideoCodecContext
 from av.video.frame import PictureType
@@ -41,6 +44,7 @@ from streaming.track import VIDEO_CLOCK, to_video_frame
 log = logging.getLogger(__name__)
 
 KEYFRAME_INTERVAL_S = 1.0
+KEYFRAME_MIN_GAP_S = 0.25
 _TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
 _BITS_PER_PIXEL = 0.1  # per frame, at the nominal rate below; VP8 realtime looks clean there
 _NOMINAL_FPS = 15
@@ -73,6 +77,7 @@ class SharedEncoder:
         self._subscribers = 0
         self._keyframe_wanted = True
         self._last_keyframe_pts: int | None = None
+        self._last_keyframe_at: float | None = None  # monotonic time
         self._start: float | None = None
         self._task: asyncio.Task[None] | None = None
         self._failed = False
@@ -89,6 +94,12 @@ class SharedEncoder:
         if self._task is None or self._task.done():
             self._failed = False
             self._task = asyncio.ensure_future(self._run())
+
+    def request_keyframe(self) -> None:
+        """A receiver asked for a keyframe; honoured unless one was just made."""
+        last = self._last_keyframe_at
+        if last is None or time.monotonic() - last >= KEYFRAME_MIN_GAP_S:
+            self._keyframe_wanted = True
 
     def unsubscribe(self) -> None:
         self._subscribers = max(0, self._subscribers - 1)
@@ -163,6 +174,7 @@ class SharedEncoder:
         if yuv.pict_type == PictureType.I or any(p.is_keyframe for p in packets):
             packet.is_keyframe = True
             self._last_keyframe_pts = video.pts
+            self._last_keyframe_at = time.monotonic()
         return packet
 
 
@@ -205,6 +217,17 @@ class SharedPacketTrack(MediaStreamTrack):
         self._subscribed = False
         self.frames_sent = 0
         self.withheld_sent = 0
+
+    def attach(self, sender: RTCRtpSender) -> None:
+        """Send ``sender``'s keyframe requests to the shared encoder.
+
+        aiortc has no public hook for this: its sender handles PLI/FIR by calling its own
+        ``_send_keyframe``, which is replaced on this one instance. Should a later aiortc not
+        have it, nothing is replaced and the periodic keyframes remain."""
+        if callable(getattr(sender, "_send_keyframe", None)):
+            sender._send_keyframe = self._encoder.request_keyframe  # type: ignore[method-assign]
+        else:
+            log.warning("aiortc sender has no keyframe hook; relying on periodic keyframes")
 
     async def recv(self) -> av.Packet:
         if not self._subscribed:

@@ -178,6 +178,8 @@ async def _answer(pc: RTCPeerConnection, track: MediaStreamTrack, offer_sdp: str
     # Our transceiver exists before the offer is applied, so the offer's first video section
     # takes it, with our codec preference (VP8 only: the shared encode is VP8).
     transceiver = pc.addTransceiver(track, direction="sendonly")
+    if isinstance(track, SharedPacketTrack):
+        track.attach(transceiver.sender)
     vp8 = [
         c
         for c in RTCRtpSender.getCapabilities("video").codecs

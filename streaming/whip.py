@@ -36,6 +36,8 @@ from aiortc import (
 )
 from yarl import URL
 
+from streaming.encoder import SharedPacketTrack
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -140,6 +142,8 @@ class WhipPublisher:
 
         try:
             transceiver = pc.addTransceiver(self._track, direction="sendonly")
+            if isinstance(self._track, SharedPacketTrack):
+                self._track.attach(transceiver.sender)  # the relay's PLIs reach the encoder
             transceiver.setCodecPreferences(
                 [
                     codec

@@ -246,3 +246,36 @@ async def _negotiation() -> None:
 
 def test_codec_and_audio_negotiation() -> None:
     asyncio.run(_negotiation())
+
+
+async def _keyframe_on_request() -> None:
+    hub = FrameHub(asyncio.get_running_loop())
+    sessions = ViewerSessions(hub)
+    feeder = HubFeeder(hub, fps=20)
+    viewer = Viewer()
+    try:
+        await viewer.connect(sessions, "owner")
+        await viewer.frame()
+        encoder = sessions.encoder(CAM)
+        encoded = await encoder.next(-1)
+        while not encoded.keyframe:  # start just after a periodic keyframe
+            encoded = await encoder.next(encoded.sequence)
+        await asyncio.sleep(0.3)
+        # the viewer reports picture loss (RTCP PLI), as a browser or the relay does
+        receiver = viewer.pc.getReceivers()[0]
+        ssrc = receiver.getSynchronizationSources()[0].source
+        await receiver._send_rtcp_pli(ssrc)
+        asked = time.monotonic()
+        encoded = await encoder.next(encoded.sequence)
+        while not encoded.keyframe:
+            encoded = await encoder.next(encoded.sequence)
+        # well before the next periodic keyframe (1 s after the last one, ~0.7 s from here)
+        assert time.monotonic() - asked < 0.45
+    finally:
+        await feeder.stop()
+        await sessions.close_all("test over")
+        await viewer.close()
+
+
+def test_a_viewers_keyframe_request_reaches_the_shared_encoder() -> None:
+    asyncio.run(_keyframe_on_request())

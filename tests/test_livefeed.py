@@ -30,6 +30,7 @@ class Harness:
         self.cleared = 0
         self.stops: list[tuple[str, str, str]] = []
         self.builds = 0
+        self.closed = 0  # stages the feed closed
         self._build = build or (lambda: _stage(always())[0])
         self.event = threading.Event()
         self.feed = LivePrivacyFeed(
@@ -44,7 +45,21 @@ class Harness:
 
     def build(self) -> PrivacyStage:
         self.builds += 1
-        return self._build()
+        stage = self._build()
+        close = stage.close
+
+        def counted_close() -> None:
+            self.closed += 1
+            close()
+
+        stage.close = counted_close  # type: ignore[method-assign]
+        return stage
+
+    def wait(self, predicate, timeout: float = 5) -> bool:
+        deadline = time.monotonic() + timeout
+        while not predicate() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return predicate()
 
     def publish(self, camera: str, frame: RedactedFrame) -> None:
         assert camera == CAM
@@ -103,6 +118,8 @@ def test_streams_redacted_frames_with_a_fresh_stage_per_stream(harness) -> None:
     h.live = False
     h.feed.stream_stopped(CAM, "owner stopped")
     assert h.cleared == 1
+    # the stage (models, detection thread) is freed when the stream stops, not at the next one
+    assert h.wait(lambda: h.closed == 1)
     before = len(h.published)
     for j in range(i, i + 10):
         h.feed.offer(_frame(j))
@@ -151,3 +168,4 @@ def test_a_stage_that_raises_sends_the_slate_and_is_rebuilt(harness) -> None:
     assert len(failed) == 1 and not failed[0].streamed
     assert h.feed.stats.failures == 1
     assert h.builds == 2 and not h.stops
+    assert h.closed == 1  # the failed stage was freed

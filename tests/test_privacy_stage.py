@@ -6,6 +6,7 @@ decision can be provoked on purpose; the real models are tested in test_detector
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -268,3 +269,38 @@ def test_latency_history_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(6):
         stage.process(_frame(i))
     assert len(stage.latencies_s) == 3
+
+
+def test_close_frees_the_detectors_on_the_detection_thread() -> None:
+    """Closing must not wait for a detector, and must not leave its native task to the garbage
+    collector (which would close it on whatever thread, e.g. an event loop, and can hang)."""
+    detector = ScriptedDetector(always())
+    closed_on: list[str] = []
+    record = lambda: closed_on.append(threading.current_thread().name)  # noqa: E731
+    detector.close = record  # type: ignore[attr-defined]
+    stage = PrivacyStage(_config(), [(detector, 1)], {"scripted": "1"})
+    stage.process(_frame(0))
+    stage.close()
+    deadline = time.monotonic() + 5
+    while not closed_on and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert closed_on and closed_on[0].startswith("face-detect")
+
+
+def test_a_jump_of_half_the_picture_is_not_a_camera_shift() -> None:
+    """A proposed shift wider than the thumbnail's margins is a cut, not a pan (it used to leave
+    nothing to compare and warn "Mean of empty slice")."""
+    import warnings
+
+    import cv2
+
+    from privacy.quality import SceneMonitor
+
+    noise = np.random.default_rng(1).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    image = cv2.GaussianBlur(noise, (0, 0), 6)
+    monitor = SceneMonitor()
+    monitor.measure(image)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quality = monitor.measure(np.roll(image, 280, axis=1))
+    assert quality.camera_shift == 0.0

@@ -20,18 +20,11 @@ import asyncio
 import contextlib
 import importlib.util
 import re
-import secrets
-import shutil
-import socket
 import ssl
-import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -49,11 +42,16 @@ from streaming.hub import FrameHub
 from streaming.track import RedactedVideoTrack
 from streaming.whip import WhipError, WhipPublisher
 from tests.apiclient import ApiFactory, Client, make_id
+from tests.relayhost import (
+    DEPLOY,
+    ROOM,
+    LocalRelay,
+    RelayUnavailable,
+    free_port,
+    janus_binary,
+    start_relay,
+)
 
-REPO = Path(__file__).resolve().parent.parent
-DEPLOY = REPO / "deploy" / "janus"
-JANUS = shutil.which("janus") or "/usr/bin/janus"
-ROOM = "camera"  # the room deploy/janus/janus.plugin.videoroom.jcfg defines
 CAMERA = "cam1"
 W, H = 320, 240
 IDLE_TIMEOUT_S = 2  # the front-end drops a publication whose video stopped this long
@@ -72,164 +70,18 @@ def _load_frontend() -> ModuleType:
 frontend = _load_frontend()  # the viewers below speak to Janus with its Janus API client
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _fill(text: str, key: str, placeholder: str, value: str) -> str:
-    """Uncomment ``#key = "@PLACEHOLDER@"`` with a value, as the README's install step does."""
-    line = f'#{key} = "@{placeholder}@"'
-    assert line in text, f"{line} is not in the deploy config any more"
-    return text.replace(line, f'{key} = "{value}"')
-
-
-@dataclass
-class Relay:
-    janus_url: str
-    whip_base: str
-    token: str
-    viewer_token: str
-    janus_secret: str
-    room_pin: str
-    root: Path
-    files: dict[str, Path]
-    logs: dict[str, Path] = field(default_factory=dict)
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def start_frontend(self, name: str, *extra: str, cafile: Path | None = None) -> str:
-        """Run ``whip_frontend.py`` as the README does; returns its base URL once it answers
-        (https, verified against ``cafile``, when given)."""
-        port = _free_port()
-        log = self.logs[name] = self.root / f"{name}.log"
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    str(DEPLOY / "whip_frontend.py"),
-                    "--janus", self.janus_url,
-                    "--listen", f"127.0.0.1:{port}",
-                    "--token-file", str(self.files["token"]),
-                    "--janus-secret-file", str(self.files["janus-secret"]),
-                    "--room-pin-file", str(self.files["room-pin"]),
-                    *extra,
-                ],
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )  # fmt: skip
-        self.processes.append(process)
-        context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
-        base = f"{'https' if cafile else 'http'}://127.0.0.1:{port}"
-        # the resource routes answer GET with 405 once the server is up
-        _wait_http(f"{base}/whip/resource/x", {405}, process, name, context)
-        return base
-
-    def endpoint(self, room: str = ROOM) -> str:
-        return f"{self.whip_base}/whip/endpoint/{room}"
-
-    def viewer_endpoint(self, room: str = ROOM) -> str:
-        return f"{self.whip_base}/whep/endpoint/{room}"
-
-    def log_tail(self) -> str:
-        tails = []
-        for name, path in self.logs.items():
-            lines = path.read_text(errors="replace").splitlines()[-25:]
-            tails.append(f"--- {name} ---\n" + "\n".join(lines))
-        return "\n".join(tails)
-
-
-def _wait_http(
-    url: str,
-    ready: set[int],
-    process: subprocess.Popen[bytes],
-    what: str,
-    context: ssl.SSLContext | None = None,
-) -> None:
-    """Poll ``url`` until it answers with a status in ``ready``."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{what} exited with {process.returncode} while starting")
-        try:
-            with urllib.request.urlopen(url, timeout=1, context=context) as response:
-                status = response.status
-        except urllib.error.HTTPError as err:
-            status = err.code
-        except OSError:
-            time.sleep(0.05)
-            continue
-        if status in ready:
-            return
-        time.sleep(0.05)
-    pytest.fail(f"{what} did not become ready at {url}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @pytest.fixture(scope="module")
-def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Relay]:
+def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRelay]:
     """Janus with the deploy configs and the WHIP front-end, both on loopback."""
-    if not Path(JANUS).exists():
+    if janus_binary() is None:
         pytest.skip("Janus is not installed (Debian package janus: `deploy/sysdeps.sh --test`)")
     root = tmp_path_factory.mktemp("relay")
-    configs = root / "janus"
-    configs.mkdir()
-    for path in DEPLOY.glob("*.jcfg"):
-        shutil.copy(path, configs / path.name)
-    janus_port = _free_port()
-    janus_secret, room_secret, room_pin, token, viewer_token = (
-        secrets.token_urlsafe(24) for _ in range(5)
-    )
-
-    core = configs / "janus.jcfg"
-    text = _fill(core.read_text(), "api_secret", "JANUS_API_SECRET", janus_secret)
-    core.write_text(text.replace("debug_level = 4", "debug_level = 3"))
-    http = configs / "janus.transport.http.jcfg"
-    text, count = re.subn(r"\bport = 8088\b", f"port = {janus_port}", http.read_text())
-    assert count == 1
-    http.write_text(text)
-    room = configs / "janus.plugin.videoroom.jcfg"
-    text = _fill(room.read_text(), "secret", "ROOM_SECRET", room_secret)
-    room.write_text(_fill(text, "pin", "ROOM_PIN", room_pin))
-
-    files = {name: root / name for name in ("janus-secret", "room-pin", "token", "viewer-token")}
-    for name, value in zip(files, (janus_secret, room_pin, token, viewer_token), strict=True):
-        files[name].write_text(value + "\n")
-
-    janus_url = f"http://127.0.0.1:{janus_port}/janus"
-    relay = Relay(
-        janus_url, "", token, viewer_token, janus_secret, room_pin, root, files,
-        logs={"janus": root / "janus.log"},
-    )  # fmt: skip
-    with relay.logs["janus"].open("wb") as janus_log:
-        janus = subprocess.Popen(
-            [JANUS, "-F", str(configs), "--disable-colors"],
-            stdout=janus_log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    relay.processes.append(janus)
     try:
-        _wait_http(f"{janus_url}/info", {200}, janus, "janus")
-        relay.whip_base = relay.start_frontend(
-            "whip_frontend",
-            "--viewer-token-file", str(files["viewer-token"]),
-            "--idle-timeout", str(IDLE_TIMEOUT_S),
-        )  # fmt: skip
-        yield relay
-    finally:
-        for process in reversed(relay.processes):
-            _stop(process)
+        running = start_relay(root, "--idle-timeout", str(IDLE_TIMEOUT_S))
+    except RelayUnavailable as err:
+        pytest.fail(f"the relay did not start: {err}")
+    with running:
+        yield running
 
 
 # -- the device side: redacted frames into a hub, a track of them published over WHIP ---------
@@ -282,7 +134,7 @@ async def camera_and_track() -> AsyncIterator[tuple[Camera, RedactedVideoTrack]]
 # -- the viewer side: VideoRoom subscribers over Janus's HTTP API ----------------------------
 
 
-async def janus_publishers(http: aiohttp.ClientSession, relay: Relay) -> list[dict[str, Any]]:
+async def janus_publishers(http: aiohttp.ClientSession, relay: LocalRelay) -> list[dict[str, Any]]:
     """The room's publishers, as Janus lists them."""
     janus = frontend.JanusSession(http, relay.janus_url, relay.janus_secret)
     await janus.open("janus.plugin.videoroom")
@@ -331,7 +183,7 @@ class Viewer(Receiver):
     subscriber handle for which Janus offers the camera's feed and the viewer's aiortc peer
     answers."""
 
-    def __init__(self, http: aiohttp.ClientSession, relay: Relay) -> None:
+    def __init__(self, http: aiohttp.ClientSession, relay: LocalRelay) -> None:
         super().__init__()
         self.events: list[dict[str, Any]] = []
         self.room = frontend.JanusSession(
@@ -392,7 +244,7 @@ class FrontendViewer(Receiver):
     """A viewer that comes in through the front-end's viewer endpoint (the relay offers, the
     viewer answers with a PATCH), as viewers do when Janus's API stays on the relay host."""
 
-    def __init__(self, http: aiohttp.ClientSession, relay: Relay) -> None:
+    def __init__(self, http: aiohttp.ClientSession, relay: LocalRelay) -> None:
         super().__init__()
         self.resource: str | None = None
         self._http = http
@@ -434,7 +286,7 @@ def assert_camera_picture(image: np.ndarray) -> None:
     assert np.abs(right - RIGHT).max() < 20, right
 
 
-async def wait_for_publisher(http: aiohttp.ClientSession, relay: Relay) -> None:
+async def wait_for_publisher(http: aiohttp.ClientSession, relay: LocalRelay) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         publishers = await janus_publishers(http, relay)
@@ -447,7 +299,7 @@ async def wait_for_publisher(http: aiohttp.ClientSession, relay: Relay) -> None:
 # -- tests ------------------------------------------------------------------------------------
 
 
-def test_relay_fans_out_the_one_published_stream(relay: Relay) -> None:
+def test_relay_fans_out_the_one_published_stream(relay: LocalRelay) -> None:
     try:
         asyncio.run(_fan_out(relay))
     except BaseException:
@@ -455,7 +307,7 @@ def test_relay_fans_out_the_one_published_stream(relay: Relay) -> None:
         raise
 
 
-async def _fan_out(relay: Relay) -> None:
+async def _fan_out(relay: LocalRelay) -> None:
     async with aiohttp.ClientSession() as http, camera_track() as track:
         publisher = WhipPublisher(track, relay.endpoint(), relay.token)
         await publisher.start()
@@ -499,11 +351,11 @@ async def _fan_out(relay: Relay) -> None:
             await asyncio.gather(*(viewer.close() for viewer in [*viewers, *guests]))
 
 
-def test_a_publication_whose_video_stops_is_dropped(relay: Relay) -> None:
+def test_a_publication_whose_video_stops_is_dropped(relay: LocalRelay) -> None:
     asyncio.run(_goes_silent(relay))
 
 
-async def _goes_silent(relay: Relay) -> None:
+async def _goes_silent(relay: LocalRelay) -> None:
     """The camera stops sending (a stalled pipeline, a device gone without a DELETE): the relay
     frees the room after the idle timeout and hangs up its viewers."""
     async with aiohttp.ClientSession() as http, camera_and_track() as (camera, track):
@@ -525,7 +377,7 @@ async def _goes_silent(relay: Relay) -> None:
             await viewer.close()
 
 
-def test_publishing_over_https_verifies_the_relay(relay: Relay, tmp_path: Path) -> None:
+def test_publishing_over_https_verifies_the_relay(relay: LocalRelay, tmp_path: Path) -> None:
     """The front-end serving TLS itself (--certfile/--keyfile), as a relay host may run it."""
     identity = ensure_device_identity(tmp_path / "tls", ips=["127.0.0.1"])
     base = relay.start_frontend(
@@ -537,7 +389,7 @@ def test_publishing_over_https_verifies_the_relay(relay: Relay, tmp_path: Path) 
     asyncio.run(_over_https(relay, f"{base}/whip/endpoint/{ROOM}", identity.cert_path))
 
 
-async def _over_https(relay: Relay, url: str, certificate: Path) -> None:
+async def _over_https(relay: LocalRelay, url: str, certificate: Path) -> None:
     async with aiohttp.ClientSession() as http, camera_track() as track:
         # the relay's certificate is not one the system trusts: refused before the offer is sent
         untrusted = WhipPublisher(track, url, relay.token)
@@ -559,11 +411,11 @@ async def _over_https(relay: Relay, url: str, certificate: Path) -> None:
         assert await janus_publishers(http, relay) == []
 
 
-def test_bad_token_is_refused_and_nothing_is_published(relay: Relay) -> None:
+def test_bad_token_is_refused_and_nothing_is_published(relay: LocalRelay) -> None:
     asyncio.run(_bad_token(relay))
 
 
-async def _bad_token(relay: Relay) -> None:
+async def _bad_token(relay: LocalRelay) -> None:
     async with aiohttp.ClientSession() as http, camera_track() as track:
         publisher = WhipPublisher(track, relay.endpoint(), "not-the-" + relay.token)
         with pytest.raises(WhipError) as refused:
@@ -592,11 +444,11 @@ async def _bad_token(relay: Relay) -> None:
             assert response.status == 401
 
 
-def test_malformed_offers_and_unknown_rooms_are_refused(relay: Relay) -> None:
+def test_malformed_offers_and_unknown_rooms_are_refused(relay: LocalRelay) -> None:
     asyncio.run(_malformed(relay))
 
 
-async def _malformed(relay: Relay) -> None:
+async def _malformed(relay: LocalRelay) -> None:
     auth = {"Authorization": f"Bearer {relay.token}"}
     sdp = {**auth, "Content-Type": "application/sdp"}
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -659,7 +511,7 @@ async def _refuses(url: str) -> None:
 
 
 def test_publisher_reports_an_unreachable_relay() -> None:
-    asyncio.run(_unreachable(_free_port()))
+    asyncio.run(_unreachable(free_port()))
 
 
 async def _unreachable(port: int) -> None:
@@ -677,7 +529,7 @@ async def _unreachable(port: int) -> None:
 
 
 def test_device_publishes_its_live_camera_to_the_relay_and_stops_with_the_gates(
-    relay: Relay, start_api: ApiFactory, tmp_path: Path
+    relay: LocalRelay, start_api: ApiFactory, tmp_path: Path
 ) -> None:
     token_file = tmp_path / "relay-token"
     token_file.write_text(relay.token + "\n")
@@ -710,7 +562,7 @@ def test_device_publishes_its_live_camera_to_the_relay_and_stops_with_the_gates(
     assert relay.token not in str(rows)
 
 
-async def _device_publishes(relay: Relay, owner: Client) -> None:
+async def _device_publishes(relay: LocalRelay, owner: Client) -> None:
     async with aiohttp.ClientSession() as http:
         await wait_for_publisher(http, relay)  # the server's ticker published within a second
         viewer = Viewer(http, relay)

@@ -34,6 +34,11 @@ CREATE TABLE IF NOT EXISTS users (
     created_at    REAL NOT NULL
 );
 
+CREATE TABLE IF NOT EXISTS settings (   -- device state that must survive a restart
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS setup_codes (
     id         INTEGER PRIMARY KEY,
     code_hash  TEXT NOT NULL,
@@ -72,3 +77,16 @@ def open_database(path: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as err:
         raise DatabaseError(f"cannot open database {path}: {err}") from None
     return conn
+
+
+def get_setting(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sqlite3
 import threading
 from types import FrameType
 
@@ -17,6 +18,7 @@ from camera_app.livefeed import LivePrivacyFeed
 from camera_app.monitor.pipeline import MonitoringPipeline
 from camera_app.monitor.store import EventStore
 from camera_app.monitor.upkeep import recover_interrupted
+from camera_app.mqtt.integration import MqttIntegration, StreamControl
 from firmware.capture import CaptureFeed, open_source
 from firmware.indicator import StreamingIndicator
 from firmware.masks import PrivacyMasker
@@ -74,6 +76,7 @@ def run_service(
     indicator = StreamingIndicator(config.streaming.indicator_pin)
     api = _start_api(config, clock, indicator)
     live = _live_feed(config, api)
+    mqtt = _mqtt(config, conn, clock, pipeline, paths, api)
     started = clock.monotonic()
     next_stats = started + STATS_INTERVAL_S
     exit_code = EXIT_OK
@@ -84,6 +87,8 @@ def run_service(
             if duration is not None and now - started >= duration:
                 break
             frame = feed.get(timeout=0.5)
+            if mqtt is not None:
+                mqtt.tick(frame, feed.stats)
             if frame is None:
                 if feed.error is not None:
                     log.error("capture failed: %s", feed.error)
@@ -113,6 +118,8 @@ def run_service(
             api.stop()  # ends every live stream first
         if live is not None:
             live.close()
+        if mqtt is not None:
+            mqtt.stop()
         indicator.close()
         feed.stop()
         pipeline.close()
@@ -152,6 +159,33 @@ def _live_feed(config: AppConfig, api: ApiServer | None) -> LivePrivacyFeed | No
     ctx.controller.add_stop_listener(feed.stream_stopped)
     feed.start()
     return feed
+
+
+def _mqtt(
+    config: AppConfig,
+    conn: sqlite3.Connection,
+    clock: Clock,
+    pipeline: MonitoringPipeline,
+    paths: StoragePaths,
+    api: ApiServer | None,
+) -> MqttIntegration | None:
+    if not config.mqtt.enabled:
+        return None
+    streams = None
+    if api is not None and api.context is not None:
+        controller = api.context.controller
+
+        def states() -> dict[str, dict[str, object]]:
+            return {
+                cid: {"state": st.state.value, "reason": st.reason}
+                for cid in controller.cameras
+                if (st := controller.status(cid))
+            }
+
+        streams = StreamControl(states, controller.stop)
+    integration = MqttIntegration(config, conn, clock, pipeline, paths, streams)
+    integration.start()
+    return integration
 
 
 def _install_signal_handlers(stop: threading.Event) -> None:

@@ -11,6 +11,7 @@ from camera_app.config.capture import CaptureConfig
 from camera_app.config.events import EventsConfig
 from camera_app.config.logging import LoggingConfig
 from camera_app.config.motion import MotionConfig
+from camera_app.config.mqtt import MqttConfig
 from camera_app.config.privacy import PrivacyConfig
 from camera_app.config.privacy_masks import PrivacyMasksConfig
 from camera_app.config.recording import RecordingConfig
@@ -31,4 +32,5 @@ class AppConfig(StrictModel):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     streaming: StreamingConfig = Field(default_factory=StreamingConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

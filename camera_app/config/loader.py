@@ -45,7 +45,8 @@ def _problems(err: ValidationError) -> list[str]:
 
 
 def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = None) -> AppConfig:
-    """Validate already-parsed YAML data; relative ``storage.data_dir`` is taken from base_dir."""
+    """Validate already-parsed YAML data; relative paths (``storage.data_dir``, the MQTT
+    certificate files) are taken from base_dir."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -59,6 +60,15 @@ def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = No
             update={"data_dir": (base_dir / config.storage.data_dir).resolve()}
         )
         config = config.model_copy(update={"storage": storage})
+    if base_dir is not None:
+        mqtt = config.mqtt
+        files = {
+            key: (base_dir / value).resolve()
+            for key in ("ca_file", "cert_file", "key_file")
+            if (value := getattr(mqtt, key)) is not None and not value.is_absolute()
+        }
+        if files:
+            config = config.model_copy(update={"mqtt": mqtt.model_copy(update=files)})
     return config
 
 

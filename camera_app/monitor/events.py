@@ -17,6 +17,7 @@ class EndReason(enum.StrEnum):
     MOTION_ENDED = "motion_ended"
     MAX_LENGTH = "max_length"
     SHUTDOWN = "shutdown"
+    DISARMED = "disarmed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +78,13 @@ class EventTracker:
             return self._end(timestamp, EndReason.MOTION_ENDED)
         return None
 
-    def stop(self, timestamp: float) -> EventChange | None:
-        """End an active event because the service is stopping."""
-        return self._end(timestamp, EndReason.SHUTDOWN) if self.active else None
+    def stop(self, timestamp: float, reason: EndReason = EndReason.SHUTDOWN) -> EventChange | None:
+        """End an active event now (the service is stopping, or monitoring was disarmed)."""
+        if not self.active:
+            return None
+        change = self._end(timestamp, reason)
+        self._run = 0
+        return change
 
     def _end(self, timestamp: float, reason: EndReason) -> EventChange:
         since = self._active_since

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from camera_app.clock import Clock
 from camera_app.config.app import AppConfig
-from camera_app.monitor.events import EventChange, EventTracker, Transition
+from camera_app.monitor.events import EndReason, EventChange, EventTracker, Transition
 from camera_app.monitor.motion import MotionDetector, MotionResult
 from camera_app.monitor.preroll import PreRollBuffer
 from camera_app.monitor.recorder import ClipRecorder, free_bytes
@@ -30,8 +32,16 @@ def new_event_id(wall: float) -> str:
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
+EventListener = Callable[[dict[str, Any]], None]
+
+
 class MonitoringPipeline:
     """Feeds every frame through motion detection and records events.
+
+    ``armed`` false (disarmed, e.g. while the owner is home) ends an open event and starts no new
+    one; frames still flow (the live path does not depend on it). ``listeners`` hear of every
+    event start and end (MQTT), with the event id and references to its snapshot and clip, never
+    an image.
 
     Times in the index are wall-clock, derived from the frames' monotonic timestamps through the
     offset seen on the first frame, so a file read faster than real time still gives event
@@ -68,6 +78,9 @@ class MonitoringPipeline:
         self._recorded_until = float("-inf")  # timestamp of the last frame of the last clip
         self._last_ts = 0.0
         self.events_started = 0
+        self.armed = True
+        self.listeners: list[EventListener] = []
+        self._active_clip: str | None = None
 
     def wall_time(self, timestamp: float) -> float:
         if self._wall_offset is None:
@@ -80,7 +93,7 @@ class MonitoringPipeline:
         self._last_ts = frame.timestamp
         result = self.motion.process(frame.image)
         self._preroll.push(frame)
-        change = self.tracker.update(frame.timestamp, result.motion)
+        change = self.tracker.update(frame.timestamp, result.motion and self.armed)
         if self._active_id is not None:
             self._peak = max(self._peak, result.area)
             if change is None or change.transition is not Transition.START:
@@ -91,6 +104,28 @@ class MonitoringPipeline:
             self._next_sweep = frame.timestamp + RETENTION_INTERVAL_S
             self._sweep()
         return result
+
+    @property
+    def motion_active(self) -> bool:
+        return self._active_id is not None
+
+    def set_armed(self, armed: bool) -> None:
+        """Arm or disarm; disarming ends the open event at once (reason ``disarmed``)."""
+        if armed == self.armed:
+            return
+        self.armed = armed
+        log.info("monitoring %s", "armed" if armed else "disarmed")
+        if not armed:
+            change = self.tracker.stop(self._last_ts, EndReason.DISARMED)
+            if change is not None:
+                self._end(change)
+
+    def _tell(self, notice: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            try:
+                listener(notice)
+            except Exception:  # an integration must never stop the recording
+                log.exception("event listener failed")
 
     def _apply(self, change: EventChange, frame: Frame) -> None:
         if change.transition is Transition.START:
@@ -119,15 +154,37 @@ class MonitoringPipeline:
             event_id, day, frames, frame, record=record, note=note, budget_bytes=budget
         )
         self._active_id = event_id
+        self._active_clip = clip_rel
         self._peak = 0.0
         self.events_started += 1
         log.info("event %s started (%d pre-roll frames)", event_id, len(frames))
+        snapshot = self._paths.snapshot_for(self._cfg.camera.id, day, event_id)
+        self._tell(
+            {
+                "type": "start",
+                "event_id": event_id,
+                "camera": self._cfg.camera.id,
+                "at": started,
+                "snapshot": self._paths.relative(snapshot),
+            }
+        )
 
     def _end(self, change: EventChange) -> None:
         assert change.reason is not None
         self._recorded_until = change.at
-        self.recorder.end(self.wall_time(change.at), change.reason.value, self._peak)
-        self._active_id = None
+        ended = self.wall_time(change.at)
+        self.recorder.end(ended, change.reason.value, self._peak)
+        event_id, self._active_id = self._active_id, None
+        self._tell(
+            {
+                "type": "end",
+                "event_id": event_id,
+                "camera": self._cfg.camera.id,
+                "at": ended,
+                "reason": change.reason.value,
+                "clip": self._active_clip,
+            }
+        )
 
     def _plan_recording(self) -> tuple[bool, str | None, int | None]:
         """Whether to record the new event, why not, and the clip's byte budget."""

@@ -1,0 +1,214 @@
+"""MQTT in the service: events out, state and health out, commands in, on the capture loop.
+
+Commands arrive on MQTT's thread and are queued; the capture loop runs them between frames
+(``tick``), so arming, snapshots and stream stops never race the monitoring pipeline. The armed
+state is kept in the database, so a disarmed camera stays disarmed after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from camera_app.clock import Clock
+from camera_app.config.app import AppConfig
+from camera_app.db import get_setting, open_database, set_setting
+from camera_app.monitor.pipeline import MonitoringPipeline
+from camera_app.mqtt.bridge import MqttBridge
+from camera_app.mqtt.commands import Command
+from camera_app.mqtt.outbox import Outbox
+from camera_app.mqtt.topics import Topics
+from firmware.capture.feed import FeedStats
+from firmware.frames import Frame
+from firmware.paths import StoragePaths
+
+log = logging.getLogger(__name__)
+
+ARMED_KEY = "monitoring.armed"
+ACTOR = "mqtt"
+STATE_CHECK_S = 1.0
+_THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
+
+
+class StreamControl:
+    """What MQTT may do to live streams: read their state, and stop one. Never start one."""
+
+    def __init__(
+        self,
+        states: Callable[[], dict[str, dict[str, Any]]],
+        stop: Callable[[str, str, str], bool],
+    ) -> None:
+        self.states = states
+        self.stop = stop
+
+
+class MqttIntegration:
+    def __init__(
+        self,
+        config: AppConfig,
+        conn: Any,
+        clock: Clock,
+        pipeline: MonitoringPipeline,
+        paths: StoragePaths,
+        streams: StreamControl | None,
+    ) -> None:
+        cfg = config.mqtt
+        self._config = config
+        self._conn = conn
+        self._clock = clock
+        self._pipeline = pipeline
+        self._paths = paths
+        self._streams = streams
+        self._commands: queue.Queue[Command] = queue.Queue(maxsize=100)
+        topics = Topics(cfg.prefix, cfg.device_id or config.camera.id, cfg.discovery_prefix)
+        self.bridge = MqttBridge(
+            cfg,
+            topics,
+            config.camera.name,
+            # its own connection: it is written from MQTT's threads while the capture loop
+            # writes events on the main one
+            Outbox(open_database(paths.database), cfg.outbox_max_events),
+            clock,
+            self._queue_command,
+        )
+        self._last_state: dict[str, Any] | None = None
+        self._next_state = 0.0
+        self._next_health = 0.0
+        self._health_mark: tuple[float, int] | None = None  # (monotonic, frames published)
+        pipeline.set_armed(get_setting(conn, ARMED_KEY) != "false")
+        pipeline.listeners.append(self.bridge.publish_event)
+
+    def start(self) -> None:
+        self._publish_state()
+        self.bridge.start()
+
+    def stop(self) -> None:
+        self.bridge.stop()
+        self.bridge.outbox.close()
+
+    def _queue_command(self, command: Command) -> None:
+        try:
+            self._commands.put_nowait(command)
+        except queue.Full:
+            self.bridge.reply(
+                command.name, command.request_id, ok=False, error="busy", reason="too many queued"
+            )
+
+    # --- on the capture loop ----------------------------------------------------------------
+
+    def tick(self, frame: Frame | None, stats: FeedStats) -> None:
+        """Run queued commands, then send state (if it changed) and health (when due)."""
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                break
+            self._run(command, frame)
+        now = self._clock.monotonic()
+        if now >= self._next_state:
+            self._next_state = now + STATE_CHECK_S
+            self._publish_state()
+        if now >= self._next_health:
+            self._next_health = now + self._config.mqtt.health_interval_s
+            self.bridge.publish_health(self._health(now, stats))
+
+    def _run(self, command: Command, frame: Frame | None) -> None:
+        name, rid = command.name, command.request_id
+        if name in ("arm", "disarm"):
+            armed = name == "arm"
+            self._pipeline.set_armed(armed)
+            set_setting(self._conn, ARMED_KEY, "true" if armed else "false")
+            self._publish_state()
+            self.bridge.reply(name, rid, ok=True, result={"armed": armed})
+        elif name == "snapshot":
+            self._snapshot(command, frame)
+        elif name == "stop_stream":
+            self._stop_stream(command)
+
+    def _snapshot(self, command: Command, frame: Frame | None) -> None:
+        name, rid = command.name, command.request_id
+        camera = command.camera or self._config.camera.id
+        if camera != self._config.camera.id:
+            self.bridge.reply(name, rid, ok=False, error="unknown_camera", reason="no such camera")
+            return
+        if frame is None:
+            self.bridge.reply(name, rid, ok=False, error="no_frame", reason="no picture yet")
+            return
+        wall = self._clock.wall()
+        stamp = datetime.fromtimestamp(wall, UTC)
+        path = (
+            self._paths.snapshots
+            / camera
+            / stamp.strftime("%Y-%m-%d")
+            / f"manual-{stamp.strftime('%H%M%S-%f')}.jpg"
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ok, data = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        if not ok:
+            self.bridge.reply(name, rid, ok=False, error="encode_failed", reason="JPEG failed")
+            return
+        path.write_bytes(data.tobytes())
+        # a reference to the picture on the device, never the picture: it may show faces
+        self.bridge.reply(name, rid, ok=True, result={"snapshot": self._paths.relative(path)})
+
+    def _stop_stream(self, command: Command) -> None:
+        name, rid = command.name, command.request_id
+        if self._streams is None:
+            self.bridge.reply(name, rid, ok=True, result={"stopped": False})
+            return
+        camera = command.camera or self._config.camera.id
+        if camera not in self._streams.states():
+            self.bridge.reply(name, rid, ok=False, error="unknown_camera", reason="no such camera")
+            return
+        stopped = self._streams.stop(camera, ACTOR, "stopped over MQTT")
+        self._publish_state()
+        self.bridge.reply(name, rid, ok=True, result={"camera": camera, "stopped": stopped})
+
+    # --- state and health -------------------------------------------------------------------
+
+    def _publish_state(self) -> None:
+        cameras = self._streams.states() if self._streams is not None else {}
+        state = {
+            "armed": self._pipeline.armed,
+            "motion": self._pipeline.motion_active,
+            "streaming": any(c["state"] == "streaming" for c in cameras.values()),
+            "cameras": cameras,
+        }
+        if state != self._last_state:
+            self._last_state = state
+            self.bridge.publish_state(state)
+
+    def _health(self, now: float, stats: FeedStats) -> dict[str, Any]:
+        fps = None
+        if self._health_mark is not None:
+            then, frames = self._health_mark
+            if now > then:
+                fps = round((stats.published - frames) / (now - then), 1)
+        self._health_mark = (now, stats.published)
+        try:
+            free_mb = shutil.disk_usage(self._paths.root).free // (1024 * 1024)
+        except OSError:
+            free_mb = None
+        return {
+            "fps": fps,
+            "dropped_frames": stats.source_dropped + stats.consumer_dropped,
+            "reconnects": stats.reconnects,
+            "disk_free_mb": free_mb,
+            "temperature_c": _temperature(),
+            "events_waiting": len(self.bridge.outbox),
+        }
+
+
+def _temperature() -> float | None:
+    """The SoC temperature where the kernel exposes it (a Pi does), else None."""
+    try:
+        return round(int(_THERMAL.read_text().strip()) / 1000, 1)
+    except (OSError, ValueError):
+        return None

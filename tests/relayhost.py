@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -22,6 +21,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.livepeers import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy" / "janus"
@@ -35,12 +36,6 @@ class RelayUnavailable(RuntimeError):
 
 def janus_binary() -> str | None:
     return shutil.which("janus")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_http(

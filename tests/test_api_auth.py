@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import ssl
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -28,6 +26,7 @@ from camera_app.config.changes import record_config_changes
 from camera_app.db import open_database
 from tests.apiclient import OWNER, OWNER_PASSWORD, ApiFactory, Client, TestClock
 from tests.conftest import camera_app_cmd
+from tests.livepeers import free_port, wait_until
 
 
 def _concrete(path: str) -> str:
@@ -172,25 +171,10 @@ def test_config_changes_are_audited_by_section(tmp_path: Path) -> None:
     conn.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(predicate: Callable[[], bool], timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_service_serves_https_with_its_device_certificate(
     tmp_path: Path, write_config: Callable[[dict], Path]
 ) -> None:
-    port = _free_port()
+    port = free_port()
     data = tmp_path / "data"
     config = write_config(
         {
@@ -206,7 +190,7 @@ def test_service_serves_https_with_its_device_certificate(
     )
     try:
         cert = data / "secrets" / "device-cert.pem"
-        assert _wait(lambda: cert.exists()), "no device certificate was made"
+        assert wait_until(lambda: cert.exists()), "no device certificate was made"
         context = ssl.create_default_context(cafile=str(cert))
         client = Client(f"https://localhost:{port}", ssl_context=context)
 
@@ -216,7 +200,7 @@ def test_service_serves_https_with_its_device_certificate(
             except (urllib.error.URLError, ConnectionError, ssl.SSLError):
                 return False
 
-        assert _wait(answers), "HTTPS did not answer"
+        assert wait_until(answers), "HTTPS did not answer"
         assert client.get("/api/cameras").status == 401
         # plain HTTP on the TLS port gets no API answer
         with pytest.raises((urllib.error.URLError, ConnectionError, http_client_errors())):

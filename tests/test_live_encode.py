@@ -13,14 +13,13 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
-from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError
 
 from firmware.frames import Frame
 from privacy.gate import PrivacyGate
 from streaming.hub import FrameHub
 from streaming.watermark import Watermark
 from streaming.whep import SessionRefused, ViewerSessions
+from tests.livepeers import Receiver
 
 W, H = 320, 240
 CAM = "cam1"
@@ -62,53 +61,22 @@ class HubFeeder:
         await asyncio.gather(self._task, return_exceptions=True)
 
 
-class Viewer:
-    """A viewer's peer connection that collects decoded frames."""
+class Viewer(Receiver):
+    """A viewer's peer connection (VP8 only, unless told) that collects decoded frames."""
 
-    def __init__(self, codecs: tuple[str, ...] = ("video/VP8",), audio: bool = False) -> None:
-        self.pc = RTCPeerConnection()
-        transceiver = self.pc.addTransceiver("video", direction="recvonly")
-        wanted = [
-            c
-            for c in RTCRtpSender.getCapabilities("video").codecs
-            if c.mimeType in codecs or c.mimeType == "video/rtx"
-        ]
-        transceiver.setCodecPreferences(wanted)
-        if audio:
-            self.pc.addTransceiver("audio", direction="sendrecv")
-        self.frames: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
-        self._pumps: list[asyncio.Future[None]] = []
-
-        @self.pc.on("track")
-        def on_track(track) -> None:
-            async def pump() -> None:
-                try:
-                    while True:
-                        frame = await track.recv()
-                        self.frames.put_nowait(frame.to_ndarray(format="bgr24"))
-                except MediaStreamError:
-                    self.frames.put_nowait(None)
-
-            self._pumps.append(asyncio.ensure_future(pump()))
-
-    async def offer(self) -> str:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        return self.pc.localDescription.sdp
-
-    async def connect(self, sessions: ViewerSessions, account: str, **kw) -> str:
-        _, answer = await sessions.open(CAM, account, await self.offer(), **kw)
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    async def connect(
+        self,
+        sessions: ViewerSessions,
+        account: str,
+        *,
+        codecs: tuple[str, ...] = ("video/VP8",),
+        audio: bool = False,
+        overlay: Watermark | None = None,
+    ) -> str:
+        offer = await self.offer(codecs, audio=audio)
+        _, answer = await sessions.open(CAM, account, offer, overlay=overlay)
+        await self.accept(answer)
         return answer
-
-    async def frame(self, timeout: float = 15) -> np.ndarray:
-        image = await asyncio.wait_for(self.frames.get(), timeout)
-        assert image is not None, "the stream ended"
-        return image
-
-    async def close(self) -> None:
-        await self.pc.close()
-        for pump in self._pumps:
-            pump.cancel()
 
 
 def diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -225,14 +193,14 @@ def test_watermark_text_and_its_limits() -> None:
 async def _negotiation() -> None:
     hub = FrameHub(asyncio.get_running_loop())
     sessions = ViewerSessions(hub)
-    h264_only = Viewer(codecs=("video/H264",))
-    with_audio = Viewer(audio=True)
+    h264_only = Viewer()
+    with_audio = Viewer()
     try:
         with pytest.raises(SessionRefused) as refused:
-            await sessions.open(CAM, "x", await h264_only.offer())
+            await sessions.open(CAM, "x", await h264_only.offer(("video/H264",)))
         assert refused.value.status == 400 and refused.value.code == "unsupported_codec"
         assert len(sessions) == 0
-        answer = await with_audio.connect(sessions, "y")
+        answer = await with_audio.connect(sessions, "y", audio=True)
         audio = answer[answer.index("m=audio") :]
         video = answer[answer.index("m=video") : answer.index("m=audio")]
         assert "a=inactive" in audio and "a=sendrecv" not in audio and "a=recvonly" not in audio

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -20,8 +19,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError
 from skimage import data
 
 from camera_app.accounts import issue_setup_code
@@ -32,6 +29,7 @@ from privacy.leakcheck import crop, leak_score
 from privacy.slate import privacy_hold_slate
 from tests.apiclient import Client, make_id
 from tests.conftest import camera_app_cmd, scene_background
+from tests.livepeers import Receiver, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -56,21 +54,6 @@ def _clip(path: Path, frames: int = 45) -> tuple[np.ndarray, tuple[int, int, int
     return scene, (x + fx, y + fy, fw, fh)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(predicate: Callable[[], bool], timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def _diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
 
@@ -80,7 +63,7 @@ def test_service_streams_redacted_faces_to_a_viewer(
 ) -> None:
     clip = tmp_path / "person.mp4"
     scene, face = _clip(clip)
-    port = _free_port()
+    port = free_port()
     data_dir = tmp_path / "data"
     config = write_config(
         {
@@ -107,7 +90,7 @@ def test_service_streams_redacted_faces_to_a_viewer(
             except OSError:
                 return False
 
-        assert _wait(answers), "the service's API did not answer"
+        assert wait_until(answers), "the service's API did not answer"
         conn = open_database(data_dir / "camera.db")
         try:
             code = issue_setup_code(conn, SystemClock())  # what `camera-app setup-code` does
@@ -151,39 +134,21 @@ def test_service_streams_redacted_faces_to_a_viewer(
 
 
 async def _watch(owner: Client, streamed: Callable[[np.ndarray], bool], want: int) -> list:
-    pc = RTCPeerConnection()
-    pc.addTransceiver("video", direction="recvonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    reply = await asyncio.to_thread(
-        owner.call,
-        "POST",
-        "/api/cameras/cam1/whep",
-        raw=pc.localDescription.sdp.encode(),
-        content_type="application/sdp",
-    )
-    assert reply.status == 201, reply.body
-    got: asyncio.Queue = asyncio.Queue()
-    pumps: list[asyncio.Future[None]] = []
-
-    @pc.on("track")
-    def on_track(track) -> None:
-        async def pump() -> None:
-            try:
-                while True:
-                    got.put_nowait((await track.recv()).to_ndarray(format="bgr24"))
-            except MediaStreamError:
-                got.put_nowait(None)
-
-        pumps.append(asyncio.ensure_future(pump()))
-
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=reply.raw.decode(), type="answer"))
-    frames: list[np.ndarray] = []
-    deadline = time.monotonic() + 60
+    viewer = Receiver()
     try:
+        reply = await asyncio.to_thread(
+            owner.call,
+            "POST",
+            "/api/cameras/cam1/whep",
+            raw=(await viewer.offer()).encode(),
+            content_type="application/sdp",
+        )
+        assert reply.status == 201, reply.body
+        await viewer.accept(reply.raw.decode())
+        frames: list[np.ndarray] = []
+        deadline = time.monotonic() + 60
         while sum(map(streamed, frames)) < want and time.monotonic() < deadline:
-            image = await asyncio.wait_for(got.get(), timeout=30)
-            assert image is not None, "the stream ended early"
-            frames.append(image)
+            frames.append(await viewer.frame(timeout=30))
     finally:
-        await pc.close()
+        await viewer.close()
     return frames

@@ -9,56 +9,23 @@ the slate) and published into the server's frame hub, as the privacy stage does 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import threading
 import time
 
 import numpy as np
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError
 
-from firmware.frames import Frame
 from privacy.frame import WithholdReason
-from privacy.gate import PrivacyGate
 from privacy.slate import privacy_hold_slate
 from tests.apiclient import ApiFactory, Client, RunningApi, make_id
+from tests.livepeers import GatedCamera, Receiver, server_hub, solid
 
 W, H = 320, 240
 GREEN = (40, 200, 60)  # BGR
 
 
-class Publisher:
-    """Feeds the hub at 15 fps from a thread, streamed or withheld as the test says."""
-
-    def __init__(self, api: RunningApi, camera: str = "cam1") -> None:
-        assert api.server.context is not None
-        self._hub = api.server.context.hub
-        self._camera = camera
-        self._gate = PrivacyGate(release_frames=0, models={"test": "1"})
-        self.withhold = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        seq = 0
-        while not self._stop.is_set():
-            image = np.zeros((H, W, 3), np.uint8)
-            image[:] = GREEN
-            image.flags.writeable = False
-            frame = Frame(image=image, timestamp=time.monotonic(), sequence=seq)
-            if self.withhold:
-                out = self._gate.withhold(frame, WithholdReason.PERSON_WITHOUT_FACE)
-            else:
-                out = self._gate.stream(frame, image.copy(), [])
-            self._hub.publish(self._camera, out)
-            seq += 1
-            self._stop.wait(1 / 15)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
+def publisher_of(api: RunningApi, camera: str = "cam1") -> GatedCamera:
+    """Flat green frames into the server's hub at 15 fps; withheld (the slate) when told."""
+    return GatedCamera(server_hub(api), solid(W, H, GREEN), camera)
 
 
 def post_offer(client: Client, path: str, sdp: str, token: str | None = None):
@@ -71,13 +38,6 @@ def live_home(start_api: ApiFactory) -> tuple[RunningApi, Client]:
     owner.post("/api/cameras/cam1/streaming/opt-in", {"confirmation": "STREAM cam1"})
     owner.post("/api/registrations", {"kind": "owner", "name": "王小明", "resident_id": make_id()})
     return api, owner
-
-
-async def _offer() -> tuple[RTCPeerConnection, str]:
-    pc = RTCPeerConnection()
-    pc.addTransceiver("video", direction="recvonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    return pc, pc.localDescription.sdp
 
 
 def _text_pixels(image: np.ndarray) -> float:
@@ -94,7 +54,7 @@ def test_viewer_receives_redacted_frames_then_slate_then_is_cut_off(
     start_api: ApiFactory,
 ) -> None:
     api, owner = live_home(start_api)
-    publisher = Publisher(api)
+    publisher = publisher_of(api)
     try:
         assert owner.post("/api/cameras/cam1/streaming/start").status == 200
         asyncio.run(_watch(api, owner, publisher))
@@ -108,64 +68,48 @@ def test_viewer_receives_redacted_frames_then_slate_then_is_cut_off(
     assert len(ended) == 1 and "owner opted out" in ended[0][0]
 
 
-async def _watch(api: RunningApi, owner: Client, publisher: Publisher) -> None:
-    pc, offer = await _offer()
-    received: asyncio.Queue = asyncio.Queue()
-    pumps: list[asyncio.Future[None]] = []
+async def _watch(api: RunningApi, owner: Client, publisher: GatedCamera) -> None:
+    viewer = Receiver()
+    try:
+        offer = await viewer.offer()
+        reply = await asyncio.to_thread(post_offer, owner, "/api/cameras/cam1/whep", offer)
+        assert reply.status == 201, reply.body
+        assert reply.headers["Content-Type"].startswith("application/sdp")
+        assert reply.headers["Location"].startswith("/api/whep/")
+        answer = reply.raw.decode()
+        assert "m=audio" not in answer
+        await viewer.accept(answer)
 
-    @pc.on("track")
-    def on_track(track) -> None:
-        async def pump() -> None:
+        first = await viewer.frame(timeout=20)
+        assert first.shape == (H, W, 3)
+        assert _text_pixels(first) < 0.01, "the owner's home stream is not watermarked"
+        green = np.zeros_like(first)
+        green[:] = GREEN
+        assert _looks_like(first, green) < 20
+
+        publisher.withhold = WithholdReason.PERSON_WITHOUT_FACE
+        slate = privacy_hold_slate(W, H)
+        for _ in range(60):
+            image = await viewer.frame(timeout=20)
+            if _looks_like(image, slate) < 25:
+                break
+        else:
+            pytest.fail("the privacy-hold slate never arrived")
+
+        # the owner opts out: the gate closes, the session is ended by the server
+        await asyncio.to_thread(owner.post, "/api/cameras/cam1/streaming/opt-out")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
             try:
-                while True:
-                    received.put_nowait(await track.recv())
-            except MediaStreamError:
-                received.put_nowait(None)
-
-        pumps.append(asyncio.ensure_future(pump()))
-
-    reply = await asyncio.to_thread(post_offer, owner, "/api/cameras/cam1/whep", offer)
-    assert reply.status == 201, reply.body
-    assert reply.headers["Content-Type"].startswith("application/sdp")
-    assert reply.headers["Location"].startswith("/api/whep/")
-    answer = reply.raw.decode()
-    assert "m=audio" not in answer
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-
-    async def frame() -> np.ndarray:
-        got = await asyncio.wait_for(received.get(), timeout=20)
-        assert got is not None, "the stream ended early"
-        return got.to_ndarray(format="bgr24")
-
-    first = await frame()
-    assert first.shape == (H, W, 3)
-    assert _text_pixels(first) < 0.01, "the owner's home stream is not watermarked"
-    green = np.zeros_like(first)
-    green[:] = GREEN
-    assert _looks_like(first, green) < 20
-
-    publisher.withhold = True
-    slate = privacy_hold_slate(W, H)
-    for _ in range(60):
-        image = await frame()
-        if _looks_like(image, slate) < 25:
-            break
-    else:
-        pytest.fail("the privacy-hold slate never arrived")
-
-    # the owner opts out: the gate closes, the session is ended by the server
-    await asyncio.to_thread(owner.post, "/api/cameras/cam1/streaming/opt-out")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            item = await asyncio.wait_for(received.get(), timeout=1)
-        except TimeoutError:
-            item = "timeout"
-        if item is None or pc.connectionState in ("closed", "failed"):
-            break
-    else:
-        pytest.fail("the session was not ended when the owner opted out")
-    await pc.close()
+                item = await asyncio.wait_for(viewer.frames.get(), timeout=1)
+            except TimeoutError:
+                item = "timeout"
+            if item is None or viewer.pc.connectionState in ("closed", "failed"):
+                break
+        else:
+            pytest.fail("the session was not ended when the owner opted out")
+    finally:
+        await viewer.close()
 
 
 def test_offers_are_authorised_and_validated(start_api: ApiFactory) -> None:
@@ -195,8 +139,9 @@ def test_offers_are_authorised_and_validated(start_api: ApiFactory) -> None:
 
 
 async def _sdp_only() -> str:
-    pc, sdp = await _offer()
-    await pc.close()
+    viewer = Receiver()
+    sdp = await viewer.offer()
+    await viewer.close()
     return sdp
 
 
@@ -207,7 +152,7 @@ def test_parent_is_cut_off_when_their_viewing_window_ends(start_api: ApiFactory)
     ready_kindergarten(api, owner)
     assert owner.post("/api/cameras/kg-a/streaming/start").status == 200
     _, parent = invite_parent(owner, api)
-    publisher = Publisher(api, "kg-a")
+    publisher = publisher_of(api, "kg-a")
     try:
         asyncio.run(_cut_off(api, parent))
     finally:
@@ -215,33 +160,24 @@ def test_parent_is_cut_off_when_their_viewing_window_ends(start_api: ApiFactory)
 
 
 async def _cut_off(api: RunningApi, parent: Client) -> None:
-    pc, offer = await _offer()
-    reply = await asyncio.to_thread(post_offer, parent, "/api/cameras/kg-a/whep", offer)
-    assert reply.status == 201, reply.body
-    got: asyncio.Queue = asyncio.Queue()
-    pumps: list[asyncio.Future[None]] = []
-
-    @pc.on("track")
-    def on_track(track) -> None:
-        async def pump() -> None:
-            with contextlib.suppress(MediaStreamError):
-                while True:
-                    got.put_nowait((await track.recv()).to_ndarray(format="bgr24"))
-
-        pumps.append(asyncio.ensure_future(pump()))
-
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=reply.raw.decode(), type="answer"))
-    assert api.server.context is not None
-    sessions = api.server.context.viewer_sessions
-    assert len(sessions) == 1
-    # a kindergarten stream carries the parent's watermark (account id + time) in the pixels
-    for _ in range(5):
-        image = await asyncio.wait_for(got.get(), timeout=20)
-    assert _text_pixels(image) > 0.05, "no watermark on the parent's stream"
-    api.clock.advance(7 * 3600 + 1)  # Monday 17:00:01, the parent's window closed
-    for _ in range(50):  # the server's ticker re-checks once a second
-        if len(sessions) == 0:
-            break
-        await asyncio.sleep(0.1)
-    assert len(sessions) == 0, "the parent's session outlived their viewing window"
-    await pc.close()
+    viewer = Receiver()
+    try:
+        offer = await viewer.offer()
+        reply = await asyncio.to_thread(post_offer, parent, "/api/cameras/kg-a/whep", offer)
+        assert reply.status == 201, reply.body
+        await viewer.accept(reply.raw.decode())
+        assert api.server.context is not None
+        sessions = api.server.context.viewer_sessions
+        assert len(sessions) == 1
+        # a kindergarten stream carries the parent's watermark (account id + time) in the pixels
+        for _ in range(5):
+            image = await viewer.frame(timeout=20)
+        assert _text_pixels(image) > 0.05, "no watermark on the parent's stream"
+        api.clock.advance(7 * 3600 + 1)  # Monday 17:00:01, the parent's window closed
+        for _ in range(50):  # the server's ticker re-checks once a second
+            if len(sessions) == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert len(sessions) == 0, "the parent's session outlived their viewing window"
+    finally:
+        await viewer.close()

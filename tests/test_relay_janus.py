@@ -22,7 +22,6 @@ import importlib.util
 import re
 import ssl
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -33,21 +32,18 @@ import aiohttp
 import numpy as np
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError
 
-from firmware.frames import Frame
 from firmware.identity import ensure_device_identity
-from privacy.gate import PrivacyGate
 from streaming.hub import FrameHub
 from streaming.track import RedactedVideoTrack
 from streaming.whip import WhipError, WhipPublisher
 from tests.apiclient import ApiFactory, Client, make_id
+from tests.livepeers import GatedCamera, Receiver, free_port, server_hub
 from tests.relayhost import (
     DEPLOY,
     ROOM,
     LocalRelay,
     RelayUnavailable,
-    free_port,
     janus_binary,
     start_relay,
 )
@@ -87,32 +83,12 @@ def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRelay]:
 # -- the device side: redacted frames into a hub, a track of them published over WHIP ---------
 
 
-class Camera:
-    """Feeds the hub at 15 fps from a thread with frames the real privacy gate let through."""
-
-    def __init__(self, hub: FrameHub) -> None:
-        self._hub = hub
-        self._gate = PrivacyGate(release_frames=0, models={"test": "1"})
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        sequence = 0
-        while not self._stop.is_set():
-            image = np.empty((H, W, 3), np.uint8)
-            image[:, : W // 2] = LEFT
-            image[:, W // 2 :] = RIGHT
-            image.flags.writeable = False
-            frame = Frame(image=image, timestamp=time.monotonic(), sequence=sequence)
-            self._hub.publish(CAMERA, self._gate.stream(frame, image.copy(), []))
-            sequence += 1
-            self._stop.wait(1 / 15)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
+def two_colours(_sequence: int) -> np.ndarray:
+    """Green on the left, purple on the right: the received picture shows size and side."""
+    image = np.empty((H, W, 3), np.uint8)
+    image[:, : W // 2] = LEFT
+    image[:, W // 2 :] = RIGHT
+    return image
 
 
 @contextlib.asynccontextmanager
@@ -122,9 +98,9 @@ async def camera_track() -> AsyncIterator[RedactedVideoTrack]:
 
 
 @contextlib.asynccontextmanager
-async def camera_and_track() -> AsyncIterator[tuple[Camera, RedactedVideoTrack]]:
+async def camera_and_track() -> AsyncIterator[tuple[GatedCamera, RedactedVideoTrack]]:
     hub = FrameHub(asyncio.get_running_loop())
-    camera = Camera(hub)
+    camera = GatedCamera(hub, two_colours, CAMERA)
     try:
         yield camera, RedactedVideoTrack(hub, CAMERA)
     finally:
@@ -143,38 +119,6 @@ async def janus_publishers(http: aiohttp.ClientSession, relay: LocalRelay) -> li
     finally:
         await janus.destroy()
     return [p for p in data["participants"] if p.get("publisher")]
-
-
-class Receiver:
-    """An aiortc peer connection that receives one video track and queues its decoded frames
-    (``None`` once the track ended)."""
-
-    def __init__(self) -> None:
-        self.frames: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self._pumps: list[asyncio.Task[None]] = []
-        self.pc.on("track", self._on_track)
-
-    def _on_track(self, track: Any) -> None:
-        async def pump() -> None:
-            try:
-                while True:
-                    frame = await track.recv()
-                    self.frames.put_nowait(frame.to_ndarray(format="bgr24"))
-            except MediaStreamError:
-                self.frames.put_nowait(None)
-
-        self._pumps.append(asyncio.ensure_future(pump()))
-
-    async def frame(self, timeout: float = 15) -> np.ndarray:
-        image = await asyncio.wait_for(self.frames.get(), timeout)
-        assert image is not None, "the stream ended early"
-        return image
-
-    async def close(self) -> None:
-        await self.pc.close()
-        for pump in self._pumps:
-            pump.cancel()
 
 
 class Viewer(Receiver):
@@ -537,11 +481,10 @@ def test_device_publishes_its_live_camera_to_the_relay_and_stops_with_the_gates(
     api = start_api(
         {"streaming": {"relay": {"whip_url": relay.endpoint(), "token_file": str(token_file)}}}
     )
-    assert api.server.context is not None
     owner = api.owner()
     owner.post("/api/cameras/cam1/streaming/opt-in", {"confirmation": "STREAM cam1"})
     owner.post("/api/registrations", {"kind": "owner", "name": "王小明", "resident_id": make_id()})
-    camera = Camera(api.server.context.hub)
+    camera = GatedCamera(server_hub(api), two_colours, CAMERA)
     try:
         assert owner.post("/api/cameras/cam1/streaming/start").status == 200
         asyncio.run(_device_publishes(relay, owner))

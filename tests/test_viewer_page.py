@@ -11,21 +11,17 @@ Playwright's own browser download is never used. The tests skip when that binary
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect, sync_playwright
 
 from camera_app.api.handlers_web import PAGE_CSP
-from firmware.frames import Frame
-from privacy.gate import PrivacyGate
 from tests.apiclient import OWNER, OWNER_PASSWORD, ApiFactory, Client, RunningApi, make_id
+from tests.livepeers import GatedCamera, server_hub, solid
+from tests.test_api_gates import audit_events
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -45,32 +41,9 @@ WAIT_MS = 10_000
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (apt)")
 
 
-class Publisher:
-    """Feeds the server's frame hub at 15 fps from a thread: flat orange redacted frames."""
-
-    def __init__(self, api: RunningApi, camera: str = "cam1") -> None:
-        assert api.server.context is not None
-        self._hub = api.server.context.hub
-        self._camera = camera
-        self._gate = PrivacyGate(release_frames=0, models={"test": "1"})
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        seq = 0
-        while not self._stop.is_set():
-            image = np.zeros((H, W, 3), np.uint8)
-            image[:] = ORANGE_RGB[::-1]  # frames are BGR
-            image.flags.writeable = False
-            frame = Frame(image=image, timestamp=time.monotonic(), sequence=seq)
-            self._hub.publish(self._camera, self._gate.stream(frame, image.copy(), []))
-            seq += 1
-            self._stop.wait(1 / 15)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
+def publisher_of(api: RunningApi) -> GatedCamera:
+    """Flat orange redacted frames into the server's hub at 15 fps."""
+    return GatedCamera(server_hub(api), solid(W, H, ORANGE_RGB[::-1]))  # frames are BGR
 
 
 @dataclass
@@ -171,12 +144,7 @@ def sessions(api: RunningApi) -> int:
 
 
 def ended_reasons(api: RunningApi) -> list[str]:
-    conn = api.db()
-    try:
-        rows = conn.execute("SELECT details FROM audit WHERE event = 'session_ended'").fetchall()
-    finally:
-        conn.close()
-    return [json.loads(details)["reason"] for (details,) in rows]
+    return [e["reason"] for e in audit_events(api) if e["event"] == "session_ended"]
 
 
 def start_watching(page: Page) -> None:
@@ -191,7 +159,7 @@ def test_owner_logs_in_and_watches_real_frames_then_stops(
     browser: Browser, start_api: ApiFactory
 ) -> None:
     api, _ = live_home(start_api)
-    publisher = Publisher(api)
+    publisher = publisher_of(api)
     try:
         page, log = open_page(browser, api)
         log_in(page, OWNER, OWNER_PASSWORD)
@@ -245,7 +213,7 @@ def test_owner_logs_in_and_watches_real_frames_then_stops(
 
 def test_page_says_when_the_owner_ends_the_stream(browser: Browser, start_api: ApiFactory) -> None:
     api, owner = live_home(start_api)
-    publisher = Publisher(api)
+    publisher = publisher_of(api)
     try:
         page, log = open_page(browser, api)
         log_in(page, OWNER, OWNER_PASSWORD)

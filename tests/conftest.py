@@ -16,7 +16,7 @@ from firmware.videofile import VideoFileWriter
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
-pytest_plugins = ["tests.apiclient"]  # the start_api fixture: a real owner API server
+pytest_plugins = ["tests.apiclient", "tests.mqttbroker"]  # start_api; mqtt_broker, mqtt_pki
 
 
 def scene_background(width: int, height: int, seed: int = 7) -> np.ndarray:

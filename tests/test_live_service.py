@@ -9,9 +9,6 @@ The only fake is the GPIO pin of the streaming LED (gpiozero's mock pin factory,
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,15 +18,13 @@ import numpy as np
 import pytest
 from skimage import data
 
-from camera_app.accounts import issue_setup_code
-from camera_app.clock import SystemClock
-from camera_app.db import open_database
 from firmware.videofile import VideoFileWriter
 from privacy.leakcheck import crop, leak_score
 from privacy.slate import privacy_hold_slate
-from tests.apiclient import Client, make_id
-from tests.conftest import camera_app_cmd, scene_background
-from tests.livepeers import Receiver, free_port, wait_until
+from tests.apiclient import Client
+from tests.conftest import scene_background
+from tests.livepeers import Receiver, free_port
+from tests.serviceproc import go_live, owner_of, start_service, stop_service
 
 pytestmark = pytest.mark.slow
 
@@ -73,41 +68,10 @@ def test_service_streams_redacted_faces_to_a_viewer(
             "api": {"host": "127.0.0.1", "port": port, "tls": False},
         }
     )
-    env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock"}  # no GPIO header here (see above)
-    proc = subprocess.Popen(
-        [*camera_app_cmd(), "run", "--config", str(config), "--source", f"file:{clip}"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = start_service(config, f"file:{clip}")
     try:
-        client = Client(f"http://127.0.0.1:{port}")
-
-        def answers() -> bool:
-            try:
-                return client.get("/api/health").status == 200
-            except OSError:
-                return False
-
-        assert wait_until(answers), "the service's API did not answer"
-        conn = open_database(data_dir / "camera.db")
-        try:
-            code = issue_setup_code(conn, SystemClock())  # what `camera-app setup-code` does
-        finally:
-            conn.close()
-        password = "a long test password"
-        reply = client.post(
-            "/api/setup", {"code": code, "username": "owner", "password": password}
-        )
-        assert reply.status == 201, reply.body
-        owner = client.login("owner", password)
-        owner.post("/api/cameras/cam1/streaming/opt-in", {"confirmation": "STREAM cam1"})
-        owner.post(
-            "/api/registrations", {"kind": "owner", "name": "王小明", "resident_id": make_id()}
-        )
-        started = owner.post("/api/cameras/cam1/streaming/start")
-        assert started.status == 200, started.body
+        owner = owner_of(port, data_dir)
+        go_live(owner)
 
         frames = asyncio.run(_watch(owner, streamed=lambda f: _diff(f, scene) < 30, want=10))
         slate = privacy_hold_slate(W, H)
@@ -126,8 +90,7 @@ def test_service_streams_redacted_faces_to_a_viewer(
 
         assert owner.post("/api/cameras/cam1/streaming/stop").status == 200
     finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        err = stop_service(proc)
     assert proc.returncode == 0, err
     assert "live privacy stage for cam1 started" in err
     assert "live privacy stage for cam1 stopped" in err

@@ -156,6 +156,36 @@ def _cmd_audit_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_mqtt_decommission(args: argparse.Namespace) -> int:
+    """Remove the device from Home Assistant and clear its retained topics on the broker."""
+    from camera_app.mqtt.bridge import MqttBridge
+    from camera_app.mqtt.outbox import Outbox
+    from camera_app.mqtt.topics import Topics
+
+    config = _load(args.config)
+    cfg = config.mqtt
+    if not cfg.enabled:
+        sys.stderr.write("error: mqtt is not enabled in the config\n")
+        return EXIT_USAGE
+    topics = Topics(cfg.prefix, cfg.device_id or config.camera.id, cfg.discovery_prefix)
+    conn = _open_db(args)
+    bridge = MqttBridge(
+        cfg, topics, config.camera.name, Outbox(conn, cfg.outbox_max_events), SystemClock(),
+        lambda _command: None,
+    )
+    try:
+        bridge.start()
+        done = bridge.decommission(timeout=args.timeout)
+    finally:
+        bridge.stop()
+        conn.close()
+    if not done:
+        sys.stderr.write(f"error: could not reach the broker at {cfg.host}:{cfg.port}\n")
+        return EXIT_RUNTIME
+    sys.stdout.write(f"device {topics.device_id} removed from {cfg.discovery_prefix}\n")
+    return EXIT_OK
+
+
 def _cmd_redact(args: argparse.Namespace) -> int:
     from privacy.build import build_stage
     from privacy.offline import redact_media, write_report
@@ -264,6 +294,16 @@ def build_parser() -> argparse.ArgumentParser:
     audit_export.add_argument("--config")
     audit_export.add_argument("--output", help="file to write (default: standard output)")
     audit_export.set_defaults(func=_cmd_audit_export)
+
+    mqtt = sub.add_parser("mqtt", help="the MQTT integration")
+    mqtt_sub = mqtt.add_subparsers(dest="mqtt_command", required=True, metavar="ACTION")
+    decommission = mqtt_sub.add_parser(
+        "decommission",
+        help="remove this device from Home Assistant and clear its retained topics",
+    )
+    decommission.add_argument("--config")
+    decommission.add_argument("--timeout", type=float, default=10.0, help="seconds to connect")
+    decommission.set_defaults(func=_cmd_mqtt_decommission)
     return parser
 
 

@@ -92,8 +92,17 @@ def test_discovery_availability_and_home_assistant_restart(
     assert device.bridge.decommission()
     cleared = discovery.wait_for(3, timeout=5)[2]
     assert cleared.payload == b""
-    later = mqtt_broker.client("controller", client_id="late-controller")
-    assert Collector(later, TOPICS.discovery).wait_for(1, timeout=1.5) == []
+    assert Collector(_reconnected(controller, mqtt_broker), TOPICS.discovery).wait_for(
+        1, timeout=1.5
+    ) == []
+
+
+def _reconnected(client, broker: MqttBroker):
+    """A new controller connection that sees only what is retained now. The old one is closed
+    first: the broker binds the client id to the certificate, so two would kick each other."""
+    client.disconnect()
+    client.loop_stop()
+    return broker.client("controller")
 
 
 def test_last_will_marks_a_vanished_device_offline(mqtt_broker: MqttBroker, tmp_path: Path) -> None:
@@ -221,3 +230,44 @@ def test_events_made_while_the_broker_is_down_are_delivered_when_it_is_back(
         f"down-{i}" for i in range(10)
     ]
     assert wait_until(lambda: len(device.outbox) == 0, timeout=10)
+
+
+def test_decommission_from_the_command_line_clears_every_retained_topic(
+    mqtt_broker: MqttBroker, device: Device, tmp_path: Path, write_config
+) -> None:
+    import subprocess
+
+    from tests.conftest import camera_app_cmd
+
+    device.stop()  # the service is stopped for good; its retained messages are still there
+    cert, key = mqtt_broker.pki.client(DEVICE)
+    config = write_config(
+        {
+            "camera": {"id": DEVICE},
+            "storage": {"data_dir": str(tmp_path / "data")},
+            "mqtt": {
+                "enabled": True,
+                "host": mqtt_broker.host,
+                "port": mqtt_broker.port,
+                "ca_file": str(mqtt_broker.pki.ca_cert),
+                "cert_file": str(cert),
+                "key_file": str(key),
+            },
+        }
+    )
+    open_database(tmp_path / "data" / "camera.db").close()
+    watcher = mqtt_broker.client("controller")
+    retained = Collector(watcher, f"{TOPICS.base}/#")
+    discovery = Collector(watcher, TOPICS.discovery)
+    assert discovery.wait_for(1, timeout=5) and retained.wait_for(2, timeout=5)
+    result = subprocess.run(
+        [*camera_app_cmd(), "mqtt", "decommission", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    later = _reconnected(watcher, mqtt_broker)
+    assert Collector(later, TOPICS.discovery).wait_for(1, timeout=1.5) == []
+    assert Collector(later, f"{TOPICS.base}/#").wait_for(1, timeout=1.5) == []
+    assert later.is_connected()  # the silence above is the broker's, not a dropped client

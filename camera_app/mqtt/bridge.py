@@ -65,6 +65,7 @@ class MqttBridge:
         self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
         self._acked_early: set[int] = set()  # PUBACKs that beat the bookkeeping
         self.refused = 0
+        self._decommissioned = False
         self._client = self._make_client()
         self._sender = threading.Thread(target=self._send_loop, name="mqtt-outbox", daemon=True)
 
@@ -109,7 +110,7 @@ class MqttBridge:
         with self._wake:
             self._stopping = True
             self._wake.notify_all()
-        if self._connected.is_set():
+        if self._connected.is_set() and not self._decommissioned:
             info = self._client.publish(self.topics.availability, "offline", QOS, retain=True)
             # if the connection went away meanwhile, the last will says the same
             with contextlib.suppress(RuntimeError, ValueError):
@@ -158,6 +159,7 @@ class MqttBridge:
         """Remove the device from Home Assistant and clear its retained topics."""
         if not self._connected.wait(timeout):
             return False
+        self._decommissioned = True  # stop() must not leave a retained "offline" behind
         infos = [
             self._client.publish(topic, b"", QOS, retain=True)
             for topic in (self.topics.discovery, self.topics.state, self.topics.availability)

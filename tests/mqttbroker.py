@@ -666,6 +666,19 @@ class MqttBroker:
         self.close()
 
 
+def device_mqtt_config(broker: MqttBroker, device_id: str) -> dict[str, Any]:
+    """The ``mqtt:`` config section of a device that uses ``broker`` with its own certificate."""
+    cert, key = broker.pki.client(device_id)
+    return {
+        "enabled": True,
+        "host": broker.host,
+        "port": broker.port,
+        "ca_file": str(broker.pki.ca_cert),
+        "cert_file": str(cert),
+        "key_file": str(key),
+    }
+
+
 # --- fixtures -------------------------------------------------------------------------------------
 
 

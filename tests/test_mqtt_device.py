@@ -23,7 +23,7 @@ from camera_app.mqtt.commands import Command
 from camera_app.mqtt.outbox import Outbox
 from camera_app.mqtt.topics import Topics
 from tests.livepeers import wait_until
-from tests.mqttbroker import Collector, MqttBroker, publish_and_wait
+from tests.mqttbroker import Collector, MqttBroker, device_mqtt_config, publish_and_wait
 from tests.test_mqtt_units import MALFORMED
 
 DEVICE = "cam-a"
@@ -240,19 +240,11 @@ def test_decommission_from_the_command_line_clears_every_retained_topic(
     from tests.conftest import camera_app_cmd
 
     device.stop()  # the service is stopped for good; its retained messages are still there
-    cert, key = mqtt_broker.pki.client(DEVICE)
     config = write_config(
         {
             "camera": {"id": DEVICE},
             "storage": {"data_dir": str(tmp_path / "data")},
-            "mqtt": {
-                "enabled": True,
-                "host": mqtt_broker.host,
-                "port": mqtt_broker.port,
-                "ca_file": str(mqtt_broker.pki.ca_cert),
-                "cert_file": str(cert),
-                "key_file": str(key),
-            },
+            "mqtt": device_mqtt_config(mqtt_broker, DEVICE),
         }
     )
     open_database(tmp_path / "data" / "camera.db").close()

@@ -14,7 +14,13 @@ import pytest
 
 from camera_app.db import open_database
 from tests.livepeers import free_port, wait_until
-from tests.mqttbroker import Collector, MqttBroker, Received, publish_and_wait
+from tests.mqttbroker import (
+    Collector,
+    MqttBroker,
+    Received,
+    device_mqtt_config,
+    publish_and_wait,
+)
 from tests.serviceproc import go_live, owner_of, start_service, stop_service
 
 pytestmark = pytest.mark.slow
@@ -33,7 +39,6 @@ def test_the_service_over_mqtt(
     motion_video: Callable[..., Path],
 ) -> None:
     clip = motion_video(frames=45, moving=(10, 30))  # 3 s, looped: an event every loop
-    cert, key = mqtt_broker.pki.client("cam1")
     port = free_port()
     data_dir = tmp_path / "data"
     config = write_config(
@@ -43,15 +48,7 @@ def test_the_service_over_mqtt(
             "capture": {"pacing": "realtime", "loop": True},
             "events": {"post_roll_s": 0.5},
             "api": {"host": "127.0.0.1", "port": port, "tls": False},
-            "mqtt": {
-                "enabled": True,
-                "host": mqtt_broker.host,
-                "port": mqtt_broker.port,
-                "ca_file": str(mqtt_broker.pki.ca_cert),
-                "cert_file": str(cert),
-                "key_file": str(key),
-                "health_interval_s": 5,
-            },
+            "mqtt": {**device_mqtt_config(mqtt_broker, "cam1"), "health_interval_s": 5},
         }
     )
     controller = mqtt_broker.client("controller")

@@ -142,17 +142,9 @@ class MqttBridge:
         if self._connected.is_set():
             self._client.publish(self.topics.health, _json(health), 0, retain=False)
 
-    def reply(
-        self,
-        name: str,
-        request_id: str | None,
-        *,
-        ok: bool,
-        error: str | None = None,
-        reason: str | None = None,
-        result: dict[str, Any] | None = None,
-    ) -> None:
-        payload = response(name, request_id, ok=ok, error=error, reason=reason, result=result)
+    def reply(self, name: str, request_id: str | None, **fields: Any) -> None:
+        """Answer a command on the response topic (``ok``, ``error``, ``reason``, ``result``)."""
+        payload = response(name, request_id, **fields)
         self._client.publish(self.topics.responses, payload, QOS, retain=False)
 
     def decommission(self, timeout: float = 5.0) -> bool:

@@ -112,11 +112,19 @@ class DetectorRunner:
         return DetectionOutcome(tuple(detections), None, elapsed, ran)
 
     def close(self) -> None:
-        """Free the detectors without waiting: they are closed on the detection thread, after
-        any run still in flight (a hung detector delays only its own closing), and never by the
-        garbage collector on whatever thread drops the last reference."""
-        self._pool.submit(self._close_detectors, [d for d, _ in self._schedule])
-        self._pool.shutdown(wait=False)
+        """Free the detectors, now and explicitly (never left to the garbage collector, which
+        may run a native close on any thread, e.g. an event loop, and hang it there).
+
+        Without a run in flight they are closed here, after the detection thread ended. A run
+        still in flight (a hung detector) is not waited for: the detectors are then closed on
+        the detection thread once it returns."""
+        detectors = [d for d, _ in self._schedule]
+        if self._pending is None or self._pending.done():
+            self._pool.shutdown(wait=True)
+            self._close_detectors(detectors)
+        else:
+            self._pool.submit(self._close_detectors, detectors)
+            self._pool.shutdown(wait=False)
 
     @staticmethod
     def _close_detectors(detectors: Sequence[FaceDetector]) -> None:

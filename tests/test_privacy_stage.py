@@ -271,9 +271,10 @@ def test_latency_history_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(stage.latencies_s) == 3
 
 
-def test_close_frees_the_detectors_on_the_detection_thread() -> None:
-    """Closing must not wait for a detector, and must not leave its native task to the garbage
-    collector (which would close it on whatever thread, e.g. an event loop, and can hang)."""
+def test_close_frees_the_detectors_at_once_and_never_waits_for_a_hung_one() -> None:
+    """Closing must free the native detectors explicitly (not leave them to the garbage
+    collector, which can close them on an event loop thread and hang it), and must not wait
+    for a detector that hangs: that one is closed on its own thread when it returns."""
     detector = ScriptedDetector(always())
     closed_on: list[str] = []
     record = lambda: closed_on.append(threading.current_thread().name)  # noqa: E731
@@ -281,10 +282,22 @@ def test_close_frees_the_detectors_on_the_detection_thread() -> None:
     stage = PrivacyStage(_config(), [(detector, 1)], {"scripted": "1"})
     stage.process(_frame(0))
     stage.close()
+    assert closed_on == [threading.current_thread().name]
+
+    release = threading.Event()
+    hung = ScriptedDetector(lambda n: release.wait(5) and [] if n == 0 else [])
+    hung_closed: list[str] = []
+    hung.close = lambda: hung_closed.append(threading.current_thread().name)  # type: ignore[attr-defined]
+    stage = PrivacyStage(_config(deadline_ms=50), [(hung, 1)], {"scripted": "1"})
+    stage.process(_frame(0))  # times out: the run is still in flight
+    started = time.monotonic()
+    stage.close()
+    assert time.monotonic() - started < 1 and hung_closed == []
+    release.set()
     deadline = time.monotonic() + 5
-    while not closed_on and time.monotonic() < deadline:
+    while not hung_closed and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert closed_on and closed_on[0].startswith("face-detect")
+    assert hung_closed and hung_closed[0].startswith("face-detect")
 
 
 def test_a_jump_of_half_the_picture_is_not_a_camera_shift() -> None:

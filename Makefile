@@ -1,8 +1,8 @@
 # make run   — run the camera service (a real camera if one is found, else a synthetic scene)
 # make test  — lint and run the test suite
 # make bench — measure the monitoring path, the privacy stage (against deface), the owner API and
-#              the live view (glass-to-glass latency, viewers, relay), write docs/benchmarks.md
-#              and docs/privacy-detectors.md
+#              the live view (glass-to-glass latency, viewers, relay) and MQTT events, write
+#              docs/benchmarks.md and docs/privacy-detectors.md
 # Each target sets up what it needs (Debian packages when root, .venv, the package); the set-up
 # is skipped on later calls until setup.cfg, pyproject.toml, deploy/sysdeps.sh or the model
 # manifest change. The face-detection models are provisioned into models/ (checked by sha256).
@@ -54,6 +54,7 @@ bench: $(STAMP) $(TEST_STAMP) $(PEER_STAMP)
 	$(BIN)/python -m bench.privacy --output docs/benchmarks.md
 	$(BIN)/python -m bench.api --output docs/benchmarks.md
 	$(BIN)/python -m bench.live --output docs/benchmarks.md
+	$(BIN)/python -m bench.mqtt --output docs/benchmarks.md
 	$(BIN)/python -m bench.detectors --output docs/privacy-detectors.md
 
 clean:

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import importlib.util
 import re
+import socket
 import ssl
 import sys
 import time
@@ -37,7 +38,7 @@ from firmware.identity import ensure_device_identity
 from streaming.hub import FrameHub
 from streaming.track import RedactedVideoTrack
 from streaming.whip import WhipError, WhipPublisher
-from tests.apiclient import ApiFactory, Client, make_id
+from tests.apiclient import ApiFactory, Client, make_id, make_uscc
 from tests.livepeers import GatedCamera, Receiver, free_port, server_hub
 from tests.relayhost import (
     DEPLOY,
@@ -538,3 +539,45 @@ def test_relay_config_is_checked() -> None:
             parse_config({"streaming": {"relay": relay_section}})
     with pytest.raises(ConfigError, match="kindergarten"):
         parse_config({"streaming": {"profile": "kindergarten", "relay": good}})
+
+
+def test_a_relay_that_never_answers_does_not_hold_up_the_gates(
+    start_api: ApiFactory, tmp_path: Path
+) -> None:
+    """Publishing runs beside the once-a-second gate check: a relay that accepts the connection
+    and then says nothing (until the publisher's timeout) must not delay a time-based stop."""
+    from tests.test_api_gates import DAILY_9_TO_21, opt_in, register
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    token_file = tmp_path / "relay-token"
+    token_file.write_text("t0ken-for-a-silent-relay")
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}/whip/endpoint/camera"
+    try:
+        api = start_api(
+            {
+                "camera": {"id": "counter", "name": "Front counter"},
+                "streaming": {
+                    "profile": "merchant",
+                    "relay": {"whip_url": url, "token_file": str(token_file)},
+                },
+            }
+        )
+        owner = api.owner()
+        register(owner, "business", uscc=make_uscc())
+        opt_in(owner, "counter")
+        notice = owner.post(
+            "/api/cameras/counter/notices",
+            {"operator": "Shop", "purpose": "Live kitchen", "contact": "shop@example.cn",
+             "hours": DAILY_9_TO_21},
+        ).body  # fmt: skip
+        owner.post(f"/api/notices/{notice['id']}/attest", {"confirmation": "posted"})
+        assert owner.post("/api/cameras/counter/streaming/start").status == 200
+        time.sleep(1.5)  # the ticker has started a publish that now hangs on the silent relay
+        api.clock.advance(11.5 * 3600)  # 21:30: outside the hours printed on the sign
+        started = time.monotonic()
+        assert api.wait_for(lambda: not api.led_on(), timeout=5)
+        assert time.monotonic() - started < 2.5
+    finally:
+        silent.close()

@@ -117,15 +117,26 @@ class ApiServer:
 
     async def _tick(self) -> None:
         assert self.context is not None
+        # Publishing to the relay talks to another host (up to its timeout): it runs beside the
+        # ticker, never inside it, so a slow relay cannot delay a gate or a parent's cut-off.
+        relay: asyncio.Task[None] | None = None
         while True:
             await asyncio.sleep(TICK_S)
             try:
                 self.context.controller.reevaluate()
                 await enforce_sessions(self.context)
-                await self.context.relay.reconcile(list(self.context.controller.cameras))
+                if relay is None or relay.done():
+                    cameras = list(self.context.controller.cameras)
+                    relay = asyncio.create_task(self.context.relay.reconcile(cameras))
+                    relay.add_done_callback(_report_relay_failure)
             except Exception:  # keep ticking: a failing check must not freeze the gates open
                 log.exception("re-checking the streaming gates failed; stopping every stream")
                 self.context.controller.stop_all("gates", "gate check failed")
+
+
+def _report_relay_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("publishing to the relay failed", exc_info=task.exception())
 
 
 def _listen_ips(host: str) -> list[str]:

@@ -14,6 +14,7 @@ from camera_app.clock import Clock
 from camera_app.config.app import AppConfig
 from camera_app.config.changes import record_config_changes
 from camera_app.db import open_database
+from camera_app.heartbeat import ServiceHeartbeat
 from camera_app.livefeed import LivePrivacyFeed
 from camera_app.monitor.pipeline import MonitoringPipeline
 from camera_app.monitor.store import EventStore
@@ -77,15 +78,24 @@ def run_service(
     api = _start_api(config, clock, indicator)
     live = _live_feed(config, api)
     mqtt = _mqtt(config, conn, clock, pipeline, paths, api)
+    heartbeat = ServiceHeartbeat(
+        paths.run_status,
+        clock,
+        camera=config.camera.id,
+        source=capture.name,
+        api_url=api.url if api is not None else None,
+    )
     started = clock.monotonic()
     next_stats = started + STATS_INTERVAL_S
     exit_code = EXIT_OK
     try:
+        heartbeat.starting()
         feed.start()
         while not stop.is_set():
             now = clock.monotonic()
             if duration is not None and now - started >= duration:
                 break
+            heartbeat.tick(pipeline.events_started)
             frame = feed.get(timeout=0.5)
             if mqtt is not None:
                 mqtt.tick(frame, feed.stats)
@@ -98,6 +108,7 @@ def run_service(
                     log.info("source ended")
                     break
                 continue
+            heartbeat.frame()
             if live is not None:
                 live.offer(frame)
             pipeline.process(frame)
@@ -114,6 +125,7 @@ def run_service(
                     pipeline.events_started,
                 )
     finally:
+        heartbeat.stopping()
         if api is not None:
             api.stop()  # ends every live stream first
         if live is not None:
@@ -124,6 +136,7 @@ def run_service(
         feed.stop()
         pipeline.close()
         conn.close()
+        heartbeat.stopped()
         log.info("stopped")
     return exit_code
 

@@ -38,6 +38,23 @@ class StoragePaths:
         """Generated posted-notice signs (PDF)."""
         return self.root / "notices"
 
+    @property
+    def update(self) -> Path:
+        """Signed updates: trusted TUF metadata, downloads, the A/B slots and ``state.json``
+        (layout: ``firmware.update.layout.UpdatePaths``)."""
+        return self.root / "update"
+
+    @property
+    def run(self) -> Path:
+        """State of the running service (``status.json``); a symlink to /run/camera-app (tmpfs)
+        on an installed device. Created on first write, not by :meth:`create`: a dangling
+        symlink while the service is stopped must not break other commands."""
+        return self.root / "run"
+
+    @property
+    def run_status(self) -> Path:
+        return self.run / "status.json"
+
     def clip_for(self, camera_id: str, day: str, event_id: str) -> Path:
         return self.clips / camera_id / day / f"{event_id}.mp4"
 

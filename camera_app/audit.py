@@ -107,6 +107,10 @@ class AuditEvent(StrEnum):
     RELAY_STARTED = "relay_started"
     RELAY_STOPPED = "relay_stopped"
     CONFIG_CHANGED = "config_changed"
+    UPDATE_ANNOUNCED = "update_announced"
+    UPDATE_INSTALLED = "update_installed"
+    UPDATE_ROLLED_BACK = "update_rolled_back"
+    UPDATE_REFUSED = "update_refused"
 
 
 @dataclass(frozen=True, slots=True)

@@ -170,7 +170,11 @@ def _cmd_mqtt_decommission(args: argparse.Namespace) -> int:
     topics = Topics(cfg.prefix, cfg.device_id or config.camera.id, cfg.discovery_prefix)
     conn = _open_db(args)
     bridge = MqttBridge(
-        cfg, topics, config.camera.name, Outbox(conn, cfg.outbox_max_events), SystemClock(),
+        cfg,
+        topics,
+        config.camera.name,
+        Outbox(conn, cfg.outbox_max_events),
+        SystemClock(),
         lambda _command: None,
     )
     try:
@@ -218,6 +222,104 @@ def _cmd_privacy_bench(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         sys.stdout.write(format_table(result) + "\n")
+    return EXIT_OK
+
+
+def _cmd_selftest(args: argparse.Namespace) -> int:
+    """The privacy stage on a known face; the update health check runs it in a new release."""
+    from privacy.selftest import run_selftest
+
+    config = _load(args.config)
+    _setup_logging("WARNING")
+    result = run_selftest(config.privacy, Path(args.models) if args.models else None)
+    if result.passed:
+        sys.stdout.write(
+            f"selftest passed: {result.frames} frames, {result.streamed} streamed, the face "
+            f"redacted ({result.seconds:.1f} s; models: {', '.join(result.models)})\n"
+        )
+        return EXIT_OK
+    sys.stdout.write(f"selftest FAILED: {result.reason}\n")
+    return EXIT_RUNTIME
+
+
+def _update_run(args: argparse.Namespace, action: str) -> int:
+    """Runs one ``camera-app update`` action with the audit log of the device database."""
+    from camera_app.audit import AuditLog
+    from firmware.paths import StoragePaths
+    from firmware.update import DeviceUpdater, UpdateError, UpdateRefused, audit_to
+
+    config = _load(args.config)
+    _setup_logging(config.logging.level)
+    if action == "check" and config.update.repository_url is None:
+        # the update timer runs on every device; one without a repository is not failing
+        sys.stdout.write("updates are off (update.repository_url is not set)\n")
+        return EXIT_OK
+    clock = SystemClock()
+    paths = StoragePaths(config.storage.data_dir)
+    paths.create()
+    conn = open_database(paths.database)
+    updater = DeviceUpdater(
+        config.update,
+        config.storage.data_dir,
+        clock=clock,
+        audit=audit_to(AuditLog(conn, clock)),
+        config_file=Path(args.config).resolve() if args.config else None,
+    )
+    try:
+        if action == "check":
+            found = updater.check()
+            sys.stdout.write(found.message + "\n")
+            for version in found.announced:
+                sys.stdout.write(f"announced: release {version} changes behaviour\n")
+            return EXIT_OK
+        if action == "apply":
+            result = updater.apply(retry=args.retry)
+        elif action == "rollback":
+            result = updater.rollback()
+        else:
+            result = updater.resume()
+    except UpdateRefused as err:
+        sys.stderr.write(f"refused: {err}\n")
+        return EXIT_USAGE
+    except UpdateError as err:
+        sys.stderr.write(f"error: {err}\n")
+        return EXIT_RUNTIME
+    finally:
+        conn.close()
+    sys.stdout.write(result.message + "\n")
+    if result.result == "rolled_back" and action != "rollback":
+        return EXIT_RUNTIME
+    return EXIT_OK
+
+
+def _cmd_update_status(args: argparse.Namespace) -> int:
+    from firmware.update import load_update_status
+
+    config = _load(args.config)
+    status = load_update_status(config.storage.data_dir)
+    if args.json:
+        json.dump(status.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    slot = f"slot {status.current_slot}" if status.current_slot else "base install"
+    lines = [f"running: {status.current_version} ({slot}); phase: {status.phase}"]
+    for name, model in status.current_models.items():
+        lines.append(f"  model {name}: {model.version} sha256:{model.sha256[:12]}")
+    if status.previous_version:
+        lines.append(f"rollback goes to: {status.previous_version}")
+    if status.pending:
+        p = status.pending
+        lines.append(
+            f"pending: {p.version} changes {', '.join(p.changes_behaviour)}; may be activated "
+            f"from {p.not_before.isoformat()} (announced {p.announced_at.isoformat()})"
+        )
+    if status.last_result:
+        r = status.last_result
+        why = f": {r.reason}" if r.reason else ""
+        lines.append(f"last result: {r.result} {r.version or ''} at {r.at.isoformat()}{why}")
+    if status.error:
+        lines.append(f"error: {status.error}")
+    sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_OK
 
 
@@ -304,6 +406,33 @@ def build_parser() -> argparse.ArgumentParser:
     decommission.add_argument("--config")
     decommission.add_argument("--timeout", type=float, default=10.0, help="seconds to connect")
     decommission.set_defaults(func=_cmd_mqtt_decommission)
+
+    selftest = sub.add_parser(
+        "selftest", help="run the privacy stage on a known face and check it is redacted"
+    )
+    selftest.add_argument("--config", help="YAML config (its privacy: section applies)")
+    selftest.add_argument("--models", help="models folder (default: the installed models)")
+    selftest.set_defaults(func=_cmd_selftest)
+
+    update = sub.add_parser("update", help="signed software and model updates (A/B, rollback)")
+    update_sub = update.add_subparsers(dest="update_command", required=True, metavar="ACTION")
+    for action, text in (
+        ("check", "look for a new release; announce behaviour changes"),
+        ("apply", "install the newest release, switch to it, keep it only if healthy"),
+        ("rollback", "switch back to the previous release"),
+        ("resume", "finish (or undo) a switch whose health check was interrupted"),
+    ):
+        cmd = update_sub.add_parser(action, help=text)
+        cmd.add_argument("--config")
+        if action == "apply":
+            cmd.add_argument(
+                "--retry", action="store_true", help="install a release that was rolled back"
+            )
+        cmd.set_defaults(func=lambda args, action=action: _update_run(args, action))
+    update_status = update_sub.add_parser("status", help="what runs, what is pending, last result")
+    update_status.add_argument("--config")
+    update_status.add_argument("--json", action="store_true", help="machine-readable output")
+    update_status.set_defaults(func=_cmd_update_status)
     return parser
 
 

@@ -17,6 +17,7 @@ from camera_app.config.privacy_masks import PrivacyMasksConfig
 from camera_app.config.recording import RecordingConfig
 from camera_app.config.storage import StorageConfig
 from camera_app.config.streaming import StreamingConfig
+from camera_app.config.update import UpdateConfig
 
 
 class AppConfig(StrictModel):
@@ -34,3 +35,4 @@ class AppConfig(StrictModel):
     api: ApiConfig = Field(default_factory=ApiConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    update: UpdateConfig = Field(default_factory=UpdateConfig)

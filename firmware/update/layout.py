@@ -1,0 +1,57 @@
+"""Where updates live under the data directory (``<data_dir>/update/``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from firmware.paths import StoragePaths
+
+SLOT_NAMES = ("a", "b")
+ACTIVE_LINK = "active"
+
+
+@dataclass(frozen=True, slots=True)
+class UpdatePaths:
+    """``metadata/`` trusted TUF metadata, ``downloads/`` bundles being installed, ``slots/a`` and
+    ``slots/b`` the two releases, ``slots/active`` → the running one, ``state.json``."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, data_dir: Path) -> UpdatePaths:
+        return cls(StoragePaths(Path(data_dir)).update)
+
+    @property
+    def metadata(self) -> Path:
+        return self.root / "metadata"
+
+    @property
+    def downloads(self) -> Path:
+        return self.root / "downloads"
+
+    @property
+    def slots(self) -> Path:
+        return self.root / "slots"
+
+    @property
+    def active_link(self) -> Path:
+        """The symlink the service is started through: ``slots/active/bin/camera-app run``."""
+        return self.slots / ACTIVE_LINK
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "lock"
+
+    def slot(self, name: str) -> Path:
+        if name not in SLOT_NAMES:
+            raise ValueError(f"unknown slot {name!r}")
+        return self.slots / name
+
+    def create(self) -> None:
+        for folder in (self.root, self.metadata, self.downloads, self.slots):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o750)

@@ -556,3 +556,47 @@ def test_stream_ends_when_the_server_stops(start_api: ApiFactory) -> None:
     assert not api.led_on()
     stops = [e for e in audit_events(api) if e["event"] == "stream_stopped"]
     assert stops[-1]["reason"] == "service stopping"
+
+
+def test_update_status_and_the_notice_page_show_models_and_an_announced_change(
+    start_api: ApiFactory,
+) -> None:
+    """The owner API and the public notice page show the running models and, as soon as the
+    device has seen one, a behaviour-changing update with the date it may take effect."""
+    from firmware.update.layout import UpdatePaths
+    from firmware.update.state import Pending, UpdateState, save_state
+
+    api, owner = merchant(start_api)
+    status = owner.get("/api/update")
+    assert status.status == 200 and status.body["pending"] is None
+    assert "blazeface_full_range" in status.body["current_models"]
+    assert api.client().get("/api/update").status == 401
+
+    paths = UpdatePaths.of(api.paths.root)
+    paths.state.parent.mkdir(parents=True, exist_ok=True)
+    announced = api.clock.wall()
+    save_state(
+        paths.state,
+        UpdateState(
+            pending=Pending(
+                version="9.9.0",
+                changes_behaviour=["detection"],
+                published=announced,
+                not_before=announced + 2 * 86400,
+                announced_at=announced,
+                models={"blazeface_full_range": "0" * 64},
+            )
+        ),
+    )
+    pending = owner.get("/api/update").body["pending"]
+    assert pending["version"] == "9.9.0" and pending["changes_behaviour"] == ["detection"]
+    assert pending["models_changed"] == ["blazeface_full_range"]
+
+    made = owner.post(
+        "/api/cameras/counter/notices",
+        {"operator": "Shop", "purpose": "Live kitchen", "contact": "shop@example.cn",
+         "hours": DAILY_9_TO_21},
+    ).body  # fmt: skip
+    page = api.client().get(urlsplit(made["url"]).path).raw.decode()
+    assert "blazeface_full_range" in page and "Announced change" in page
+    assert "9.9.0: detection" in page and "2026-11-18 10:00" in page  # Monday + 2 days

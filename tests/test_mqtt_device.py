@@ -92,9 +92,10 @@ def test_discovery_availability_and_home_assistant_restart(
     assert device.bridge.decommission()
     cleared = discovery.wait_for(3, timeout=5)[2]
     assert cleared.payload == b""
-    assert Collector(_reconnected(controller, mqtt_broker), TOPICS.discovery).wait_for(
-        1, timeout=1.5
-    ) == []
+    assert (
+        Collector(_reconnected(controller, mqtt_broker), TOPICS.discovery).wait_for(1, timeout=1.5)
+        == []
+    )
 
 
 def _reconnected(client, broker: MqttBroker):
@@ -226,9 +227,7 @@ def test_events_made_while_the_broker_is_down_are_delivered_when_it_is_back(
     assert len(device.outbox) == 10  # on disk, waiting
     mqtt_broker.start()
     received = events.wait_for(10, timeout=30)
-    assert [json.loads(m.payload)["event_id"] for m in received] == [
-        f"down-{i}" for i in range(10)
-    ]
+    assert [json.loads(m.payload)["event_id"] for m in received] == [f"down-{i}" for i in range(10)]
     assert wait_until(lambda: len(device.outbox) == 0, timeout=10)
 
 

@@ -71,6 +71,8 @@ def test_the_service_over_mqtt(
         assert discovery.wait_for(1, timeout=20), "the device did not announce itself"
         assert availability.wait_for(1)[-1].payload == b"online"
         assert wait_until(lambda: any(s["armed"] for s in _json(state.messages)), timeout=10)
+        # the running version is part of the state (an announced update would be too)
+        assert _json(state.messages)[-1]["update"]["version"]
 
         # motion: an event starts and ends, with a reference to its snapshot on the device
         assert wait_until(lambda: len(motion.messages) >= 2, timeout=20), "no motion events"
@@ -117,7 +119,7 @@ def test_the_service_over_mqtt(
         ).fetchall()
     finally:
         conn.close()
-    assert (stops[0][0],) == ("mqtt", ) and "stopped over MQTT" in stops[0][1]
+    assert (stops[0][0],) == ("mqtt",) and "stopped over MQTT" in stops[0][1]
 
     # the disarmed state is kept across a restart
     state.clear()

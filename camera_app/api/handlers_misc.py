@@ -1,10 +1,11 @@
-"""Health, the OpenAPI description, the audit log for the owner, and the public notice page."""
+"""Health, the OpenAPI description, the audit log and update status for the owner, and the
+public notice page (which also shows the models in use and any announced change to them)."""
 
 from __future__ import annotations
 
 import html
 import io
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from aiohttp import web
 
@@ -12,6 +13,7 @@ from camera_app.api.context import CTX
 from camera_app.api.errors import ApiError
 from camera_app.api.routes import OWNER, PUBLIC, RouteTable
 from camera_app.audit import export, verify
+from firmware.update.status import UpdateStatus, load_update_status
 from privacy.notice import HEADING_EN, HEADING_ZH, STATEMENT_EN, STATEMENT_ZH
 
 routes = RouteTable()
@@ -42,6 +44,18 @@ async def audit_verify(request: web.Request) -> web.Response:
     return web.json_response(
         {"ok": result.ok, "records": result.records, "problems": result.problems}
     )
+
+
+@routes.add(
+    "GET",
+    "/api/update",
+    summary="Software and model versions: running, announced (with its notice period), last result",
+    roles=OWNER,
+    tag="device",
+)
+async def update_status(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    return web.json_response(load_update_status(ctx.paths.root).to_json())
 
 
 @routes.add(
@@ -77,6 +91,29 @@ _PAGE = """<!doctype html>
 """
 
 
+def _model_rows(status: UpdateStatus, tz: tzinfo) -> list[tuple[str, str]]:
+    """The face models this device runs, and an announced change to them: people in view can
+    see what redacts them and that no model is swapped without notice."""
+    models = ", ".join(
+        f"{name} {m.version or ''} ({m.sha256[:12]})".replace("  ", " ")
+        for name, m in sorted(status.current_models.items())
+    )
+    rows = [("软件与模型 Software and models", f"{status.current_version}: {models or '-'}")]
+    pending = status.pending
+    if pending is not None:
+        when = pending.not_before.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        changes = ", ".join(pending.changes_behaviour) or "-"
+        changed = ", ".join(pending.models_changed) or "-"
+        rows.append(
+            (
+                "计划变更 Announced change",
+                f"{pending.version}: {changes}; 模型 models {changed}; "
+                f"最早生效 not before {when}",
+            )
+        )
+    return rows
+
+
 @routes.add(
     "GET",
     "/notice/{notice_id}",
@@ -110,6 +147,7 @@ async def notice_page(request: web.Request) -> web.Response:
             datetime.fromtimestamp(notice.created_at, ctx.controller.tz).strftime("%Y-%m-%d"),
         ),
     ]
+    rows += _model_rows(load_update_status(ctx.paths.root), ctx.controller.tz)
     page = _PAGE.format(
         title=e(f"{HEADING_ZH} / {HEADING_EN}"),
         heading_zh=e(HEADING_ZH),

@@ -92,9 +92,7 @@ class RelayPublishing:
         url = self._config.endpoint(camera_id)
         track = self._sessions.shared_track(camera_id)
         try:
-            publisher = WhipPublisher(
-                track, url, self._token(), ssl_context=self._ssl_context()
-            )
+            publisher = WhipPublisher(track, url, self._token(), ssl_context=self._ssl_context())
             await publisher.start()
         except (WhipError, OSError, ValueError, ssl.SSLError) as err:
             track.stop()

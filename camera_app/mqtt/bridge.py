@@ -226,9 +226,7 @@ class MqttBridge:
     def _send_loop(self) -> None:
         while True:
             with self._wake:
-                while not self._stopping and not (
-                    self._connected.is_set() and self._has_unsent()
-                ):
+                while not self._stopping and not (self._connected.is_set() and self._has_unsent()):
                     self._wake.wait(timeout=1.0)
                 if self._stopping:
                     return

@@ -28,12 +28,14 @@ from camera_app.mqtt.topics import Topics
 from firmware.capture.feed import FeedStats
 from firmware.frames import Frame
 from firmware.paths import StoragePaths
+from firmware.update.status import load_update_status
 
 log = logging.getLogger(__name__)
 
 ARMED_KEY = "monitoring.armed"
 ACTOR = "mqtt"
 STATE_CHECK_S = 1.0
+UPDATE_CHECK_S = 30.0  # the update state changes rarely; state.json is re-read this often
 _THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
 
 
@@ -82,6 +84,8 @@ class MqttIntegration:
         self._next_state = 0.0
         self._next_health = 0.0
         self._health_mark: tuple[float, int] | None = None  # (monotonic, frames published)
+        self._update: dict[str, Any] | None = None
+        self._next_update_check = 0.0
         pipeline.set_armed(get_setting(conn, ARMED_KEY) != "false")
         pipeline.listeners.append(self.bridge.publish_event)
 
@@ -173,6 +177,16 @@ class MqttIntegration:
 
     # --- state and health -------------------------------------------------------------------
 
+    def _update_state(self) -> dict[str, Any] | None:
+        """The running version and an announced behaviour change (with its notice period)."""
+        now = self._clock.monotonic()
+        if now >= self._next_update_check:
+            self._next_update_check = now + UPDATE_CHECK_S
+            status = load_update_status(self._paths.root)
+            pending = status.pending.to_json() if status.pending else None
+            self._update = {"version": status.current_version, "pending": pending}
+        return self._update
+
     def _publish_state(self) -> None:
         cameras = self._streams.states() if self._streams is not None else {}
         state = {
@@ -180,6 +194,7 @@ class MqttIntegration:
             "motion": self._pipeline.motion_active,
             "streaming": any(c["state"] == "streaming" for c in cameras.values()),
             "cameras": cameras,
+            "update": self._update_state(),
         }
         if state != self._last_state:
             self._last_state = state

@@ -9,11 +9,13 @@
 #   chromium:             the browser the viewer page is tested in (driven by Playwright)
 #   janus:                the WebRTC relay the device publishes to over WHIP (deploy/janus)
 #   mosquitto:            the MQTT broker, started by the tests with deploy/mosquitto's config
+#   openssl:              deploy/mosquitto/make-certs.sh makes the test PKI with it
+#   systemd:              systemd-analyze, to verify the units in deploy/systemd
 set -euo pipefail
 
 packages=(libgl1 libglib2.0-0 fonts-wqy-microhei poppler-utils)
 python3 -m venv --help >/dev/null 2>&1 || packages+=(python3-venv)
-[ "${1:-}" = "--test" ] && packages+=(chromium janus mosquitto)
+[ "${1:-}" = "--test" ] && packages+=(chromium janus mosquitto openssl systemd)
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -260,9 +260,7 @@ def check_clock() -> str:
         check=True,
     )
     after = time.perf_counter()
-    if "CLOCK_MONOTONIC" not in info.implementation or not (
-        before <= float(child.stdout) <= after
-    ):
+    if "CLOCK_MONOTONIC" not in info.implementation or not (before <= float(child.stdout) <= after):
         sys.exit(f"perf_counter is not comparable across processes here ({info.implementation})")
     return info.implementation
 

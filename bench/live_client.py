@@ -155,9 +155,7 @@ async def connect_whep(http: aiohttp.ClientSession, url: str, viewer: Viewer) ->
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
 
 
-async def connect_relay(
-    http: aiohttp.ClientSession, url: str, token: str, viewer: Viewer
-) -> None:
+async def connect_relay(http: aiohttp.ClientSession, url: str, token: str, viewer: Viewer) -> None:
     """The relay's way (deploy/janus front-end): POST for the relay's offer, PATCH the answer.
     A 404 means nothing is published yet: retried for a while."""
     auth = {"Authorization": f"Bearer {token}"}
@@ -177,9 +175,7 @@ async def connect_relay(
         note_last_packets(transceiver.receiver, viewer.marks)
     await pc.setLocalDescription(await pc.createAnswer())
     headers = {**auth, "Content-Type": "application/sdp"}
-    async with http.patch(
-        viewer.resource, data=pc.localDescription.sdp, headers=headers
-    ) as reply:
+    async with http.patch(viewer.resource, data=pc.localDescription.sdp, headers=headers) as reply:
         if reply.status != 204:
             raise RuntimeError(f"the relay refused the answer: {reply.status} {await reply.text()}")
 

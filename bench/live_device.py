@@ -94,9 +94,7 @@ class StampedSource(CaptureSource):
             rng = np.random.default_rng(1)
             # light sensor noise, as a real camera has; a small bank keeps the source cheap
             self._bank = [
-                np.clip(background + rng.integers(-3, 4, background.shape), 0, 255).astype(
-                    np.uint8
-                )
+                np.clip(background + rng.integers(-3, 4, background.shape), 0, 255).astype(np.uint8)
                 for _ in range(_NOISE_BANK)
             ]
         self._next_due = time.monotonic()

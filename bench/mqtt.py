@@ -84,7 +84,10 @@ def _event(case: str, i: int) -> dict[str, Any]:
 
 
 def _run(
-    consumer: Consumer, publish: Callable[[dict[str, Any]], None], case: str, count: int,
+    consumer: Consumer,
+    publish: Callable[[dict[str, Any]], None],
+    case: str,
+    count: int,
     rate: float | None,
 ) -> dict[str, float]:
     consumer.reset()

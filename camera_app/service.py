@@ -68,8 +68,7 @@ def run_service(
     feed = CaptureFeed(capture, masker)
     pipeline = MonitoringPipeline(config, store, paths, clock, blocking=not capture.realtime)
     log.info(
-        "monitoring camera %s from %s; data in %s; live streaming is off until the owner "
-        "starts it",
+        "monitoring camera %s from %s; data in %s; live streaming is off until the owner starts it",
         config.camera.id,
         capture.name,
         paths.root,

@@ -118,8 +118,7 @@ class SharedEncoder:
         ``MediaStreamError`` (which ends the viewer's track) if the encoder failed."""
         async with self._changed:
             await self._changed.wait_for(
-                lambda: self._failed
-                or (self._latest is not None and self._latest.sequence > after)
+                lambda: self._failed or (self._latest is not None and self._latest.sequence > after)
             )
             if self._failed or self._latest is None:
                 raise MediaStreamError("the shared encoder failed")

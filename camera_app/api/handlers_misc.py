@@ -107,8 +107,7 @@ def _model_rows(status: UpdateStatus, tz: tzinfo) -> list[tuple[str, str]]:
         rows.append(
             (
                 "计划变更 Announced change",
-                f"{pending.version}: {changes}; 模型 models {changed}; "
-                f"最早生效 not before {when}",
+                f"{pending.version}: {changes}; 模型 models {changed}; 最早生效 not before {when}",
             )
         )
     return rows

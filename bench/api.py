@@ -25,9 +25,9 @@ from gpiozero.pins.mock import MockFactory
 from bench.monitoring import cpu_name, write_section
 from camera_app.accounts import issue_setup_code
 from camera_app.api.server import ApiServer
-from camera_app.clock import SystemClock
 from camera_app.config import parse_config
-from camera_app.db import open_database
+from firmware.clock import SystemClock
+from firmware.db import open_database
 from firmware.indicator import StreamingIndicator
 from tests.apiclient import Client, make_id
 

@@ -40,11 +40,11 @@ from aiortc import (
 )
 
 from bench import live_stamp
-from camera_app.config.privacy import PrivacyConfig
 from firmware.capture.base import CaptureSource
 from firmware.capture.feed import CaptureFeed
 from firmware.frames import Frame
 from privacy.build import build_stage
+from privacy.config import PrivacyConfig
 from privacy.stage import PrivacyStage
 from streaming.hub import FrameHub
 from streaming.watermark import Watermark

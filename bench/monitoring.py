@@ -30,13 +30,13 @@ from pathlib import Path
 import av
 import cv2
 
-from camera_app.clock import SystemClock
 from camera_app.config import parse_config
-from camera_app.db import open_database
 from camera_app.monitor.pipeline import MonitoringPipeline
 from camera_app.monitor.store import EventStore
 from firmware.capture.file import FileSource
 from firmware.capture.synthetic import SyntheticSource
+from firmware.clock import SystemClock
+from firmware.db import open_database
 from firmware.frames import Frame
 from firmware.masks import PrivacyMasker
 from firmware.paths import StoragePaths

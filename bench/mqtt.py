@@ -28,12 +28,12 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.monitoring import cpu_name, write_section
-from camera_app.clock import SystemClock
 from camera_app.config.mqtt import MqttConfig
-from camera_app.db import open_database
 from camera_app.mqtt.bridge import MqttBridge
 from camera_app.mqtt.outbox import Outbox
 from camera_app.mqtt.topics import Topics
+from firmware.clock import SystemClock
+from firmware.db import open_database
 from tests.mqttbroker import MqttBroker, make_pki
 
 HEADING = "## MQTT events"

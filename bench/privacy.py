@@ -34,10 +34,10 @@ import numpy as np
 from skimage import data
 
 from bench.monitoring import cpu_name, write_section
-from camera_app.config.privacy import PrivacyConfig
 from firmware.videofile import write_video
 from privacy.bench import FLAGS, format_table, run_bench
 from privacy.build import build_stage
+from privacy.config import PrivacyConfig
 from privacy.leakcheck import crop, leak_score
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from camera_app.audit import AuditEvent, AuditLog
-from camera_app.clock import Clock
+from firmware.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TextIO
 
-from camera_app.clock import Clock
+from firmware.clock import Clock
 
 log = logging.getLogger(__name__)
 

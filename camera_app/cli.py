@@ -11,9 +11,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from camera_app.clock import SystemClock
 from camera_app.config import AppConfig, ConfigError, load_config
-from camera_app.db import DatabaseError, open_database
+from firmware.clock import SystemClock
+from firmware.db import DatabaseError, open_database
 
 log = logging.getLogger("camera_app")
 
@@ -245,8 +245,8 @@ def _cmd_selftest(args: argparse.Namespace) -> int:
 def _update_run(args: argparse.Namespace, action: str) -> int:
     """Runs one ``camera-app update`` action with the audit log of the device database."""
     from camera_app.audit import AuditLog
+    from camera_app.update import DeviceUpdater, UpdateError, UpdateRefused, audit_to
     from firmware.paths import StoragePaths
-    from firmware.update import DeviceUpdater, UpdateError, UpdateRefused, audit_to
 
     config = _load(args.config)
     _setup_logging(config.logging.level)
@@ -293,7 +293,7 @@ def _update_run(args: argparse.Namespace, action: str) -> int:
 
 
 def _cmd_update_status(args: argparse.Namespace) -> int:
-    from firmware.update import load_update_status
+    from camera_app.update import load_update_status
 
     config = _load(args.config)
     status = load_update_status(config.storage.data_dir)

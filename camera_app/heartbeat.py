@@ -14,7 +14,7 @@ import logging
 import os
 from pathlib import Path
 
-from camera_app.clock import Clock
+from firmware.clock import Clock
 from firmware.runstatus import RunStatus, app_version, write_run_status
 from firmware.watchdog import ServiceNotifier
 

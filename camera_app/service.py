@@ -10,17 +10,17 @@ from types import FrameType
 
 from camera_app.accounts import ensure_setup_code
 from camera_app.api import ApiServer
-from camera_app.clock import Clock
 from camera_app.config.app import AppConfig
 from camera_app.config.changes import record_config_changes
-from camera_app.db import open_database
 from camera_app.heartbeat import ServiceHeartbeat
-from camera_app.livefeed import LivePrivacyFeed
+from camera_app.live.feed import LivePrivacyFeed
 from camera_app.monitor.pipeline import MonitoringPipeline
 from camera_app.monitor.store import EventStore
 from camera_app.monitor.upkeep import recover_interrupted
 from camera_app.mqtt.integration import MqttIntegration, StreamControl
 from firmware.capture import CaptureFeed, open_source
+from firmware.clock import Clock
+from firmware.db import open_database
 from firmware.indicator import StreamingIndicator
 from firmware.masks import PrivacyMasker
 from firmware.paths import StoragePaths

@@ -41,7 +41,7 @@ class StoragePaths:
     @property
     def update(self) -> Path:
         """Signed updates: trusted TUF metadata, downloads, the A/B slots and ``state.json``
-        (layout: ``firmware.update.layout.UpdatePaths``)."""
+        (layout: ``camera_app.update.layout.UpdatePaths``)."""
         return self.root / "update"
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from camera_app.config.privacy import DetectorSpec, PrivacyConfig
+from privacy.config import DetectorSpec, PrivacyConfig
 from privacy.detect.base import FaceDetector
 from privacy.detect.blazeface import BlazeFaceDetector
 from privacy.detect.centerface import CenterFaceDetector

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from camera_app.config.base import StrictModel
+from firmware.configbase import StrictModel
 
 
 class DetectorSpec(StrictModel):

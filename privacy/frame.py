@@ -11,9 +11,9 @@ import numpy as np
 
 Region = tuple[int, int, int, int]
 
-# Only privacy.gate holds this object; RedactedFrame refuses to be built without it. Python cannot
-# make this absolute, but no code path outside the gate can make one by accident, and the import
-# contract keeps streaming/ away from raw frames altogether.
+# Only privacy.framegate holds this object; RedactedFrame refuses to be built without it.
+# Python cannot make this absolute, but no code path outside the gate can make one by accident,
+# and the import contract keeps streaming/ away from raw frames altogether.
 _GATE_TOKEN = object()
 
 
@@ -57,7 +57,7 @@ class RedactedFrame:
 
     def __post_init__(self) -> None:
         if self.token is not _GATE_TOKEN:
-            raise TypeError("RedactedFrame is made only by privacy.gate.PrivacyGate")
+            raise TypeError("RedactedFrame is made only by privacy.framegate.FrameGate")
         if self.image.flags.writeable:
             raise ValueError("RedactedFrame.image must be read-only")
         if (self.status is FrameStatus.WITHHELD) != (self.reason is not None):

@@ -13,7 +13,7 @@ from privacy.frame import _GATE_TOKEN, FrameStatus, RedactedFrame, Region, Withh
 from privacy.slate import privacy_hold_slate
 
 
-class PrivacyGate:
+class FrameGate:
     """Decides per frame; fails closed.
 
     A frame with any problem is withheld (the slate goes out instead). After a withheld frame,

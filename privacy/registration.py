@@ -29,7 +29,7 @@ from stdnum.exceptions import (
     ValidationError,
 )
 
-from camera_app.clock import Clock
+from firmware.clock import Clock
 from privacy.secrets import FieldCipher
 
 log = logging.getLogger(__name__)

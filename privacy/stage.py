@@ -9,13 +9,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from camera_app.config.motion import MotionConfig
-from camera_app.config.privacy import PrivacyConfig
-from camera_app.monitor.motion import MotionDetector
 from firmware.frames import Frame
+from firmware.motion.config import MotionConfig
+from firmware.motion.detector import MotionDetector
+from privacy.config import PrivacyConfig
 from privacy.detect.base import Detection, FaceDetector
 from privacy.frame import RedactedFrame, Region, WithholdReason
-from privacy.gate import PrivacyGate
+from privacy.framegate import FrameGate
 from privacy.quality import FrameQuality, SceneMonitor
 from privacy.redact import grow, redact
 from privacy.regions import plan_crops
@@ -58,7 +58,7 @@ class PrivacyStage:
         # Here motion only says where to look now: something still for 10 frames is left to the
         # full-frame sweeps, and ghosts of where someone lingered fade fast.
         self._motion = MotionDetector(MotionConfig(), [], stale_frames=10)
-        self.gate = PrivacyGate(config.release_frames, models)
+        self.gate = FrameGate(config.release_frames, models)
         self._rng = np.random.default_rng()
         self._index = 0
         self._ran_on_scene: set[str] = set()  # detectors that have run on the current scene

@@ -19,7 +19,6 @@ relay never sees a raw frame.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import ssl
 from collections.abc import Sequence
@@ -37,45 +36,12 @@ from aiortc import (
 from yarl import URL
 
 from streaming.encoder import SharedPacketTrack
+from streaming.relayconfig import WhipError, check_whip_url
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 10.0
 _MAX_REASON_CHARS = 200
-
-
-class WhipError(Exception):
-    """Publishing failed: ``status`` is the relay's HTTP status (``None`` if it never answered)
-    and ``reason`` says why. The bearer token is never part of it."""
-
-    def __init__(self, reason: str, status: int | None = None) -> None:
-        super().__init__(f"WHIP {status}: {reason}" if status is not None else f"WHIP: {reason}")
-        self.status = status
-        self.reason = reason
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a name: it is not resolved here, so it is not trusted to be local
-
-
-def check_whip_url(url: str) -> URL:
-    """The parsed URL, if the stream may be sent there: https, or http to a loopback address."""
-    parsed = URL(url)
-    if not parsed.is_absolute() or parsed.scheme not in ("http", "https") or not parsed.host:
-        raise WhipError(f"not an http(s) URL: {url!r}")
-    if parsed.user or parsed.password:
-        raise WhipError("the WHIP URL must not carry credentials; give the token separately")
-    if parsed.scheme != "https" and not _is_loopback(parsed.host):
-        raise WhipError(
-            f"refusing plain http to {parsed.host}: the stream leaves the device, so the WHIP "
-            "URL must be https (plain http is allowed to a loopback address only)"
-        )
-    return parsed
 
 
 class WhipPublisher:

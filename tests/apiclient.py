@@ -28,7 +28,7 @@ from camera_app.accounts import issue_setup_code
 from camera_app.api.app import build_context
 from camera_app.api.server import ApiServer
 from camera_app.config import AppConfig, parse_config
-from camera_app.db import open_database
+from firmware.db import open_database
 from firmware.indicator import StreamingIndicator
 from firmware.paths import StoragePaths
 from privacy.gates.viewers import CameraInfo

@@ -1,7 +1,7 @@
 """Both ends of a live view, for the tests that drive real peers on this host.
 
 - :class:`GatedCamera` stands in for the camera and its privacy stage: a thread that publishes
-  frames made by the real ``privacy.gate.PrivacyGate`` into a ``streaming.hub.FrameHub``.
+  frames made by the real ``privacy.framegate.FrameGate`` into a ``streaming.hub.FrameHub``.
 - :class:`Receiver` is the far end: a real aiortc peer connection that queues the decoded frames
   of the video it receives, whether it offers (a WHEP viewer) or answers (a relay subscriber).
 - :func:`free_port` and :func:`wait_until` start and wait for the servers the tests run.
@@ -31,7 +31,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from firmware.frames import Frame
 from privacy.frame import WithholdReason
-from privacy.gate import PrivacyGate
+from privacy.framegate import FrameGate
 from streaming.hub import FrameHub
 
 if TYPE_CHECKING:  # only a type here: bench/ imports this module through tests.relayhost
@@ -71,7 +71,7 @@ class GatedCamera:
         self._picture = picture
         self._camera = camera
         self._period = 1 / fps
-        self._gate = PrivacyGate(release_frames=0, models={"test": "1"})
+        self._gate = FrameGate(release_frames=0, models={"test": "1"})
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()

@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path
 
 from camera_app.accounts import issue_setup_code
-from camera_app.clock import SystemClock
-from camera_app.db import open_database
+from firmware.clock import SystemClock
+from firmware.db import open_database
 from tests.apiclient import Client, make_id
 from tests.conftest import camera_app_cmd
 from tests.livepeers import wait_until

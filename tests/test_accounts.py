@@ -20,7 +20,7 @@ from camera_app.accounts import (
 )
 from camera_app.audit import verify
 from camera_app.cli import main
-from camera_app.db import open_database
+from firmware.db import open_database
 
 CODE = re.compile(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
 

@@ -563,8 +563,8 @@ def test_update_status_and_the_notice_page_show_models_and_an_announced_change(
 ) -> None:
     """The owner API and the public notice page show the running models and, as soon as the
     device has seen one, a behaviour-changing update with the date it may take effect."""
-    from firmware.update.layout import UpdatePaths
-    from firmware.update.state import Pending, UpdateState, save_state
+    from camera_app.update.layout import UpdatePaths
+    from camera_app.update.state import Pending, UpdateState, save_state
 
     api, owner = merchant(start_api)
     status = owner.get("/api/update")

@@ -24,7 +24,7 @@ from camera_app.audit import (
     verify,
 )
 from camera_app.cli import EXIT_TAMPERED, main
-from camera_app.db import open_database
+from firmware.db import open_database
 
 ALL_TRIGGERS = (
     "audit_no_update",

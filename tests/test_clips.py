@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from camera_app.config.storage import StorageConfig
-from camera_app.db import open_database
 from camera_app.monitor.clipwriter import ClipWriter, probe_clip
 from camera_app.monitor.store import EventStore
 from camera_app.monitor.upkeep import RetentionSweeper, recover_interrupted
+from firmware.db import open_database
 from firmware.frames import Frame
 from firmware.paths import StoragePaths
 from tests.conftest import decode_frames, scene_background

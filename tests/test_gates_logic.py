@@ -32,12 +32,18 @@ from stdnum.cn import ric
 from camera_app import audit
 from camera_app.audit import AuditEvent
 from camera_app.config.streaming import StreamingConfig
-from camera_app.db import open_database
-from camera_app.live import SYSTEM_ACTOR, GatesClosed, LiveState, StreamController, UnknownCamera
+from camera_app.live.controller import (
+    SYSTEM_ACTOR,
+    GatesClosed,
+    LiveState,
+    StreamController,
+    UnknownCamera,
+)
+from firmware.db import open_database
 from firmware.indicator import StreamingIndicator
 from privacy.gates.policy import GATES, PROFILES, GateInputs, evaluate, notice_lapsed
 from privacy.gates.schedule import DAYS, MAX_WINDOWS, Schedule, Window, local_time
-from privacy.gates.store import GuardianConsent, Notice, OptIn
+from privacy.gates.store import GuardianConsent, OptIn, PostedNotice
 from privacy.gates.viewers import (
     REFUSALS,
     Access,
@@ -461,8 +467,8 @@ def registration(kind: str, *, revoked: bool = False) -> Registration:
     )
 
 
-def notice(*, attested_at: float | None = NOW - DAY_S, hours: Schedule = HOURS) -> Notice:
-    return Notice(
+def notice(*, attested_at: float | None = NOW - DAY_S, hours: Schedule = HOURS) -> PostedNotice:
+    return PostedNotice(
         id="N-1",
         camera_id="cam",
         operator="Shop",
@@ -1153,7 +1159,7 @@ def test_failing_stop_listener_does_not_prevent_stop(
     ctl.add_stop_listener(broken)
     ctl.add_stop_listener(lambda cid, reason: late.append((cid, reason)))
     ctl.start("porch", "owner")
-    caplog.set_level(logging.ERROR, logger="camera_app.live")
+    caplog.set_level(logging.ERROR, logger="camera_app.live.controller")
     assert ctl.stop("porch", "owner", "done") is True
     assert not ctl.is_live("porch") and not rig.led
     assert rig.stops == late == [("porch", "done")]  # listeners before and after the broken one
@@ -1230,7 +1236,7 @@ def test_expired_viewer_is_revoked_once_with_audit(rig: Rig) -> None:
     assert ctl.viewers.get(forever.id).revoked_at is None  # type: ignore[union-attr]
 
 
-def _merchant_ready(rig: Rig) -> Notice:
+def _merchant_ready(rig: Rig) -> PostedNotice:
     ctl = rig.controller
     ctl.gates.opt_in("counter", "merchant", "owner")
     rig.registrations.add("business", "王五", resident_id(), USCC)

@@ -30,7 +30,7 @@ def test_no_import_chain_from_streaming_to_raw_frames() -> None:
         for module in streaming:
             assert graph.find_shortest_chain(importer=module, imported=target) is None
     # the check can fail: the stage itself does handle raw frames
-    assert graph.find_shortest_chain(importer="privacy.stage", imported="camera_app.monitor.motion")
+    assert graph.find_shortest_chain(importer="privacy.stage", imported="firmware.motion.detector")
 
 
 def test_streaming_can_only_get_frames_the_gate_made() -> None:

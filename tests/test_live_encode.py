@@ -2,7 +2,7 @@
 VP8 encode for all unmarked viewers, a per-viewer watermark that only its viewer gets, a late
 joiner that starts on a keyframe, codec and audio negotiation.
 
-Frames are made by the real ``privacy.gate.PrivacyGate`` and published into a real ``FrameHub``.
+Frames are made by the real ``privacy.framegate.FrameGate`` and published into a real ``FrameHub``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from firmware.frames import Frame
-from privacy.gate import PrivacyGate
+from privacy.framegate import FrameGate
 from streaming.hub import FrameHub
 from streaming.watermark import Watermark
 from streaming.whep import SessionRefused, ViewerSessions
@@ -41,7 +41,7 @@ class HubFeeder:
 
     def __init__(self, hub: FrameHub, fps: float = 20) -> None:
         self._hub = hub
-        self._gate = PrivacyGate(release_frames=0, models={"test": "1"})
+        self._gate = FrameGate(release_frames=0, models={"test": "1"})
         self._fps = fps
         self.published = 0
         self._task = asyncio.ensure_future(self._run())

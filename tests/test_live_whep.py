@@ -2,7 +2,7 @@
 the camera's redacted frames, the privacy-hold slate when the gate withholds, and loses its
 session when the owner opts out.
 
-Frames are made by the real ``privacy.gate.PrivacyGate`` (streamed: a redacted copy; withheld:
+Frames are made by the real ``privacy.framegate.FrameGate`` (streamed: a redacted copy; withheld:
 the slate) and published into the server's frame hub, as the privacy stage does on a device.
 """
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from camera_app.livefeed import ACTOR, LivePrivacyFeed
+from camera_app.live.feed import ACTOR, LivePrivacyFeed
 from privacy import RedactedFrame
 from privacy.frame import WithholdReason
 from privacy.models import ModelIntegrityError

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from camera_app.config.base import NamedPolygon
-from camera_app.config.motion import MotionConfig
-from camera_app.monitor.motion import MotionDetector
+from firmware.configbase import NamedPolygon
+from firmware.motion.config import MotionConfig
+from firmware.motion.detector import MotionDetector
 from tests.conftest import scene_background
 
 W, H = 640, 480

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from camera_app.clock import SystemClock
 from camera_app.config.mqtt import MqttConfig
-from camera_app.db import open_database
 from camera_app.mqtt.bridge import MqttBridge
 from camera_app.mqtt.commands import Command
 from camera_app.mqtt.outbox import Outbox
 from camera_app.mqtt.topics import Topics
+from firmware.clock import SystemClock
+from firmware.db import open_database
 from tests.livepeers import wait_until
 from tests.mqttbroker import Collector, MqttBroker, device_mqtt_config, publish_and_wait
 from tests.test_mqtt_units import MALFORMED

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from camera_app.db import open_database
+from firmware.db import open_database
 from tests.livepeers import free_port, wait_until
 from tests.mqttbroker import (
     Collector,

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from camera_app.config.loader import ConfigError, parse_config
-from camera_app.db import open_database
 from camera_app.mqtt.commands import Command, RateLimiter, Refusal, parse
 from camera_app.mqtt.discovery import discovery_payload
 from camera_app.mqtt.outbox import Outbox
 from camera_app.mqtt.topics import Topics
+from firmware.db import open_database
 
 # Every one of these must be refused (used against the real broker too, in test_mqtt_device).
 MALFORMED: list[tuple[str, bytes]] = [

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from privacy.notice import MAX_LENGTHS, NoticeInfo, new_notice_id, render_notice_pdf
+from privacy.notice_sign import MAX_LENGTHS, NoticeInfo, new_notice_id, render_notice_pdf
 
 POPPLER = "the Debian package poppler-utils (deploy/sysdeps.sh installs it)"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from camera_app.clock import SystemClock
 from camera_app.config import parse_config
-from camera_app.db import open_database
 from camera_app.monitor.pipeline import MonitoringPipeline
 from camera_app.monitor.store import EventRecord, EventStore
+from firmware.clock import SystemClock
+from firmware.db import open_database
 from firmware.frames import Frame
 from firmware.paths import StoragePaths
 from tests.conftest import decode_frames, scene_background

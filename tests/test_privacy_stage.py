@@ -13,8 +13,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from camera_app.config.privacy import DetectorSpec, PrivacyConfig
 from firmware.frames import Frame
+from privacy.config import DetectorSpec, PrivacyConfig
 from privacy.detect.base import Detection
 from privacy.frame import FrameStatus, RedactedFrame, WithholdReason
 from privacy.runner import _PRIMING_RUNS

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stdnum.cn import ric, uscc
 
-from camera_app.db import open_database
+from firmware.db import open_database
 from privacy.registration import (
     RegistrationError,
     RegistrationStore,

@@ -5,7 +5,7 @@ The real ``janus`` (Debian's package) runs with a temporary copy of ``deploy/jan
 install would set them), and the real WHIP front-end (``deploy/janus/whip_frontend.py``) runs as
 the command the README gives. The device side is ``streaming.whip.WhipPublisher`` publishing a
 ``RedactedVideoTrack`` of a ``FrameHub`` that is fed ``privacy.RedactedFrame`` s made by the real
-``PrivacyGate``. Viewers are aiortc peer connections that subscribe through Janus's VideoRoom API
+``FrameGate``. Viewers are aiortc peer connections that subscribe through Janus's VideoRoom API
 over its HTTP transport (Janus offers, the viewer answers), and through the front-end's viewer
 endpoint, which does the same on the relay host.
 

@@ -85,14 +85,14 @@ def test_apply_from_the_command_line_checks_health_and_rolls_back(
     config, data_dir, vendor = setup
     wheels("1.0.0", "1.1.0")
     initial = subprocess.run(
-        [sys.executable, "-m", "firmware.update.initial", "--data-dir", str(data_dir),
+        [sys.executable, "-m", "camera_app.update.initial", "--data-dir", str(data_dir),
          "--base-env", str(BASE_ENV), str(vendor.bundle("1.0.0"))],
         capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert initial.returncode == 0, initial.stderr
     assert "release 1.0.0 installed into slot a" in initial.stdout
     again = subprocess.run(
-        [sys.executable, "-m", "firmware.update.initial", "--data-dir", str(data_dir),
+        [sys.executable, "-m", "camera_app.update.initial", "--data-dir", str(data_dir),
          str(vendor.bundle("1.0.0"))],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip

@@ -16,12 +16,12 @@ import pytest
 
 from camera_app.audit import AuditLog, verify
 from camera_app.config.update import UpdateConfig
-from camera_app.db import open_database
-from firmware.update import DeviceUpdater, NoticePeriodError, audit_to, load_update_status
-from firmware.update.device import install_initial
-from firmware.update.health import HealthCheck
-from firmware.update.layout import UpdatePaths
-from firmware.update.slots import active_slot
+from camera_app.update import DeviceUpdater, NoticePeriodError, audit_to, load_update_status
+from camera_app.update.device import install_initial
+from camera_app.update.health import HealthCheck
+from camera_app.update.layout import UpdatePaths
+from camera_app.update.slots import active_slot
+from firmware.db import open_database
 from tests.updatehelpers import BASE_ENV, StandInService, SteppedClock, VendorRepo, serving, wheels
 
 pytestmark = pytest.mark.slow

@@ -20,13 +20,13 @@ import pytest
 from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata
 
-from camera_app.clock import SystemClock
 from camera_app.config.update import UpdateConfig
-from firmware.update import BundleError, DeviceUpdater, UpdateError, UpdateRefused
-from firmware.update.device import install_initial
-from firmware.update.health import HealthCheck
-from firmware.update.layout import UpdatePaths
-from firmware.update.slots import active_slot
+from camera_app.update import BundleError, DeviceUpdater, UpdateError, UpdateRefused
+from camera_app.update.device import install_initial
+from camera_app.update.health import HealthCheck
+from camera_app.update.layout import UpdatePaths
+from camera_app.update.slots import active_slot
+from firmware.clock import SystemClock
 from tests.updatehelpers import (
     BASE_ENV,
     RepoServer,

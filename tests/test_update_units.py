@@ -22,25 +22,25 @@ from pathlib import Path
 
 import pytest
 
-from camera_app.clock import SystemClock
 from camera_app.config import ConfigError, parse_config
 from camera_app.config.update import UpdateConfig
-from firmware.identity import ensure_device_identity, ssl_server_context
-from firmware.runstatus import RunStatus, write_run_status
-from firmware.update import (
+from camera_app.update import (
     BundleError,
     DeviceUpdater,
     StateError,
     UpdateRefused,
     load_update_status,
 )
-from firmware.update.bundle import check_release, unpack_bundle
-from firmware.update.health import CaptureProbe, HealthCheck, HealthTarget, probe_api
-from firmware.update.layout import UpdatePaths
-from firmware.update.notice import notice_for
-from firmware.update.release import ReleaseInfo, Version, target_path, version_of_target
-from firmware.update.slots import active_slot, other_slot, switch_active
-from firmware.update.state import load_state
+from camera_app.update.bundle import check_release, unpack_bundle
+from camera_app.update.health import CaptureProbe, HealthCheck, HealthTarget, probe_api
+from camera_app.update.layout import UpdatePaths
+from camera_app.update.notice import notice_for
+from camera_app.update.release import ReleaseInfo, Version, target_path, version_of_target
+from camera_app.update.slots import active_slot, other_slot, switch_active
+from camera_app.update.state import load_state
+from firmware.clock import SystemClock
+from firmware.identity import ensure_device_identity, ssl_server_context
+from firmware.runstatus import RunStatus, write_run_status
 from tests.updatehelpers import REPO, SteppedClock
 
 SHA = "ab" * 32

@@ -4,7 +4,7 @@ over WHEP and checks that decoded frames of the published colour and size play; 
 session end when the owner opts out, the refusal reason when a camera is not live, the login
 error, the Chinese texts for a Chinese browser, and a public viewing link opened from the URL.
 
-Frames are made by the real ``privacy.gate.PrivacyGate`` and published into the server's frame
+Frames are made by the real ``privacy.framegate.FrameGate`` and published into the server's frame
 hub, as the privacy stage does on a device. Chromium comes from apt (``/usr/bin/chromium``);
 Playwright's own browser download is never used. The tests skip when that binary is missing.
 """

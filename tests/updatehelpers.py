@@ -34,9 +34,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from camera_app.clock import Clock, SystemClock
+from camera_app.update.layout import UpdatePaths
+from firmware.clock import Clock, SystemClock
 from firmware.runstatus import RunStatus, write_run_status
-from firmware.update.layout import UpdatePaths
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = REPO / "models"

@@ -18,15 +18,15 @@ from camera_app.api import (
     handlers_web,
     handlers_whep,
 )
-from camera_app.api.auth import LoginLimiter, SessionStore
+from camera_app.api.auth import LoginLimiter, LoginSessions
 from camera_app.api.context import CTX, ApiContext
 from camera_app.api.errors import Handler, json_errors
-from camera_app.api.relay import RelayPublishing
 from camera_app.api.routes import RouteTable, openapi
 from camera_app.audit import AuditLog
-from camera_app.clock import Clock
 from camera_app.config.app import AppConfig
-from camera_app.live import StreamController
+from camera_app.live.controller import StreamController
+from camera_app.live.relay import RelayPublishing
+from firmware.clock import Clock
 from firmware.indicator import StreamingIndicator
 from firmware.paths import StoragePaths
 from privacy.gates.viewers import CameraInfo
@@ -105,7 +105,7 @@ def build_context(
         paths=paths,
         controller=controller,
         registrations=registrations,
-        sessions=SessionStore(conn, clock, config.api.session_hours * 3600),
+        sessions=LoginSessions(conn, clock, config.api.session_hours * 3600),
         limiter=LoginLimiter(config.api.login_max_failures, config.api.login_window_s, clock),
         audit=audit,
         public_base_url=public_base_url(config),

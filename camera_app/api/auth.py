@@ -19,7 +19,7 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
-from camera_app.clock import Clock
+from firmware.clock import Clock
 
 TOKEN_BYTES = 32
 
@@ -50,7 +50,7 @@ class Principal:
     expires_at: float
 
 
-class SessionStore:
+class LoginSessions:
     """Session tokens in the device database."""
 
     def __init__(self, conn: sqlite3.Connection, clock: Clock, ttl_s: float) -> None:

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from camera_app.api.auth import LoginLimiter, Principal, SessionStore
+from camera_app.api.auth import LoginLimiter, LoginSessions, Principal
 from camera_app.api.errors import ApiError
-from camera_app.api.relay import RelayPublishing
 from camera_app.audit import AuditLog
-from camera_app.clock import Clock
 from camera_app.config.app import AppConfig
-from camera_app.live import StreamController
+from camera_app.live.controller import StreamController
+from camera_app.live.relay import RelayPublishing
+from firmware.clock import Clock
 from firmware.paths import StoragePaths
 from privacy.gates.schedule import local_time
 from privacy.gates.viewers import (
@@ -40,7 +40,7 @@ class ApiContext:
     paths: StoragePaths
     controller: StreamController
     registrations: RegistrationStore
-    sessions: SessionStore
+    sessions: LoginSessions
     limiter: LoginLimiter
     audit: AuditLog
     public_base_url: str

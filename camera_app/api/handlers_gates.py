@@ -18,8 +18,8 @@ from camera_app.api.schemas import (
     RevokeBody,
 )
 from camera_app.audit import AuditEvent
-from privacy.gates.store import Notice
-from privacy.notice import MAX_LENGTHS, NoticeInfo, new_notice_id, render_notice_pdf
+from privacy.gates.store import PostedNotice
+from privacy.notice_sign import MAX_LENGTHS, NoticeInfo, new_notice_id, render_notice_pdf
 from privacy.registration import Registration, RegistrationError, UnknownRegistration
 
 routes = RouteTable()
@@ -172,7 +172,7 @@ async def create_notice(request: web.Request) -> web.Response:
     )
 
 
-def _owned_notice(request: web.Request) -> Notice:
+def _owned_notice(request: web.Request) -> PostedNotice:
     ctx = request.app[CTX]
     notice = ctx.controller.gates.notice(request.match_info["notice_id"])
     if notice is None or notice.camera_id not in ctx.controller.cameras:

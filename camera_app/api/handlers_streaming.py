@@ -9,7 +9,7 @@ from camera_app.api.errors import ApiError, read_body
 from camera_app.api.routes import OWNER, VIEWERS, RouteTable, principal_of
 from camera_app.api.schemas import OptInBody, StopBody
 from camera_app.audit import AuditEvent
-from camera_app.live import GatesClosed
+from camera_app.live.controller import GatesClosed
 
 routes = RouteTable()
 

@@ -18,9 +18,9 @@ from aiohttp import web
 
 from camera_app.api.app import build_app, build_context
 from camera_app.api.context import ApiContext, enforce_sessions
-from camera_app.clock import Clock
 from camera_app.config.app import AppConfig
-from camera_app.db import open_database
+from firmware.clock import Clock
+from firmware.db import open_database
 from firmware.identity import ensure_device_identity, ssl_server_context
 from firmware.indicator import StreamingIndicator
 from firmware.paths import StoragePaths

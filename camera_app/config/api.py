@@ -6,7 +6,7 @@ import ipaddress
 
 from pydantic import Field, model_validator
 
-from camera_app.config.base import StrictModel
+from firmware.configbase import StrictModel
 
 
 def is_loopback(host: str) -> bool:

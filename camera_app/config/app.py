@@ -5,19 +5,19 @@ from __future__ import annotations
 from pydantic import Field
 
 from camera_app.config.api import ApiConfig
-from camera_app.config.base import StrictModel
 from camera_app.config.camera import CameraConfig
 from camera_app.config.capture import CaptureConfig
 from camera_app.config.events import EventsConfig
 from camera_app.config.logging import LoggingConfig
-from camera_app.config.motion import MotionConfig
 from camera_app.config.mqtt import MqttConfig
-from camera_app.config.privacy import PrivacyConfig
 from camera_app.config.privacy_masks import PrivacyMasksConfig
 from camera_app.config.recording import RecordingConfig
 from camera_app.config.storage import StorageConfig
 from camera_app.config.streaming import StreamingConfig
 from camera_app.config.update import UpdateConfig
+from firmware.configbase import StrictModel
+from firmware.motion.config import MotionConfig
+from privacy.config import PrivacyConfig
 
 
 class AppConfig(StrictModel):

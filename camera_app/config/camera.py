@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import Field, field_validator
 
-from camera_app.config.base import StrictModel
+from firmware.configbase import StrictModel
 
 
 class CameraConfig(StrictModel):

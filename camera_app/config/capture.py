@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from camera_app.config.base import StrictModel
+from firmware.configbase import StrictModel
 
 _SOURCE_PREFIXES = ("auto", "v4l2:", "file:", "rtsp://", "rtsps://", "test:", "picamera2")
 

@@ -10,8 +10,8 @@ import logging
 import sqlite3
 
 from camera_app.audit import AuditEvent, AuditLog
-from camera_app.clock import Clock
 from camera_app.config.app import AppConfig
+from firmware.clock import Clock
 
 log = logging.getLogger(__name__)
 

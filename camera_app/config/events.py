@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from camera_app.config.base import StrictModel
+from firmware.configbase import StrictModel
 
 
 class EventsConfig(StrictModel):

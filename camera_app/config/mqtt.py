@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from camera_app.config.api import is_loopback
-from camera_app.config.base import StrictModel
+from firmware.configbase import StrictModel
 
 _ID = r"^[A-Za-z0-9_-]{1,64}$"  # no '/', '+', '#': it is a topic level and the certificate CN
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from camera_app.config.base import NamedPolygon, StrictModel
+from firmware.configbase import NamedPolygon, StrictModel
 
 Byte = Annotated[int, Field(ge=0, le=255)]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from camera_app.config.base import StrictModel
+from firmware.configbase import StrictModel
 
 
 class StorageConfig(StrictModel):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from camera_app.config.base import StrictModel
-from streaming.whip import WhipError, check_whip_url
+from firmware.configbase import StrictModel
+from streaming.relayconfig import RelayConfig
 
 _NOT_BY_CONFIG = (
     "live streaming cannot be enabled in the config file; the owner turns it on through the "
@@ -18,45 +17,6 @@ _NO_LED_SWITCH = (
     "the streaming indicator LED cannot be disabled: people in view must see when they are "
     "streamed (only its pin, streaming.indicator_pin, can be set)"
 )
-
-
-class RelayConfig(StrictModel):
-    """Publishing the redacted stream to a relay (WHIP) for many viewers; off unless
-    ``whip_url`` is set. The relay gets only what viewers get: the redacted stream."""
-
-    whip_url: str | None = Field(
-        default=None,
-        max_length=300,
-        description="WHIP endpoint of the relay, e.g. https://relay.example/whip/endpoint/{camera} "
-        "({camera} becomes the camera id). https is required unless the host is loopback. "
-        "Unset: no relay, viewers connect to the device.",
-    )
-    token_file: Path | None = Field(
-        default=None,
-        description="File holding the relay's bearer token (keep it 0600); required with "
-        "whip_url. Read when publishing starts; never logged.",
-    )
-    ca_file: Path | None = Field(
-        default=None,
-        description="PEM file of the CA (or self-signed certificate) that the relay's TLS "
-        "certificate must chain to. Default: the system's trusted CAs.",
-    )
-
-    @model_validator(mode="after")
-    def _usable(self) -> RelayConfig:
-        if self.whip_url is None:
-            return self
-        if self.token_file is None:
-            raise ValueError("relay.token_file is required when relay.whip_url is set")
-        try:
-            check_whip_url(self.endpoint("camera"))
-        except (WhipError, KeyError, IndexError, ValueError) as err:
-            raise ValueError(f"relay.whip_url: {err}") from None
-        return self
-
-    def endpoint(self, camera_id: str) -> str:
-        assert self.whip_url is not None
-        return self.whip_url.format(camera=camera_id)
 
 
 class StreamingConfig(StrictModel):

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from camera_app.config.api import is_loopback
-from camera_app.config.base import StrictModel
+from firmware.configbase import StrictModel
 
 
 class UpdateConfig(StrictModel):

@@ -24,8 +24,8 @@ from datetime import tzinfo
 from enum import StrEnum
 
 from camera_app.audit import AuditEvent, AuditLog
-from camera_app.clock import Clock
 from camera_app.config.streaming import StreamingConfig
+from firmware.clock import Clock
 from firmware.indicator import StreamingIndicator
 from privacy.gates.policy import GateInputs, GateReport, evaluate, notice_lapsed
 from privacy.gates.schedule import local_time

@@ -18,8 +18,8 @@ import ssl
 from collections.abc import Callable
 
 from camera_app.audit import AuditEvent, AuditLog
-from camera_app.config.streaming import RelayConfig
 from streaming.encoder import SharedPacketTrack
+from streaming.relayconfig import RelayConfig
 from streaming.whep import ViewerSessions
 from streaming.whip import WhipError, WhipPublisher, check_whip_url
 

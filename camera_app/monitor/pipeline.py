@@ -8,15 +8,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from camera_app.clock import Clock
 from camera_app.config.app import AppConfig
 from camera_app.monitor.events import EndReason, EventChange, EventTracker, Transition
-from camera_app.monitor.motion import MotionDetector, MotionResult
 from camera_app.monitor.preroll import PreRollBuffer
 from camera_app.monitor.recorder import ClipRecorder, free_bytes
 from camera_app.monitor.store import EventStore
 from camera_app.monitor.upkeep import MB, RetentionSweeper
+from firmware.clock import Clock
 from firmware.frames import Frame
+from firmware.motion.detector import MotionDetector, MotionResult
 from firmware.paths import StoragePaths
 
 log = logging.getLogger(__name__)

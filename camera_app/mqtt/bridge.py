@@ -27,12 +27,12 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from camera_app.clock import Clock
 from camera_app.config.mqtt import MqttConfig
 from camera_app.mqtt.commands import Command, RateLimiter, Refusal, parse, response
 from camera_app.mqtt.discovery import discovery_payload
 from camera_app.mqtt.outbox import Outbox
 from camera_app.mqtt.topics import Topics
+from firmware.clock import Clock
 
 log = logging.getLogger(__name__)
 

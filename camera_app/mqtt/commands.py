@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError
 
-from camera_app.config.base import StrictModel
+from firmware.configbase import StrictModel
 
 MAX_PAYLOAD_BYTES = 1024
 _REQUEST_ID = r"^[A-Za-z0-9_.:-]{1,64}$"

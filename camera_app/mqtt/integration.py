@@ -17,18 +17,18 @@ from typing import Any
 
 import cv2
 
-from camera_app.clock import Clock
 from camera_app.config.app import AppConfig
-from camera_app.db import get_setting, open_database, set_setting
 from camera_app.monitor.pipeline import MonitoringPipeline
 from camera_app.mqtt.bridge import MqttBridge
 from camera_app.mqtt.commands import Command
 from camera_app.mqtt.outbox import Outbox
 from camera_app.mqtt.topics import Topics
+from camera_app.update.status import load_update_status
 from firmware.capture.feed import FeedStats
+from firmware.clock import Clock
+from firmware.db import get_setting, open_database, set_setting
 from firmware.frames import Frame
 from firmware.paths import StoragePaths
-from firmware.update.status import load_update_status
 
 log = logging.getLogger(__name__)
 

@@ -6,14 +6,14 @@ For other parts of the app: :func:`load_update_status` (no network) gives the
 :class:`DeviceUpdater` runs check / apply / rollback / resume.
 """
 
-from firmware.update.device import (
+from camera_app.update.device import (
     AuditSink,
     CheckResult,
     DeviceUpdater,
     UpdateResult,
     audit_to,
 )
-from firmware.update.errors import (
+from camera_app.update.errors import (
     BundleError,
     InstallError,
     NoticePeriodError,
@@ -22,8 +22,8 @@ from firmware.update.errors import (
     UpdateError,
     UpdateRefused,
 )
-from firmware.update.layout import UpdatePaths
-from firmware.update.status import (
+from camera_app.update.layout import UpdatePaths
+from camera_app.update.status import (
     LastUpdateResult,
     ModelVersion,
     PendingUpdate,

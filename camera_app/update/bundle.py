@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from firmware.update.errors import BundleError
-from firmware.update.release import ReleaseInfo, wheel_name
+from camera_app.update.errors import BundleError
+from camera_app.update.release import ReleaseInfo, wheel_name
 from privacy.models.registry import ModelIntegrityError, file_sha256, load_manifest
 
 log = logging.getLogger(__name__)

@@ -22,11 +22,9 @@ from typing import Any, Protocol
 from tuf.ngclient.fetcher import FetcherInterface
 
 from camera_app.audit import AuditEvent, AuditLog
-from camera_app.clock import Clock
 from camera_app.config.update import UpdateConfig
-from firmware.paths import StoragePaths
-from firmware.update.bundle import RELEASE_FILE, check_release, unpack_bundle
-from firmware.update.errors import (
+from camera_app.update.bundle import RELEASE_FILE, check_release, unpack_bundle
+from camera_app.update.errors import (
     BundleError,
     InstallError,
     NoticePeriodError,
@@ -35,20 +33,20 @@ from firmware.update.errors import (
     UpdateError,
     UpdateRefused,
 )
-from firmware.update.fetch import Release, ReleaseRepository
-from firmware.update.health import HealthCheck, HealthResult, HealthTarget
-from firmware.update.layout import UpdatePaths
-from firmware.update.notice import Notice, newly_seen, notice_for
-from firmware.update.release import NOTICE_PERIOD, ReleaseInfo, Version, iso
-from firmware.update.restart import restart_service
-from firmware.update.slots import (
+from camera_app.update.fetch import Release, ReleaseRepository
+from camera_app.update.health import HealthCheck, HealthResult, HealthTarget
+from camera_app.update.layout import UpdatePaths
+from camera_app.update.notice import UpdateNotice, newly_seen, notice_for
+from camera_app.update.release import NOTICE_PERIOD, ReleaseInfo, Version, iso
+from camera_app.update.restart import restart_service
+from camera_app.update.slots import (
     active_slot,
     build_slot,
     default_base_env,
     other_slot,
     switch_active,
 )
-from firmware.update.state import (
+from camera_app.update.state import (
     Activation,
     LastResult,
     Pending,
@@ -58,7 +56,9 @@ from firmware.update.state import (
     load_state,
     save_state,
 )
-from firmware.update.status import UpdateStatus, base_version, status_from_state
+from camera_app.update.status import UpdateStatus, base_version, status_from_state
+from firmware.clock import Clock
+from firmware.paths import StoragePaths
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class CheckResult:
     current_version: str
     newest_version: str | None
     update_available: bool
-    notice: Notice | None
+    notice: UpdateNotice | None
     announced: tuple[str, ...]  # versions announced by this check
     message: str
 
@@ -115,7 +115,7 @@ class DeviceUpdater:
     """Updates one device, whose data directory is ``data_dir``.
 
     ``restart`` restarts the camera service (default: systemd, see
-    :func:`firmware.update.restart.restart_service`); ``audit`` receives the records of the
+    :func:`camera_app.update.restart.restart_service`); ``audit`` receives the records of the
     audit log; ``health`` checks a new release; ``fetcher`` is passed to ``tuf.ngclient``.
     """
 

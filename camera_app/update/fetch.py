@@ -21,8 +21,8 @@ from tuf.api.metadata import Metadata, TargetFile, Targets
 from tuf.ngclient import Updater
 from tuf.ngclient.fetcher import FetcherInterface
 
-from firmware.update.errors import UpdateError, UpdateRefused
-from firmware.update.release import ReleaseInfo, Version, version_of_target
+from camera_app.update.errors import UpdateError, UpdateRefused
+from camera_app.update.release import ReleaseInfo, Version, version_of_target
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from camera_app.clock import Clock
+from firmware.clock import Clock
 from firmware.runstatus import read_run_status
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """The first install: a local release bundle into slot a (run by the install script).
 
-    python -m firmware.update.initial --data-dir /var/lib/camera-app BUNDLE
+    python -m camera_app.update.initial --data-dir /var/lib/camera-app BUNDLE
 
 Run it with the base environment's Python (the one holding the app's dependencies). Later
 releases come only through ``camera-app update apply``, verified by TUF; this entry point refuses
@@ -14,13 +14,13 @@ import logging
 import sys
 from pathlib import Path
 
-from camera_app.clock import SystemClock
-from firmware.update.device import install_initial
-from firmware.update.errors import UpdateError
+from camera_app.update.device import install_initial
+from camera_app.update.errors import UpdateError
+from firmware.clock import SystemClock
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m firmware.update.initial",
+    parser = argparse.ArgumentParser(prog="python -m camera_app.update.initial",
                                      description=__doc__.splitlines()[0])  # fmt: skip
     parser.add_argument("bundle", type=Path, help="release bundle (.tar.gz)")
     parser.add_argument("--data-dir", type=Path, required=True, help="storage.data_dir")

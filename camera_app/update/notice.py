@@ -17,11 +17,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from firmware.update.release import NOTICE_PERIOD, ReleaseInfo, Version, iso
+from camera_app.update.release import NOTICE_PERIOD, ReleaseInfo, Version, iso
 
 
 @dataclass(frozen=True, slots=True)
-class Notice:
+class UpdateNotice:
     """What the newest release changes (including skipped ones) and when it may activate."""
 
     version: str
@@ -52,7 +52,7 @@ def notice_for(
     releases: Iterable[ReleaseInfo],
     current: Version | None,
     seen: Mapping[str, float],
-) -> Notice | None:
+) -> UpdateNotice | None:
     """The notice ``newest`` is under, or None when nothing up to it changes behaviour.
 
     ``seen`` maps versions to the unix time this device first saw them; every release that
@@ -78,7 +78,7 @@ def notice_for(
         assert release.not_before is not None
         allowed.append(max(release.not_before, first_seen + NOTICE_PERIOD))
         changes.update(release.changes_behaviour)
-    return Notice(
+    return UpdateNotice(
         version=newest.version,
         changes_behaviour=tuple(sorted(changes)),
         allowed_from=max(allowed),

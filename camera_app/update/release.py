@@ -22,10 +22,10 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from firmware.update.errors import UpdateRefused
+from camera_app.update.errors import UpdateRefused
 
 #: A behaviour-changing release may be activated this long after it was published, at the
-#: earliest (and after the device first saw it: firmware.update.notice).
+#: earliest (and after the device first saw it: camera_app.update.notice).
 NOTICE_PERIOD = timedelta(hours=24)
 BEHAVIOURS = ("detection", "redaction", "streaming")
 TARGET_PREFIX = "releases/camera-app-"

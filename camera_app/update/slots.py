@@ -24,9 +24,9 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from firmware.update.bundle import MANIFEST_FILE, RELEASE_FILE, UnpackedRelease
-from firmware.update.errors import InstallError
-from firmware.update.layout import ACTIVE_LINK, SLOT_NAMES, UpdatePaths
+from camera_app.update.bundle import MANIFEST_FILE, RELEASE_FILE, UnpackedRelease
+from camera_app.update.errors import InstallError
+from camera_app.update.layout import ACTIVE_LINK, SLOT_NAMES, UpdatePaths
 from privacy.models.registry import ENV_MODELS_DIR
 
 log = logging.getLogger(__name__)

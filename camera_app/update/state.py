@@ -16,8 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from camera_app.update.errors import StateError
 from firmware.atomicfile import write_atomically
-from firmware.update.errors import StateError
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Pending(_Model):
     version: str
     changes_behaviour: list[str]
     published: float
-    not_before: float  # the effective earliest activation (firmware.update.notice)
+    not_before: float  # the effective earliest activation (camera_app.update.notice)
     announced_at: float
     models: dict[str, str] = Field(default_factory=dict)
 

@@ -16,10 +16,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from firmware.update.errors import StateError
-from firmware.update.layout import UpdatePaths
-from firmware.update.release import iso
-from firmware.update.state import UpdateState, load_state
+from camera_app.update.errors import StateError
+from camera_app.update.layout import UpdatePaths
+from camera_app.update.release import iso
+from camera_app.update.state import UpdateState, load_state
 from privacy.models.registry import MANIFEST_PATH
 
 log = logging.getLogger(__name__)

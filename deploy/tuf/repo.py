@@ -12,7 +12,7 @@
 REPO is served as is over HTTPS: devices fetch ``REPO/metadata/`` and ``REPO/targets/``.
 Consistent snapshots are on: every version of snapshot and targets metadata and every bundle
 keeps its own file name, so a device mid-download never mixes two publications. Run it with the
-project's virtualenv (it uses the same release rules as the device: firmware.update.release).
+project's virtualenv (it uses the same release rules as the device: camera_app.update.release).
 See README.md beside this file for where each key lives.
 """
 
@@ -46,8 +46,8 @@ from tuf.api.metadata import (
 )
 from tuf.api.serialization.json import JSONSerializer
 
-from firmware.update.errors import UpdateRefused
-from firmware.update.release import (
+from camera_app.update.errors import UpdateRefused
+from camera_app.update.release import (
     NOTICE_PERIOD,
     ReleaseInfo,
     Version,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from camera_app.config.base import NamedPolygon, StrictModel
+from firmware.configbase import NamedPolygon, StrictModel
 
 
 class MotionConfig(StrictModel):

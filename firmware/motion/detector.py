@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from camera_app.config.motion import MotionConfig
+from firmware.motion.config import MotionConfig
 
 Box = tuple[int, int, int, int]
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from privacy.gates.store import GuardianConsent, Notice, OptIn
+from privacy.gates.store import GuardianConsent, OptIn, PostedNotice
 from privacy.registration import Registration
 
 PROFILES = ("home", "kindergarten", "merchant")
@@ -147,11 +147,11 @@ class GateInputs:
     registrations: tuple[Registration, ...]
     live_childcare_permitted: bool = False
     consent: GuardianConsent | None = None
-    notice: Notice | None = None
+    notice: PostedNotice | None = None
     notice_reconfirm_s: float = 30 * 86400
 
 
-def notice_lapsed(notice: Notice, now: float, reconfirm_s: float) -> bool:
+def notice_lapsed(notice: PostedNotice, now: float, reconfirm_s: float) -> bool:
     """Whether a notice's last attestation is older than the re-confirmation period."""
     return notice.attested_at is None or now - notice.attested_at >= reconfirm_s
 

@@ -12,7 +12,7 @@ import sqlite3
 import uuid
 from dataclasses import dataclass
 
-from camera_app.clock import Clock
+from firmware.clock import Clock
 from privacy.gates.schedule import Schedule
 
 Profile = str  # "home" | "kindergarten" | "merchant"; validated by the config and the API
@@ -73,7 +73,7 @@ class OptIn:
 
 
 @dataclass(frozen=True, slots=True)
-class Notice:
+class PostedNotice:
     """A generated posted-notice sign and its attestation state."""
 
     id: str
@@ -132,8 +132,8 @@ class GuardianConsent:
         }
 
 
-def _notice(row: sqlite3.Row) -> Notice:
-    return Notice(
+def _notice(row: sqlite3.Row) -> PostedNotice:
+    return PostedNotice(
         id=row["id"],
         camera_id=row["camera_id"],
         operator=row["operator"],
@@ -214,7 +214,7 @@ class GateStore:
         url: str,
         pdf_path: str,
         actor: str,
-    ) -> Notice:
+    ) -> PostedNotice:
         """Store a newly generated sign; earlier signs of the camera are withdrawn (replaced)."""
         now = self._clock.wall()
         with self._conn:
@@ -243,11 +243,11 @@ class GateStore:
         assert notice is not None
         return notice
 
-    def notice(self, notice_id: str) -> Notice | None:
+    def notice(self, notice_id: str) -> PostedNotice | None:
         row = self._conn.execute("SELECT * FROM notices WHERE id = ?", (notice_id,)).fetchone()
         return _notice(row) if row else None
 
-    def current_notice(self, camera_id: str) -> Notice | None:
+    def current_notice(self, camera_id: str) -> PostedNotice | None:
         """The camera's sign in force (not withdrawn), if any."""
         row = self._conn.execute(
             "SELECT * FROM notices WHERE camera_id = ? AND withdrawn_at IS NULL"
@@ -256,7 +256,7 @@ class GateStore:
         ).fetchone()
         return _notice(row) if row else None
 
-    def attest_notice(self, notice_id: str, actor: str) -> Notice:
+    def attest_notice(self, notice_id: str, actor: str) -> PostedNotice:
         """Record that the sign is posted (again); clears a lapsed attestation."""
         cur = self._conn.execute(
             "UPDATE notices SET attested_at = ?, attested_by = ?, expired_at = NULL"

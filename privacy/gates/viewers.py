@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from camera_app.clock import Clock
+from firmware.clock import Clock
 from privacy.gates.schedule import Schedule
 
 ViewerRole = Literal["family", "parent"]

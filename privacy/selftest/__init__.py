@@ -18,9 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from camera_app.config.privacy import PrivacyConfig
 from firmware.frames import Frame
 from privacy.build import build_stage
+from privacy.config import PrivacyConfig
 from privacy.leakcheck import crop, leak_score
 from privacy.models import ModelIntegrityError
 

@@ -1,4 +1,5 @@
-"""The streaming side cannot reach an unredacted frame: import contract and type checks."""
+"""The import contracts: the layers (camera_app › streaming › privacy › firmware) and the streaming
+side never reaching an unredacted frame; plus the type checks of the frame seal."""
 
 from __future__ import annotations
 
@@ -13,14 +14,21 @@ import pytest
 from privacy import FrameStatus, RedactedFrame
 
 REPO = Path(__file__).resolve().parent.parent
-FORBIDDEN = ("firmware.capture", "camera_app.monitor", "privacy.stage", "privacy.offline")
+FORBIDDEN = (
+    "firmware.capture",
+    "firmware.motion",
+    "camera_app.monitor",
+    "privacy.stage",
+    "privacy.offline",
+)
+LAYERS = ("camera_app", "streaming", "privacy", "firmware")  # highest first
 
 
 def test_import_linter_contract_is_kept() -> None:
     lint = Path(sys.executable).parent / "lint-imports"
     result = subprocess.run([str(lint)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 kept, 0 broken" in result.stdout
+    assert "2 kept, 0 broken" in result.stdout
 
 
 def test_no_import_chain_from_streaming_to_raw_frames() -> None:
@@ -31,6 +39,15 @@ def test_no_import_chain_from_streaming_to_raw_frames() -> None:
             assert graph.find_shortest_chain(importer=module, imported=target) is None
     # the check can fail: the stage itself does handle raw frames
     assert graph.find_shortest_chain(importer="privacy.stage", imported="firmware.motion.detector")
+
+
+def test_no_layer_imports_a_higher_one() -> None:
+    graph = grimp.build_graph(*LAYERS)
+    for i, higher in enumerate(LAYERS):
+        for lower in LAYERS[i + 1 :]:
+            assert not graph.find_illegal_dependencies_for_layers(layers=(higher, lower))
+    # the check can fail: a higher layer does import a lower one
+    assert graph.find_shortest_chain(importer="camera_app.service", imported="firmware.clock")
 
 
 def test_streaming_can_only_get_frames_the_gate_made() -> None:

@@ -1,0 +1,45 @@
+"""Cheap imports: loading the configuration or the privacy stage does not drag in the WebRTC
+stack, the recorder or the HTTP server. Each check runs in a fresh interpreter."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def loaded_after(module: str) -> set[str]:
+    """The top-level and named modules in ``sys.modules`` after ``import module`` alone."""
+    code = f"import json, sys; import {module}; print(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout))
+
+
+@pytest.mark.parametrize(
+    ("module", "forbidden"),
+    [
+        ("camera_app.config", ("aiortc", "av", "streaming.whip", "aiohttp")),
+        (
+            "privacy.stage",
+            ("camera_app", "camera_app.monitor.recorder", "streaming", "aiohttp", "aiortc", "av"),
+        ),
+        ("firmware.db", ("camera_app", "privacy", "streaming", "cv2")),
+    ],
+)
+def test_import_does_not_load(module: str, forbidden: tuple[str, ...]) -> None:
+    loaded = loaded_after(module)
+    assert module in loaded
+    assert not loaded & set(forbidden), sorted(loaded & set(forbidden))
+
+
+def test_the_check_can_fail() -> None:
+    # importing the WebRTC signalling does load aiortc, so the check above would notice it
+    assert "aiortc" in loaded_after("streaming.whep")

@@ -11,8 +11,8 @@ from typing import TextIO
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from camera_app.audit import AuditEvent, AuditLog
 from firmware.clock import Clock
+from privacy.audit import AuditEvent, AuditLog
 
 log = logging.getLogger(__name__)
 

@@ -120,7 +120,7 @@ def _cmd_owner_new_code(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
-    from camera_app.audit import verify
+    from privacy.audit import verify
 
     conn = _open_db(args)
     try:
@@ -139,7 +139,7 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit_export(args: argparse.Namespace) -> int:
-    from camera_app.audit import export
+    from privacy.audit import export
 
     conn = _open_db(args)
     try:
@@ -244,9 +244,9 @@ def _cmd_selftest(args: argparse.Namespace) -> int:
 
 def _update_run(args: argparse.Namespace, action: str) -> int:
     """Runs one ``camera-app update`` action with the audit log of the device database."""
-    from camera_app.audit import AuditLog
     from camera_app.update import DeviceUpdater, UpdateError, UpdateRefused, audit_to
     from firmware.paths import StoragePaths
+    from privacy.audit import AuditLog
 
     config = _load(args.config)
     _setup_logging(config.logging.level)

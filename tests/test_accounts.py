@@ -18,9 +18,9 @@ from camera_app.accounts import (
     has_owner,
     verify_password,
 )
-from camera_app.audit import verify
 from camera_app.cli import main
 from firmware.db import open_database
+from privacy.audit import verify
 
 CODE = re.compile(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
 

@@ -20,10 +20,10 @@ from openapi_spec_validator import validate
 
 from camera_app.api.app import route_table
 from camera_app.api.routes import PUBLIC
-from camera_app.audit import AuditEvent, AuditLog
 from camera_app.config import ConfigError, parse_config
 from camera_app.config.changes import record_config_changes
 from firmware.db import open_database
+from privacy.audit import AuditEvent, AuditLog
 from tests.apiclient import OWNER, OWNER_PASSWORD, ApiFactory, Client, TestClock
 from tests.conftest import camera_app_cmd
 from tests.livepeers import free_port, wait_until

@@ -17,8 +17,8 @@ import cv2
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from camera_app.audit import verify
 from firmware.indicator import StreamingIndicator
+from privacy.audit import verify
 from privacy.gates.viewers import CameraInfo
 from tests.apiclient import (
     MONDAY_10,

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from camera_app.audit import (
+from camera_app.cli import EXIT_TAMPERED, main
+from firmware.db import open_database
+from privacy.audit import (
     GENESIS_HASH,
     AuditEvent,
     AuditLog,
@@ -23,8 +25,6 @@ from camera_app.audit import (
     record_hash,
     verify,
 )
-from camera_app.cli import EXIT_TAMPERED, main
-from firmware.db import open_database
 
 ALL_TRIGGERS = (
     "audit_no_update",

@@ -30,7 +30,6 @@ from pydantic import ValidationError
 from stdnum.cn import ric
 
 from camera_app import audit
-from camera_app.audit import AuditEvent
 from camera_app.config.streaming import StreamingConfig
 from camera_app.live.controller import (
     SYSTEM_ACTOR,
@@ -41,6 +40,7 @@ from camera_app.live.controller import (
 )
 from firmware.db import open_database
 from firmware.indicator import StreamingIndicator
+from privacy.audit import AuditEvent
 from privacy.gates.policy import GATES, PROFILES, GateInputs, evaluate, notice_lapsed
 from privacy.gates.schedule import DAYS, MAX_WINDOWS, Schedule, Window, local_time
 from privacy.gates.store import GuardianConsent, OptIn, PostedNotice

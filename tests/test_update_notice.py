@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from camera_app.audit import AuditLog, verify
 from camera_app.config.update import UpdateConfig
 from camera_app.update import DeviceUpdater, NoticePeriodError, audit_to, load_update_status
 from camera_app.update.device import install_initial
@@ -22,6 +21,7 @@ from camera_app.update.health import HealthCheck
 from camera_app.update.layout import UpdatePaths
 from camera_app.update.slots import active_slot
 from firmware.db import open_database
+from privacy.audit import AuditLog, verify
 from tests.updatehelpers import BASE_ENV, StandInService, SteppedClock, VendorRepo, serving, wheels
 
 pytestmark = pytest.mark.slow

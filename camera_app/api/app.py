@@ -18,17 +18,17 @@ from camera_app.api import (
     handlers_web,
     handlers_whep,
 )
-from camera_app.api.auth import LoginLimiter, LoginSessions
 from camera_app.api.context import CTX, ApiContext
 from camera_app.api.errors import Handler, json_errors
 from camera_app.api.routes import RouteTable, openapi
-from camera_app.audit import AuditLog
 from camera_app.config.app import AppConfig
 from camera_app.live.controller import StreamController
 from camera_app.live.relay import RelayPublishing
+from camera_app.logins import LoginLimiter, LoginSessions
 from firmware.clock import Clock
 from firmware.indicator import StreamingIndicator
 from firmware.paths import StoragePaths
+from privacy.audit import AuditLog
 from privacy.gates.viewers import CameraInfo
 from privacy.registration import RegistrationStore
 from privacy.secrets import DeviceSecretStore, FieldCipher

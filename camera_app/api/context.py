@@ -8,14 +8,14 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from camera_app.api.auth import LoginLimiter, LoginSessions, Principal
 from camera_app.api.errors import ApiError
-from camera_app.audit import AuditLog
 from camera_app.config.app import AppConfig
 from camera_app.live.controller import StreamController
 from camera_app.live.relay import RelayPublishing
+from camera_app.logins import LoginLimiter, LoginSessions, Principal
 from firmware.clock import Clock
 from firmware.paths import StoragePaths
+from privacy.audit import AuditLog
 from privacy.gates.schedule import local_time
 from privacy.gates.viewers import (
     REFUSALS,

@@ -12,7 +12,7 @@ from camera_app.api.context import CTX, SESSION_COOKIE, ApiContext
 from camera_app.api.errors import ApiError, read_body
 from camera_app.api.routes import PUBLIC, VIEWERS, RouteTable, principal_of
 from camera_app.api.schemas import AcceptInviteBody, LoginBody, PublicLoginBody, SetupBody
-from camera_app.audit import AuditEvent
+from privacy.audit import AuditEvent
 
 routes = RouteTable()
 MAX_ACTOR_CHARS = 64

@@ -17,7 +17,7 @@ from camera_app.api.schemas import (
     RegistrationBody,
     RevokeBody,
 )
-from camera_app.audit import AuditEvent
+from privacy.audit import AuditEvent
 from privacy.gates.store import PostedNotice
 from privacy.notice_sign import MAX_LENGTHS, NoticeInfo, new_notice_id, render_notice_pdf
 from privacy.registration import Registration, RegistrationError, UnknownRegistration

@@ -12,8 +12,8 @@ from aiohttp import web
 from camera_app.api.context import CTX
 from camera_app.api.errors import ApiError
 from camera_app.api.routes import OWNER, PUBLIC, RouteTable
-from camera_app.audit import export, verify
 from camera_app.update.status import UpdateStatus, load_update_status
+from privacy.audit import export, verify
 from privacy.notice_sign import HEADING_EN, HEADING_ZH, STATEMENT_EN, STATEMENT_ZH
 
 routes = RouteTable()

@@ -8,8 +8,8 @@ from camera_app.api.context import CTX, language
 from camera_app.api.errors import ApiError, read_body
 from camera_app.api.routes import OWNER, VIEWERS, RouteTable, principal_of
 from camera_app.api.schemas import OptInBody, StopBody
-from camera_app.audit import AuditEvent
 from camera_app.live.controller import GatesClosed
+from privacy.audit import AuditEvent
 
 routes = RouteTable()
 

@@ -11,7 +11,7 @@ from camera_app.api.context import CTX, ApiContext
 from camera_app.api.errors import ApiError, read_body
 from camera_app.api.routes import OWNER, RouteTable, principal_of
 from camera_app.api.schemas import PublicLinkBody, RevokeBody, ViewerBody
-from camera_app.audit import AuditEvent
+from privacy.audit import AuditEvent
 
 routes = RouteTable()
 

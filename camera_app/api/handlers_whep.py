@@ -11,11 +11,11 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from camera_app.api.auth import Principal
 from camera_app.api.context import CTX, ApiContext, language
 from camera_app.api.errors import ApiError
 from camera_app.api.routes import VIEWERS, RouteTable, principal_of
-from camera_app.audit import AuditEvent
+from camera_app.logins import Principal
+from privacy.audit import AuditEvent
 from privacy.gates.schedule import local_time
 from streaming.watermark import Watermark
 from streaming.whep import MAX_SDP_BYTES, SessionRefused, ViewerSession

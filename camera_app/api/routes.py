@@ -17,8 +17,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from camera_app.api.auth import Principal
 from camera_app.api.errors import ApiError
+from camera_app.logins import Principal
 
 PUBLIC: frozenset[str] = frozenset()
 OWNER = frozenset({"owner"})

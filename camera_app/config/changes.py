@@ -9,9 +9,9 @@ import json
 import logging
 import sqlite3
 
-from camera_app.audit import AuditEvent, AuditLog
 from camera_app.config.app import AppConfig
 from firmware.clock import Clock
+from privacy.audit import AuditEvent, AuditLog
 
 log = logging.getLogger(__name__)
 

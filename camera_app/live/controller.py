@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from enum import StrEnum
 
-from camera_app.audit import AuditEvent, AuditLog
 from camera_app.config.streaming import StreamingConfig
 from firmware.clock import Clock
 from firmware.indicator import StreamingIndicator
+from privacy.audit import AuditEvent, AuditLog
 from privacy.gates.policy import GateInputs, GateReport, evaluate, notice_lapsed
 from privacy.gates.schedule import local_time
 from privacy.gates.store import GateStore

@@ -17,7 +17,7 @@ import logging
 import ssl
 from collections.abc import Callable
 
-from camera_app.audit import AuditEvent, AuditLog
+from privacy.audit import AuditEvent, AuditLog
 from streaming.encoder import SharedPacketTrack
 from streaming.relayconfig import RelayConfig
 from streaming.whep import ViewerSessions

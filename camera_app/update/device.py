@@ -21,7 +21,6 @@ from typing import Any, Protocol
 
 from tuf.ngclient.fetcher import FetcherInterface
 
-from camera_app.audit import AuditEvent, AuditLog
 from camera_app.config.update import UpdateConfig
 from camera_app.update.bundle import RELEASE_FILE, check_release, unpack_bundle
 from camera_app.update.errors import (
@@ -59,6 +58,7 @@ from camera_app.update.state import (
 from camera_app.update.status import UpdateStatus, base_version, status_from_state
 from firmware.clock import Clock
 from firmware.paths import StoragePaths
+from privacy.audit import AuditEvent, AuditLog
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ ACTOR = "updater"
 
 
 class AuditSink(Protocol):
-    """Where announcements and results go (``camera_app.audit.AuditLog.append`` in the app)."""
+    """Where announcements and results go (``privacy.audit.AuditLog.append`` in the app)."""
 
     def __call__(self, event: AuditEvent, details: Mapping[str, Any]) -> None: ...
 

@@ -24,7 +24,7 @@ from gpiozero.pins.mock import MockFactory
 
 from bench.monitoring import cpu_name, write_section
 from camera_app.accounts import issue_setup_code
-from camera_app.api.server import ApiServer
+from camera_app.app import OwnerServices
 from camera_app.config import parse_config
 from firmware.clock import SystemClock
 from firmware.db import open_database
@@ -53,7 +53,7 @@ def _timed(client: Client, path: str, n: int) -> list[float]:
     return out
 
 
-def _server(data: Path, tls: bool) -> tuple[ApiServer, StreamingIndicator]:
+def _server(data: Path, tls: bool) -> tuple[OwnerServices, StreamingIndicator]:
     config = parse_config(
         {
             "camera": {"id": "cam1", "timezone": "Asia/Shanghai"},
@@ -63,12 +63,12 @@ def _server(data: Path, tls: bool) -> tuple[ApiServer, StreamingIndicator]:
     )
     # MockFactory: the bench machine has no GPIO; the LED's cost is not what is measured
     led = StreamingIndicator(17, pin_factory=MockFactory())
-    server = ApiServer(config, SystemClock(), led)
+    server = OwnerServices(config, SystemClock(), led)
     server.start()
     return server, led
 
 
-def _owner(server: ApiServer, data: Path, context: ssl.SSLContext | None) -> Client:
+def _owner(server: OwnerServices, data: Path, context: ssl.SSLContext | None) -> Client:
     conn = open_database(data / "camera.db")
     code = issue_setup_code(conn, SystemClock())
     conn.close()
@@ -119,7 +119,7 @@ def measure(tls: bool) -> dict[str, object]:
             led.close()
 
 
-def _tick_cost(server: ApiServer, owner: Client) -> tuple[float, float]:
+def _tick_cost(server: OwnerServices, owner: Client) -> tuple[float, float]:
     """CPU ms of one gate re-check with the camera live, without and with VIEWERS viewers."""
     assert server.context is not None
     controller = server.context.controller

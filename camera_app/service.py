@@ -9,11 +9,11 @@ import threading
 from types import FrameType
 
 from camera_app.accounts import ensure_setup_code
-from camera_app.api import ApiServer
+from camera_app.app import OwnerServices
 from camera_app.config.app import AppConfig
 from camera_app.config.changes import record_config_changes
 from camera_app.heartbeat import ServiceHeartbeat
-from camera_app.live.feed import LivePrivacyFeed
+from camera_app.live.subsystem import LiveSubsystem
 from camera_app.monitor.pipeline import MonitoringPipeline
 from camera_app.monitor.store import EventStore
 from camera_app.monitor.upkeep import recover_interrupted
@@ -74,15 +74,20 @@ def run_service(
         paths.root,
     )
     indicator = StreamingIndicator(config.streaming.indicator_pin)
-    api = _start_api(config, clock, indicator)
-    live = _live_feed(config, api)
-    mqtt = _mqtt(config, conn, clock, pipeline, paths, api)
+    owner = _start_owner_services(config, clock, indicator)
+    live = owner.live if owner is not None else None
+    privacy_feed = (
+        live.open_feed(config.camera.id, lambda: build_stage(config.privacy))
+        if live is not None
+        else None
+    )
+    mqtt = _mqtt(config, conn, clock, pipeline, paths, live)
     heartbeat = ServiceHeartbeat(
         paths.run_status,
         clock,
         camera=config.camera.id,
         source=capture.name,
-        api_url=api.url if api is not None else None,
+        api_url=owner.url if owner is not None else None,
     )
     started = clock.monotonic()
     next_stats = started + STATS_INTERVAL_S
@@ -108,8 +113,8 @@ def run_service(
                     break
                 continue
             heartbeat.frame()
-            if live is not None:
-                live.offer(frame)
+            if privacy_feed is not None:
+                privacy_feed.offer(frame)
             pipeline.process(frame)
             if now >= next_stats:
                 next_stats = now + STATS_INTERVAL_S
@@ -125,10 +130,10 @@ def run_service(
                 )
     finally:
         heartbeat.stopping()
-        if api is not None:
-            api.stop()  # ends every live stream first
-        if live is not None:
-            live.close()
+        if owner is not None:
+            owner.stop()  # ends every live stream first
+        if privacy_feed is not None:
+            privacy_feed.close()
         if mqtt is not None:
             mqtt.stop()
         indicator.close()
@@ -140,37 +145,21 @@ def run_service(
     return exit_code
 
 
-def _start_api(config: AppConfig, clock: Clock, indicator: StreamingIndicator) -> ApiServer | None:
+def _start_owner_services(
+    config: AppConfig, clock: Clock, indicator: StreamingIndicator
+) -> OwnerServices | None:
+    """The owner API and the live subsystem; None when the API is off or cannot start."""
     if not config.api.enabled:
         log.info("owner API disabled (api.enabled: false); live streaming is unavailable")
         return None
-    api = ApiServer(config, clock, indicator)
+    owner = OwnerServices(config, clock, indicator)
     try:
-        api.start()
+        owner.start()
     except RuntimeError as err:
         # Monitoring is the camera's first job: it keeps recording without the API.
         log.error("%s; monitoring continues, live streaming is unavailable", err)
-        api.stop()
         return None
-    return api
-
-
-def _live_feed(config: AppConfig, api: ApiServer | None) -> LivePrivacyFeed | None:
-    """The privacy stage on the live camera, idle until the owner starts a stream."""
-    if api is None or api.context is None:
-        return None
-    ctx = api.context
-    feed = LivePrivacyFeed(
-        config.camera.id,
-        build_stage=lambda: build_stage(config.privacy),
-        publish=ctx.hub.publish,
-        clear=ctx.hub.clear,
-        is_live=ctx.controller.is_live,
-        stop_stream=ctx.controller.stop,
-    )
-    ctx.controller.add_stop_listener(feed.stream_stopped)
-    feed.start()
-    return feed
+    return owner
 
 
 def _mqtt(
@@ -179,22 +168,11 @@ def _mqtt(
     clock: Clock,
     pipeline: MonitoringPipeline,
     paths: StoragePaths,
-    api: ApiServer | None,
+    live: LiveSubsystem | None,
 ) -> MqttIntegration | None:
     if not config.mqtt.enabled:
         return None
-    streams = None
-    if api is not None and api.context is not None:
-        controller = api.context.controller
-
-        def states() -> dict[str, dict[str, object]]:
-            return {
-                cid: {"state": st.state.value, "reason": st.reason}
-                for cid in controller.cameras
-                if (st := controller.status(cid))
-            }
-
-        streams = StreamControl(states, controller.stop)
+    streams = StreamControl(live.stream_states, live.controller.stop) if live else None
     integration = MqttIntegration(config, conn, clock, pipeline, paths, streams)
     integration.start()
     return integration

@@ -1,6 +1,6 @@
 """A real owner-API server on loopback and a plain HTTP client for the API tests.
 
-The server is the production ``ApiServer`` (its own thread and event loop, real SQLite on disk,
+The server is the production ``OwnerServices`` (its own thread and event loop, real SQLite on disk,
 real sockets). The client is the standard library's ``urllib``, so nothing of the server's own
 code is on the client side. The only fake is the GPIO pin of the indicator LED (gpiozero's
 ``MockFactory``: this machine has no GPIO) and the clock, which the tests set.
@@ -25,8 +25,7 @@ from gpiozero.pins.mock import MockFactory
 from stdnum.cn import ric, uscc
 
 from camera_app.accounts import issue_setup_code
-from camera_app.api.app import build_context
-from camera_app.api.server import ApiServer
+from camera_app.app import OwnerServices
 from camera_app.config import AppConfig, parse_config
 from firmware.db import open_database
 from firmware.indicator import StreamingIndicator
@@ -143,7 +142,7 @@ class Client:
 
 @dataclass
 class RunningApi:
-    server: ApiServer
+    server: OwnerServices
     config: AppConfig
     clock: TestClock
     pins: MockFactory
@@ -220,11 +219,8 @@ def start_api(tmp_path: Path) -> Iterator[ApiFactory]:
         pins = pins or MockFactory()
         led = indicator or StreamingIndicator(config.streaming.indicator_pin, pin_factory=pins)
 
-        def factory(cfg, conn, clk, ind):
-            cams = {c.id: c for c in cameras} if cameras else None
-            return build_context(cfg, conn, clk, ind, cameras=cams)
-
-        server = ApiServer(config, clock, led, context_factory=factory)
+        cams = {c.id: c for c in cameras} if cameras else None
+        server = OwnerServices(config, clock, led, cameras=cams)
         server.start()
         running = RunningApi(server, config, clock, pins, led)
         started.append(running)

@@ -55,7 +55,7 @@ def solid(width: int, height: int, bgr: tuple[int, ...]) -> Picture:
 def server_hub(api: RunningApi) -> FrameHub:
     """The frame hub of a running owner-API server, where a device's privacy stage publishes."""
     assert api.server.context is not None
-    return api.server.context.hub
+    return api.server.context.live.hub
 
 
 class GatedCamera:

@@ -129,7 +129,7 @@ def test_offers_are_authorised_and_validated(start_api: ApiFactory) -> None:
         "POST", "/api/cameras/cam1/whep", raw=sdp.encode(), content_type="text/plain"
     )
     assert wrong_type.status == 415
-    assert api.server.context is not None and len(api.server.context.viewer_sessions) == 0
+    assert api.server.context is not None and len(api.server.context.live.viewer_sessions) == 0
     # the server still answers a good offer afterwards
     good = post_offer(owner, "/api/cameras/cam1/whep", sdp)
     assert good.status == 201
@@ -167,7 +167,7 @@ async def _cut_off(api: RunningApi, parent: Client) -> None:
         assert reply.status == 201, reply.body
         await viewer.accept(reply.raw.decode())
         assert api.server.context is not None
-        sessions = api.server.context.viewer_sessions
+        sessions = api.server.context.live.viewer_sessions
         assert len(sessions) == 1
         # a kindergarten stream carries the parent's watermark (account id + time) in the pixels
         for _ in range(5):

@@ -140,7 +140,7 @@ def live_home(start_api: ApiFactory) -> tuple[RunningApi, Client]:
 
 def sessions(api: RunningApi) -> int:
     assert api.server.context is not None
-    return len(api.server.context.viewer_sessions)
+    return len(api.server.context.live.viewer_sessions)
 
 
 def ended_reasons(api: RunningApi) -> list[str]:

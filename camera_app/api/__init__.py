@@ -1,5 +1,4 @@
-"""The owner API: one asyncio HTTP(S) server for owners and viewers (and, later, WebRTC)."""
+"""The owner API: one asyncio HTTP(S) face for owners and viewers (and WebRTC signalling).
 
-from camera_app.api.server import ApiServer
-
-__all__ = ["ApiServer"]
+It only speaks HTTP: the composition root (``camera_app.app``) builds everything its handlers use.
+"""

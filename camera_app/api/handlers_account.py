@@ -228,6 +228,6 @@ async def me(request: web.Request) -> web.Response:
             "username": principal.username,
             "role": principal.role,
             "session_expires_at": principal.expires_at,
-            "cameras": [c.id for c in ctx.visible_cameras(principal)],
+            "cameras": [c.id for c in ctx.live.rules.visible_cameras(principal)],
         }
     )

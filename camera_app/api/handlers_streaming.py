@@ -33,7 +33,7 @@ async def list_cameras(request: web.Request) -> web.Response:
                 "profile": c.profile,
                 "live": ctx.controller.is_live(c.id),
             }
-            for c in ctx.visible_cameras(principal)
+            for c in ctx.live.rules.visible_cameras(principal)
         ]
     )
 

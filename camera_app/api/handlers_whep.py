@@ -48,7 +48,7 @@ async def whep_offer(request: web.Request) -> web.Response:
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_sdp", "the offer is not UTF-8") from None
     try:
-        session, answer = await ctx.viewer_sessions.open(
+        session, answer = await ctx.live.viewer_sessions.open(
             camera.id,
             principal.username,
             offer,
@@ -107,8 +107,8 @@ def _audit_end(ctx: ApiContext) -> Callable[[ViewerSession, str], None]:
 async def whep_delete(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     principal = principal_of(request)
-    session = ctx.viewer_sessions.get(request.match_info["session_id"])
+    session = ctx.live.viewer_sessions.get(request.match_info["session_id"])
     if session is None or (principal.role != "owner" and session.account != principal.username):
         raise ApiError(404, "unknown_session", "no such session")
-    await ctx.viewer_sessions.close(session.id, "viewer left")
+    await ctx.live.viewer_sessions.close(session.id, "viewer left")
     return web.json_response({"ended": True})

@@ -1,0 +1,122 @@
+"""The composition root of the owner side: builds the live subsystem and the owner API on one
+event-loop thread, and hands the live subsystem to whoever else needs it (the capture loop's
+privacy feed and MQTT, wired by ``camera_app.service``).
+
+Everything the API's handlers use is built here; the API package only speaks HTTP.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import sqlite3
+from collections.abc import Mapping
+
+from camera_app.api.app import public_base_url
+from camera_app.api.context import ApiContext
+from camera_app.api.server import ApiServer
+from camera_app.config.app import AppConfig
+from camera_app.eventloop import LoopThread
+from camera_app.live.subsystem import LiveSubsystem, build_live
+from camera_app.logins import LoginLimiter, LoginSessions
+from firmware.clock import Clock
+from firmware.db import open_database
+from firmware.indicator import StreamingIndicator
+from firmware.paths import StoragePaths
+from privacy.audit import AuditLog
+from privacy.gates.viewers import CameraInfo
+from privacy.registration import RegistrationStore
+from privacy.secrets import DeviceSecretStore, FieldCipher
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+
+
+class OwnerServices:
+    """The live subsystem and the owner API, running on their own event-loop thread.
+
+    ``start()`` returns once the API listens (raises RuntimeError if it cannot); ``stop()`` ends
+    every live stream first (nothing streams without the API that controls it), then closes the
+    listener and the loop. ``cameras`` overrides the cameras of the config (tests, several
+    cameras).
+    """
+
+    def __init__(
+        self,
+        config: AppConfig,
+        clock: Clock,
+        indicator: StreamingIndicator,
+        *,
+        cameras: Mapping[str, CameraInfo] | None = None,
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._indicator = indicator
+        self._cameras = cameras
+        self._loop = LoopThread("owner-api")
+        self._server: ApiServer | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._supervision: concurrent.futures.Future[None] | None = None
+        self.live: LiveSubsystem | None = None
+        self.context: ApiContext | None = None
+        self.url = ""
+
+    def start(self) -> None:
+        self._loop.start()
+        try:
+            self.url = self._loop.run(self._start(), START_TIMEOUT_S)
+        except Exception as err:
+            self.stop()
+            raise RuntimeError(f"owner API could not start: {err}") from err
+        assert self.live is not None
+        self._supervision = self._loop.spawn(self.live.supervise())
+
+    async def _start(self) -> str:
+        config, clock = self._config, self._clock
+        paths = StoragePaths(config.storage.data_dir)
+        paths.create()
+        conn = self._conn = open_database(paths.database)
+        audit = AuditLog(conn, clock)
+        registrations = RegistrationStore(
+            conn, FieldCipher.from_store(DeviceSecretStore(paths.field_key)), clock
+        )
+        self.live = build_live(
+            config, conn, clock, self._indicator, registrations, audit, cameras=self._cameras
+        )
+        self.context = ApiContext(
+            conn=conn,
+            clock=clock,
+            config=config,
+            paths=paths,
+            live=self.live,
+            registrations=registrations,
+            sessions=LoginSessions(conn, clock, config.api.session_hours * 3600),
+            limiter=LoginLimiter(config.api.login_max_failures, config.api.login_window_s, clock),
+            audit=audit,
+            public_base_url=public_base_url(config),
+            tls=config.api.tls,
+        )
+        self._server = ApiServer(self.context)
+        return await self._server.start()
+
+    def stop(self) -> None:
+        """Idempotent: a second call (or one after a failed start) does nothing more."""
+        if self._supervision is not None:
+            self._supervision.cancel()
+        if self._loop.running:
+            try:
+                self._loop.run(self._stop(), STOP_TIMEOUT_S)
+            except TimeoutError:
+                log.error("the owner API did not stop within %g s", STOP_TIMEOUT_S)
+        self._loop.stop()
+
+    async def _stop(self) -> None:
+        if self.live is not None:
+            await self.live.close("service stopping")
+        if self._server is not None:
+            await self._server.stop()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

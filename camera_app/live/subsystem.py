@@ -1,0 +1,181 @@
+"""The live subsystem in one object: the stream controller, the frame hub, the viewer sessions,
+relay publishing, the viewing rules, the privacy feed of the live camera, and the once-a-second
+supervision that ends whatever may no longer run.
+
+Built by the composition root (:mod:`camera_app.app`) on the event loop that serves the owner
+API, then handed to the API (which only speaks HTTP), to MQTT (:meth:`stream_control`) and to the
+capture loop (:meth:`open_feed`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from camera_app.config.app import AppConfig
+from camera_app.live.access import ViewingRules
+from camera_app.live.controller import StreamController
+from camera_app.live.feed import LivePrivacyFeed
+from camera_app.live.relay import RelayPublishing
+from firmware.clock import Clock
+from firmware.indicator import StreamingIndicator
+from privacy.audit import AuditLog
+from privacy.gates.viewers import CameraInfo
+from privacy.registration import RegistrationStore
+from privacy.stage import PrivacyStage
+from streaming.hub import FrameHub
+from streaming.whep import ViewerSessions
+
+log = logging.getLogger(__name__)
+
+TICK_S = 1.0
+ACTOR = "gates"  # who stops every stream when a gate check fails, in the audit log
+
+
+@dataclass
+class LiveSubsystem:
+    """Everything that decides, produces and serves live video. Its async methods run on
+    :attr:`loop`; the controller and the hub are safe from any thread."""
+
+    loop: asyncio.AbstractEventLoop
+    controller: StreamController
+    rules: ViewingRules
+    hub: FrameHub
+    viewer_sessions: ViewerSessions
+    relay: RelayPublishing
+    _ending: set[asyncio.Future[object]] = field(default_factory=set)  # kept until done
+
+    # --- wiring to the other faces of the app ----------------------------------------------
+
+    def open_feed(self, camera_id: str, build_stage: Callable[[], PrivacyStage]) -> LivePrivacyFeed:
+        """The privacy stage on a live camera (idle until its stream starts), started."""
+        feed = LivePrivacyFeed(
+            camera_id,
+            build_stage=build_stage,
+            publish=self.hub.publish,
+            clear=self.hub.clear,
+            is_live=self.controller.is_live,
+            stop_stream=self.controller.stop,
+        )
+        self.controller.add_stop_listener(feed.stream_stopped)
+        feed.start()
+        return feed
+
+    def stream_states(self) -> dict[str, dict[str, object]]:
+        """Per camera: ``{"state": "monitoring"|"streaming", "reason": last stop reason}``."""
+        return {
+            cid: {"state": st.state.value, "reason": st.reason}
+            for cid in self.controller.cameras
+            if (st := self.controller.status(cid))
+        }
+
+    # --- supervision ---------------------------------------------------------------------------
+
+    async def end_sessions_not_allowed(self) -> int:
+        """End every live-view session whose caller may no longer watch (schedule over, revoked,
+        expired, stream stopped); returns how many were ended."""
+        ended = 0
+        for session in list(self.viewer_sessions.of_all()):
+            camera = self.controller.cameras.get(session.camera_id)
+            access = self.rules.access(session.principal, camera) if camera else None
+            if access is None or not access.allowed:
+                reason = access.reason if access and access.reason else "not allowed"
+                ended += await self.viewer_sessions.close(session.id, reason)
+        return ended
+
+    async def supervise(self) -> None:
+        """Once a second, until cancelled: re-check the gates (time-based ones close a stream
+        within a second even when nobody calls the API), end sessions that may no longer watch,
+        and reconcile relay publishing.
+
+        Publishing to the relay talks to another host (up to its timeout): it runs beside this
+        loop, never inside it, so a slow relay cannot delay a gate or a parent's cut-off.
+        """
+        relay: asyncio.Task[None] | None = None
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                self.controller.reevaluate()
+                await self.end_sessions_not_allowed()
+                if relay is None or relay.done():
+                    relay = asyncio.create_task(self.relay.reconcile(list(self.controller.cameras)))
+                    relay.add_done_callback(_report_relay_failure)
+            except Exception:  # keep ticking: a failing check must not freeze the gates open
+                log.exception("re-checking the streaming gates failed; stopping every stream")
+                self.controller.stop_all(ACTOR, "gate check failed")
+
+    async def close(self, reason: str) -> None:
+        """Stop every stream, then end relay publications and viewer sessions."""
+        self.controller.stop_all("service", reason)
+        await self.relay.close_all(reason)
+        await self.viewer_sessions.close_all(reason)
+
+    def _end_camera(self, camera_id: str, reason: str) -> None:
+        """Stop listener (any thread): end the camera's sessions and relay publication."""
+
+        def end() -> None:
+            for work in (
+                self.viewer_sessions.close_camera(camera_id, reason),
+                self.relay.stop(camera_id, reason),
+            ):
+                task = asyncio.ensure_future(work)
+                self._ending.add(task)
+                task.add_done_callback(self._ending.discard)
+
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(end)
+
+
+def cameras_from_config(config: AppConfig) -> dict[str, CameraInfo]:
+    cam = config.camera
+    return {cam.id: CameraInfo(cam.id, cam.name, cam.room, config.streaming.profile)}
+
+
+def build_live(
+    config: AppConfig,
+    conn: sqlite3.Connection,
+    clock: Clock,
+    indicator: StreamingIndicator,
+    registrations: RegistrationStore,
+    audit: AuditLog,
+    *,
+    cameras: Mapping[str, CameraInfo] | None = None,
+) -> LiveSubsystem:
+    """Build the live subsystem; call it on the event loop that will serve it."""
+    loop = asyncio.get_running_loop()
+    controller = StreamController(
+        conn,
+        cameras if cameras is not None else cameras_from_config(config),
+        config.streaming,
+        indicator,
+        clock,
+        config.camera.tzinfo(),
+        registrations,
+    )
+    hub = FrameHub(loop)
+    viewer_sessions = ViewerSessions(hub)
+    relay = RelayPublishing(
+        config.streaming.relay, viewer_sessions, controller.is_live, audit, clock.monotonic
+    )
+    live = LiveSubsystem(
+        loop=loop,
+        controller=controller,
+        rules=ViewingRules(
+            controller,
+            clock,
+            live_childcare_permitted=config.streaming.live_childcare_viewing_permitted,
+        ),
+        hub=hub,
+        viewer_sessions=viewer_sessions,
+        relay=relay,
+    )
+    controller.add_stop_listener(live._end_camera)
+    return live
+
+
+def _report_relay_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("publishing to the relay failed", exc_info=task.exception())

@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from firmware.clock import Clock
 from privacy.audit import AuditEvent, AuditLog
+from privacy.gates.roles import INVITED_ROLES, Role
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def create_owner(
         )
     # recorded after the account's transaction: the audit log appends in one of its own
     AuditLog(conn, clock).append(
-        AuditEvent.SETUP, actor=username.strip(), details={"role": "owner"}
+        AuditEvent.SETUP, actor=username.strip(), details={"role": Role.OWNER}
     )
     log.info("owner account created")
 
@@ -137,9 +138,9 @@ def verify_password(conn: sqlite3.Connection, username: str, password: str) -> b
     return _verify(row[0], password)
 
 
-def account_role(conn: sqlite3.Connection, username: str) -> str | None:
+def account_role(conn: sqlite3.Connection, username: str) -> Role | None:
     row = conn.execute("SELECT role FROM users WHERE username = ?", (username,)).fetchone()
-    return row[0] if row else None
+    return Role(row[0]) if row else None
 
 
 def username_taken(conn: sqlite3.Connection, username: str) -> bool:
@@ -148,10 +149,10 @@ def username_taken(conn: sqlite3.Connection, username: str) -> bool:
 
 
 def create_viewer_account(
-    conn: sqlite3.Connection, clock: Clock, username: str, role: str, password: str
+    conn: sqlite3.Connection, clock: Clock, username: str, role: Role, password: str
 ) -> None:
     """Create the account of an invited viewer (family or parent) with its chosen password."""
-    if role not in ("family", "parent"):
+    if role not in INVITED_ROLES:
         raise SetupError("viewer accounts are family or parent accounts")
     check_password(password, username)
     try:

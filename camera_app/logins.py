@@ -20,6 +20,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from firmware.clock import Clock
+from privacy.gates.roles import Role
 
 TOKEN_BYTES = 32
 
@@ -45,7 +46,7 @@ class Principal:
     """The authenticated caller of a request."""
 
     username: str
-    role: str  # owner | family | parent | public
+    role: Role
     subject_id: str | None  # viewer id, or public link id
     expires_at: float
 
@@ -59,7 +60,7 @@ class LoginSessions:
         self._ttl_s = ttl_s
         conn.executescript(_SCHEMA)
 
-    def create(self, username: str, role: str, subject_id: str | None = None) -> tuple[str, float]:
+    def create(self, username: str, role: Role, subject_id: str | None = None) -> tuple[str, float]:
         """A new session; returns the token (shown once) and its expiry."""
         token = secrets.token_urlsafe(TOKEN_BYTES)
         now = self._clock.wall()
@@ -80,7 +81,10 @@ class LoginSessions:
             " WHERE token_hash = ? AND expires_at > ?",
             (_digest(token), self._clock.wall()),
         ).fetchone()
-        return Principal(*tuple(row)) if row else None
+        if row is None:
+            return None
+        username, role, subject_id, expires_at = tuple(row)
+        return Principal(username, Role(role), subject_id, expires_at)
 
     def end(self, token: str) -> None:
         self._conn.execute("DELETE FROM sessions WHERE token_hash = ?", (_digest(token),))

@@ -18,7 +18,6 @@ import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Literal, cast, get_args
 
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import (
@@ -30,12 +29,11 @@ from stdnum.exceptions import (
 )
 
 from firmware.clock import Clock
+from privacy.gates.roles import RegistrationKind
 from privacy.secrets import FieldCipher
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["owner", "institution", "business"]
-KINDS: tuple[Kind, ...] = get_args(Kind)
 MAX_NAME_CHARS = 64
 MAX_REASON_CHARS = 200
 MAX_AGE_YEARS = 130
@@ -251,7 +249,7 @@ class Registration:
     """
 
     id: str
-    kind: Kind
+    kind: RegistrationKind
     name: str = field(repr=False)
     masked_id: str
     uscc: str | None
@@ -289,7 +287,7 @@ def _aad(registration_id: str) -> str:
 def _row(row: sqlite3.Row) -> Registration:
     return Registration(
         id=row["id"],
-        kind=cast(Kind, row["kind"]),
+        kind=RegistrationKind(row["kind"]),
         name=row["name"],
         masked_id=row["masked_id"],
         uscc=row["uscc"],
@@ -312,17 +310,21 @@ class RegistrationStore:
     def __repr__(self) -> str:
         return "RegistrationStore()"
 
-    def add(self, kind: Kind, name: str, resident_id: str, uscc: str | None = None) -> Registration:
+    def add(
+        self, kind: RegistrationKind | str, name: str, resident_id: str, uscc: str | None = None
+    ) -> Registration:
         """Validate every input, then store one registration. A refused input stores nothing.
 
         ``uscc`` is required for ``institution`` and ``business`` and refused for ``owner``.
         """
-        if kind not in KINDS:
-            raise RegistrationError("kind", "format", f"kind must be one of {', '.join(KINDS)}")
+        if kind not in set(RegistrationKind):
+            kinds = ", ".join(RegistrationKind)
+            raise RegistrationError("kind", "format", f"kind must be one of {kinds}")
+        kind = RegistrationKind(kind)
         clean_name = validate_name(name)
         now = self._clock.wall()
         number = validate_resident_id(resident_id, today=_today(now))
-        if kind == "owner":
+        if kind == RegistrationKind.OWNER:
             if uscc is not None:
                 raise RegistrationError("uscc", "format", "an owner registration has no USCC")
             code = None
@@ -356,7 +358,7 @@ class RegistrationStore:
         ).fetchone()
         return _row(row) if row else None
 
-    def active(self, kind: Kind | None = None) -> list[Registration]:
+    def active(self, kind: RegistrationKind | None = None) -> list[Registration]:
         """Registrations not revoked, oldest first, optionally of one kind."""
         sql = f"SELECT {_COLUMNS} FROM registrations WHERE revoked_at IS NULL"  # noqa: S608
         params: tuple[str, ...] = ()

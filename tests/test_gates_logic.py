@@ -41,7 +41,8 @@ from camera_app.live.controller import (
 from firmware.db import open_database
 from firmware.indicator import StreamingIndicator
 from privacy.audit import AuditEvent
-from privacy.gates.policy import GATES, PROFILES, GateInputs, evaluate, notice_lapsed
+from privacy.gates.policy import GATES, GateInputs, evaluate, notice_lapsed
+from privacy.gates.roles import Profile
 from privacy.gates.schedule import DAYS, MAX_WINDOWS, Schedule, Window, local_time
 from privacy.gates.store import GuardianConsent, OptIn, PostedNotice
 from privacy.gates.viewers import (
@@ -525,7 +526,7 @@ def _assert_reasons(report: Any) -> None:
             assert check.to_json("en")["reason"] == check.reason
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", list(Profile))
 def test_all_gates_satisfied_opens(profile: str) -> None:
     report = evaluate(satisfied(profile))
     assert report.open
@@ -617,7 +618,7 @@ IRRELEVANT: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", list(Profile))
 def test_inputs_of_other_profiles_do_not_matter(profile: str) -> None:
     inputs = dataclasses.replace(satisfied(profile), **IRRELEVANT[profile])
     assert evaluate(inputs).open
@@ -654,7 +655,7 @@ def test_wrong_registration_kind_closes_registration(profile: str, wrong: str) -
     assert f"needs a {KIND[profile]} registration" in (check.reason or "")
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", list(Profile))
 def test_revoked_registration_does_not_count(profile: str) -> None:
     revoked = (registration(KIND[profile], revoked=True),)
     assert evaluate(dataclasses.replace(satisfied(profile), registrations=revoked)).closed == [
@@ -728,7 +729,7 @@ def test_notice_hours(local: datetime, inside: bool) -> None:
         assert "posted hours: Mon–Sun 08:00–20:00" in (check.reason or "")
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", list(Profile))
 def test_indicator_unavailable_closes_indicator(profile: str) -> None:
     report = evaluate(dataclasses.replace(satisfied(profile), indicator_available=False))
     assert report.closed == ["indicator"]

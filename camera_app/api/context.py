@@ -16,6 +16,7 @@ from camera_app.logins import LoginLimiter, LoginSessions, Principal
 from firmware.clock import Clock
 from firmware.paths import StoragePaths
 from privacy.audit import AuditLog
+from privacy.gates.roles import Role
 from privacy.gates.viewers import REFUSALS, Access, CameraInfo
 from privacy.registration import RegistrationStore
 
@@ -64,7 +65,7 @@ class ApiContext:
         """The camera if the caller's grant covers it at all; otherwise a 403 that does not say
         whether the camera exists (ids are not secrets, but grants are not a directory)."""
         camera = self.controller.cameras.get(camera_id)
-        if principal.role == "owner":
+        if principal.role == Role.OWNER:
             return self.camera_for_owner(camera_id)
         if camera is None or self.live.rules.access(principal, camera).reason == "wrong_camera":
             raise ApiError(403, "wrong_camera", "you are not invited to this camera")

@@ -13,6 +13,7 @@ from camera_app.api.errors import ApiError, read_body
 from camera_app.api.routes import PUBLIC, VIEWERS, RouteTable, principal_of
 from camera_app.api.schemas import AcceptInviteBody, LoginBody, PublicLoginBody, SetupBody
 from privacy.audit import AuditEvent
+from privacy.gates.roles import INVITED_ROLES, Role
 
 routes = RouteTable()
 MAX_ACTOR_CHARS = 64
@@ -84,7 +85,7 @@ async def setup_owner(request: web.Request) -> web.Response:
     except accounts.SetupError as err:
         ctx.limiter.failed(*keys)
         raise ApiError(403, "setup_refused", str(err)) from None
-    return web.json_response({"username": body.username, "role": "owner"}, status=201)
+    return web.json_response({"username": body.username, "role": Role.OWNER}, status=201)
 
 
 @routes.add(
@@ -106,10 +107,8 @@ async def login(request: web.Request) -> web.Response:
         None, accounts.verify_password, ctx.conn, body.username, body.password
     )
     role = accounts.account_role(ctx.conn, body.username) if ok else None
-    viewer = (
-        ctx.controller.viewers.by_username(body.username) if role in ("family", "parent") else None
-    )
-    if ok and role in ("family", "parent") and (viewer is None or viewer.revoked_at is not None):
+    viewer = ctx.controller.viewers.by_username(body.username) if role in INVITED_ROLES else None
+    if ok and role in INVITED_ROLES and (viewer is None or viewer.revoked_at is not None):
         ok = False  # a revoked viewer's password no longer opens anything
     actor = body.username[:MAX_ACTOR_CHARS]
     if not ok or role is None:
@@ -142,9 +141,9 @@ async def public_login(request: web.Request) -> web.Response:
     if link is None:
         ctx.limiter.failed(ip_key)
         raise ApiError(401, "login_failed", "this viewing link is unknown or was revoked")
-    token, expires = ctx.sessions.create(f"public:{link.id[:8]}", "public", link.id)
+    token, expires = ctx.sessions.create(f"public:{link.id[:8]}", Role.PUBLIC, link.id)
     return _session_response(
-        ctx, 200, token, expires, {"role": "public", "camera_id": link.camera_id}
+        ctx, 200, token, expires, {"role": Role.PUBLIC, "camera_id": link.camera_id}
     )
 
 
@@ -167,7 +166,7 @@ async def accept_invite(request: web.Request) -> web.Response:
     if viewer is None:
         ctx.limiter.failed(ip_key)
         raise ApiError(400, "invalid_invite", "the invite code is wrong, used or expired")
-    if viewer.role == "parent" and not body.consent:
+    if viewer.role == Role.PARENT and not body.consent:
         raise ApiError(422, "consent_required", "parents must accept the viewing terms")
     try:
         accounts.check_password(body.password, viewer.username)

@@ -12,6 +12,7 @@ from camera_app.api.errors import ApiError, read_body
 from camera_app.api.routes import OWNER, RouteTable, principal_of
 from camera_app.api.schemas import PublicLinkBody, RevokeBody, ViewerBody
 from privacy.audit import AuditEvent
+from privacy.gates.roles import PROFILE_OF_ROLE, Profile, Role
 
 routes = RouteTable()
 
@@ -28,7 +29,7 @@ def _check_grant(ctx: ApiContext, body: ViewerBody) -> None:
             raise ApiError(422, "invalid_input", f"rooms: no camera is in room {room!r}")
     if not body.cameras and not body.rooms:
         raise ApiError(422, "invalid_input", "cameras: name at least one camera or room")
-    profile = {"family": "home", "parent": "kindergarten"}[body.role]
+    profile = PROFILE_OF_ROLE[body.role]
     covered = [c for c in cameras.values() if c.id in body.cameras or c.room in body.rooms]
     wrong = [c.id for c in covered if c.profile != profile]
     if wrong:
@@ -38,7 +39,7 @@ def _check_grant(ctx: ApiContext, body: ViewerBody) -> None:
             f"cameras: {', '.join(wrong)} do not use the {profile} profile a {body.role} "
             "account is for",
         )
-    if body.role == "parent":
+    if body.role == Role.PARENT:
         if body.schedule is None:
             raise ApiError(422, "invalid_input", "schedule: parents need viewing hours")
         if body.expires_on is None:
@@ -136,7 +137,7 @@ async def add_public_link(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     camera = ctx.camera_for_owner(request.match_info["camera_id"])
     body = await read_body(request, PublicLinkBody)
-    if camera.profile != "merchant":
+    if camera.profile != Profile.MERCHANT:
         raise ApiError(422, "wrong_profile", "public links are only for merchant cameras")
     principal = principal_of(request)
     link, token = ctx.controller.viewers.add_public_link(camera.id, body.label, principal.username)

@@ -16,6 +16,7 @@ from camera_app.api.errors import ApiError
 from camera_app.api.routes import VIEWERS, RouteTable, principal_of
 from camera_app.logins import Principal
 from privacy.audit import AuditEvent
+from privacy.gates.roles import Role
 from privacy.gates.schedule import local_time
 from streaming.watermark import Watermark
 from streaming.whep import MAX_SDP_BYTES, SessionRefused, ViewerSession
@@ -108,7 +109,7 @@ async def whep_delete(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     principal = principal_of(request)
     session = ctx.live.viewer_sessions.get(request.match_info["session_id"])
-    if session is None or (principal.role != "owner" and session.account != principal.username):
+    if session is None or (principal.role != Role.OWNER and session.account != principal.username):
         raise ApiError(404, "unknown_session", "no such session")
     await ctx.live.viewer_sessions.close(session.id, "viewer left")
     return web.json_response({"ended": True})

@@ -19,10 +19,11 @@ from pydantic import BaseModel
 
 from camera_app.api.errors import ApiError
 from camera_app.logins import Principal
+from privacy.gates.roles import Role
 
 PUBLIC: frozenset[str] = frozenset()
-OWNER = frozenset({"owner"})
-VIEWERS = frozenset({"owner", "family", "parent", "public"})
+OWNER = frozenset({Role.OWNER})
+VIEWERS = frozenset(Role)
 
 RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PRINCIPAL_KEY = web.RequestKey("principal", Principal)
@@ -34,7 +35,7 @@ class Route:
     path: str
     handler: RouteHandler
     summary: str
-    roles: frozenset[str]
+    roles: frozenset[Role]
     body: type[BaseModel] | None
     responses: dict[int, str]
     tag: str
@@ -53,7 +54,7 @@ class RouteTable:
         path: str,
         *,
         summary: str,
-        roles: frozenset[str],
+        roles: frozenset[Role],
         tag: str,
         body: type[BaseModel] | None = None,
         responses: dict[int, str] | None = None,

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from privacy.gates.roles import RegistrationKind, Role
 from privacy.gates.schedule import Schedule
 
 _Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -67,7 +68,7 @@ class StopBody(Body):
 
 
 class RegistrationBody(Body):
-    kind: Literal["owner", "institution", "business"]
+    kind: RegistrationKind
     name: Annotated[str, Field(max_length=200)]
     resident_id: Annotated[str, Field(max_length=64)] = Field(
         description="18-character PRC resident ID number; stored encrypted, shown masked."
@@ -105,7 +106,7 @@ class ConsentBody(Body):
 
 class ViewerBody(Body):
     username: Username
-    role: Literal["family", "parent"]
+    role: Literal[Role.FAMILY, Role.PARENT]
     cameras: list[CameraId] = Field(default_factory=list, max_length=64)
     rooms: list[Room] = Field(default_factory=list, max_length=64)
     schedule: Schedule | None = Field(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, model_validator
 
 from firmware.configbase import StrictModel
+from privacy.gates.roles import Profile
 from streaming.relayconfig import RelayConfig
 
 _NOT_BY_CONFIG = (
@@ -23,8 +24,8 @@ class StreamingConfig(StrictModel):
     """Live streaming is off until the owner opts in and registers through the streaming gates;
     there is deliberately no ``enabled`` key, and setting one is an error."""
 
-    profile: Literal["home", "kindergarten", "merchant"] = Field(
-        default="home",
+    profile: Profile = Field(
+        default=Profile.HOME,
         description="Which set of streaming gates applies to this camera: home (owner and "
         "invited family), kindergarten (institution, parents with schedules, no audio) or "
         "merchant (business, posted notice, public audience).",
@@ -65,7 +66,7 @@ class StreamingConfig(StrictModel):
 
     @model_validator(mode="after")
     def _relay_fits_profile(self) -> StreamingConfig:
-        if self.relay.whip_url is not None and self.profile == "kindergarten":
+        if self.relay.whip_url is not None and self.profile == Profile.KINDERGARTEN:
             raise ValueError(
                 "relay.whip_url cannot be used with the kindergarten profile: a relay's viewers "
                 "bypass the parents' schedules, rooms and watermarks, which only the device "

@@ -11,6 +11,7 @@ from __future__ import annotations
 from camera_app.live.controller import StreamController
 from camera_app.logins import Principal
 from firmware.clock import Clock
+from privacy.gates.roles import INVITED_ROLES, Role
 from privacy.gates.schedule import local_time
 from privacy.gates.viewers import Access, CameraInfo, PublicLink, Viewer, decide_access
 
@@ -27,23 +28,23 @@ class ViewingRules:
 
     def viewer(self, principal: Principal) -> Viewer | None:
         """The invitation behind a family or parent login, if any."""
-        if principal.role not in ("family", "parent") or principal.subject_id is None:
+        if principal.role not in INVITED_ROLES or principal.subject_id is None:
             return None
         return self._controller.viewers.get(principal.subject_id)
 
     def link(self, principal: Principal) -> PublicLink | None:
         """The public link behind a public login, if any."""
-        if principal.role != "public" or principal.subject_id is None:
+        if principal.role != Role.PUBLIC or principal.subject_id is None:
             return None
         return self._controller.viewers.public_link(principal.subject_id)
 
     def revoked(self, principal: Principal) -> bool:
         """True when the invitation or link behind the login is gone or revoked; this also covers
         a session created a moment before the revocation landed."""
-        if principal.role in ("family", "parent"):
+        if principal.role in INVITED_ROLES:
             viewer = self.viewer(principal)
             return viewer is None or viewer.revoked_at is not None
-        if principal.role == "public":
+        if principal.role == Role.PUBLIC:
             link = self.link(principal)
             return link is None or link.revoked_at is not None
         return False
@@ -64,6 +65,6 @@ class ViewingRules:
     def visible_cameras(self, principal: Principal) -> list[CameraInfo]:
         """Every camera for the owner; for others, the cameras their grant covers."""
         cameras = list(self._controller.cameras.values())
-        if principal.role == "owner":
+        if principal.role == Role.OWNER:
             return cameras
         return [c for c in cameras if self.access(principal, c).reason != "wrong_camera"]

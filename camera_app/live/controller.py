@@ -28,6 +28,7 @@ from firmware.clock import Clock
 from firmware.indicator import StreamingIndicator
 from privacy.audit import AuditEvent, AuditLog
 from privacy.gates.policy import GateInputs, GateReport, evaluate, notice_lapsed
+from privacy.gates.roles import Profile
 from privacy.gates.schedule import local_time
 from privacy.gates.store import GateStore
 from privacy.gates.viewers import CameraInfo, ViewerStore
@@ -209,7 +210,7 @@ class StreamController:
         period = self.config.notice_reconfirm_days * 86400.0
         now = self._clock.wall()
         for camera_id, camera in self.cameras.items():
-            if camera.profile != "merchant":
+            if camera.profile != Profile.MERCHANT:
                 continue
             notice = self.gates.current_notice(camera_id)
             if (

@@ -29,22 +29,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from privacy.gates.roles import REGISTRATION_FOR, Profile
 from privacy.gates.store import GuardianConsent, OptIn, PostedNotice
 from privacy.registration import Registration
 
-PROFILES = ("home", "kindergarten", "merchant")
-REGISTRATION_KIND = {"home": "owner", "kindergarten": "institution", "merchant": "business"}
-
-GATES: dict[str, tuple[str, ...]] = {
-    "home": ("indicator", "opt_in", "registration"),
-    "kindergarten": (
+GATES: dict[Profile, tuple[str, ...]] = {
+    Profile.HOME: ("indicator", "opt_in", "registration"),
+    Profile.KINDERGARTEN: (
         "indicator",
         "opt_in",
         "registration",
         "live_viewing_allowed",
         "guardian_consent",
     ),
-    "merchant": (
+    Profile.MERCHANT: (
         "indicator",
         "opt_in",
         "registration",
@@ -113,7 +111,7 @@ class GateReport:
     """The state of every gate of one camera's profile at one moment."""
 
     camera_id: str
-    profile: str
+    profile: Profile
     checks: tuple[GateCheck, ...] = field(default_factory=tuple)
 
     @property
@@ -139,7 +137,7 @@ class GateInputs:
     """Everything the gates of one camera look at, gathered by the caller at one moment."""
 
     camera_id: str
-    profile: str
+    profile: Profile
     now: float
     local_now: datetime
     indicator_available: bool
@@ -167,7 +165,7 @@ def _holds(gate: str, i: GateInputs) -> tuple[bool, str | None]:
             return False, f"the opt-in was for the {i.opt_in.profile} profile"
         return True, None
     if gate == "registration":
-        kind = REGISTRATION_KIND[i.profile]
+        kind = REGISTRATION_FOR[i.profile]
         ok = any(r.kind == kind and r.active for r in i.registrations)
         return ok, None if ok else f"needs a {kind} registration"
     if gate == "live_viewing_allowed":

@@ -13,9 +13,8 @@ import uuid
 from dataclasses import dataclass
 
 from firmware.clock import Clock
+from privacy.gates.roles import Profile
 from privacy.gates.schedule import Schedule
-
-Profile = str  # "home" | "kindergarten" | "merchant"; validated by the config and the API
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS streaming_optins (
@@ -198,7 +197,10 @@ class GateStore:
             " WHERE camera_id = ? AND opted_out_at IS NULL",
             (camera_id,),
         ).fetchone()
-        return OptIn(*tuple(row)) if row else None
+        if row is None:
+            return None
+        record_id, camera, profile, opted_in_at, opted_in_by = tuple(row)
+        return OptIn(record_id, camera, Profile(profile), opted_in_at, opted_in_by)
 
     # --- posted notices -----------------------------------------------------------------------
 

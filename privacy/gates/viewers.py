@@ -22,12 +22,11 @@ import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from firmware.clock import Clock
+from privacy.gates.roles import PROFILE_OF_ROLE, Profile, Role
 from privacy.gates.schedule import Schedule
 
-ViewerRole = Literal["family", "parent"]
 TERMS_VERSION = "2026-11"
 
 _SCHEMA = """
@@ -75,7 +74,7 @@ class Viewer:
 
     id: str
     username: str
-    role: ViewerRole
+    role: Role
     cameras: tuple[str, ...]
     rooms: tuple[str, ...]
     schedule: Schedule | None
@@ -134,7 +133,7 @@ def _viewer(row: sqlite3.Row) -> Viewer:
     return Viewer(
         id=row["id"],
         username=row["username"],
-        role=row["role"],
+        role=Role(row["role"]),
         cameras=tuple(json.loads(row["cameras"])),
         rooms=tuple(json.loads(row["rooms"])),
         schedule=Schedule.model_validate_json(row["schedule"]) if row["schedule"] else None,
@@ -160,7 +159,7 @@ class ViewerStore:
     def invite(
         self,
         username: str,
-        role: ViewerRole,
+        role: Role,
         *,
         cameras: list[str],
         rooms: list[str],
@@ -345,7 +344,7 @@ class CameraInfo:
     id: str
     name: str
     room: str | None
-    profile: str  # home | kindergarten | merchant
+    profile: Profile
 
 
 def viewer_covers(viewer: Viewer, camera: CameraInfo) -> bool:
@@ -354,7 +353,7 @@ def viewer_covers(viewer: Viewer, camera: CameraInfo) -> bool:
 
 def decide_access(
     *,
-    role: str,
+    role: Role,
     camera: CameraInfo,
     live: bool,
     now: float,
@@ -369,18 +368,18 @@ def decide_access(
     kindergarten camera). Every other role must hold a grant that covers the camera, match the
     camera's profile and, for parents, be inside their schedule with consent given.
     """
-    kindergarten = camera.profile == "kindergarten"
+    kindergarten = camera.profile == Profile.KINDERGARTEN
     forbidden = kindergarten and not live_childcare_permitted
-    if role == "owner":
+    if role == Role.OWNER:
         if forbidden:
             return Access(False, "live_viewing_forbidden")
         return Access(live, None if live else "not_live", audio=not kindergarten)
-    if role == "public":
+    if role == Role.PUBLIC:
         if link is None or link.revoked_at is not None:
             return Access(False, "revoked")
         if link.camera_id != camera.id:
             return Access(False, "wrong_camera")
-        if camera.profile != "merchant":
+        if camera.profile != Profile.MERCHANT:
             return Access(False, "wrong_profile")
         return Access(live, None if live else "not_live", watermark=False, audio=False)
     # The grant is checked first, so a viewer learns nothing about cameras outside it.
@@ -390,13 +389,12 @@ def decide_access(
         return Access(False, "revoked")
     if viewer.expires_at is not None and now >= viewer.expires_at:
         return Access(False, "expired")
-    expected = {"family": "home", "parent": "kindergarten"}[viewer.role]
-    if camera.profile != expected:
+    if camera.profile != PROFILE_OF_ROLE[viewer.role]:
         return Access(False, "wrong_profile")
     if forbidden:
         return Access(False, "live_viewing_forbidden")
     seconds_left: float | None = None
-    if viewer.role == "parent":
+    if viewer.role == Role.PARENT:
         if viewer.consent_at is None:
             return Access(False, "no_consent")
         assert viewer.schedule is not None  # enforced by the table's CHECK

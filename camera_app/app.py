@@ -18,7 +18,7 @@ from camera_app.api.server import ApiServer
 from camera_app.config.app import AppConfig
 from camera_app.eventloop import LoopThread
 from camera_app.live.subsystem import LiveSubsystem, build_live
-from camera_app.logins import LoginLimiter, LoginSessions
+from camera_app.logins import LoginLimiter, Logins, LoginSessions
 from firmware.clock import Clock
 from firmware.db import open_database
 from firmware.indicator import StreamingIndicator
@@ -80,11 +80,12 @@ class OwnerServices:
         conn = self._conn = open_database(paths.database)
         audit = AuditLog(conn, clock)
         registrations = RegistrationStore(
-            conn, FieldCipher.from_store(DeviceSecretStore(paths.field_key)), clock
+            conn, FieldCipher.from_store(DeviceSecretStore(paths.field_key)), clock, audit
         )
         self.live = build_live(
             config, conn, clock, self._indicator, registrations, audit, cameras=self._cameras
         )
+        sessions = LoginSessions(conn, clock, config.api.session_hours * 3600)
         self.context = ApiContext(
             conn=conn,
             clock=clock,
@@ -92,7 +93,8 @@ class OwnerServices:
             paths=paths,
             live=self.live,
             registrations=registrations,
-            sessions=LoginSessions(conn, clock, config.api.session_hours * 3600),
+            sessions=sessions,
+            logins=Logins(conn, sessions, self.live.controller.viewers, audit),
             limiter=LoginLimiter(config.api.login_max_failures, config.api.login_window_s, clock),
             audit=audit,
             public_base_url=public_base_url(config),

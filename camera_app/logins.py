@@ -1,4 +1,4 @@
-"""Sessions, the login rate limiter, and who is calling.
+"""Logging in, sessions, the login rate limiter, and who is calling.
 
 A login returns a random session token (256 bits); only its SHA-256 is stored, so a copy of the
 database does not hand out live sessions. Clients send it as ``Authorization: Bearer <token>`` or
@@ -19,8 +19,11 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
+from camera_app import accounts
 from firmware.clock import Clock
-from privacy.gates.roles import Role
+from privacy.audit import AuditEvent, AuditLog
+from privacy.gates.roles import INVITED_ROLES, Role
+from privacy.gates.viewers import ViewerStore
 
 TOKEN_BYTES = 32
 
@@ -153,3 +156,57 @@ class LoginLimiter:
                 del self._failures[key]
         while len(self._failures) >= self.MAX_KEYS:
             self._failures.pop(next(iter(self._failures)))
+
+
+@dataclass(frozen=True, slots=True)
+class LoginGranted:
+    """A successful login: the session token (shown once) and whose it is."""
+
+    username: str
+    role: Role
+    token: str
+    expires_at: float
+
+
+class Logins:
+    """Which account a password opens, the session it gets, and the audit record, in one call.
+
+    :meth:`password_ok` runs argon2 (tens of milliseconds, 64 MiB): call it off the event loop.
+    :meth:`complete` then decides and records; an invited viewer whose invitation was revoked is
+    refused even with the right password.
+    """
+
+    MAX_ACTOR_CHARS = 64  # an unauthenticated name is stored only this long
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        sessions: LoginSessions,
+        viewers: ViewerStore,
+        audit: AuditLog,
+    ) -> None:
+        self._conn = conn
+        self._sessions = sessions
+        self._viewers = viewers
+        self._audit = audit
+
+    def password_ok(self, username: str, password: str) -> bool:
+        return accounts.verify_password(self._conn, username, password)
+
+    def complete(self, username: str, password_ok: bool, client: str) -> LoginGranted | None:
+        """Open a session if the password was right and the account may log in; audit either
+        way (``login_ok`` / ``login_failed``). None when refused."""
+        role = accounts.account_role(self._conn, username) if password_ok else None
+        viewer = self._viewers.by_username(username) if role in INVITED_ROLES else None
+        refused = role is None or (
+            role in INVITED_ROLES and (viewer is None or viewer.revoked_at is not None)
+        )
+        actor = username[: self.MAX_ACTOR_CHARS]
+        if refused or role is None:
+            self._audit.append(AuditEvent.LOGIN_FAILED, actor=actor, details={"client": client})
+            return None
+        token, expires = self._sessions.create(username, role, viewer.id if viewer else None)
+        self._audit.append(
+            AuditEvent.LOGIN_OK, actor=actor, details={"role": role, "client": client}
+        )
+        return LoginGranted(username, role, token, expires)

@@ -29,6 +29,7 @@ from stdnum.exceptions import (
 )
 
 from firmware.clock import Clock
+from privacy.audit import AuditEvent, AuditLog
 from privacy.gates.roles import RegistrationKind
 from privacy.secrets import FieldCipher
 
@@ -300,10 +301,13 @@ def _row(row: sqlite3.Row) -> Registration:
 class RegistrationStore:
     """Registrations in the device database, resident ID numbers encrypted with ``cipher``."""
 
-    def __init__(self, conn: sqlite3.Connection, cipher: FieldCipher, clock: Clock) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, cipher: FieldCipher, clock: Clock, audit: AuditLog
+    ) -> None:
         self._conn = conn
         self._cipher = cipher
         self._clock = clock
+        self._audit = audit
         conn.execute(_TABLE)
         conn.execute(_INDEX)
 
@@ -311,9 +315,16 @@ class RegistrationStore:
         return "RegistrationStore()"
 
     def add(
-        self, kind: RegistrationKind | str, name: str, resident_id: str, uscc: str | None = None
+        self,
+        kind: RegistrationKind | str,
+        name: str,
+        resident_id: str,
+        uscc: str | None = None,
+        *,
+        actor: str,
     ) -> Registration:
-        """Validate every input, then store one registration. A refused input stores nothing.
+        """Validate every input, then store one registration and audit it (the ID only masked).
+        A refused input stores nothing.
 
         ``uscc`` is required for ``institution`` and ``business`` and refused for ``owner``.
         """
@@ -348,6 +359,11 @@ class RegistrationStore:
             " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (reg.id, reg.kind, reg.name, sealed, reg.masked_id, reg.uscc, reg.created_at),
         )
+        self._audit.append(
+            AuditEvent.REGISTRATION_ADDED,
+            actor=actor,
+            details={"registration": reg.id, "kind": reg.kind, "masked": reg.masked_id},
+        )
         log.info("registration %s (%s) added", reg.id, kind)
         return reg
 
@@ -368,8 +384,8 @@ class RegistrationStore:
         rows = self._conn.execute(sql + " ORDER BY created_at, id", params).fetchall()
         return [_row(r) for r in rows]
 
-    def revoke(self, registration_id: str, reason: str) -> Registration:
-        """Mark a registration revoked (kept for the record, no longer active)."""
+    def revoke(self, registration_id: str, reason: str, *, actor: str) -> Registration:
+        """Mark a registration revoked (kept for the record, no longer active), audited."""
         reason = reason.strip() if isinstance(reason, str) else ""
         if not reason:
             raise RegistrationError("reason", "length", "a revocation needs a reason")
@@ -389,6 +405,11 @@ class RegistrationStore:
             raise UnknownRegistration(f"no registration {registration_id}")
         if cur.rowcount == 0:
             raise RegistrationError("id", "state", f"registration {registration_id} was revoked")
+        self._audit.append(
+            AuditEvent.REGISTRATION_REVOKED,
+            actor=actor,
+            details={"registration": reg.id, "kind": reg.kind, "reason": reason},
+        )
         log.info("registration %s revoked", registration_id)
         return reg
 

@@ -29,7 +29,6 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from stdnum.cn import ric
 
-from camera_app import audit
 from camera_app.config.streaming import StreamingConfig
 from camera_app.live.controller import (
     SYSTEM_ACTOR,
@@ -40,6 +39,7 @@ from camera_app.live.controller import (
 )
 from firmware.db import open_database
 from firmware.indicator import StreamingIndicator
+from privacy import audit
 from privacy.audit import AuditEvent
 from privacy.gates.policy import GATES, GateInputs, evaluate, notice_lapsed
 from privacy.gates.roles import Profile
@@ -1014,7 +1014,7 @@ class Rig:
     def ready_home(self, *camera_ids: str) -> Registration:
         for camera_id in camera_ids:
             self.controller.gates.opt_in(camera_id, "home", "owner")
-        return self.registrations.add("owner", "张三", resident_id())
+        return self.registrations.add("owner", "张三", resident_id(), actor="owner")
 
 
 @pytest.fixture
@@ -1022,7 +1022,8 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     conn = open_database(tmp_path / "data" / "camera.db")
     clock = FixedClock()
     cipher = FieldCipher.from_store(DeviceSecretStore(tmp_path / "data" / "keys" / "device.key"))
-    registrations = RegistrationStore(conn, cipher, clock)
+    audit_log = audit.AuditLog(conn, clock)
+    registrations = RegistrationStore(conn, cipher, clock, audit_log)
     # This machine has no GPIO: gpiozero's MockFactory stands in for the pins, and the LED state
     # is read back from the mock pin (what the GPIO line would be driven to).
     factory = MockFactory()
@@ -1035,6 +1036,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         clock,
         CST,
         registrations,
+        audit_log,
     )
     stops: list[tuple[str, str]] = []
     controller.add_stop_listener(lambda cid, reason: stops.append((cid, reason)))
@@ -1057,7 +1059,7 @@ def test_start_refused_while_gates_closed(rig: Rig) -> None:
         ctl.start("porch", "owner")
     assert err.value.report.closed == ["registration"]
     # a business registration is not the kind the home profile needs
-    rig.registrations.add("business", "张三", resident_id(), USCC)
+    rig.registrations.add("business", "张三", resident_id(), USCC, actor="owner")
     with pytest.raises(GatesClosed) as err:
         ctl.start("porch", "owner")
     assert err.value.report.closed == ["registration"]
@@ -1120,7 +1122,7 @@ def test_reevaluate_stops_when_registration_revoked(rig: Rig) -> None:
     ctl.start("porch", "owner")
     assert ctl.reevaluate() == []  # nothing changed
     assert ctl.is_live("porch")
-    rig.registrations.revoke(reg.id, "moved out")
+    rig.registrations.revoke(reg.id, "moved out", actor="owner")
     assert ctl.reevaluate() == ["porch"]
     assert not ctl.is_live("porch") and not rig.led
     assert rig.stops == [("porch", "gate closed: registration")]
@@ -1187,7 +1189,7 @@ def test_led_stays_on_until_last_stream_stops(rig: Rig) -> None:
 def test_kindergarten_needs_jurisdiction_switch_and_consent(rig: Rig) -> None:
     ctl = rig.controller
     ctl.gates.opt_in("kg-a", "kindergarten", "owner")
-    rig.registrations.add("institution", "李四", resident_id(), USCC)
+    rig.registrations.add("institution", "李四", resident_id(), USCC, actor="owner")
     with pytest.raises(GatesClosed) as err:
         ctl.start("kg-a", "owner")
     # the config default forbids live childcare viewing; no consent recorded either
@@ -1240,7 +1242,7 @@ def test_expired_viewer_is_revoked_once_with_audit(rig: Rig) -> None:
 def _merchant_ready(rig: Rig) -> PostedNotice:
     ctl = rig.controller
     ctl.gates.opt_in("counter", "merchant", "owner")
-    rig.registrations.add("business", "王五", resident_id(), USCC)
+    rig.registrations.add("business", "王五", resident_id(), USCC, actor="owner")
     ctl.gates.add_notice(
         "N-7",
         "counter",
@@ -1291,12 +1293,19 @@ def test_audit_trail_of_a_session(rig: Rig) -> None:
     ctl = rig.controller
     reg = rig.ready_home("porch")
     ctl.start("porch", "owner")
-    rig.registrations.revoke(reg.id, "moved out")
+    rig.registrations.revoke(reg.id, "moved out", actor="owner")
     ctl.reevaluate()
     events = [r["event"] for r in rig.audit()]
-    assert events == ["stream_started", "stream_stopped"]
+    # every change is audited by the call that makes it, whoever calls it
+    assert events == [
+        "opt_in",
+        "registration_added",
+        "stream_started",
+        "registration_revoked",
+        "stream_stopped",
+    ]
     result = audit.verify(rig.conn)
-    assert result.ok and result.records == 2
+    assert result.ok and result.records == 5
 
 
 def test_records_of_another_camera_never_open_this_cameras_gates() -> None:

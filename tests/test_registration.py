@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from stdnum.cn import ric, uscc
 
 from firmware.db import open_database
+from privacy.audit import AuditLog
 from privacy.registration import (
     RegistrationError,
     RegistrationStore,
@@ -26,6 +27,8 @@ from privacy.registration import (
     validate_uscc,
 )
 from privacy.secrets import DecryptionError, DeviceSecretStore, FieldCipher, SecretStoreError
+
+OWNER = "owner"  # who acts, for the audit log
 
 # 2025-06-01 12:00 in China
 NOW = datetime(2025, 6, 1, 4, 0, tzinfo=UTC).timestamp()
@@ -90,7 +93,9 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def store(db: sqlite3.Connection, key_path: Path, clock: FixedClock) -> RegistrationStore:
-    return RegistrationStore(db, FieldCipher.from_store(DeviceSecretStore(key_path)), clock)
+    return RegistrationStore(
+        db, FieldCipher.from_store(DeviceSecretStore(key_path)), clock, AuditLog(db, clock)
+    )
 
 
 def count(db: sqlite3.Connection) -> int:
@@ -308,7 +313,7 @@ def test_explicit_invalid_ids_are_refused_and_store_nothing(
 ) -> None:
     assert_refused(value, checks)
     with pytest.raises(RegistrationError):
-        store.add("owner", "张三", value)
+        store.add("owner", "张三", value, actor=OWNER)
     assert count(db) == 0
 
 
@@ -329,7 +334,7 @@ def test_generated_invalid_ids_are_refused_and_store_nothing(
         tried.append(value)
         assert_refused(value, checks)
         with pytest.raises(RegistrationError):
-            store.add("business", "张三", value, uscc=VALID_USCC[0])
+            store.add("business", "张三", value, uscc=VALID_USCC[0], actor=OWNER)
         assert count(db) == 0
 
     check()
@@ -372,7 +377,7 @@ def test_generated_invalid_uscc_are_refused_and_store_nothing(
         assert err.value.field == "uscc"
         assert err.value.check in {"length", "format", "check_digit"}
         with pytest.raises(RegistrationError):
-            store.add("institution", "张三", VALID_IDS[0], uscc=value)
+            store.add("institution", "张三", VALID_IDS[0], uscc=value, actor=OWNER)
         assert count(db) == 0
 
     check()
@@ -398,7 +403,7 @@ def test_other_refusals_store_nothing(
     field: str,
 ) -> None:
     with pytest.raises(RegistrationError) as err:
-        store.add(kind, name, VALID_IDS[0], uscc=code)  # type: ignore[arg-type]
+        store.add(kind, name, VALID_IDS[0], uscc=code, actor=OWNER)  # type: ignore[arg-type]
     assert err.value.field == field
     assert count(db) == 0
 
@@ -409,11 +414,11 @@ def test_other_refusals_store_nothing(
 def test_add_get_and_kinds(
     store: RegistrationStore, db: sqlite3.Connection, clock: FixedClock
 ) -> None:
-    owner = store.add("owner", " 张三 ", VALID_IDS[0])
+    owner = store.add("owner", " 张三 ", VALID_IDS[0], actor=OWNER)
     clock.now += 1
-    school = store.add("institution", "李四", VALID_IDS[1], uscc=VALID_USCC[1].lower())
+    school = store.add("institution", "李四", VALID_IDS[1], uscc=VALID_USCC[1].lower(), actor=OWNER)
     clock.now += 1
-    shop = store.add("business", "Jean-Luc O'Brien", VALID_IDS[2], uscc=VALID_USCC[0])
+    shop = store.add("business", "Jean-Luc O'Brien", VALID_IDS[2], uscc=VALID_USCC[0], actor=OWNER)
     assert count(db) == 3
     assert owner.name == "张三"
     assert owner.masked_id == mask_resident_id(VALID_IDS[0])
@@ -429,8 +434,8 @@ def test_add_get_and_kinds(
 def test_plaintext_id_is_not_in_the_database_files(
     store: RegistrationStore, db: sqlite3.Connection, tmp_path: Path
 ) -> None:
-    regs = [store.add("owner", "张三", n) for n in VALID_IDS]
-    store.revoke(regs[0].id, "moved out")
+    regs = [store.add("owner", "张三", n, actor=OWNER) for n in VALID_IDS]
+    store.revoke(regs[0].id, "moved out", actor=OWNER)
 
     def raw_bytes() -> bytes:
         return b"".join(p.read_bytes() for p in (tmp_path / "data").iterdir() if p.is_file())
@@ -449,7 +454,7 @@ def test_plaintext_id_is_not_in_the_database_files(
 
 
 def test_reveal_round_trips(store: RegistrationStore) -> None:
-    regs = [store.add("owner", "张三", n) for n in VALID_IDS]
+    regs = [store.add("owner", "张三", n, actor=OWNER) for n in VALID_IDS]
     for reg, number in zip(regs, VALID_IDS, strict=True):
         assert store.reveal_resident_id(reg.id) == number
     with pytest.raises(UnknownRegistration):
@@ -460,12 +465,15 @@ def test_reveal_survives_reopening_with_the_same_key_file(
     tmp_path: Path, key_path: Path, clock: FixedClock
 ) -> None:
     conn = open_database(tmp_path / "data" / "camera.db")
-    reg = RegistrationStore(conn, FieldCipher(DeviceSecretStore(key_path).key()), clock).add(
-        "owner", "张三", VALID_IDS[0]
+    audit = AuditLog(conn, clock)
+    reg = RegistrationStore(conn, FieldCipher(DeviceSecretStore(key_path).key()), clock, audit).add(
+        "owner", "张三", VALID_IDS[0], actor=OWNER
     )
     conn.close()
     conn = open_database(tmp_path / "data" / "camera.db")
-    again = RegistrationStore(conn, FieldCipher(DeviceSecretStore(key_path).key()), clock)
+    again = RegistrationStore(
+        conn, FieldCipher(DeviceSecretStore(key_path).key()), clock, AuditLog(conn, clock)
+    )
     assert again.reveal_resident_id(reg.id) == VALID_IDS[0]
     conn.close()
 
@@ -473,7 +481,7 @@ def test_reveal_survives_reopening_with_the_same_key_file(
 def test_tampered_ciphertext_fails_to_decrypt(
     store: RegistrationStore, db: sqlite3.Connection
 ) -> None:
-    reg = store.add("owner", "张三", VALID_IDS[0])
+    reg = store.add("owner", "张三", VALID_IDS[0], actor=OWNER)
     blob = bytearray(
         db.execute("SELECT resident_id_enc FROM registrations WHERE id = ?", (reg.id,)).fetchone()[
             0
@@ -496,8 +504,8 @@ def test_tampered_ciphertext_fails_to_decrypt(
 def test_ciphertexts_cannot_be_swapped_between_records(
     store: RegistrationStore, db: sqlite3.Connection
 ) -> None:
-    a = store.add("owner", "张三", VALID_IDS[0])
-    b = store.add("business", "李四", VALID_IDS[1], uscc=VALID_USCC[0])
+    a = store.add("owner", "张三", VALID_IDS[0], actor=OWNER)
+    b = store.add("business", "李四", VALID_IDS[1], uscc=VALID_USCC[0], actor=OWNER)
     blob_a = db.execute(
         "SELECT resident_id_enc FROM registrations WHERE id = ?", (a.id,)
     ).fetchone()[0]
@@ -510,8 +518,8 @@ def test_ciphertexts_cannot_be_swapped_between_records(
 def test_wrong_key_fails_to_decrypt(
     store: RegistrationStore, db: sqlite3.Connection, clock: FixedClock
 ) -> None:
-    reg = store.add("owner", "张三", VALID_IDS[0])
-    other = RegistrationStore(db, FieldCipher(os.urandom(32)), clock)
+    reg = store.add("owner", "张三", VALID_IDS[0], actor=OWNER)
+    other = RegistrationStore(db, FieldCipher(os.urandom(32)), clock, AuditLog(db, clock))
     with pytest.raises(DecryptionError):
         other.reveal_resident_id(reg.id)
 
@@ -525,11 +533,11 @@ def test_field_cipher_uses_fresh_nonces() -> None:
 
 
 def test_revocation(store: RegistrationStore, clock: FixedClock) -> None:
-    first = store.add("owner", "张三", VALID_IDS[0])
+    first = store.add("owner", "张三", VALID_IDS[0], actor=OWNER)
     clock.now += 10
-    second = store.add("owner", "李四", VALID_IDS[1])
+    second = store.add("owner", "李四", VALID_IDS[1], actor=OWNER)
     clock.now += 10
-    revoked = store.revoke(first.id, "  sold the house ")
+    revoked = store.revoke(first.id, "  sold the house ", actor=OWNER)
     assert revoked.revoked_at == NOW + 20 and revoked.revoke_reason == "sold the house"
     assert not revoked.active
     assert store.get(first.id) == revoked
@@ -538,11 +546,11 @@ def test_revocation(store: RegistrationStore, clock: FixedClock) -> None:
     assert store.active("business") == []
     assert store.reveal_resident_id(first.id) == VALID_IDS[0]  # kept for the record
     with pytest.raises(RegistrationError):
-        store.revoke(first.id, "again")
+        store.revoke(first.id, "again", actor=OWNER)
     with pytest.raises(UnknownRegistration):
-        store.revoke("nope", "x")
+        store.revoke("nope", "x", actor=OWNER)
     with pytest.raises(RegistrationError):
-        store.revoke(second.id, "  ")
+        store.revoke(second.id, "  ", actor=OWNER)
     assert store.active() == [second]
 
 
@@ -589,16 +597,16 @@ def test_logs_reprs_and_errors_never_contain_the_id(
     store: RegistrationStore, db: sqlite3.Connection, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    regs = [store.add("owner", "张三", n) for n in VALID_IDS[:2]]
-    shop = store.add("business", "李四", VALID_IDS[2], uscc=VALID_USCC[0])
+    regs = [store.add("owner", "张三", n, actor=OWNER) for n in VALID_IDS[:2]]
+    shop = store.add("business", "李四", VALID_IDS[2], uscc=VALID_USCC[0], actor=OWNER)
     for reg in [*regs, shop]:
         store.reveal_resident_id(reg.id)
-    store.revoke(regs[0].id, "moved out")
+    store.revoke(regs[0].id, "moved out", actor=OWNER)
     wrong = VALID_IDS[3][:-1] + ("0" if VALID_IDS[3][-1] != "0" else "1")
     errors: list[str] = []
     for bad in (wrong, VALID_IDS[3] + "9", VALID_IDS[3].translate(FULL_WIDTH)):
         with pytest.raises(RegistrationError) as err:
-            store.add("owner", "张三", bad)
+            store.add("owner", "张三", bad, actor=OWNER)
         errors.append(str(err.value) + repr(err.value))
     db.execute("UPDATE registrations SET resident_id_enc = x'01' WHERE id = ?", (shop.id,))
     with pytest.raises(DecryptionError) as dec:
@@ -609,3 +617,19 @@ def test_logs_reprs_and_errors_never_contain_the_id(
     assert leaks(text) == []
     assert wrong[:17] not in text
     assert "张三" not in repr(regs[1])  # names stay out of reprs too
+
+
+def test_adding_and_revoking_is_audited_in_the_same_call_with_the_id_masked(
+    store: RegistrationStore, db: sqlite3.Connection
+) -> None:
+    reg = store.add("owner", "张三", VALID_IDS[0], actor=OWNER)
+    store.revoke(reg.id, "moved out", actor=OWNER)
+    with pytest.raises(RegistrationError):
+        store.add("owner", "张三", "not an id", actor=OWNER)  # refused: nothing is audited
+    rows = db.execute("SELECT event, actor, details FROM audit ORDER BY seq").fetchall()
+    assert [(r[0], r[1]) for r in rows] == [
+        ("registration_added", OWNER),
+        ("registration_revoked", OWNER),
+    ]
+    assert reg.masked_id in rows[0][2]
+    assert VALID_IDS[0] not in "".join(r[2] for r in rows)

@@ -80,7 +80,7 @@ def build_app(ctx: ApiContext) -> web.Application:
     )
     app[CTX] = ctx
     table = route_table()
-    table.install(app, ctx.authenticate)
+    table.install(app)
     app[handlers_misc.OPENAPI_KEY] = openapi(
         table, title="Privacy-first camera: owner API", version=API_VERSION
     )

@@ -12,7 +12,7 @@ from camera_app.api.errors import ApiError
 from camera_app.config.app import AppConfig
 from camera_app.live.controller import StreamController
 from camera_app.live.subsystem import LiveSubsystem
-from camera_app.logins import LoginLimiter, LoginSessions, Principal
+from camera_app.logins import LoginLimiter, Logins, LoginSessions, Principal
 from firmware.clock import Clock
 from firmware.paths import StoragePaths
 from privacy.audit import AuditLog
@@ -35,6 +35,7 @@ class ApiContext:
     live: LiveSubsystem
     registrations: RegistrationStore
     sessions: LoginSessions
+    logins: Logins
     limiter: LoginLimiter
     audit: AuditLog
     public_base_url: str
@@ -71,18 +72,15 @@ class ApiContext:
             raise ApiError(403, "wrong_camera", "you are not invited to this camera")
         return camera
 
-    def watchable(
-        self, principal: Principal, camera_id: str, lang: str
-    ) -> tuple[CameraInfo, Access]:
-        """The camera and its viewing rules if the caller may watch it now; otherwise the refusal
+    def watchable(self, principal: Principal, camera: CameraInfo, lang: str) -> Access:
+        """The viewing rules if the caller may watch ``camera`` now; otherwise the refusal
         (409 ``not_live``, else 403 with the reason in ``lang``)."""
-        camera = self.camera_for_viewer(principal, camera_id)
         access = self.live.rules.access(principal, camera)
         if not access.allowed:
             code = access.reason or "forbidden"
             en, zh = REFUSALS.get(code, ("not allowed", "不允许"))
             raise ApiError(409 if code == "not_live" else 403, code, zh if lang == "zh" else en)
-        return camera, access
+        return access
 
 
 CTX = web.AppKey("ctx", ApiContext)

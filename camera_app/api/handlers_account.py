@@ -8,15 +8,13 @@ import math
 from aiohttp import web
 
 from camera_app import accounts
-from camera_app.api.context import CTX, SESSION_COOKIE, ApiContext
-from camera_app.api.errors import ApiError, read_body
-from camera_app.api.routes import PUBLIC, VIEWERS, RouteTable, principal_of
+from camera_app.api.context import SESSION_COOKIE, ApiContext
+from camera_app.api.errors import ApiError
+from camera_app.api.routes import PUBLIC, VIEWERS, Call, RouteTable
 from camera_app.api.schemas import AcceptInviteBody, LoginBody, PublicLoginBody, SetupBody
-from privacy.audit import AuditEvent
-from privacy.gates.roles import INVITED_ROLES, Role
+from privacy.gates.roles import Role
 
 routes = RouteTable()
-MAX_ACTOR_CHARS = 64
 
 
 def _client(request: web.Request) -> str:
@@ -60,10 +58,10 @@ def _session_response(
     body=SetupBody,
     responses={201: "Owner created", 409: "An owner exists already", 429: "Too many attempts"},
 )
-async def setup_owner(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    body = await read_body(request, SetupBody)
-    keys = (f"ip:{_client(request)}", "setup")
+async def setup_owner(call: Call) -> web.Response:
+    ctx = call.ctx
+    body = await call.body(SetupBody)
+    keys = (f"ip:{_client(call.request)}", "setup")
     _throttle(ctx, *keys)
     if accounts.has_owner(ctx.conn):
         raise ApiError(409, "owner_exists", "an owner account already exists")
@@ -97,30 +95,25 @@ async def setup_owner(request: web.Request) -> web.Response:
     body=LoginBody,
     responses={200: "Logged in", 401: "Wrong username or password", 429: "Too many attempts"},
 )
-async def login(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    body = await read_body(request, LoginBody)
-    user_key, ip_key = f"user:{body.username.lower()}", f"ip:{_client(request)}"
+async def login(call: Call) -> web.Response:
+    ctx = call.ctx
+    body = await call.body(LoginBody)
+    user_key, ip_key = f"user:{body.username.lower()}", f"ip:{_client(call.request)}"
     _throttle(ctx, user_key, ip_key)
     loop = asyncio.get_running_loop()
-    ok = await loop.run_in_executor(
-        None, accounts.verify_password, ctx.conn, body.username, body.password
-    )
-    role = accounts.account_role(ctx.conn, body.username) if ok else None
-    viewer = ctx.controller.viewers.by_username(body.username) if role in INVITED_ROLES else None
-    if ok and role in INVITED_ROLES and (viewer is None or viewer.revoked_at is not None):
-        ok = False  # a revoked viewer's password no longer opens anything
-    actor = body.username[:MAX_ACTOR_CHARS]
-    if not ok or role is None:
+    ok = await loop.run_in_executor(None, ctx.logins.password_ok, body.username, body.password)
+    granted = ctx.logins.complete(body.username, ok, _client(call.request))
+    if granted is None:
         ctx.limiter.failed(user_key, ip_key)
-        ctx.audit.append(AuditEvent.LOGIN_FAILED, actor=actor, details={"client": _client(request)})
         raise ApiError(401, "login_failed", "wrong username or password")
     ctx.limiter.succeeded(user_key)
-    token, expires = ctx.sessions.create(body.username, role, viewer.id if viewer else None)
-    ctx.audit.append(
-        AuditEvent.LOGIN_OK, actor=actor, details={"role": role, "client": _client(request)}
+    return _session_response(
+        ctx,
+        200,
+        granted.token,
+        granted.expires_at,
+        {"username": granted.username, "role": granted.role},
     )
-    return _session_response(ctx, 200, token, expires, {"username": body.username, "role": role})
 
 
 @routes.add(
@@ -132,10 +125,10 @@ async def login(request: web.Request) -> web.Response:
     body=PublicLoginBody,
     responses={200: "Session for one camera", 401: "Unknown or revoked link"},
 )
-async def public_login(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    body = await read_body(request, PublicLoginBody)
-    ip_key = f"ip:{_client(request)}"
+async def public_login(call: Call) -> web.Response:
+    ctx = call.ctx
+    body = await call.body(PublicLoginBody)
+    ip_key = f"ip:{_client(call.request)}"
     _throttle(ctx, ip_key)
     link = ctx.controller.viewers.public_link_for_token(body.link)
     if link is None:
@@ -156,10 +149,10 @@ async def public_login(request: web.Request) -> web.Response:
     body=AcceptInviteBody,
     responses={201: "Account created", 400: "Code wrong, used or expired"},
 )
-async def accept_invite(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    body = await read_body(request, AcceptInviteBody)
-    ip_key = f"ip:{_client(request)}"
+async def accept_invite(call: Call) -> web.Response:
+    ctx = call.ctx
+    body = await call.body(AcceptInviteBody)
+    ip_key = f"ip:{_client(call.request)}"
     _throttle(ctx, ip_key)
     viewers = ctx.controller.viewers
     viewer = viewers.pending_invite(body.code)
@@ -187,11 +180,6 @@ async def accept_invite(request: web.Request) -> web.Response:
         raise ApiError(409, "account_exists", str(err)) from None
     accepted = viewers.redeem_invite(body.code, consent=body.consent)
     assert accepted is not None
-    ctx.audit.append(
-        AuditEvent.VIEWER_ACCEPTED,
-        actor=viewer.username,
-        details={"role": viewer.role, "consent": body.consent},
-    )
     return web.json_response({"username": viewer.username, "role": viewer.role}, status=201)
 
 
@@ -203,10 +191,10 @@ async def accept_invite(request: web.Request) -> web.Response:
     tag="account",
     responses={204: "Logged out"},
 )
-async def logout(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    token = request.headers.get("Authorization", "").partition(" ")[2].strip()
-    ctx.sessions.end(token or request.cookies.get(SESSION_COOKIE, ""))
+async def logout(call: Call) -> web.Response:
+    ctx = call.ctx
+    token = call.request.headers.get("Authorization", "").partition(" ")[2].strip()
+    ctx.sessions.end(token or call.request.cookies.get(SESSION_COOKIE, ""))
     response = web.Response(status=204)
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -219,9 +207,9 @@ async def logout(request: web.Request) -> web.Response:
     roles=VIEWERS,
     tag="account",
 )
-async def me(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    principal = principal_of(request)
+async def me(call: Call) -> web.Response:
+    ctx = call.ctx
+    principal = call.principal
     return web.json_response(
         {
             "username": principal.username,

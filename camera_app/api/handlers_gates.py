@@ -7,9 +7,8 @@ from datetime import datetime, time
 
 from aiohttp import web
 
-from camera_app.api.context import CTX
-from camera_app.api.errors import ApiError, read_body
-from camera_app.api.routes import OWNER, RouteTable, principal_of
+from camera_app.api.errors import ApiError
+from camera_app.api.routes import OWNER, Call, RouteTable
 from camera_app.api.schemas import (
     AttestBody,
     ConsentBody,
@@ -17,7 +16,6 @@ from camera_app.api.schemas import (
     RegistrationBody,
     RevokeBody,
 )
-from privacy.audit import AuditEvent
 from privacy.gates.store import PostedNotice
 from privacy.notice_sign import MAX_LENGTHS, NoticeInfo, new_notice_id, render_notice_pdf
 from privacy.registration import Registration, RegistrationError, UnknownRegistration
@@ -52,8 +50,8 @@ def _refused(err: RegistrationError) -> ApiError:
     roles=OWNER,
     tag="registration",
 )
-async def list_registrations(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
+async def list_registrations(call: Call) -> web.Response:
+    ctx = call.ctx
     return web.json_response([_registration_json(r) for r in ctx.registrations.active()])
 
 
@@ -66,18 +64,15 @@ async def list_registrations(request: web.Request) -> web.Response:
     body=RegistrationBody,
     responses={201: "Registered", 422: "A field is invalid (says which check failed)"},
 )
-async def add_registration(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    body = await read_body(request, RegistrationBody)
+async def add_registration(call: Call) -> web.Response:
+    ctx = call.ctx
+    body = await call.body(RegistrationBody)
     try:
-        reg = ctx.registrations.add(body.kind, body.name, body.resident_id, body.uscc)
+        reg = ctx.registrations.add(
+            body.kind, body.name, body.resident_id, body.uscc, actor=call.actor
+        )
     except RegistrationError as err:
         raise _refused(err) from None
-    ctx.audit.append(
-        AuditEvent.REGISTRATION_ADDED,
-        actor=principal_of(request).username,
-        details={"registration": reg.id, "kind": reg.kind, "masked": reg.masked_id},
-    )
     return web.json_response(_registration_json(reg), status=201)
 
 
@@ -89,21 +84,16 @@ async def add_registration(request: web.Request) -> web.Response:
     tag="registration",
     body=RevokeBody,
 )
-async def revoke_registration(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    body = await read_body(request, RevokeBody)
-    registration_id = request.match_info["registration_id"]
+async def revoke_registration(call: Call) -> web.Response:
+    ctx = call.ctx
+    body = await call.body(RevokeBody)
+    registration_id = call.param("registration_id")
     try:
-        reg = ctx.registrations.revoke(registration_id, body.reason)
+        reg = ctx.registrations.revoke(registration_id, body.reason, actor=call.actor)
     except UnknownRegistration:
         raise ApiError(404, "unknown_registration", "no such registration") from None
     except RegistrationError as err:
         raise ApiError(409, "already_revoked", str(err)) from None
-    ctx.audit.append(
-        AuditEvent.REGISTRATION_REVOKED,
-        actor=principal_of(request).username,
-        details={"registration": reg.id, "kind": reg.kind, "reason": body.reason},
-    )
     return web.json_response(_registration_json(reg))
 
 
@@ -126,10 +116,10 @@ def _hours_text(body: NoticeBody) -> str:
     body=NoticeBody,
     responses={201: "Sign generated; print, post, then attest"},
 )
-async def create_notice(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    camera = ctx.camera_for_owner(request.match_info["camera_id"])
-    body = await read_body(request, NoticeBody)
+async def create_notice(call: Call) -> web.Response:
+    ctx = call.ctx
+    camera = call.camera
+    body = await call.body(NoticeBody)
     notice_id = new_notice_id()
     url = f"{ctx.public_base_url}/notice/{notice_id}"
     try:
@@ -149,7 +139,6 @@ async def create_notice(request: web.Request) -> web.Response:
         await asyncio.get_running_loop().run_in_executor(None, render_notice_pdf, info, pdf)
     except ValueError as err:
         raise ApiError(422, "invalid_input", str(err)) from None
-    principal = principal_of(request)
     notice = ctx.controller.gates.add_notice(
         notice_id,
         camera.id,
@@ -159,22 +148,16 @@ async def create_notice(request: web.Request) -> web.Response:
         hours=body.hours,
         url=url,
         pdf_path=ctx.paths.relative(pdf),
-        actor=principal.username,
-    )
-    ctx.audit.append(
-        AuditEvent.NOTICE_GENERATED,
-        actor=principal.username,
-        camera_id=camera.id,
-        details={"notice_id": notice_id, "url": url},
+        actor=call.actor,
     )
     return web.json_response(
         {**notice.to_json(), "sign": f"/api/notices/{notice_id}/sign.pdf"}, status=201
     )
 
 
-def _owned_notice(request: web.Request) -> PostedNotice:
-    ctx = request.app[CTX]
-    notice = ctx.controller.gates.notice(request.match_info["notice_id"])
+def _owned_notice(call: Call) -> PostedNotice:
+    ctx = call.ctx
+    notice = ctx.controller.gates.notice(call.param("notice_id"))
     if notice is None or notice.camera_id not in ctx.controller.cameras:
         raise ApiError(404, "unknown_notice", "no such notice")
     return notice
@@ -188,9 +171,9 @@ def _owned_notice(request: web.Request) -> PostedNotice:
     tag="notice",
     content="application/pdf",
 )
-async def notice_sign(request: web.Request) -> web.StreamResponse:
-    ctx = request.app[CTX]
-    notice = _owned_notice(request)
+async def notice_sign(call: Call) -> web.StreamResponse:
+    ctx = call.ctx
+    notice = _owned_notice(call)
     path = ctx.paths.absolute(notice.pdf_path)
     if not path.is_file():
         raise ApiError(410, "sign_missing", "the sign file is gone; generate a new notice")
@@ -211,20 +194,13 @@ async def notice_sign(request: web.Request) -> web.StreamResponse:
     tag="notice",
     body=AttestBody,
 )
-async def attest_notice(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    await read_body(request, AttestBody)
-    notice = _owned_notice(request)
+async def attest_notice(call: Call) -> web.Response:
+    ctx = call.ctx
+    await call.body(AttestBody)
+    notice = _owned_notice(call)
     if notice.withdrawn_at is not None:
         raise ApiError(409, "notice_withdrawn", "this notice was replaced by a newer one")
-    principal = principal_of(request)
-    notice = ctx.controller.gates.attest_notice(notice.id, principal.username)
-    ctx.audit.append(
-        AuditEvent.NOTICE_ATTESTED,
-        actor=principal.username,
-        camera_id=notice.camera_id,
-        details={"notice_id": notice.id},
-    )
+    notice = ctx.controller.gates.attest_notice(notice.id, call.actor)
     return web.json_response(notice.to_json())
 
 
@@ -237,22 +213,15 @@ async def attest_notice(request: web.Request) -> web.Response:
     body=ConsentBody,
     responses={201: "Recorded"},
 )
-async def add_consent(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    camera = ctx.camera_for_owner(request.match_info["camera_id"])
-    body = await read_body(request, ConsentBody)
+async def add_consent(call: Call) -> web.Response:
+    ctx = call.ctx
+    camera = call.camera
+    body = await call.body(ConsentBody)
     end = datetime.combine(body.valid_until, time.max, ctx.controller.tz).timestamp()
     if end <= ctx.clock.wall():
         raise ApiError(422, "invalid_input", "valid_until: the date has passed")
-    principal = principal_of(request)
     consent = ctx.controller.gates.add_consent(
-        camera.id, body.reference, body.guardians, end, principal.username
-    )
-    ctx.audit.append(
-        AuditEvent.CONSENT_RECORDED,
-        actor=principal.username,
-        camera_id=camera.id,
-        details={"consent": consent.id, "guardians": body.guardians, "valid_until": end},
+        camera.id, body.reference, body.guardians, end, call.actor
     )
     return web.json_response(consent.to_json(), status=201)
 
@@ -264,16 +233,10 @@ async def add_consent(request: web.Request) -> web.Response:
     roles=OWNER,
     tag="kindergarten",
 )
-async def revoke_consent(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
+async def revoke_consent(call: Call) -> web.Response:
+    ctx = call.ctx
     try:
-        consent = ctx.controller.gates.revoke_consent(request.match_info["consent_id"])
+        consent = ctx.controller.gates.revoke_consent(call.param("consent_id"), actor=call.actor)
     except LookupError:
         raise ApiError(404, "unknown_consent", "no such consent record in force") from None
-    ctx.audit.append(
-        AuditEvent.CONSENT_REVOKED,
-        actor=principal_of(request).username,
-        camera_id=consent.camera_id,
-        details={"consent": consent.id},
-    )
     return web.json_response(consent.to_json())

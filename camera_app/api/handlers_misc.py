@@ -9,9 +9,8 @@ from datetime import datetime, tzinfo
 
 from aiohttp import web
 
-from camera_app.api.context import CTX
 from camera_app.api.errors import ApiError
-from camera_app.api.routes import OWNER, PUBLIC, RouteTable
+from camera_app.api.routes import OWNER, PUBLIC, Call, RouteTable
 from camera_app.update.status import UpdateStatus, load_update_status
 from privacy.audit import export, verify
 from privacy.notice_sign import HEADING_EN, HEADING_ZH, STATEMENT_EN, STATEMENT_ZH
@@ -21,7 +20,7 @@ OPENAPI_KEY = web.AppKey("openapi", dict)
 
 
 @routes.add("GET", "/api/health", summary="Liveness check", roles=PUBLIC, tag="device")
-async def health(request: web.Request) -> web.Response:
+async def health(call: Call) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
@@ -32,15 +31,15 @@ async def health(request: web.Request) -> web.Response:
     roles=PUBLIC,
     tag="device",
 )
-async def openapi_json(request: web.Request) -> web.Response:
-    return web.json_response(request.app[OPENAPI_KEY])
+async def openapi_json(call: Call) -> web.Response:
+    return web.json_response(call.request.app[OPENAPI_KEY])
 
 
 @routes.add(
     "GET", "/api/audit/verify", summary="Check the audit log's hash chain", roles=OWNER, tag="audit"
 )
-async def audit_verify(request: web.Request) -> web.Response:
-    result = verify(request.app[CTX].conn)
+async def audit_verify(call: Call) -> web.Response:
+    result = verify(call.ctx.conn)
     return web.json_response(
         {"ok": result.ok, "records": result.records, "problems": result.problems}
     )
@@ -53,8 +52,8 @@ async def audit_verify(request: web.Request) -> web.Response:
     roles=OWNER,
     tag="device",
 )
-async def update_status(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
+async def update_status(call: Call) -> web.Response:
+    ctx = call.ctx
     return web.json_response(load_update_status(ctx.paths.root).to_json())
 
 
@@ -66,9 +65,9 @@ async def update_status(request: web.Request) -> web.Response:
     tag="audit",
     content="application/x-ndjson",
 )
-async def audit_export(request: web.Request) -> web.Response:
+async def audit_export(call: Call) -> web.Response:
     out = io.StringIO()
-    export(request.app[CTX].conn, out)
+    export(call.ctx.conn, out)
     return web.Response(
         text=out.getvalue(),
         content_type="application/x-ndjson",
@@ -121,9 +120,9 @@ def _model_rows(status: UpdateStatus, tz: tzinfo) -> list[tuple[str, str]]:
     tag="notice",
     content="text/html",
 )
-async def notice_page(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    notice = ctx.controller.gates.notice(request.match_info["notice_id"])
+async def notice_page(call: Call) -> web.Response:
+    ctx = call.ctx
+    notice = ctx.controller.gates.notice(call.param("notice_id"))
     if notice is None:
         raise ApiError(404, "unknown_notice", "no such notice")
     camera = ctx.controller.cameras.get(notice.camera_id)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from camera_app.api.context import CTX, language
-from camera_app.api.errors import ApiError, read_body
-from camera_app.api.routes import OWNER, VIEWERS, RouteTable, principal_of
+from camera_app.api.errors import ApiError
+from camera_app.api.routes import OWNER, VIEWERS, Call, RouteTable
 from camera_app.api.schemas import OptInBody, StopBody
 from camera_app.live.controller import GatesClosed
-from privacy.audit import AuditEvent
 
 routes = RouteTable()
 
@@ -21,9 +19,8 @@ def confirmation_phrase(camera_id: str) -> str:
 @routes.add(
     "GET", "/api/cameras", summary="Cameras the caller may see", roles=VIEWERS, tag="cameras"
 )
-async def list_cameras(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    principal = principal_of(request)
+async def list_cameras(call: Call) -> web.Response:
+    ctx = call.ctx
     return web.json_response(
         [
             {
@@ -33,13 +30,13 @@ async def list_cameras(request: web.Request) -> web.Response:
                 "profile": c.profile,
                 "live": ctx.controller.is_live(c.id),
             }
-            for c in ctx.live.rules.visible_cameras(principal)
+            for c in ctx.live.rules.visible_cameras(call.principal)
         ]
     )
 
 
-def _status_body(request: web.Request, camera_id: str) -> dict[str, object]:
-    ctx = request.app[CTX]
+def _status_body(call: Call) -> dict[str, object]:
+    ctx, camera_id = call.ctx, call.camera.id
     status = ctx.controller.status(camera_id)
     opt_in = ctx.controller.gates.current_opt_in(camera_id)
     return {
@@ -49,7 +46,7 @@ def _status_body(request: web.Request, camera_id: str) -> dict[str, object]:
         "last_stop_reason": status.reason,
         "opted_in": opt_in is not None,
         "confirmation_phrase": confirmation_phrase(camera_id),
-        **ctx.controller.report(camera_id).to_json(language(request)),
+        **ctx.controller.report(camera_id).to_json(call.lang),
     }
 
 
@@ -60,9 +57,8 @@ def _status_body(request: web.Request, camera_id: str) -> dict[str, object]:
     roles=OWNER,
     tag="streaming",
 )
-async def streaming_status(request: web.Request) -> web.Response:
-    camera = request.app[CTX].camera_for_owner(request.match_info["camera_id"])
-    return web.json_response(_status_body(request, camera.id))
+async def streaming_status(call: Call) -> web.Response:
+    return web.json_response(_status_body(call))
 
 
 @routes.add(
@@ -74,25 +70,18 @@ async def streaming_status(request: web.Request) -> web.Response:
     body=OptInBody,
     responses={200: "Opted in", 422: "Confirmation does not match"},
 )
-async def opt_in(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    camera = ctx.camera_for_owner(request.match_info["camera_id"])
-    body = await read_body(request, OptInBody)
+async def opt_in(call: Call) -> web.Response:
+    ctx = call.ctx
+    camera = call.camera
+    body = await call.body(OptInBody)
     if body.confirmation != confirmation_phrase(camera.id):
         raise ApiError(
             422,
             "confirmation_mismatch",
             f"type exactly '{confirmation_phrase(camera.id)}' to opt in",
         )
-    principal = principal_of(request)
-    ctx.controller.gates.opt_in(camera.id, camera.profile, principal.username)
-    ctx.audit.append(
-        AuditEvent.OPT_IN,
-        actor=principal.username,
-        camera_id=camera.id,
-        details={"profile": camera.profile},
-    )
-    return web.json_response(_status_body(request, camera.id))
+    ctx.controller.gates.opt_in(camera.id, camera.profile, call.actor)
+    return web.json_response(_status_body(call))
 
 
 @routes.add(
@@ -102,14 +91,11 @@ async def opt_in(request: web.Request) -> web.Response:
     roles=OWNER,
     tag="streaming",
 )
-async def opt_out(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    camera = ctx.camera_for_owner(request.match_info["camera_id"])
-    principal = principal_of(request)
-    if ctx.controller.gates.opt_out(camera.id, principal.username):
-        ctx.audit.append(AuditEvent.OPT_OUT, actor=principal.username, camera_id=camera.id)
-    ctx.controller.stop(camera.id, principal.username, "owner opted out")
-    return web.json_response(_status_body(request, camera.id))
+async def opt_out(call: Call) -> web.Response:
+    ctx, camera = call.ctx, call.camera
+    ctx.controller.gates.opt_out(camera.id, call.actor)
+    ctx.controller.stop(camera.id, call.actor, "owner opted out")
+    return web.json_response(_status_body(call))
 
 
 @routes.add(
@@ -120,13 +106,13 @@ async def opt_out(request: web.Request) -> web.Response:
     tag="streaming",
     responses={200: "Streaming", 409: "Some gate is closed"},
 )
-async def start_stream(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    camera = ctx.camera_for_owner(request.match_info["camera_id"])
+async def start_stream(call: Call) -> web.Response:
+    ctx = call.ctx
+    camera = call.camera
     try:
-        ctx.controller.start(camera.id, principal_of(request).username)
+        ctx.controller.start(camera.id, call.actor)
     except GatesClosed as err:
-        lang = language(request)
+        lang = call.lang
         first = next(c for c in err.report.checks if not c.ok)
         raise ApiError(
             409,
@@ -134,7 +120,7 @@ async def start_stream(request: web.Request) -> web.Response:
             (first.reason_zh if lang == "zh" else first.reason) or "a gate is closed",
             extra={"closed": err.report.closed, **err.report.to_json(lang)},
         ) from None
-    return web.json_response(_status_body(request, camera.id))
+    return web.json_response(_status_body(call))
 
 
 @routes.add(
@@ -145,12 +131,12 @@ async def start_stream(request: web.Request) -> web.Response:
     tag="streaming",
     body=StopBody,
 )
-async def stop_stream(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    camera = ctx.camera_for_owner(request.match_info["camera_id"])
-    body = await read_body(request, StopBody) if request.body_exists else StopBody()
-    ctx.controller.stop(camera.id, principal_of(request).username, body.reason)
-    return web.json_response(_status_body(request, camera.id))
+async def stop_stream(call: Call) -> web.Response:
+    ctx = call.ctx
+    camera = call.camera
+    body = await call.body(StopBody) if call.request.body_exists else StopBody()
+    ctx.controller.stop(camera.id, call.actor, body.reason)
+    return web.json_response(_status_body(call))
 
 
 @routes.add(
@@ -161,13 +147,11 @@ async def stop_stream(request: web.Request) -> web.Response:
     tag="cameras",
     responses={200: "Allowed, with watermark/audio rules", 403: "Refused, with the reason"},
 )
-async def live_access(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    principal = principal_of(request)
-    camera, access = ctx.watchable(principal, request.match_info["camera_id"], language(request))
+async def live_access(call: Call) -> web.Response:
+    access = call.ctx.watchable(call.principal, call.camera, call.lang)
     return web.json_response(
         {
-            "camera_id": camera.id,
+            "camera_id": call.camera.id,
             "allowed": True,
             "watermark": access.watermark,
             "audio": access.audio,

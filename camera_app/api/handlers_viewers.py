@@ -7,11 +7,10 @@ from datetime import datetime, time
 from aiohttp import web
 
 from camera_app import accounts
-from camera_app.api.context import CTX, ApiContext
-from camera_app.api.errors import ApiError, read_body
-from camera_app.api.routes import OWNER, RouteTable, principal_of
+from camera_app.api.context import ApiContext
+from camera_app.api.errors import ApiError
+from camera_app.api.routes import OWNER, Call, RouteTable
 from camera_app.api.schemas import PublicLinkBody, RevokeBody, ViewerBody
-from privacy.audit import AuditEvent
 from privacy.gates.roles import PROFILE_OF_ROLE, Profile, Role
 
 routes = RouteTable()
@@ -49,8 +48,8 @@ def _check_grant(ctx: ApiContext, body: ViewerBody) -> None:
 @routes.add(
     "GET", "/api/viewers", summary="Invited viewers and their grants", roles=OWNER, tag="viewers"
 )
-async def list_viewers(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
+async def list_viewers(call: Call) -> web.Response:
+    ctx = call.ctx
     return web.json_response([v.to_json() for v in ctx.controller.viewers.all()])
 
 
@@ -63,9 +62,9 @@ async def list_viewers(request: web.Request) -> web.Response:
     body=ViewerBody,
     responses={201: "Invited", 409: "Username taken"},
 )
-async def invite_viewer(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    body = await read_body(request, ViewerBody)
+async def invite_viewer(call: Call) -> web.Response:
+    ctx = call.ctx
+    body = await call.body(ViewerBody)
     _check_grant(ctx, body)
     expires_at = None
     if body.expires_on is not None:
@@ -75,7 +74,6 @@ async def invite_viewer(request: web.Request) -> web.Response:
     viewers = ctx.controller.viewers
     if accounts.username_taken(ctx.conn, body.username) or viewers.by_username(body.username):
         raise ApiError(409, "username_taken", "this username is already in use")
-    principal = principal_of(request)
     viewer, code = viewers.invite(
         body.username,
         body.role,
@@ -84,19 +82,7 @@ async def invite_viewer(request: web.Request) -> web.Response:
         schedule=body.schedule,
         watermark=body.watermark,
         expires_at=expires_at,
-        actor=principal.username,
-    )
-    ctx.audit.append(
-        AuditEvent.VIEWER_INVITED,
-        actor=principal.username,
-        details={
-            "viewer": viewer.username,
-            "role": viewer.role,
-            "cameras": list(viewer.cameras),
-            "rooms": list(viewer.rooms),
-            "watermark": viewer.watermark,
-            "expires_at": expires_at,
-        },
+        actor=call.actor,
     )
     return web.json_response({**viewer.to_json(), "invite_code": code}, status=201)
 
@@ -109,18 +95,13 @@ async def invite_viewer(request: web.Request) -> web.Response:
     tag="viewers",
     body=RevokeBody,
 )
-async def revoke_viewer(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    body = await read_body(request, RevokeBody)
-    viewer = ctx.controller.viewers.revoke(request.match_info["viewer_id"], body.reason)
+async def revoke_viewer(call: Call) -> web.Response:
+    ctx = call.ctx
+    body = await call.body(RevokeBody)
+    viewer = ctx.controller.viewers.revoke(call.param("viewer_id"), body.reason, actor=call.actor)
     if viewer is None:
         raise ApiError(404, "unknown_viewer", "no such viewer, or already revoked")
     ctx.sessions.end_for_subject(viewer.id)
-    ctx.audit.append(
-        AuditEvent.VIEWER_REVOKED,
-        actor=principal_of(request).username,
-        details={"viewer": viewer.username, "role": viewer.role, "reason": body.reason},
-    )
     return web.json_response(viewer.to_json())
 
 
@@ -133,20 +114,13 @@ async def revoke_viewer(request: web.Request) -> web.Response:
     body=PublicLinkBody,
     responses={201: "Created"},
 )
-async def add_public_link(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    camera = ctx.camera_for_owner(request.match_info["camera_id"])
-    body = await read_body(request, PublicLinkBody)
+async def add_public_link(call: Call) -> web.Response:
+    ctx = call.ctx
+    camera = call.camera
+    body = await call.body(PublicLinkBody)
     if camera.profile != Profile.MERCHANT:
         raise ApiError(422, "wrong_profile", "public links are only for merchant cameras")
-    principal = principal_of(request)
-    link, token = ctx.controller.viewers.add_public_link(camera.id, body.label, principal.username)
-    ctx.audit.append(
-        AuditEvent.PUBLIC_LINK_CREATED,
-        actor=principal.username,
-        camera_id=camera.id,
-        details={"link": link.id, "label": link.label},
-    )
+    link, token = ctx.controller.viewers.add_public_link(camera.id, body.label, call.actor)
     return web.json_response({**link.to_json(), "link": token}, status=201)
 
 
@@ -157,16 +131,10 @@ async def add_public_link(request: web.Request) -> web.Response:
     roles=OWNER,
     tag="viewers",
 )
-async def revoke_public_link(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    link = ctx.controller.viewers.revoke_public_link(request.match_info["link_id"])
+async def revoke_public_link(call: Call) -> web.Response:
+    ctx = call.ctx
+    link = ctx.controller.viewers.revoke_public_link(call.param("link_id"), actor=call.actor)
     if link is None:
         raise ApiError(404, "unknown_link", "no such link, or already revoked")
     ctx.sessions.end_for_subject(link.id)
-    ctx.audit.append(
-        AuditEvent.PUBLIC_LINK_REVOKED,
-        actor=principal_of(request).username,
-        camera_id=link.camera_id,
-        details={"link": link.id},
-    )
     return web.json_response(link.to_json())

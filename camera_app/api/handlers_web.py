@@ -20,7 +20,7 @@ from importlib import resources
 from aiohttp import web
 
 from camera_app.api.errors import ApiError
-from camera_app.api.routes import PUBLIC, RouteTable
+from camera_app.api.routes import PUBLIC, Call, RouteTable
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +99,11 @@ def _send(request: web.Request, asset: Asset) -> web.Response:
     tag="web",
     content="text/html",
 )
-async def viewer_page(request: web.Request) -> web.Response:
+async def viewer_page(call: Call) -> web.Response:
     asset = ASSETS.get(PAGE)
     if asset is None:
         raise ApiError(404, "not_found", "the viewer page is not installed")
-    return _send(request, asset)
+    return _send(call.request, asset)
 
 
 @routes.add(
@@ -115,9 +115,9 @@ async def viewer_page(request: web.Request) -> web.Response:
     content="*/*",
     responses={200: "The file", 404: "No such file"},
 )
-async def viewer_asset(request: web.Request) -> web.Response:
-    name = request.match_info["asset"]
+async def viewer_asset(call: Call) -> web.Response:
+    name = call.param("asset")
     asset = ASSETS.get(name) if name != PAGE else None
     if asset is None:
         raise ApiError(404, "not_found", f"no file {name[:64]!r} in the viewer page")
-    return _send(request, asset)
+    return _send(call.request, asset)

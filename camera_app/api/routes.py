@@ -3,8 +3,9 @@ source of the OpenAPI description, so the three cannot disagree.
 
 Every route names the roles allowed to call it. ``PUBLIC`` routes need no session (setup, login,
 the posted-notice page); any other route without a valid session is a 401, and a session of a
-role not listed is a 403. Camera-level authorisation (which camera a viewer may reach) is the
-handler's job, through ``ApiContext.authorise_camera``.
+role not listed is a 403. A path with ``{camera_id}`` also resolves the camera before the handler
+runs: the owner's camera (404 when unknown) or a camera the viewer's grant covers (403 otherwise,
+without saying whether it exists). Handlers take one :class:`Call` with all of that resolved.
 """
 
 from __future__ import annotations
@@ -12,28 +13,68 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel
 
-from camera_app.api.errors import ApiError
+from camera_app.api.context import CTX, ApiContext, language
+from camera_app.api.errors import ApiError, read_body
 from camera_app.logins import Principal
 from privacy.gates.roles import Role
+from privacy.gates.viewers import CameraInfo
 
 PUBLIC: frozenset[str] = frozenset()
 OWNER = frozenset({Role.OWNER})
 VIEWERS = frozenset(Role)
 
 RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-PRINCIPAL_KEY = web.RequestKey("principal", Principal)
+CallHandler = Callable[["Call"], Awaitable[web.StreamResponse]]
+B = TypeVar("B", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request to a route, with what the route table resolved for it."""
+
+    request: web.Request
+    ctx: ApiContext
+    caller: Principal | None  # None on PUBLIC routes
+    resolved_camera: CameraInfo | None  # set when the path names {camera_id}
+
+    @property
+    def principal(self) -> Principal:
+        if self.caller is None:  # a PUBLIC route asked for a principal
+            raise ApiError(401, "unauthenticated", "log in first")
+        return self.caller
+
+    @property
+    def actor(self) -> str:
+        """Who acts, for the audit log."""
+        return self.principal.username
+
+    @property
+    def camera(self) -> CameraInfo:
+        if self.resolved_camera is None:
+            raise RuntimeError("this route's path names no {camera_id}")
+        return self.resolved_camera
+
+    @property
+    def lang(self) -> str:
+        return language(self.request)
+
+    def param(self, name: str) -> str:
+        return self.request.match_info[name]
+
+    async def body(self, model: type[B]) -> B:
+        return await read_body(self.request, model)
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
     method: str
     path: str
-    handler: RouteHandler
+    handler: CallHandler
     summary: str
     roles: frozenset[Role]
     body: type[BaseModel] | None
@@ -59,8 +100,8 @@ class RouteTable:
         body: type[BaseModel] | None = None,
         responses: dict[int, str] | None = None,
         content: str = "application/json",
-    ) -> Callable[[RouteHandler], RouteHandler]:
-        def register(handler: RouteHandler) -> RouteHandler:
+    ) -> Callable[[CallHandler], CallHandler]:
+        def register(handler: CallHandler) -> CallHandler:
             self.routes.append(
                 Route(
                     method,
@@ -78,17 +119,20 @@ class RouteTable:
 
         return register
 
-    def install(
-        self, app: web.Application, authenticate: Callable[[web.Request], Principal | None]
-    ) -> None:
+    def install(self, app: web.Application) -> None:
         for route in self.routes:
-            app.router.add_route(route.method, route.path, _guard(route, authenticate))
+            app.router.add_route(route.method, route.path, _guard(route))
 
 
-def _guard(route: Route, authenticate: Callable[[web.Request], Principal | None]) -> RouteHandler:
+def _guard(route: Route) -> RouteHandler:
+    names_camera = "{camera_id}" in route.path
+
     async def guarded(request: web.Request) -> web.StreamResponse:
+        ctx = request.app[CTX]
+        principal = None
+        camera = None
         if route.roles:
-            principal = authenticate(request)
+            principal = ctx.authenticate(request)
             if principal is None:
                 raise ApiError(
                     401,
@@ -98,18 +142,12 @@ def _guard(route: Route, authenticate: Callable[[web.Request], Principal | None]
                 )
             if principal.role not in route.roles:
                 raise ApiError(403, "forbidden", f"a {principal.role} account cannot do this")
-            request[PRINCIPAL_KEY] = principal
-        return await route.handler(request)
+            if names_camera:
+                camera = ctx.camera_for_viewer(principal, request.match_info["camera_id"])
+        return await route.handler(Call(request, ctx, principal, camera))
 
     guarded.__name__ = route.handler.__name__
     return guarded
-
-
-def principal_of(request: web.Request) -> Principal:
-    principal = request.get(PRINCIPAL_KEY)
-    if not isinstance(principal, Principal):  # a route marked PUBLIC asked for a principal
-        raise ApiError(401, "unauthenticated", "log in first")
-    return principal
 
 
 def openapi(table: RouteTable, *, title: str, version: str) -> dict[str, Any]:

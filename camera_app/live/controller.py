@@ -79,15 +79,16 @@ class StreamController:
         clock: Clock,
         tz: tzinfo,
         registrations: RegistrationStore,
+        audit: AuditLog,
     ) -> None:
         self.cameras = dict(cameras)
         self.config = config
         self.tz = tz
         self._indicator = indicator
         self._clock = clock
-        self._audit = AuditLog(conn, clock)
-        self.gates = GateStore(conn, clock)
-        self.viewers = ViewerStore(conn, clock)
+        self._audit = audit
+        self.gates = GateStore(conn, clock, audit)
+        self.viewers = ViewerStore(conn, clock, audit)
         self.registrations = registrations
         self._lock = threading.RLock()
         now = clock.wall()
@@ -218,17 +219,10 @@ class StreamController:
                 and notice.attested_at is not None
                 and notice.expired_at is None
                 and notice_lapsed(notice, now, period)
-                and self.gates.mark_notice_expired(notice.id)
-            ):
-                self._audit.append(
-                    AuditEvent.NOTICE_EXPIRED,
-                    actor=SYSTEM_ACTOR,
-                    camera_id=camera_id,
-                    details={
-                        "notice_id": notice.id,
-                        "reconfirm_days": self.config.notice_reconfirm_days,
-                    },
+                and self.gates.mark_notice_expired(
+                    notice, actor=SYSTEM_ACTOR, reconfirm_days=self.config.notice_reconfirm_days
                 )
+            ):
                 log.warning(
                     "posted notice %s of %s was not re-confirmed within %d days",
                     notice.id,
@@ -238,10 +232,5 @@ class StreamController:
 
     def _expire_viewers(self) -> None:
         for viewer in self.viewers.expired():
-            if self.viewers.revoke(viewer.id, "expired") is not None:
-                self._audit.append(
-                    AuditEvent.VIEWER_REVOKED,
-                    actor=SYSTEM_ACTOR,
-                    details={"viewer": viewer.username, "role": viewer.role, "reason": "expired"},
-                )
+            if self.viewers.revoke(viewer.id, "expired", actor=SYSTEM_ACTOR) is not None:
                 log.info("viewer %s expired and was revoked", viewer.username)

@@ -10,6 +10,7 @@ capture loop (:meth:`open_feed`).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import sqlite3
 from collections.abc import Callable, Mapping
@@ -20,14 +21,17 @@ from camera_app.live.access import ViewingRules
 from camera_app.live.controller import StreamController
 from camera_app.live.feed import LivePrivacyFeed
 from camera_app.live.relay import RelayPublishing
+from camera_app.logins import Principal
 from firmware.clock import Clock
 from firmware.indicator import StreamingIndicator
-from privacy.audit import AuditLog
-from privacy.gates.viewers import CameraInfo
+from privacy.audit import AuditEvent, AuditLog
+from privacy.gates.schedule import local_time
+from privacy.gates.viewers import Access, CameraInfo
 from privacy.registration import RegistrationStore
 from privacy.stage import PrivacyStage
 from streaming.hub import FrameHub
-from streaming.whep import ViewerSessions
+from streaming.watermark import Watermark
+from streaming.whep import ViewerSession, ViewerSessions
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,8 @@ class LiveSubsystem:
     :attr:`loop`; the controller and the hub are safe from any thread."""
 
     loop: asyncio.AbstractEventLoop
+    clock: Clock
+    audit: AuditLog
     controller: StreamController
     rules: ViewingRules
     hub: FrameHub
@@ -71,6 +77,46 @@ class LiveSubsystem:
             for cid in self.controller.cameras
             if (st := self.controller.status(cid))
         }
+
+    # --- viewers -------------------------------------------------------------------------------
+
+    async def watch(
+        self, camera: CameraInfo, principal: Principal, access: Access, offer: str
+    ) -> tuple[ViewerSession, str]:
+        """Open a viewer session for a caller already allowed to watch (``access``); returns the
+        session and the SDP answer. Its start and its end are written to the audit log.
+        Raises :class:`streaming.whep.SessionRefused` (limits, malformed offer)."""
+        session, answer = await self.viewer_sessions.open(
+            camera.id,
+            principal.username,
+            offer,
+            principal,
+            overlay=self._watermark(principal) if access.watermark else None,
+        )
+        session.on_end.append(self._audit_session_end)
+        self.audit.append(
+            AuditEvent.SESSION_STARTED,
+            actor=principal.username,
+            camera_id=camera.id,
+            details={
+                "session": session.id[:8],
+                "role": principal.role,
+                "watermark": access.watermark,
+            },
+        )
+        return session, answer
+
+    def _watermark(self, principal: Principal) -> Watermark:
+        tz, wall = self.controller.tz, self.clock.wall
+        return Watermark(watermark_label(principal), lambda: local_time(wall(), tz))
+
+    def _audit_session_end(self, session: ViewerSession, reason: str) -> None:
+        self.audit.append(
+            AuditEvent.SESSION_ENDED,
+            actor=session.account,
+            camera_id=session.camera_id,
+            details={"session": session.id[:8], "reason": reason},
+        )
 
     # --- supervision ---------------------------------------------------------------------------
 
@@ -154,6 +200,7 @@ def build_live(
         clock,
         config.camera.tzinfo(),
         registrations,
+        audit,
     )
     hub = FrameHub(loop)
     viewer_sessions = ViewerSessions(hub)
@@ -162,6 +209,8 @@ def build_live(
     )
     live = LiveSubsystem(
         loop=loop,
+        clock=clock,
+        audit=audit,
         controller=controller,
         rules=ViewingRules(
             controller,
@@ -174,6 +223,13 @@ def build_live(
     )
     controller.add_stop_listener(live._end_camera)
     return live
+
+
+def watermark_label(principal: Principal) -> str:
+    """The account id burned into a viewer's frames: the viewer's id (ASCII hex, and it names
+    the viewer in the audit log), else a digest of the user name (names may be Chinese)."""
+    ident = principal.subject_id or hashlib.sha256(principal.username.encode()).hexdigest()
+    return f"viewer {ident[:12]}"
 
 
 def _report_relay_failure(task: asyncio.Task[None]) -> None:

@@ -1,7 +1,8 @@
 """What the streaming gates remember: opt-ins, posted notices and guardian consent records.
 
 Persistence only; what these records mean for streaming is decided in ``privacy.gates.policy``
-and acted on by the stream controller, which also writes the audit log. Records are never
+and acted on by the stream controller. Every change is written to the audit log by the
+method that makes it, so no caller can forget it. Records are never
 deleted: an opt-out, a withdrawn notice or a revoked consent is a timestamp, so the history the
 audit log refers to stays readable.
 """
@@ -13,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 
 from firmware.clock import Clock
+from privacy.audit import AuditEvent, AuditLog
 from privacy.gates.roles import Profile
 from privacy.gates.schedule import Schedule
 
@@ -157,9 +159,10 @@ def _consent(row: sqlite3.Row) -> GuardianConsent:
 class GateStore:
     """Reads and writes gate records in the device database (autocommit connection)."""
 
-    def __init__(self, conn: sqlite3.Connection, clock: Clock) -> None:
+    def __init__(self, conn: sqlite3.Connection, clock: Clock, audit: AuditLog) -> None:
         self._conn = conn
         self._clock = clock
+        self._audit = audit
         conn.executescript(_SCHEMA)
 
     # --- opt-in -------------------------------------------------------------------------------
@@ -180,16 +183,22 @@ class GateStore:
                 " VALUES (?, ?, ?, ?, ?)",
                 (record.id, camera_id, profile, now, actor),
             )
+        self._audit.append(
+            AuditEvent.OPT_IN, actor=actor, camera_id=camera_id, details={"profile": profile}
+        )
         return record
 
     def opt_out(self, camera_id: str, actor: str) -> bool:
-        """End the current opt-in; False when there was none."""
+        """End the current opt-in (audited); False when there was none."""
         cur = self._conn.execute(
             "UPDATE streaming_optins SET opted_out_at = ?, opted_out_by = ?"
             " WHERE camera_id = ? AND opted_out_at IS NULL",
             (self._clock.wall(), actor, camera_id),
         )
-        return cur.rowcount > 0
+        if cur.rowcount == 0:
+            return False
+        self._audit.append(AuditEvent.OPT_OUT, actor=actor, camera_id=camera_id)
+        return True
 
     def current_opt_in(self, camera_id: str) -> OptIn | None:
         row = self._conn.execute(
@@ -217,7 +226,7 @@ class GateStore:
         pdf_path: str,
         actor: str,
     ) -> PostedNotice:
-        """Store a newly generated sign; earlier signs of the camera are withdrawn (replaced)."""
+        """Store a newly generated sign (audited); earlier signs of the camera are withdrawn."""
         now = self._clock.wall()
         with self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -243,6 +252,12 @@ class GateStore:
             )
         notice = self.notice(notice_id)
         assert notice is not None
+        self._audit.append(
+            AuditEvent.NOTICE_GENERATED,
+            actor=actor,
+            camera_id=camera_id,
+            details={"notice_id": notice_id, "url": url},
+        )
         return notice
 
     def notice(self, notice_id: str) -> PostedNotice | None:
@@ -259,7 +274,7 @@ class GateStore:
         return _notice(row) if row else None
 
     def attest_notice(self, notice_id: str, actor: str) -> PostedNotice:
-        """Record that the sign is posted (again); clears a lapsed attestation."""
+        """Record that the sign is posted (again), audited; clears a lapsed attestation."""
         cur = self._conn.execute(
             "UPDATE notices SET attested_at = ?, attested_by = ?, expired_at = NULL"
             " WHERE id = ? AND withdrawn_at IS NULL",
@@ -269,15 +284,29 @@ class GateStore:
             raise LookupError(f"no notice {notice_id} in force")
         notice = self.notice(notice_id)
         assert notice is not None
+        self._audit.append(
+            AuditEvent.NOTICE_ATTESTED,
+            actor=actor,
+            camera_id=notice.camera_id,
+            details={"notice_id": notice.id},
+        )
         return notice
 
-    def mark_notice_expired(self, notice_id: str) -> bool:
-        """Mark a lapsed attestation once; True the first time (so it is logged once)."""
+    def mark_notice_expired(self, notice: PostedNotice, *, actor: str, reconfirm_days: int) -> bool:
+        """Mark a lapsed attestation once, audited; True the first time (so it is logged once)."""
         cur = self._conn.execute(
             "UPDATE notices SET expired_at = ? WHERE id = ? AND expired_at IS NULL",
-            (self._clock.wall(), notice_id),
+            (self._clock.wall(), notice.id),
         )
-        return cur.rowcount > 0
+        if cur.rowcount == 0:
+            return False
+        self._audit.append(
+            AuditEvent.NOTICE_EXPIRED,
+            actor=actor,
+            camera_id=notice.camera_id,
+            details={"notice_id": notice.id, "reconfirm_days": reconfirm_days},
+        )
+        return True
 
     # --- guardian consent ---------------------------------------------------------------------
 
@@ -307,9 +336,16 @@ class GateStore:
                 valid_until,
             ),
         )
+        self._audit.append(
+            AuditEvent.CONSENT_RECORDED,
+            actor=actor,
+            camera_id=camera_id,
+            details={"consent": consent.id, "guardians": guardians, "valid_until": valid_until},
+        )
         return consent
 
-    def revoke_consent(self, consent_id: str) -> GuardianConsent:
+    def revoke_consent(self, consent_id: str, *, actor: str) -> GuardianConsent:
+        """Revoke a consent record in force (audited); LookupError when there is none."""
         cur = self._conn.execute(
             "UPDATE guardian_consents SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
             (self._clock.wall(), consent_id),
@@ -319,7 +355,14 @@ class GateStore:
         row = self._conn.execute(
             "SELECT * FROM guardian_consents WHERE id = ?", (consent_id,)
         ).fetchone()
-        return _consent(row)
+        consent = _consent(row)
+        self._audit.append(
+            AuditEvent.CONSENT_REVOKED,
+            actor=actor,
+            camera_id=consent.camera_id,
+            details={"consent": consent.id},
+        )
+        return consent
 
     def consents(self, camera_id: str) -> list[GuardianConsent]:
         rows = self._conn.execute(

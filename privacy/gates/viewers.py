@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from firmware.clock import Clock
+from privacy.audit import AuditEvent, AuditLog
 from privacy.gates.roles import PROFILE_OF_ROLE, Profile, Role
 from privacy.gates.schedule import Schedule
 
@@ -151,9 +152,10 @@ def _viewer(row: sqlite3.Row) -> Viewer:
 class ViewerStore:
     """Viewer invitations, grants and public links in the device database."""
 
-    def __init__(self, conn: sqlite3.Connection, clock: Clock) -> None:
+    def __init__(self, conn: sqlite3.Connection, clock: Clock, audit: AuditLog) -> None:
         self._conn = conn
         self._clock = clock
+        self._audit = audit
         conn.executescript(_SCHEMA)
 
     def invite(
@@ -168,7 +170,8 @@ class ViewerStore:
         expires_at: float | None,
         actor: str,
     ) -> tuple[Viewer, str]:
-        """Create an invitation; returns the viewer and the one-time code to hand over."""
+        """Create an invitation (audited); returns the viewer and the one-time code to hand
+        over."""
         code = secrets.token_urlsafe(16)
         now = self._clock.wall()
         viewer_id = uuid.uuid4().hex
@@ -193,10 +196,23 @@ class ViewerStore:
         )
         viewer = self.get(viewer_id)
         assert viewer is not None
+        self._audit.append(
+            AuditEvent.VIEWER_INVITED,
+            actor=actor,
+            details={
+                "viewer": viewer.username,
+                "role": viewer.role,
+                "cameras": list(viewer.cameras),
+                "rooms": list(viewer.rooms),
+                "watermark": viewer.watermark,
+                "expires_at": expires_at,
+            },
+        )
         return viewer, code
 
     def redeem_invite(self, code: str, *, consent: bool) -> Viewer | None:
-        """Burn a pending invite code; returns the viewer, or None when the code is not valid.
+        """Burn a pending invite code (audited, with the viewer as the actor); returns the viewer,
+        or None when the code is not valid.
 
         ``consent`` records that the viewer accepted the viewing terms (required for parents;
         the caller refuses a parent without it before calling).
@@ -217,7 +233,14 @@ class ViewerStore:
                 _digest(code),
             ),
         )
-        return self.get(viewer.id) if cur.rowcount else None
+        accepted = self.get(viewer.id) if cur.rowcount else None
+        if accepted is not None:
+            self._audit.append(
+                AuditEvent.VIEWER_ACCEPTED,
+                actor=accepted.username,
+                details={"role": accepted.role, "consent": consent},
+            )
+        return accepted
 
     def pending_invite(self, code: str) -> Viewer | None:
         row = self._conn.execute(
@@ -247,14 +270,22 @@ class ViewerStore:
         ).fetchall()
         return [_viewer(r) for r in rows]
 
-    def revoke(self, viewer_id: str, reason: str) -> Viewer | None:
-        """Revoke a viewer; returns it, or None when it did not exist or was already revoked."""
+    def revoke(self, viewer_id: str, reason: str, *, actor: str) -> Viewer | None:
+        """Revoke a viewer (audited); returns it, or None when it did not exist or was already
+        revoked."""
         cur = self._conn.execute(
             "UPDATE viewers SET revoked_at = ?, revoke_reason = ?, invite_hash = NULL"
             " WHERE id = ? AND revoked_at IS NULL",
             (self._clock.wall(), reason, viewer_id),
         )
-        return self.get(viewer_id) if cur.rowcount else None
+        viewer = self.get(viewer_id) if cur.rowcount else None
+        if viewer is not None:
+            self._audit.append(
+                AuditEvent.VIEWER_REVOKED,
+                actor=actor,
+                details={"viewer": viewer.username, "role": viewer.role, "reason": reason},
+            )
+        return viewer
 
     def expired(self) -> list[Viewer]:
         """Viewers whose end date has passed but who are not revoked yet."""
@@ -274,6 +305,12 @@ class ViewerStore:
             "INSERT INTO public_links (id, camera_id, token_hash, label, created_by, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (link.id, camera_id, _digest(token), label, actor, link.created_at),
+        )
+        self._audit.append(
+            AuditEvent.PUBLIC_LINK_CREATED,
+            actor=actor,
+            camera_id=camera_id,
+            details={"link": link.id, "label": link.label},
         )
         return link, token
 
@@ -300,12 +337,21 @@ class ViewerStore:
         ).fetchall()
         return [PublicLink(*tuple(r)) for r in rows]
 
-    def revoke_public_link(self, link_id: str) -> PublicLink | None:
+    def revoke_public_link(self, link_id: str, *, actor: str) -> PublicLink | None:
+        """Revoke a public link (audited); None when it did not exist or was already revoked."""
         cur = self._conn.execute(
             "UPDATE public_links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
             (self._clock.wall(), link_id),
         )
-        return self.public_link(link_id) if cur.rowcount else None
+        link = self.public_link(link_id) if cur.rowcount else None
+        if link is not None:
+            self._audit.append(
+                AuditEvent.PUBLIC_LINK_REVOKED,
+                actor=actor,
+                camera_id=link.camera_id,
+                details={"link": link.id},
+            )
+        return link
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 # make run   — run the camera service (a real camera if one is found, else a synthetic scene)
-# make test  — lint and run the test suite
+# make test  — lint (ruff, ruff format, mypy, import contracts) and run the test suite
 # make bench — measure the monitoring path, the privacy stage (against deface), the owner API and
 #              the live view (glass-to-glass latency, viewers, relay) and MQTT events, write
 #              docs/benchmarks.md and docs/privacy-detectors.md
@@ -30,6 +30,9 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Debian packages only the tests need (a browser, the relay)
 TEST_STAMP := $(VENV)/.installed-test

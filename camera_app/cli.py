@@ -66,7 +66,7 @@ def _cmd_events_list(args: argparse.Namespace) -> int:
 
     conn = _open_db(args)
     try:
-        events = EventStore(conn).list(limit=args.limit)
+        events = EventStore(conn).recent(limit=args.limit)
     finally:
         conn.close()
     if args.json:

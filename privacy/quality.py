@@ -56,9 +56,8 @@ class SceneMonitor:
         shift = float(np.hypot(dx, dy))
         if response < _SHIFT_CONFIDENCE or shift < 0.25:
             return 0.0
-        moved = cv2.warpAffine(
-            previous, np.float32([[1, 0, dx], [0, 1, dy]]), _THUMB, borderMode=cv2.BORDER_REPLICATE
-        )
+        shift_matrix = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
+        moved = cv2.warpAffine(previous, shift_matrix, _THUMB, borderMode=cv2.BORDER_REPLICATE)
         m = int(np.ceil(shift)) + 1
         if 2 * m >= min(current.shape[:2]):
             return 0.0  # half the picture in one frame is a cut (the change check's job), not a pan

@@ -154,10 +154,8 @@ class SharedEncoder:
         if codec is None or (codec.width, codec.height) != (video.width, video.height):
             codec = self._codec = _vp8_codec(video.width, video.height)
             self._keyframe_wanted = True
-        due = (
-            self._last_keyframe_pts is None
-            or video.pts - self._last_keyframe_pts >= KEYFRAME_INTERVAL_S * VIDEO_CLOCK
-        )
+        last, pts = self._last_keyframe_pts, video.pts
+        due = last is None or pts is None or pts - last >= KEYFRAME_INTERVAL_S * VIDEO_CLOCK
         yuv = video.reformat(format="yuv420p")
         yuv.pts, yuv.time_base = video.pts, video.time_base
         if self._keyframe_wanted or due:

@@ -57,7 +57,7 @@ def _render(text: str, width: int, height: int) -> tuple[np.ndarray, np.ndarray]
     corners = [(margin, height - margin - base), (width - tw - margin, margin + th)]
     for x, y in corners:
         cv2.putText(ink, text, (x, y), _FONT, scale, (1, 1, 1), thick + 2, cv2.LINE_AA)
-    mask = ink.any(axis=2)
+    mask = np.asarray(ink.any(axis=2), dtype=bool)
     ink[mask] = 0  # the outline is black
     for x, y in corners:
         cv2.putText(ink, text, (x, y), _FONT, scale, (255, 255, 255), thick, cv2.LINE_AA)

@@ -116,7 +116,7 @@ def test_sweeper_deletes_files_and_rows_oldest_first(tmp_path: Path) -> None:
         store, paths, StorageConfig(retention_days=14, quota_mb=2600 / 2**20)
     )
     used = sweeper.sweep(now, active_id="live", active_bytes=500)
-    remaining = {e.id for e in store.list()}
+    remaining = {e.id for e in store.recent()}
     assert remaining == {"e2", "e3", "live"}
     assert used == 2500
     assert not paths.clip_for("cam1", "d", "e0").exists()

@@ -61,7 +61,7 @@ def _run(pipeline: MonitoringPipeline, motion: list[bool]) -> None:
 
 
 def _oldest_first(store: EventStore) -> list[EventRecord]:
-    return sorted(store.list(), key=lambda e: e.started_at)
+    return sorted(store.recent(), key=lambda e: e.started_at)
 
 
 def test_long_motion_is_split_into_back_to_back_clips(tmp_path: Path) -> None:
@@ -106,7 +106,7 @@ def test_disk_full_while_recording_is_handled(tmp_path: Path) -> None:
 def test_low_free_space_indexes_events_without_clips(tmp_path: Path) -> None:
     pipeline, store, data = _pipeline(tmp_path, storage={"min_free_mb": 1e12})
     _run(pipeline, [False] * 10 + [True] * 30 + [False] * 20)
-    (event,) = store.list()
+    (event,) = store.recent()
     assert event.clip_path is None and event.note == "recording skipped: less than 1e+12 MB free"
     assert event.snapshot_path and (data / event.snapshot_path).exists()
     assert not list((data / "clips").rglob("*.mp4"))
@@ -115,5 +115,5 @@ def test_low_free_space_indexes_events_without_clips(tmp_path: Path) -> None:
 def test_recording_disabled_still_indexes_events(tmp_path: Path) -> None:
     pipeline, store, _ = _pipeline(tmp_path, recording={"enabled": False})
     _run(pipeline, [False] * 10 + [True] * 30 + [False] * 20)
-    (event,) = store.list()
+    (event,) = store.recent()
     assert event.clip_path is None and event.status == "complete"

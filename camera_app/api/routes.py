@@ -24,7 +24,7 @@ from camera_app.logins import Principal
 from privacy.gates.roles import Role
 from privacy.gates.viewers import CameraInfo
 
-PUBLIC: frozenset[str] = frozenset()
+PUBLIC: frozenset[Role] = frozenset()
 OWNER = frozenset({Role.OWNER})
 VIEWERS = frozenset(Role)
 

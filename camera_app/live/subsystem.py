@@ -15,6 +15,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from camera_app.config.app import AppConfig
 from camera_app.live.access import ViewingRules
@@ -52,7 +53,7 @@ class LiveSubsystem:
     hub: FrameHub
     viewer_sessions: ViewerSessions
     relay: RelayPublishing
-    _ending: set[asyncio.Future[object]] = field(default_factory=set)  # kept until done
+    _ending: set[asyncio.Future[Any]] = field(default_factory=set)  # kept until done
 
     # --- wiring to the other faces of the app ----------------------------------------------
 

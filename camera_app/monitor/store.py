@@ -100,7 +100,7 @@ class EventStore:
         row = self._exec("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
         return EventRecord(**dict(row)) if row else None
 
-    def list(self, limit: int = 100, camera_id: str | None = None) -> list[EventRecord]:
+    def recent(self, limit: int = 100, camera_id: str | None = None) -> list[EventRecord]:
         """Most recent first."""
         if camera_id is None:
             rows = self._exec(

@@ -97,7 +97,7 @@ class RateLimiter:
             return True
 
 
-def parse(name: str, payload: bytes, limiter: RateLimiter) -> Command | Refusal:
+def parse(name: str, payload: bytes | bytearray, limiter: RateLimiter) -> Command | Refusal:
     """Validate one command message; never raises."""
     if not limiter.allow():
         return Refusal(name[:64], None, "rate_limited", "too many commands; try again later")
@@ -127,7 +127,7 @@ def parse(name: str, payload: bytes, limiter: RateLimiter) -> Command | Refusal:
     return Command(name, body)  # type: ignore[arg-type]
 
 
-def _json_object(payload: bytes) -> dict[str, Any] | str:
+def _json_object(payload: bytes | bytearray) -> dict[str, Any] | str:
     """The payload as an object, or a string saying why it is not one."""
     if not payload.strip():
         return {}

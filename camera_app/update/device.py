@@ -50,6 +50,7 @@ from camera_app.update.state import (
     LastResult,
     Pending,
     Phase,
+    ResultName,
     SlotRecord,
     UpdateState,
     load_state,
@@ -323,13 +324,13 @@ class DeviceUpdater:
         log.error("update refused: %s", err)
 
     def _finish_result(
-        self, state: UpdateState, result: str, version: str | None, reason: str | None
+        self, state: UpdateState, result: ResultName, version: str | None, reason: str | None
     ) -> None:
         state.last_result = LastResult(
             result=result,
             version=version,
             reason=reason,
-            at=self._clock.wall(),  # type: ignore[arg-type]
+            at=self._clock.wall(),
         )
         self._save(state)
 
@@ -378,7 +379,7 @@ class DeviceUpdater:
                 raise _with_version(err, version) from None
             slot = other_slot(state.active)
             # The inactive slot is about to be overwritten: it stops being a rollback target.
-            state.slots.pop(slot, None)  # type: ignore[misc]
+            state.slots.pop(slot, None)
             if state.previous == slot:
                 state.previous = None
             base_env = self._resolve_base_env(state)
@@ -387,7 +388,7 @@ class DeviceUpdater:
             build_slot(self.paths, slot, unpacked, base_env)
         finally:
             repo.clear_downloads()
-        state.slots[slot] = SlotRecord(  # type: ignore[index]
+        state.slots[slot] = SlotRecord(
             version=version,
             models=dict(newest.info.models),
             changes_behaviour=list(newest.info.changes_behaviour),

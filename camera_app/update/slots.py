@@ -27,6 +27,7 @@ from pathlib import Path
 from camera_app.update.bundle import MANIFEST_FILE, RELEASE_FILE, UnpackedRelease
 from camera_app.update.errors import InstallError
 from camera_app.update.layout import ACTIVE_LINK, SLOT_NAMES, UpdatePaths
+from camera_app.update.state import SlotName
 from privacy.models.registry import ENV_MODELS_DIR
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,9 @@ BASE_ENV_FILE = "base-env"
 PIP_TIMEOUT_S = 600
 
 
-def other_slot(slot: str | None) -> str:
+def other_slot(slot: str | None) -> SlotName:
     """The slot a new release goes into while ``slot`` runs."""
-    return SLOT_NAMES[1] if slot == SLOT_NAMES[0] else SLOT_NAMES[0]
+    return "b" if slot == "a" else "a"
 
 
 def active_slot(paths: UpdatePaths) -> str | None:

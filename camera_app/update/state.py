@@ -69,8 +69,11 @@ class Pending(_Model):
     models: dict[str, str] = Field(default_factory=dict)
 
 
+ResultName = Literal["healthy", "rolled_back", "refused", "failed", "up_to_date"]
+
+
 class LastResult(_Model):
-    result: Literal["healthy", "rolled_back", "refused", "failed", "up_to_date"]
+    result: ResultName
     version: str | None = None
     reason: str | None = None
     at: float

@@ -226,6 +226,7 @@ class SyntheticSource(CaptureSource):
             y1 = min(floor_y, y0 + int(rng.integers(6, max(8, h // 10))))
             color = tuple(int(c) for c in rng.integers(40, 230, size=3))
             cv2.rectangle(image, (x0, y0), (x1, y1), color, -1)
-        texture = rng.normal(0.0, 6.0, size=(h, w)).astype(np.float32)
-        texture = cv2.GaussianBlur(texture, (0, 0), 1.5)
-        return np.clip(image.astype(np.float32) + texture[..., None], 0, 255).astype(np.uint8)
+        noise = rng.normal(0.0, 6.0, size=(h, w)).astype(np.float32)
+        texture = cv2.GaussianBlur(noise, (0, 0), 1.5)
+        textured = image.astype(np.float32) + texture[..., None]
+        return np.clip(textured, 0, 255).astype(np.uint8)

@@ -10,6 +10,7 @@ that name the field.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Literal
 
@@ -135,7 +136,7 @@ def _minute_of_week(when: datetime) -> int:
     return when.weekday() * 1440 + when.hour * 60 + when.minute
 
 
-def _merge(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+def _merge(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     merged: list[tuple[float, float]] = []
     for a, b in sorted(spans):
         if merged and a <= merged[-1][1]:

@@ -20,7 +20,7 @@ from openapi_spec_validator import validate
 
 from camera_app.api.app import route_table
 from camera_app.api.routes import PUBLIC
-from camera_app.audit import AuditEvent, AuditLog
+from camera_app.audit import AuditEvent
 from camera_app.config import ConfigError, parse_config
 from camera_app.config.changes import record_config_changes
 from firmware.db import open_database
@@ -167,7 +167,6 @@ def test_config_changes_are_audited_by_section(tmp_path: Path) -> None:
         "SELECT details FROM audit WHERE event = ?", (AuditEvent.CONFIG_CHANGED.value,)
     ).fetchall()
     assert len(rows) == 2 and json.loads(rows[1][0])["changed"] == ["streaming"]
-    AuditLog(conn, clock)  # schema is idempotent
     conn.close()
 
 

@@ -27,18 +27,6 @@ from privacy.gates.viewers import ViewerStore
 
 TOKEN_BYTES = 32
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    token_hash  TEXT PRIMARY KEY,
-    username    TEXT NOT NULL,
-    role        TEXT NOT NULL CHECK (role IN ('owner', 'family', 'parent', 'public')),
-    subject_id  TEXT,                  -- viewer id (family/parent) or public link id
-    created_at  REAL NOT NULL,
-    expires_at  REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sessions_subject ON sessions (subject_id);
-"""
-
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -61,7 +49,6 @@ class LoginSessions:
         self._conn = conn
         self._clock = clock
         self._ttl_s = ttl_s
-        conn.executescript(_SCHEMA)
 
     def create(self, username: str, role: Role, subject_id: str | None = None) -> tuple[str, float]:
         """A new session; returns the token (shown once) and its expiry."""

@@ -1,81 +1,138 @@
-"""Opens the device's SQLite database (WAL) and applies the schema."""
+"""Opens the device's SQLite database (WAL) and brings its schema up to date.
+
+The schema is the numbered SQL files in ``firmware.migrations`` (``0001_initial.sql``, ...).
+``PRAGMA user_version`` holds the number of the last migration applied; opening the database
+applies the newer ones in order, each in its own transaction (see docs/database.md).
+"""
 
 from __future__ import annotations
 
+import logging
+import re
 import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    id              TEXT PRIMARY KEY,
-    camera_id       TEXT NOT NULL,
-    started_at      REAL NOT NULL,          -- unix time of the first motion frame
-    ended_at        REAL,                   -- unix time of the last frame in the clip
-    status          TEXT NOT NULL CHECK (status IN ('active', 'complete', 'interrupted')),
-    end_reason      TEXT,
-    peak_motion     REAL NOT NULL DEFAULT 0,
-    clip_path       TEXT,                   -- relative to the data directory
-    clip_frames     INTEGER,
-    clip_duration_s REAL,
-    clip_bytes      INTEGER NOT NULL DEFAULT 0,
-    snapshot_path   TEXT,
-    snapshot_bytes  INTEGER NOT NULL DEFAULT 0,
-    note            TEXT
-);
-CREATE INDEX IF NOT EXISTS events_started ON events (started_at);
-
-CREATE TABLE IF NOT EXISTS users (
-    id            INTEGER PRIMARY KEY,
-    username      TEXT NOT NULL UNIQUE,
-    role          TEXT NOT NULL CHECK (role IN ('owner', 'family', 'parent', 'public')),
-    password_hash TEXT NOT NULL,
-    created_at    REAL NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS settings (   -- device state that must survive a restart
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS setup_codes (
-    id         INTEGER PRIMARY KEY,
-    code_hash  TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    used_at    REAL
-);
-"""
+_MIGRATION_FILE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 
 
 class DatabaseError(RuntimeError):
-    """The database cannot be opened or is from a newer version of the app."""
+    """The database cannot be opened or migrated, or is from a newer version of the app."""
 
 
-def open_database(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the database in WAL mode with the current schema.
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema step: the SQL of ``name`` takes the database to user_version ``version``."""
+
+    version: int
+    name: str
+    sql: str
+
+
+@cache
+def load_migrations(package: str = "firmware.migrations") -> tuple[Migration, ...]:
+    """The migrations in ``package``, oldest first; they must be numbered 1..N without gaps.
+
+    Read through ``importlib.resources`` so that they are found in an installed wheel as well.
+    """
+    found: list[Migration] = []
+    for entry in resources.files(package).iterdir():
+        if not entry.name.endswith(".sql"):
+            continue
+        match = _MIGRATION_FILE.fullmatch(entry.name)
+        if match is None:
+            raise DatabaseError(f"migration file {entry.name} is not named NNNN_<name>.sql")
+        found.append(Migration(int(match[1]), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    numbers = [m.version for m in found]
+    if not found or numbers != list(range(1, len(found) + 1)):
+        raise DatabaseError(
+            f"migrations in {package} must be numbered 1..N without gaps, found {numbers}"
+        )
+    return tuple(found)
+
+
+# The schema version this app knows is the highest migration number, never a hand-kept constant.
+SCHEMA_VERSION = load_migrations()[-1].version
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration into single statements for ``execute``.
+
+    ``executescript`` cannot be used: it commits any open transaction first, so a migration and
+    its version bump would not be atomic. ``sqlite3.complete_statement`` knows about strings,
+    comments and trigger bodies, so a ``;`` inside them does not end a statement.
+    """
+    pieces = script.split(";")
+    statement = ""
+    for i, piece in enumerate(pieces):
+        statement += piece if i == len(pieces) - 1 else piece + ";"
+        if sqlite3.complete_statement(statement):
+            yield statement
+            statement = ""
+    if statement.strip():
+        yield statement  # a last statement without ";" (or only a trailing comment)
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _apply(conn: sqlite3.Connection, path: Path, migration: Migration) -> None:
+    """Run one migration and its user_version bump in one transaction; undo both on any error."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        # Another process may have applied it while this one waited for the write lock.
+        applied = _user_version(conn) < migration.version
+        if applied:
+            for statement in _statements(migration.sql):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={migration.version}")
+        conn.execute("COMMIT")
+    except sqlite3.Error as err:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise DatabaseError(f"migration {migration.name} failed on {path}: {err}") from None
+    if applied:
+        log.info("database %s: applied migration %s", path, migration.name)
+
+
+def open_database(path: Path, migrations: Sequence[Migration] | None = None) -> sqlite3.Connection:
+    """Open (creating if needed) the database in WAL mode and apply the pending migrations.
 
     ``synchronous=FULL`` because writes are rare (one per event) and the index must survive a power
-    cut as well as the fragmented clips do.
+    cut as well as the fragmented clips do. ``migrations`` (oldest first) replaces the packaged
+    ones, so that tests can inject a broken one.
     """
+    migrations = load_migrations() if migrations is None else migrations
+    known = max((m.version for m in migrations), default=0)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+    except sqlite3.DatabaseError as err:
+        raise DatabaseError(f"cannot open database {path}: {err}") from None
+    try:
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            conn.close()
-            raise DatabaseError(
-                f"{path} has schema version {version}; this app knows {SCHEMA_VERSION}"
-            )
-        conn.executescript(_SCHEMA)
-        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        version = _user_version(conn)
+        if version > known:
+            raise DatabaseError(f"{path} has schema version {version}; this app knows {known}")
+        for migration in migrations:
+            if migration.version > version:
+                _apply(conn, path, migration)
     except sqlite3.DatabaseError as err:
+        conn.close()
         raise DatabaseError(f"cannot open database {path}: {err}") from None
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

@@ -35,34 +35,9 @@ from firmware.clock import Clock
 log = logging.getLogger(__name__)
 
 GENESIS_HASH = "0" * 64
-APPEND_ONLY_MESSAGE = "audit log is append-only"
 
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS audit (
-    seq       INTEGER PRIMARY KEY,
-    at        REAL NOT NULL,            -- unix time
-    actor     TEXT NOT NULL,
-    event     TEXT NOT NULL,
-    camera_id TEXT,
-    details   TEXT NOT NULL,            -- canonical JSON object
-    prev_hash TEXT NOT NULL,
-    hash      TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit_head (
-    id   INTEGER PRIMARY KEY CHECK (id = 1),
-    seq  INTEGER NOT NULL,
-    hash TEXT NOT NULL
-);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END;
-CREATE TRIGGER IF NOT EXISTS audit_head_no_delete BEFORE DELETE ON audit_head
-BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END;
-CREATE TRIGGER IF NOT EXISTS audit_head_forward_only BEFORE UPDATE ON audit_head
-WHEN NEW.seq <= OLD.seq
-BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END;
-"""
+# The append-only triggers (made by firmware/migrations/0002_store_tables.sql); verify() reports
+# a missing one.
 _TRIGGERS = (
     "audit_no_update",
     "audit_no_delete",
@@ -202,14 +177,6 @@ def _check_no_secrets(value: Any, path: str = "details") -> None:
             _check_no_secrets(item, f"{path}[{i}]")
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create the audit tables and their append-only triggers if they do not exist.
-
-    Call it outside a transaction: ``executescript`` commits whatever is pending first.
-    """
-    conn.executescript(_SCHEMA)
-
-
 class AuditLog:
     """Appends records to the audit log of one database connection.
 
@@ -220,7 +187,6 @@ class AuditLog:
     def __init__(self, conn: sqlite3.Connection, clock: Clock) -> None:
         self._conn = conn
         self._clock = clock
-        ensure_schema(conn)
 
     def append(
         self,

@@ -263,21 +263,6 @@ class Registration:
         return self.revoked_at is None
 
 
-_TABLE = """
-CREATE TABLE IF NOT EXISTS registrations (
-    id              TEXT PRIMARY KEY,
-    kind            TEXT NOT NULL CHECK (kind IN ('owner', 'institution', 'business')),
-    name            TEXT NOT NULL,
-    resident_id_enc BLOB NOT NULL,          -- FieldCipher, aad = registrations/<id>/resident_id
-    masked_id       TEXT NOT NULL,
-    uscc            TEXT,                   -- public registry data, kept in clear
-    created_at      REAL NOT NULL,
-    revoked_at      REAL,
-    revoke_reason   TEXT,
-    CHECK ((kind = 'owner') = (uscc IS NULL))
-)
-"""
-_INDEX = "CREATE INDEX IF NOT EXISTS registrations_kind ON registrations (kind, revoked_at)"
 _COLUMNS = "id, kind, name, masked_id, uscc, created_at, revoked_at, revoke_reason"
 
 
@@ -308,8 +293,6 @@ class RegistrationStore:
         self._cipher = cipher
         self._clock = clock
         self._audit = audit
-        conn.execute(_TABLE)
-        conn.execute(_INDEX)
 
     def __repr__(self) -> str:
         return "RegistrationStore()"

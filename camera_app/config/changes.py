@@ -48,7 +48,7 @@ def record_config_changes(conn: sqlite3.Connection, config: AppConfig, clock: Cl
 
     Returns the names of the sections that changed (every section on the first start).
     """
-    audit = AuditLog(conn, clock)  # makes sure the table exists before it is read
+    audit = AuditLog(conn, clock)
     current = section_digests(config)
     previous = _last_recorded(conn) or {}
     changed = sorted(

@@ -18,15 +18,6 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS mqtt_outbox (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    topic      TEXT NOT NULL,
-    payload    BLOB NOT NULL,
-    created_at REAL NOT NULL
-);
-"""
-
 
 @dataclass(frozen=True, slots=True)
 class Pending:
@@ -43,8 +34,6 @@ class Outbox:
         self._lock = threading.Lock()
         self._max_rows = max_rows
         self.dropped = 0
-        with self._lock:
-            self._conn.executescript(_SCHEMA)
 
     def add(self, topic: str, payload: bytes, at: float) -> int:
         with self._lock:

@@ -18,49 +18,6 @@ from privacy.audit import AuditEvent, AuditLog
 from privacy.gates.roles import Profile
 from privacy.gates.schedule import Schedule
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS streaming_optins (
-    id            TEXT PRIMARY KEY,
-    camera_id     TEXT NOT NULL,
-    profile       TEXT NOT NULL,
-    opted_in_at   REAL NOT NULL,
-    opted_in_by   TEXT NOT NULL,
-    opted_out_at  REAL,
-    opted_out_by  TEXT
-);
-CREATE UNIQUE INDEX IF NOT EXISTS streaming_optins_current
-    ON streaming_optins (camera_id) WHERE opted_out_at IS NULL;
-
-CREATE TABLE IF NOT EXISTS notices (
-    id            TEXT PRIMARY KEY,         -- the notice id printed on the sign
-    camera_id     TEXT NOT NULL,
-    operator      TEXT NOT NULL,
-    purpose       TEXT NOT NULL,
-    contact       TEXT NOT NULL,
-    hours         TEXT NOT NULL,            -- Schedule JSON
-    url           TEXT NOT NULL,
-    pdf_path      TEXT NOT NULL,            -- relative to the data directory
-    created_at    REAL NOT NULL,
-    created_by    TEXT NOT NULL,
-    attested_at   REAL,                     -- last "it is posted" confirmation
-    attested_by   TEXT,
-    expired_at    REAL,                     -- when the attestation lapsed (logged once)
-    withdrawn_at  REAL
-);
-CREATE INDEX IF NOT EXISTS notices_camera ON notices (camera_id, created_at);
-
-CREATE TABLE IF NOT EXISTS guardian_consents (
-    id            TEXT PRIMARY KEY,
-    camera_id     TEXT NOT NULL,
-    reference     TEXT NOT NULL,            -- where the signed forms are kept
-    guardians     INTEGER NOT NULL,         -- how many guardians consented
-    recorded_at   REAL NOT NULL,
-    recorded_by   TEXT NOT NULL,
-    valid_until   REAL NOT NULL,
-    revoked_at    REAL
-);
-"""
-
 
 @dataclass(frozen=True, slots=True)
 class OptIn:
@@ -163,7 +120,6 @@ class GateStore:
         self._conn = conn
         self._clock = clock
         self._audit = audit
-        conn.executescript(_SCHEMA)
 
     # --- opt-in -------------------------------------------------------------------------------
 

@@ -30,37 +30,6 @@ from privacy.gates.schedule import Schedule
 
 TERMS_VERSION = "2026-11"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS viewers (
-    id             TEXT PRIMARY KEY,
-    username       TEXT NOT NULL UNIQUE,
-    role           TEXT NOT NULL CHECK (role IN ('family', 'parent')),
-    cameras        TEXT NOT NULL,           -- JSON list of camera ids
-    rooms          TEXT NOT NULL,           -- JSON list of room names
-    schedule       TEXT,                    -- Schedule JSON; NULL = any time (family only)
-    watermark      INTEGER NOT NULL,
-    expires_at     REAL,                    -- access ends (parents: end of term)
-    invited_by     TEXT NOT NULL,
-    invited_at     REAL NOT NULL,
-    invite_hash    TEXT,                    -- sha256 of the one-time invite code, until used
-    invite_expires REAL,
-    accepted_at    REAL,
-    consent_at     REAL,                    -- viewer accepted the viewing terms
-    consent_terms  TEXT,
-    revoked_at     REAL,
-    revoke_reason  TEXT,
-    CHECK (role = 'family' OR (schedule IS NOT NULL AND expires_at IS NOT NULL))
-);
-CREATE TABLE IF NOT EXISTS public_links (
-    id          TEXT PRIMARY KEY,
-    camera_id   TEXT NOT NULL,
-    token_hash  TEXT NOT NULL UNIQUE,       -- sha256 of the link token
-    label       TEXT NOT NULL,
-    created_by  TEXT NOT NULL,
-    created_at  REAL NOT NULL,
-    revoked_at  REAL
-);
-"""
 INVITE_TTL_S = 7 * 86400
 
 
@@ -156,7 +125,6 @@ class ViewerStore:
         self._conn = conn
         self._clock = clock
         self._audit = audit
-        conn.executescript(_SCHEMA)
 
     def invite(
         self,

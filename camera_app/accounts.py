@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from camera_app.audit import AuditEvent, AuditLog
 from firmware.clock import Clock
+from firmware.errors import AppError, ExitCode
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,10 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
-class SetupError(ValueError):
+class SetupError(AppError, ValueError):
     """Owner set-up was refused; the message says why (never echoes the code or password)."""
+
+    exit_code = ExitCode.USAGE
 
 
 def _new_code() -> str:

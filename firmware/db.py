@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from firmware.errors import AppError
+
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -49,7 +51,7 @@ CREATE TABLE IF NOT EXISTS setup_codes (
 """
 
 
-class DatabaseError(RuntimeError):
+class DatabaseError(AppError, RuntimeError):
     """The database cannot be opened or is from a newer version of the app."""
 
 

@@ -13,10 +13,11 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from firmware import geometry
+from firmware.errors import AppError
 from firmware.geometry import Box
 
 
-class DetectorError(RuntimeError):
+class DetectorError(AppError, RuntimeError):
     """A detector cannot be built (bad model file) or failed on a frame."""
 
 

@@ -21,13 +21,7 @@ log = logging.getLogger("camera_app")
 #: ``audit verify`` ends with this when the log was altered: a finding, not an exception
 EXIT_TAMPERED = ExitCode.TAMPERED
 
-EXIT_CODES = f"""exit codes:
-  {ExitCode.OK}  done
-  {ExitCode.USAGE}  bad usage or a refused request (asking again the same way fails again)
-  {ExitCode.CONFIG}  the config file cannot be used
-  {ExitCode.RUNTIME}  a failure while running: capture, models, database, update, storage
-  {ExitCode.TAMPERED}  audit verify found the audit log altered
-"""
+EXIT_CODES = "exit codes:\n" + "".join(f"  {code.value}  {code.meaning}\n" for code in ExitCode)
 
 
 def _setup_logging(level: str) -> None:

@@ -12,17 +12,26 @@ from typing import ClassVar
 
 
 class ExitCode(enum.IntEnum):
-    """How a ``camera-app`` command ends."""
+    """How a ``camera-app`` command ends; ``meaning`` is what ``--help`` says about it."""
 
     OK = 0
-    #: bad usage or a refused request: asking again the same way fails again
     USAGE = 2
-    #: the config file cannot be used
     CONFIG = 3
-    #: a failure while running: capture, models, database, update, storage
     RUNTIME = 4
-    #: ``audit verify`` found the audit log altered
     TAMPERED = 5
+
+    @property
+    def meaning(self) -> str:
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    ExitCode.OK: "done",
+    ExitCode.USAGE: "bad usage or a refused request (asking again the same way fails again)",
+    ExitCode.CONFIG: "the config file cannot be used",
+    ExitCode.RUNTIME: "a failure while running: capture, models, database, update, storage",
+    ExitCode.TAMPERED: "audit verify found the audit log altered",
+}
 
 
 class AppError(Exception):

@@ -12,6 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from firmware.clock import Clock
+from firmware.errors import AppError, ExitCode
 from privacy.audit import AuditEvent, AuditLog
 from privacy.gates.roles import INVITED_ROLES, Role
 
@@ -25,8 +26,10 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
-class SetupError(ValueError):
+class SetupError(AppError, ValueError):
     """Owner set-up was refused; the message says why (never echoes the code or password)."""
+
+    exit_code = ExitCode.USAGE
 
 
 def _new_code() -> str:

@@ -11,17 +11,17 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from camera_app.config import AppConfig, ConfigError, load_config
+from camera_app.config import AppConfig, load_config
 from firmware.clock import SystemClock
 from firmware.db import DatabaseError, open_database
+from firmware.errors import AppError, ExitCode
 
 log = logging.getLogger("camera_app")
 
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_CONFIG = 3
-EXIT_RUNTIME = 4
-EXIT_TAMPERED = 5  # audit verify found the audit log altered
+#: ``audit verify`` ends with this when the log was altered: a finding, not an exception
+EXIT_TAMPERED = ExitCode.TAMPERED
+
+EXIT_CODES = "exit codes:\n" + "".join(f"  {code.value}  {code.meaning}\n" for code in ExitCode)
 
 
 def _setup_logging(level: str) -> None:
@@ -48,7 +48,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_check_config(args: argparse.Namespace) -> int:
     _load(args.file)
     sys.stdout.write(f"{args.file}: OK\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _open_db(args: argparse.Namespace):
@@ -72,17 +72,17 @@ def _cmd_events_list(args: argparse.Namespace) -> int:
     if args.json:
         json.dump([e.to_json() for e in events], sys.stdout, indent=2)
         sys.stdout.write("\n")
-        return EXIT_OK
+        return ExitCode.OK
     if not events:
         sys.stdout.write("no events\n")
-        return EXIT_OK
+        return ExitCode.OK
     sys.stdout.write(f"{'event':<24} {'started (UTC)':<20} {'length':>7} {'status':<11} clip\n")
     for e in events:
         started = datetime.fromtimestamp(e.started_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
         length = f"{e.clip_duration_s:.1f}s" if e.clip_duration_s is not None else "-"
         clip = e.clip_path or (e.note or "no clip")
         sys.stdout.write(f"{e.id:<24} {started:<20} {length:>7} {e.status:<11} {clip}\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _cmd_owner_setup(args: argparse.Namespace) -> int:
@@ -97,12 +97,12 @@ def _cmd_owner_setup(args: argparse.Namespace) -> int:
             password = getpass.getpass("New owner password: ")
             if getpass.getpass("Repeat password: ") != password:
                 sys.stderr.write("error: passwords differ\n")
-                return EXIT_USAGE
+                return ExitCode.USAGE
         create_owner(conn, SystemClock(), code, args.username, password)
     finally:
         conn.close()
     sys.stdout.write(f"owner account '{args.username}' created\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _cmd_owner_new_code(args: argparse.Namespace) -> int:
@@ -112,11 +112,11 @@ def _cmd_owner_new_code(args: argparse.Namespace) -> int:
     try:
         if has_owner(conn):
             sys.stderr.write("error: an owner account already exists\n")
-            return EXIT_USAGE
+            return ExitCode.USAGE
         announce_setup_code(issue_setup_code(conn, SystemClock()))
     finally:
         conn.close()
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
@@ -129,7 +129,7 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
         conn.close()
     if result.ok:
         sys.stdout.write(f"audit log OK: {result.records} records\n")
-        return EXIT_OK
+        return ExitCode.OK
     sys.stdout.write(
         f"audit log TAMPERED: {len(result.problems)} problems in {result.records} records\n"
     )
@@ -145,7 +145,7 @@ def _cmd_audit_export(args: argparse.Namespace) -> int:
     try:
         if not args.output:
             export(conn, sys.stdout)
-            return EXIT_OK
+            return ExitCode.OK
         # The export names people and what they did: readable by the owner only.
         fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -153,7 +153,7 @@ def _cmd_audit_export(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     sys.stderr.write(f"{count} audit records written to {args.output}\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _cmd_mqtt_decommission(args: argparse.Namespace) -> int:
@@ -166,7 +166,7 @@ def _cmd_mqtt_decommission(args: argparse.Namespace) -> int:
     cfg = config.mqtt
     if not cfg.enabled:
         sys.stderr.write("error: mqtt is not enabled in the config\n")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     topics = Topics(cfg.prefix, cfg.device_id or config.camera.id, cfg.discovery_prefix)
     conn = _open_db(args)
     bridge = MqttBridge(
@@ -185,9 +185,9 @@ def _cmd_mqtt_decommission(args: argparse.Namespace) -> int:
         conn.close()
     if not done:
         sys.stderr.write(f"error: could not reach the broker at {cfg.host}:{cfg.port}\n")
-        return EXIT_RUNTIME
+        return ExitCode.RUNTIME
     sys.stdout.write(f"device {topics.device_id} removed from {cfg.discovery_prefix}\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _cmd_redact(args: argparse.Namespace) -> int:
@@ -207,7 +207,7 @@ def _cmd_redact(args: argparse.Namespace) -> int:
         f"{result.frames} frames: {result.frames - result.withheld} streamed, "
         f"{result.withheld} withheld; {result.report['fps']:.1f} fps\n"
     )
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _cmd_privacy_bench(args: argparse.Namespace) -> int:
@@ -222,7 +222,7 @@ def _cmd_privacy_bench(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         sys.stdout.write(format_table(result) + "\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _cmd_selftest(args: argparse.Namespace) -> int:
@@ -237,14 +237,14 @@ def _cmd_selftest(args: argparse.Namespace) -> int:
             f"selftest passed: {result.frames} frames, {result.streamed} streamed, the face "
             f"redacted ({result.seconds:.1f} s; models: {', '.join(result.models)})\n"
         )
-        return EXIT_OK
+        return ExitCode.OK
     sys.stdout.write(f"selftest FAILED: {result.reason}\n")
-    return EXIT_RUNTIME
+    return ExitCode.RUNTIME
 
 
 def _update_run(args: argparse.Namespace, action: str) -> int:
     """Runs one ``camera-app update`` action with the audit log of the device database."""
-    from camera_app.update import DeviceUpdater, UpdateError, UpdateRefused, audit_to
+    from camera_app.update import DeviceUpdater, audit_to
     from firmware.paths import StoragePaths
     from privacy.audit import AuditLog
 
@@ -253,7 +253,7 @@ def _update_run(args: argparse.Namespace, action: str) -> int:
     if action == "check" and config.update.repository_url is None:
         # the update timer runs on every device; one without a repository is not failing
         sys.stdout.write("updates are off (update.repository_url is not set)\n")
-        return EXIT_OK
+        return ExitCode.OK
     clock = SystemClock()
     paths = StoragePaths(config.storage.data_dir)
     paths.create()
@@ -271,25 +271,19 @@ def _update_run(args: argparse.Namespace, action: str) -> int:
             sys.stdout.write(found.message + "\n")
             for version in found.announced:
                 sys.stdout.write(f"announced: release {version} changes behaviour\n")
-            return EXIT_OK
+            return ExitCode.OK
         if action == "apply":
             result = updater.apply(retry=args.retry)
         elif action == "rollback":
             result = updater.rollback()
         else:
             result = updater.resume()
-    except UpdateRefused as err:
-        sys.stderr.write(f"refused: {err}\n")
-        return EXIT_USAGE
-    except UpdateError as err:
-        sys.stderr.write(f"error: {err}\n")
-        return EXIT_RUNTIME
     finally:
         conn.close()
     sys.stdout.write(result.message + "\n")
     if result.result == "rolled_back" and action != "rollback":
-        return EXIT_RUNTIME
-    return EXIT_OK
+        return ExitCode.RUNTIME
+    return ExitCode.OK
 
 
 def _cmd_update_status(args: argparse.Namespace) -> int:
@@ -300,7 +294,7 @@ def _cmd_update_status(args: argparse.Namespace) -> int:
     if args.json:
         json.dump(status.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
-        return EXIT_OK
+        return ExitCode.OK
     slot = f"slot {status.current_slot}" if status.current_slot else "base install"
     lines = [f"running: {status.current_version} ({slot}); phase: {status.phase}"]
     for name, model in status.current_models.items():
@@ -320,12 +314,15 @@ def _cmd_update_status(args: argparse.Namespace) -> int:
     if status.error:
         lines.append(f"error: {status.error}")
     sys.stdout.write("\n".join(lines) + "\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="camera-app", description="Privacy-first smart camera (monitoring by default)."
+        prog="camera-app",
+        description="Privacy-first smart camera (monitoring by default).",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -440,22 +437,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as err:
-        sys.stderr.write(f"config error in {err.source}:\n")
-        for problem in err.problems:
-            sys.stderr.write(f"  {problem}\n")
-        return EXIT_CONFIG
-    except (DatabaseError, OSError) as err:  # e.g. a data directory that cannot be created
+    except AppError as err:
+        sys.stderr.write(err.report())
+        return err.exit_code
+    except OSError as err:  # from the OS anywhere: a data directory that cannot be created, …
         sys.stderr.write(f"error: {err}\n")
-        return EXIT_RUNTIME
-    except RuntimeError as err:  # ModelIntegrityError: a model file is missing or altered
-        sys.stderr.write(f"error: {err}\n")
-        return EXIT_RUNTIME
-    except ValueError as err:  # SetupError and other refusals with a reason
-        sys.stderr.write(f"error: {err}\n")
-        return EXIT_USAGE
+        return ExitCode.RUNTIME
     except KeyboardInterrupt:
-        return EXIT_OK
+        return ExitCode.OK
 
 
 if __name__ == "__main__":

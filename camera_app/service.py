@@ -21,6 +21,7 @@ from camera_app.mqtt.integration import MqttIntegration, StreamControl
 from firmware.capture import CaptureFeed, open_source
 from firmware.clock import Clock
 from firmware.db import open_database
+from firmware.errors import ExitCode
 from firmware.indicator import StreamingIndicator
 from firmware.masks import PrivacyMasker
 from firmware.paths import StoragePaths
@@ -29,8 +30,6 @@ from privacy.build import build_stage
 log = logging.getLogger(__name__)
 
 STATS_INTERVAL_S = 60.0
-EXIT_OK = 0
-EXIT_CAPTURE_FAILED = 4
 
 
 def run_service(
@@ -91,7 +90,7 @@ def run_service(
     )
     started = clock.monotonic()
     next_stats = started + STATS_INTERVAL_S
-    exit_code = EXIT_OK
+    exit_code = ExitCode.OK
     try:
         heartbeat.starting()
         feed.start()
@@ -106,7 +105,7 @@ def run_service(
             if frame is None:
                 if feed.error is not None:
                     log.error("capture failed: %s", feed.error)
-                    exit_code = EXIT_CAPTURE_FAILED
+                    exit_code = ExitCode.RUNTIME
                     break
                 if feed.finished:
                     log.info("source ended")

@@ -16,13 +16,15 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from firmware.errors import AppError
+
 log = logging.getLogger(__name__)
 
 _MIGRATION_FILE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 
 
-class DatabaseError(RuntimeError):
-    """The database cannot be opened or migrated, or is from a newer version of the app."""
+class DatabaseError(AppError, RuntimeError):
+    """The database cannot be opened, a migration failed, or it is from a newer version."""
 
 
 @dataclass(frozen=True, slots=True)

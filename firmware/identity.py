@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from firmware.atomicfile import write_atomically
+from firmware.errors import AppError
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ _CN_MAX = 64  # RFC 5280 ub-common-name
 _T = TypeVar("_T")
 
 
-class IdentityError(RuntimeError):
+class IdentityError(AppError, RuntimeError):
     """The identity directory cannot be used (not creatable, not a directory, not writable)."""
 
 

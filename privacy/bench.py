@@ -33,7 +33,10 @@ def _flag_names(face: dict[str, Any]) -> list[str]:
 
 def bench_clip(annotation: Path, stage: PrivacyStage, workdir: Path) -> dict[str, Any]:
     """Redact one annotated clip and count leaked faces per flag."""
-    meta = json.loads(annotation.read_text())
+    try:
+        meta = json.loads(annotation.read_text())
+    except json.JSONDecodeError as err:
+        raise MediaError(f"{annotation}: not valid JSON ({err})") from None
     media = annotation.parent / meta["media"]
     output = (
         workdir / f"{annotation.stem}.redacted{media.suffix if media.suffix != '.jpg' else '.png'}"

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-Region = tuple[int, int, int, int]
+from firmware.geometry import PixelBox
 
 # Only privacy.framegate holds this object; RedactedFrame refuses to be built without it.
 # Python cannot make this absolute, but no code path outside the gate can make one by accident,
@@ -51,7 +51,7 @@ class RedactedFrame:
     sequence: int
     status: FrameStatus
     reason: WithholdReason | None
-    regions: tuple[Region, ...]
+    regions: tuple[PixelBox, ...]
     models: Mapping[str, str] = field(default_factory=dict)
     token: Any = field(default=None, repr=False, compare=False)
 

@@ -9,7 +9,8 @@ from types import MappingProxyType
 import numpy as np
 
 from firmware.frames import Frame
-from privacy.frame import _GATE_TOKEN, FrameStatus, RedactedFrame, Region, WithholdReason
+from firmware.geometry import PixelBox
+from privacy.frame import _GATE_TOKEN, FrameStatus, RedactedFrame, WithholdReason
 from privacy.slate import privacy_hold_slate
 
 
@@ -37,7 +38,7 @@ class FrameGate:
         return self._withheld(frame, reason)
 
     def stream(
-        self, frame: Frame, redacted: np.ndarray, regions: Sequence[Region]
+        self, frame: Frame, redacted: np.ndarray, regions: Sequence[PixelBox]
     ) -> RedactedFrame:
         """Stream ``redacted`` (the frame's image with ``regions`` redacted) unless the gate is
         still releasing after a withheld frame."""

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from firmware.geometry import Box
+
 SIZE = 64
 RETENTION_LEAK = 0.5
 CORR_LEAK = 0.75
@@ -56,7 +58,9 @@ def leak_score(original: np.ndarray, redacted: np.ndarray) -> LeakScore:
     return LeakScore(retention=retention, corr=corr)
 
 
-def crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+def crop(image: np.ndarray, box: Box) -> np.ndarray | None:
+    """The part of ``box`` (truncated to whole pixels) inside ``image``, or None when less
+    than 2x2 pixels of it are."""
     x, y, w, h = (int(v) for v in box)
     x0, y0 = max(0, x), max(0, y)
     x1, y1 = min(image.shape[1], x + w), min(image.shape[0], y + h)

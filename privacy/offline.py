@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from firmware.errors import AppError, ExitCode
 from firmware.frames import Frame
 from firmware.videofile import VideoFileWriter
 from privacy.frame import RedactedFrame
@@ -27,8 +28,10 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
-class MediaError(ValueError):
+class MediaError(AppError, ValueError):
     """The input cannot be read or the output cannot be written; the message says which."""
+
+    exit_code = ExitCode.USAGE
 
 
 @dataclass(frozen=True, slots=True)

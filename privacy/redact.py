@@ -7,27 +7,22 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
-Region = tuple[int, int, int, int]
+from firmware.geometry import Box, PixelBox, grow
 
 _MIN_MARGIN = 8  # px on each side
+# Hair and forehead are often outside detector boxes: a region reaches further up than down.
+_UP, _DOWN = 0.6, 0.5
 
 
-def grow(box: tuple[float, float, float, float], factor: float, width: int, height: int) -> Region:
-    """Scale a face box about its centre (by at least a few pixels on each side), reaching further
-    up (hair and forehead are often outside detector boxes), clipped to the frame."""
-    x, y, w, h = box
-    cx, cy = x + w / 2, y + h / 2
+def redaction_region(box: Box, factor: float, width: int, height: int) -> PixelBox:
+    """The pixels to redact for a face (or head) box: the box scaled by ``factor`` about its
+    centre, reaching further up, clipped to the frame."""
     # Small faces' boxes are off by several pixels: give them a margin of at least _MIN_MARGIN.
-    nw, nh = max(w * factor, w + 2 * _MIN_MARGIN), max(h * factor, h + 2 * _MIN_MARGIN)
-    x0 = max(0, int(np.floor(cx - nw / 2)))
-    y0 = max(0, int(np.floor(cy - nh * 0.6)))
-    x1 = min(width, int(np.ceil(cx + nw / 2)))
-    y1 = min(height, int(np.ceil(cy + nh * 0.5)))
-    return (x0, y0, max(0, x1 - x0), max(0, y1 - y0))
+    return grow(box, factor, width, height, min_margin=_MIN_MARGIN, up=_UP, down=_DOWN)
 
 
 def redact(
-    image: np.ndarray, regions: Iterable[Region], method: str, rng: np.random.Generator
+    image: np.ndarray, regions: Iterable[PixelBox], method: str, rng: np.random.Generator
 ) -> None:
     """Redact ``regions`` of ``image`` in place.
 

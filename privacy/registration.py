@@ -29,6 +29,7 @@ from stdnum.exceptions import (
 )
 
 from firmware.clock import Clock
+from firmware.errors import AppError, ExitCode
 from privacy.audit import AuditEvent, AuditLog
 from privacy.gates.roles import RegistrationKind
 from privacy.secrets import FieldCipher
@@ -47,11 +48,13 @@ _MIDDLE_DOTS = {"\u00b7": "\u00b7", "\u30fb": "\u00b7", "\u2027": "\u00b7", "\u2
 _NAME_PUNCTUATION = frozenset(" .-'\u2019\u00b7")
 
 
-class RegistrationError(ValueError):
+class RegistrationError(AppError, ValueError):
     """An input was refused. ``field`` names the input, ``check`` the rule that failed.
 
     The message says why in words and never contains the refused value.
     """
+
+    exit_code = ExitCode.USAGE
 
     def __init__(self, field: str, check: str, message: str) -> None:
         super().__init__(message)

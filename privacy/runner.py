@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from firmware.geometry import PixelBox
 from privacy.detect.base import Detection, FaceDetector
-from privacy.frame import Region, WithholdReason
+from privacy.frame import WithholdReason
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class DetectorRunner:
 
     @staticmethod
     def _detect_all(
-        jobs: Sequence[tuple[FaceDetector, Sequence[Region] | None]], image: np.ndarray
+        jobs: Sequence[tuple[FaceDetector, Sequence[PixelBox] | None]], image: np.ndarray
     ) -> list[Detection]:
         """Run each job: a detector on the whole frame (None) or on crops of it."""
         found: list[Detection] = []
@@ -82,7 +83,7 @@ class DetectorRunner:
         return found
 
     def run(
-        self, image: np.ndarray, index: int, crops: Sequence[Region] | None = ()
+        self, image: np.ndarray, index: int, crops: Sequence[PixelBox] | None = ()
     ) -> DetectionOutcome:
         """Detect on frame ``index``. Detectors not due for a full-frame run look at ``crops``
         (where things move and faces were); ``None`` there means run them on the whole frame."""
@@ -91,7 +92,7 @@ class DetectorRunner:
         if image.shape != self._primed_shape:
             self._prime(image)
         start = time.perf_counter()
-        jobs: list[tuple[FaceDetector, Sequence[Region] | None]] = []
+        jobs: list[tuple[FaceDetector, Sequence[PixelBox] | None]] = []
         for detector, every in self._schedule:
             if index % every == 0 or crops is None:
                 jobs.append((detector, None))

@@ -16,6 +16,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from firmware.errors import AppError
+
 log = logging.getLogger(__name__)
 
 KEY_BYTES = 32
@@ -25,7 +27,7 @@ _FORMAT_V1 = b"\x01"
 _TAG_BYTES = 16
 
 
-class SecretStoreError(RuntimeError):
+class SecretStoreError(AppError, RuntimeError):
     """The key file is missing, malformed or not private enough to trust."""
 
 

@@ -10,17 +10,18 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from firmware.frames import Frame
+from firmware.geometry import Box, PixelBox, covered_fraction, intersection_area, iou
 from firmware.motion.config import MotionConfig
 from firmware.motion.detector import MotionDetector
 from privacy.config import PrivacyConfig
 from privacy.detect.base import Detection, FaceDetector
-from privacy.frame import RedactedFrame, Region, WithholdReason
+from privacy.frame import RedactedFrame, WithholdReason
 from privacy.framegate import FrameGate
 from privacy.quality import FrameQuality, SceneMonitor
-from privacy.redact import grow, redact
+from privacy.redact import redact, redaction_region
 from privacy.regions import plan_crops
 from privacy.runner import DetectorRunner
-from privacy.track import FaceTracker, iou
+from privacy.track import FaceTracker
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class PrivacyStage:
         self._index = 0
         self._ran_on_scene: set[str] = set()  # detectors that have run on the current scene
         self.latencies_s: deque[float] = deque(maxlen=LATENCY_WINDOW)
-        self._suspects: list[Region] = []  # near faceless blobs of the previous frame
+        self._suspects: list[PixelBox] = []  # near faceless blobs of the previous frame
 
     @property
     def counts(self) -> dict[str, int]:
@@ -111,10 +112,10 @@ class PrivacyStage:
             if any(not _covered(d, tracks) for d in uncertain):
                 problem = problem or WithholdReason.UNCERTAIN_DETECTION
 
-        regions: list[Region] = []
+        regions: list[PixelBox] = []
         for track in tracks:
             factor = cfg.enlarge + _GROWTH_PER_MISSED_FRAME * track.missed(self._index)
-            regions.append(grow(track.box, factor, width, height))
+            regions.append(redaction_region(track.box, factor, width, height))
 
         if motion_boxes is not None and self._cfg.person_check:
             added, person_problem = self._faceless_people(motion_boxes, width, height, regions)
@@ -137,9 +138,7 @@ class PrivacyStage:
             return WithholdReason.TOO_BLURRED
         return None
 
-    def _attention(
-        self, motion_boxes: Sequence[tuple[int, int, int, int]]
-    ) -> list[tuple[float, float, float, float]]:
+    def _attention(self, motion_boxes: Sequence[PixelBox]) -> list[Box]:
         """Where the scheduled detectors must look between their full-frame sweeps.
 
         New faces come in with motion, so: moving blobs, except those of the body of a face that
@@ -156,12 +155,12 @@ class PrivacyStage:
                 held.append(_body_zone(t.box))
             else:
                 refresh.append(t.box)
-        unexplained = [b for b in motion_boxes if not any(_overlap(b, h) for h in held)]
+        unexplained = [b for b in motion_boxes if not any(intersection_area(b, h) for h in held)]
         return [*unexplained, *refresh]
 
     def _moving_boxes(
         self, image: np.ndarray, quality: FrameQuality
-    ) -> tuple[tuple[int, int, int, int], ...] | None:
+    ) -> tuple[PixelBox, ...] | None:
         """Moving blobs, or None while the camera itself moves (then blobs mean nothing; the
         face detectors still run, on whole frames). Counted so an owner can see how often."""
         boxes = self._motion.process(image).boxes
@@ -172,11 +171,11 @@ class PrivacyStage:
 
     def _faceless_people(
         self,
-        boxes: Sequence[tuple[int, int, int, int]],
+        boxes: Sequence[PixelBox],
         width: int,
         height: int,
-        face_regions: Sequence[Region],
-    ) -> tuple[list[Region], WithholdReason | None]:
+        face_regions: Sequence[PixelBox],
+    ) -> tuple[list[PixelBox], WithholdReason | None]:
         """Person-sized moving blobs with no redacted face where the head should be.
 
         A far person (shorter than ``far_person_height``) whose head area is not already mostly
@@ -186,16 +185,16 @@ class PrivacyStage:
         missed a face they should see (side view, a head turning): the frame is withheld, or
         with ``near_faceless: redact`` the whole person is blocked out.
         """
-        added: list[Region] = []
-        suspects: list[Region] = []
+        added: list[PixelBox] = []
+        suspects: list[PixelBox] = []
         bodies = [_body_zone(t.box) for t in self._tracker.tracks]
         for x, y, w, h in boxes:
             too_big = w * h > _PERSON_MAX_AREA * width * height
             if h < _PERSON_MIN_HEIGHT * height or h < w or too_big:
                 continue
             if h < self._cfg.far_person_height * height:
-                head = grow((x, y, w, max(1.0, h * _HEAD_FRACTION)), 1.3, width, height)
-                if _covered_fraction(head, face_regions) < 0.5:
+                head = redaction_region((x, y, w, max(1.0, h * _HEAD_FRACTION)), 1.3, width, height)
+                if covered_fraction(head, face_regions) < 0.5:
                     added.append(head)
                 continue
             if h < _UPRIGHT * w or y <= 0:
@@ -205,17 +204,19 @@ class PrivacyStage:
             # and at the bodies below the faces found.
             zone = (x - w, y - h // 2, 3 * w, h)
             blob = (x, y, w, h)
-            if not any(_overlap(zone, r) > 0 for r in face_regions) and not any(
-                _overlap(blob, b) > 0 for b in bodies
+            if not any(intersection_area(zone, r) > 0 for r in face_regions) and not any(
+                intersection_area(blob, b) > 0 for b in bodies
             ):
                 suspects.append(blob)
         # One frame of a faceless blob is often a reflection or a door; a person stays.
-        confirmed = [b for b in suspects if any(_overlap(b, p) > 0 for p in self._suspects)]
+        confirmed = [
+            b for b in suspects if any(intersection_area(b, p) > 0 for p in self._suspects)
+        ]
         self._suspects = suspects
         problem = None
         for box in confirmed:
             if self._cfg.near_faceless == "redact":
-                added.append(grow(box, 1.15, width, height))
+                added.append(redaction_region(box, 1.15, width, height))
             else:
                 problem = WithholdReason.PERSON_WITHOUT_FACE
         return added, problem
@@ -228,19 +229,7 @@ def _covered(det: Detection, tracks: Sequence) -> bool:
     return any(iou(det.box, t.box) > 0.3 for t in tracks)
 
 
-def _overlap(a: Region, b: Region) -> int:
-    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    return max(0, w) * max(0, h)
-
-
-def _covered_fraction(region: Region, others: Sequence[Region]) -> float:
-    """Share of ``region`` covered by the largest single overlap with ``others``."""
-    area = max(1, region[2] * region[3])
-    return max((_overlap(region, o) for o in others), default=0) / area
-
-
-def _body_zone(face: tuple[float, float, float, float]) -> Region:
+def _body_zone(face: Box) -> PixelBox:
     """Where the body of the person with this face is: head, shoulders, arms and torso."""
     x, y, w, h = face
     return (int(x - w), int(y - h / 2), int(np.ceil(3 * w)), int(np.ceil(5 * h)))

@@ -5,27 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from firmware.geometry import Box, centre, centres_near, iou
 from privacy.detect.base import Detection
-
-Box = tuple[float, float, float, float]
-
-
-def iou(a: Box, b: Box) -> float:
-    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    iw = min(ax2, bx2) - max(a[0], b[0])
-    ih = min(ay2, by2) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
-
-
-def _near(a: Box, b: Box) -> bool:
-    """Centres closer than the larger box's size: the same face that moved fast."""
-    acx, acy = a[0] + a[2] / 2, a[1] + a[3] / 2
-    bcx, bcy = b[0] + b[2] / 2, b[1] + b[3] / 2
-    size = max(a[2], a[3], b[2], b[3])
-    return abs(acx - bcx) < size and abs(acy - bcy) < size
 
 
 @dataclass(slots=True)
@@ -82,7 +63,7 @@ class FaceTracker:
             if ti in used_t or di in used_d:
                 continue
             track, det = self._tracks[ti], detections[di]
-            if overlap < 0.1 and not _near(track.box, det.box):
+            if overlap < 0.1 and not centres_near(track.box, det.box):
                 continue
             used_t.add(ti)
             used_d.add(di)
@@ -97,8 +78,8 @@ class FaceTracker:
     @staticmethod
     def _follow(track: Track, det: Detection, frame: int) -> None:
         gap = max(1, frame - track.last_seen)
-        ox, oy = track.box[0] + track.box[2] / 2, track.box[1] + track.box[3] / 2
-        nx, ny = det.box[0] + det.box[2] / 2, det.box[1] + det.box[3] / 2
+        ox, oy = centre(track.box)
+        nx, ny = centre(det.box)
         vx, vy = (nx - ox) / gap, (ny - oy) / gap
         pvx, pvy = track.velocity
         track.velocity = (0.5 * pvx + 0.5 * vx, 0.5 * pvy + 0.5 * vy)

@@ -9,17 +9,24 @@ import yaml
 from pydantic import ValidationError
 
 from camera_app.config.app import AppConfig
+from firmware.errors import AppError, ExitCode
 
 MAX_CONFIG_BYTES = 1_000_000
 
 
-class ConfigError(ValueError):
+class ConfigError(AppError, ValueError):
     """The config file cannot be used. ``problems`` holds one ``"key.path: reason"`` per error."""
+
+    exit_code = ExitCode.CONFIG
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
         self.problems = problems
         super().__init__(f"{source}: " + "; ".join(problems))
+
+    def report(self) -> str:
+        """The source, then one problem a line."""
+        return f"config error in {self.source}:\n" + "".join(f"  {p}\n" for p in self.problems)
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from firmware.errors import AppError, ExitCode
 
-class UpdateError(Exception):
+
+class UpdateError(AppError):
     """An update step failed. The message says what and why; the running release is untouched
     unless the message says otherwise."""
 
@@ -11,6 +13,9 @@ class UpdateError(Exception):
 class UpdateRefused(UpdateError):
     """The repository, the metadata or the release failed a check (signature, expiry, version,
     hash, bundle contents, notice period). Nothing was installed or switched."""
+
+    exit_code = ExitCode.USAGE
+    label = "refused"
 
 
 class BundleError(UpdateRefused):

@@ -1,6 +1,12 @@
 """Camera capture: backends behind one interface, and the feed that masks and queues frames."""
 
-from firmware.capture.base import CaptureError, CaptureSource, CaptureStats, EndOfStream
+from firmware.capture.base import (
+    CaptureError,
+    CaptureSource,
+    CaptureStats,
+    EndOfStream,
+    SourceSpecError,
+)
 from firmware.capture.feed import CaptureFeed
 from firmware.capture.select import open_source
 
@@ -10,5 +16,6 @@ __all__ = [
     "CaptureSource",
     "CaptureStats",
     "EndOfStream",
+    "SourceSpecError",
     "open_source",
 ]

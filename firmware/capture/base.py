@@ -5,11 +5,18 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 
+from firmware.errors import AppError, ExitCode
 from firmware.frames import Frame
 
 
-class CaptureError(RuntimeError):
+class CaptureError(AppError, RuntimeError):
     """The source cannot be opened or has failed for good (bad device, unreadable file)."""
+
+
+class SourceSpecError(AppError, ValueError):
+    """A capture source spec (``capture.source``, ``--source``) names no source this app has."""
+
+    exit_code = ExitCode.USAGE
 
 
 class EndOfStream(Exception):

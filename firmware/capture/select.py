@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from firmware.capture.base import CaptureError, CaptureSource
+from firmware.capture.base import CaptureError, CaptureSource, SourceSpecError
 from firmware.capture.file import FileSource
 from firmware.capture.opencv import OpenCVSource, redact_url
 from firmware.capture.picamera2 import Picamera2Source, picamera2_unavailable_reason
@@ -33,8 +33,8 @@ def open_source(
 
     ``pacing`` and ``loop`` apply to ``file:`` sources; ``pacing`` also lets ``test:`` run as fast
     as it is read (benchmarks). ``auto`` tries the Raspberry Pi camera, then each V4L2 device in
-    order, and otherwise falls back to the synthetic scene with a warning. Raises ValueError for
-    a spec it does not understand.
+    order, and otherwise falls back to the synthetic scene with a warning. Raises
+    :class:`SourceSpecError` for a spec it does not understand.
     """
     spec = spec.strip()
     if spec == "auto":
@@ -44,22 +44,22 @@ def open_source(
     if spec.startswith("v4l2:"):
         device = spec.removeprefix("v4l2:")
         if not device.startswith("/dev/"):
-            raise ValueError(
+            raise SourceSpecError(
                 f"bad source {spec!r}: v4l2 needs a device path, e.g. v4l2:/dev/video0"
             )
         return OpenCVSource(device, width=width, height=height, fps=fps)
     if spec.startswith("file:"):
         path = spec.removeprefix("file:")
         if not path:
-            raise ValueError("bad source 'file:': give a path, e.g. file:/videos/clip.mp4")
+            raise SourceSpecError("bad source 'file:': give a path, e.g. file:/videos/clip.mp4")
         return FileSource(Path(path).expanduser(), pacing=pacing, loop=loop, fps_hint=fps)
     if spec.startswith(("rtsp://", "rtsps://")):
         if not spec.split("://", 1)[1]:
-            raise ValueError(f"bad source {spec!r}: the URL has no host")
+            raise SourceSpecError(f"bad source {spec!r}: the URL has no host")
         return OpenCVSource(spec, width=width, height=height, fps=fps)
     if spec in ("test:", "test"):
         return SyntheticSource(width, height, fps, realtime=pacing == "realtime")
-    raise ValueError(f"unknown capture source {redact_url(spec)!r}; use {SPEC_HELP}")
+    raise SourceSpecError(f"unknown capture source {redact_url(spec)!r}; use {SPEC_HELP}")
 
 
 def choose_auto(*, width: int, height: int, fps: float) -> CaptureSource:

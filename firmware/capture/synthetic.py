@@ -11,6 +11,7 @@ import numpy as np
 
 from firmware.capture.base import CaptureError, CaptureSource
 from firmware.frames import Frame
+from firmware.geometry import PixelBox
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +114,8 @@ class SyntheticSource(CaptureSource):
     def close(self) -> None:
         self._opened = False
 
-    def visitor_box(self, sequence: int) -> tuple[int, int, int, int] | None:
-        """Where the visitor is in frame ``sequence`` as ``(x, y, w, h)``, or None when absent.
+    def visitor_box(self, sequence: int) -> PixelBox | None:
+        """Where the visitor is in frame ``sequence``, or None when absent.
 
         The box may reach outside the frame while the visitor enters or leaves.
         """

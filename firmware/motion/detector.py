@@ -8,9 +8,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from firmware.geometry import PixelBox
 from firmware.motion.config import MotionConfig
-
-Box = tuple[int, int, int, int]
 
 #: Learning rate under moving areas, relative to ``background_rate``.
 _SLOW_LEARNING = 0.1
@@ -28,7 +27,7 @@ class MotionResult:
 
     motion: bool
     area: float
-    boxes: tuple[Box, ...] = ()
+    boxes: tuple[PixelBox, ...] = ()
     light_change: bool = False
     warming_up: bool = False
 
@@ -120,7 +119,7 @@ class MotionDetector:
             moving[stale] = 0
         contours, _ = cv2.findContours(moving, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         min_pixels = self._cfg.min_area * self._watched_pixels
-        boxes: list[Box] = []
+        boxes: list[PixelBox] = []
         area = 0.0
         for contour in contours:
             blob = cv2.contourArea(contour)

@@ -17,7 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from privacy.detect.base import Detection, DetectorError, check_image, clip_box
+from firmware.geometry import clip
+from privacy.detect.base import Detection, DetectorError, check_image
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class BlazeFaceDetector:
             if score < self.min_score:
                 continue
             bb = det.bounding_box
-            box = clip_box(
+            box = clip(
                 (float(bb.origin_x), float(bb.origin_y), float(bb.width), float(bb.height)),
                 width,
                 height,

@@ -15,7 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from privacy.detect.base import Detection, DetectorError, check_image, clip_box, nms
+from firmware.geometry import clip
+from privacy.detect.base import Detection, DetectorError, check_image, nms
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ class CenterFaceDetector:
         scores = heat[ys, xs]
         dets: list[Detection] = []
         for i in range(ys.size):
-            box = clip_box(
+            box = clip(
                 (
                     float((cx[i] - box_w[i] / 2) / scale),
                     float((cy[i] - box_h[i] / 2) / scale),

@@ -15,7 +15,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from privacy.detect.base import Detection, FaceDetector, check_image, clip_box, nms
+from firmware.geometry import PixelBox, clip
+from privacy.detect.base import Detection, FaceDetector, check_image, nms
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,8 @@ CONTAIN = 0.8
 @lru_cache(maxsize=32)
 def tile_grid(
     width: int, height: int, columns: int, rows: int, overlap: float
-) -> tuple[tuple[int, int, int, int], ...]:
-    """Tiles (x, y, w, h) covering a ``width`` x ``height`` frame in ``columns`` x ``rows``, each
+) -> tuple[PixelBox, ...]:
+    """Tiles covering a ``width`` x ``height`` frame in ``columns`` x ``rows``, each
     overlapping its neighbours by ``overlap`` of its own size."""
 
     def spans(length: int, count: int) -> list[tuple[int, int]]:
@@ -99,7 +100,7 @@ class TiledDetector:
             sx, sy = tw / tile.shape[1], th / tile.shape[0]
             for det in self.inner.detect(tile):
                 bx, by, bw, bh = det.box
-                box = clip_box((tx + bx * sx, ty + by * sy, bw * sx, bh * sy), width, height)
+                box = clip((tx + bx * sx, ty + by * sy, bw * sx, bh * sy), width, height)
                 if box is not None:
                     found.append(Detection(box, det.score, det.source))
         return nms(found, self.nms_iou, contain=CONTAIN)

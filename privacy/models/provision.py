@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware.atomicfile import write_atomically
+from firmware.errors import AppError
 from privacy.models.registry import (
     MANIFEST_PATH,
     ModelInfo,
@@ -41,7 +42,7 @@ PROVENANCE = "provenance.json"
 PIP_TIMEOUT_S = 30
 
 
-class ProvisionError(RuntimeError):
+class ProvisionError(AppError, RuntimeError):
     """A model could not be provisioned (offline, wheel gone, or not the pinned bytes)."""
 
 

@@ -16,12 +16,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from firmware.errors import AppError
+
 MANIFEST_PATH = Path(__file__).with_name("manifest.json")
 ENV_MODELS_DIR = "CAMERA_APP_MODELS"
 SYSTEM_MODELS_DIR = Path("/var/lib/camera-app/models")
 
 
-class ModelIntegrityError(RuntimeError):
+class ModelIntegrityError(AppError, RuntimeError):
     """A model file is missing, unreadable or not the one the manifest names."""
 
 

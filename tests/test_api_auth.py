@@ -24,9 +24,9 @@ from camera_app.audit import AuditEvent, AuditLog
 from camera_app.config import ConfigError, parse_config
 from camera_app.config.changes import record_config_changes
 from firmware.db import open_database
-from tests.apiclient import OWNER, OWNER_PASSWORD, ApiFactory, Client, TestClock
-from tests.conftest import camera_app_cmd
-from tests.livepeers import free_port, wait_until
+from testkit.api import OWNER, OWNER_PASSWORD, ApiFactory, Client, TestClock
+from testkit.net import free_port, wait_until
+from testkit.service import camera_app_cmd
 
 
 def _concrete(path: str) -> str:

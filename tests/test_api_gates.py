@@ -20,7 +20,7 @@ from gpiozero.pins.mock import MockFactory
 from camera_app.audit import verify
 from firmware.indicator import StreamingIndicator
 from privacy.gates.viewers import CameraInfo
-from tests.apiclient import (
+from testkit.api import (
     MONDAY_10,
     OWNER,
     OWNER_PASSWORD,

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from stdnum.cn import ric
 from stdnum.cn import uscc as stdnum_uscc
 
-from tests.apiclient import ApiFactory, Client, Reply, RunningApi, make_id, make_uscc
+from testkit.api import ApiFactory, Client, Reply, RunningApi, make_id, make_uscc
 
 JSON = "application/json"
 TABLES = (

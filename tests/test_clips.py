@@ -14,7 +14,7 @@ from camera_app.monitor.upkeep import RetentionSweeper, recover_interrupted
 from firmware.db import open_database
 from firmware.frames import Frame
 from firmware.paths import StoragePaths
-from tests.conftest import decode_frames, scene_background
+from testkit.media import decode_frames, scene_background
 
 FPS = 15
 

@@ -9,7 +9,7 @@ import pytest
 
 from camera_app.cli import main
 from camera_app.config import AppConfig, ConfigError, load_config, parse_config
-from tests.conftest import camera_app_cmd
+from testkit.service import camera_app_cmd
 
 
 def test_defaults_are_safe() -> None:

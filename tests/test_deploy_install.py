@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO
-from tests.deploytree import INSTALL, UNINSTALL, UNITS, copy_root, install_into, run_script
+from testkit.deploy import INSTALL, UNINSTALL, UNITS, copy_root, install_into, run_script
+from testkit.paths import REPO
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from skimage import data
 
-from tests.conftest import camera_app_cmd
+from testkit.service import camera_app_cmd
 
 pytestmark = pytest.mark.slow
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-from tests.deploytree import UNITS, install_into
+from testkit.deploy import UNITS, install_into
+from testkit.paths import REPO
 
 UNIT_DIR = REPO / "deploy" / "systemd"
 HOST_UNITS = next(

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED, camera_app_cmd
+from testkit.paths import SHARED
+from testkit.service import camera_app_cmd
 
 FACES_DEV = SHARED / "data" / "faces-dev"
 JUDGE = SHARED / "tools" / "score_redaction.py"

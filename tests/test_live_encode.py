@@ -19,7 +19,7 @@ from privacy.framegate import FrameGate
 from streaming.hub import FrameHub
 from streaming.watermark import Watermark
 from streaming.whep import SessionRefused, ViewerSessions
-from tests.livepeers import Receiver
+from testkit.webrtc import Receiver
 
 W, H = 320, 240
 CAM = "cam1"

@@ -21,10 +21,11 @@ from skimage import data
 from firmware.videofile import VideoFileWriter
 from privacy.leakcheck import crop, leak_score
 from privacy.slate import privacy_hold_slate
-from tests.apiclient import Client
-from tests.conftest import scene_background
-from tests.livepeers import Receiver, free_port
-from tests.serviceproc import go_live, owner_of, start_service, stop_service
+from testkit.api import Client
+from testkit.media import scene_background
+from testkit.net import free_port
+from testkit.service import go_live, owner_of, start_service, stop_service
+from testkit.webrtc import Receiver
 
 pytestmark = pytest.mark.slow
 

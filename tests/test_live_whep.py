@@ -16,8 +16,8 @@ import pytest
 
 from privacy.frame import WithholdReason
 from privacy.slate import privacy_hold_slate
-from tests.apiclient import ApiFactory, Client, RunningApi, make_id
-from tests.livepeers import GatedCamera, Receiver, server_hub, solid
+from testkit.api import ApiFactory, Client, RunningApi, make_id
+from testkit.webrtc import GatedCamera, Receiver, server_hub, solid
 
 W, H = 320, 240
 GREEN = (40, 200, 60)  # BGR

@@ -14,7 +14,8 @@ from pathlib import Path
 import cv2
 import pytest
 
-from tests.conftest import camera_app_cmd, decode_frames
+from testkit.media import decode_frames
+from testkit.service import camera_app_cmd
 
 FPS = 15
 PRE_ROLL = 2.0

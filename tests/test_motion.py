@@ -7,7 +7,7 @@ import numpy as np
 from firmware.configbase import NamedPolygon
 from firmware.motion.config import MotionConfig
 from firmware.motion.detector import MotionDetector
-from tests.conftest import scene_background
+from testkit.media import scene_background
 
 W, H = 640, 480
 

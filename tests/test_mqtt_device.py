@@ -22,8 +22,8 @@ from camera_app.mqtt.outbox import Outbox
 from camera_app.mqtt.topics import Topics
 from firmware.clock import SystemClock
 from firmware.db import open_database
-from tests.livepeers import wait_until
-from tests.mqttbroker import Collector, MqttBroker, device_mqtt_config, publish_and_wait
+from testkit.broker import Collector, MqttBroker, device_mqtt_config, publish_and_wait
+from testkit.net import wait_until
 from tests.test_mqtt_units import MALFORMED
 
 DEVICE = "cam-a"
@@ -236,7 +236,7 @@ def test_decommission_from_the_command_line_clears_every_retained_topic(
 ) -> None:
     import subprocess
 
-    from tests.conftest import camera_app_cmd
+    from testkit.service import camera_app_cmd
 
     device.stop()  # the service is stopped for good; its retained messages are still there
     config = write_config(

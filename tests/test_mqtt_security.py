@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from paho.mqtt.reasoncodes import ReasonCode
 
-from tests.mqttbroker import (
+from testkit.broker import (
     QUIET_TIMEOUT_S,
     Collector,
     MqttBroker,

@@ -13,15 +13,9 @@ from pathlib import Path
 import pytest
 
 from firmware.db import open_database
-from tests.livepeers import free_port, wait_until
-from tests.mqttbroker import (
-    Collector,
-    MqttBroker,
-    Received,
-    device_mqtt_config,
-    publish_and_wait,
-)
-from tests.serviceproc import go_live, owner_of, start_service, stop_service
+from testkit.broker import Collector, MqttBroker, Received, device_mqtt_config, publish_and_wait
+from testkit.net import free_port, wait_until
+from testkit.service import go_live, owner_of, start_service, stop_service
 
 pytestmark = pytest.mark.slow
 

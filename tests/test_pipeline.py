@@ -16,7 +16,7 @@ from firmware.clock import SystemClock
 from firmware.db import open_database
 from firmware.frames import Frame
 from firmware.paths import StoragePaths
-from tests.conftest import decode_frames, scene_background
+from testkit.media import decode_frames, scene_background
 
 FPS = 10
 W, H = 320, 240

@@ -20,7 +20,7 @@ from privacy.frame import FrameStatus, RedactedFrame, WithholdReason
 from privacy.runner import _PRIMING_RUNS
 from privacy.slate import privacy_hold_slate
 from privacy.stage import PrivacyStage
-from tests.conftest import scene_background
+from testkit.media import scene_background
 
 W, H = 640, 480
 FACE = (300.0, 150.0, 60.0, 80.0)

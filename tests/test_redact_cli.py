@@ -19,7 +19,8 @@ from firmware.videofile import write_video
 from privacy.leakcheck import crop, leak_score
 from privacy.models import default_models_dir
 from privacy.slate import privacy_hold_slate
-from tests.conftest import camera_app_cmd, scene_background
+from testkit.media import scene_background
+from testkit.service import camera_app_cmd
 
 pytestmark = pytest.mark.slow
 

@@ -38,16 +38,10 @@ from firmware.identity import ensure_device_identity
 from streaming.hub import FrameHub
 from streaming.track import RedactedVideoTrack
 from streaming.whip import WhipError, WhipPublisher
-from tests.apiclient import ApiFactory, Client, make_id, make_uscc
-from tests.livepeers import GatedCamera, Receiver, free_port, server_hub
-from tests.relayhost import (
-    DEPLOY,
-    ROOM,
-    LocalRelay,
-    RelayUnavailable,
-    janus_binary,
-    start_relay,
-)
+from testkit.api import ApiFactory, Client, make_id, make_uscc
+from testkit.net import free_port
+from testkit.relay import DEPLOY, ROOM, LocalRelay, RelayUnavailable, janus_binary, start_relay
+from testkit.webrtc import GatedCamera, Receiver, server_hub
 
 CAMERA = "cam1"
 W, H = 320, 240

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import camera_app_cmd
-from tests.updatehelpers import BASE_ENV, MODELS, VendorRepo, serving, wheels
+from testkit.service import camera_app_cmd
+from testkit.updates import BASE_ENV, MODELS, VendorRepo, serving, wheels
 
 
 def _run(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -130,7 +130,7 @@ def test_apply_from_the_command_line_checks_health_and_rolls_back(
 def test_check_with_updates_off_is_not_a_failure(tmp_path: Path) -> None:
     """The update timer runs on every device: one without a repository must not show a failed
     unit every six hours."""
-    from tests.conftest import camera_app_cmd
+    from testkit.service import camera_app_cmd
 
     config = tmp_path / "config.yaml"
     config.write_text(f"storage: {{data_dir: {tmp_path / 'data'}}}\n")

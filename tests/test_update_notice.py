@@ -22,7 +22,7 @@ from camera_app.update.health import HealthCheck
 from camera_app.update.layout import UpdatePaths
 from camera_app.update.slots import active_slot
 from firmware.db import open_database
-from tests.updatehelpers import BASE_ENV, StandInService, SteppedClock, VendorRepo, serving, wheels
+from testkit.updates import BASE_ENV, StandInService, SteppedClock, VendorRepo, serving, wheels
 
 pytestmark = pytest.mark.slow
 

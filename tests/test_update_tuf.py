@@ -27,7 +27,7 @@ from camera_app.update.health import HealthCheck
 from camera_app.update.layout import UpdatePaths
 from camera_app.update.slots import active_slot
 from firmware.clock import SystemClock
-from tests.updatehelpers import (
+from testkit.updates import (
     BASE_ENV,
     RepoServer,
     StandInService,

@@ -41,7 +41,8 @@ from camera_app.update.state import load_state
 from firmware.clock import SystemClock
 from firmware.identity import ensure_device_identity, ssl_server_context
 from firmware.runstatus import RunStatus, write_run_status
-from tests.updatehelpers import REPO, SteppedClock
+from testkit.paths import REPO
+from testkit.updates import SteppedClock
 
 SHA = "ab" * 32
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -441,7 +442,7 @@ def test_vendor_tool_keys_are_private_and_never_overwritten(tmp_path: Path) -> N
 
 @pytest.mark.slow
 def test_vendor_tool_refuses_a_behaviour_change_with_a_short_notice(tmp_path: Path) -> None:
-    from tests.updatehelpers import MODELS, wheels
+    from testkit.updates import MODELS, wheels
 
     wheel = wheels("1.1.0")["1.1.0"]
     keys, repo = tmp_path / "keys", tmp_path / "repo"

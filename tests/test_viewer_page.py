@@ -19,8 +19,8 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect, sync_playwright
 
 from camera_app.api.handlers_web import PAGE_CSP
-from tests.apiclient import OWNER, OWNER_PASSWORD, ApiFactory, Client, RunningApi, make_id
-from tests.livepeers import GatedCamera, server_hub, solid
+from testkit.api import OWNER, OWNER_PASSWORD, ApiFactory, Client, RunningApi, make_id
+from testkit.webrtc import GatedCamera, server_hub, solid
 from tests.test_api_gates import audit_events
 
 CHROMIUM = Path("/usr/bin/chromium")

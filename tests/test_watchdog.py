@@ -28,8 +28,9 @@ import yaml
 from camera_app.heartbeat import ServiceHeartbeat
 from firmware.runstatus import RunStatus, read_run_status, write_run_status
 from firmware.watchdog import ServiceNotifier, watchdog_interval_s, watchdog_usec
-from tests.conftest import camera_app_cmd, write_motion_video
-from tests.livepeers import wait_until
+from testkit.media import write_motion_video
+from testkit.net import wait_until
+from testkit.service import camera_app_cmd
 
 
 class NotifySocket:

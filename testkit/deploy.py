@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO
+from testkit.paths import REPO
 
 INSTALL = REPO / "deploy" / "install.sh"
 UNINSTALL = REPO / "deploy" / "uninstall.sh"

@@ -37,9 +37,8 @@ from typing import Any
 from camera_app.update.layout import UpdatePaths
 from firmware.clock import Clock, SystemClock
 from firmware.runstatus import RunStatus, write_run_status
+from testkit.paths import MODELS, REPO
 
-REPO = Path(__file__).resolve().parent.parent
-MODELS = REPO / "models"
 BASE_ENV = Path(sys.prefix)
 _SOURCES = ("camera_app", "firmware", "privacy", "streaming", "setup.cfg", "pyproject.toml",
             "README.md")  # fmt: skip

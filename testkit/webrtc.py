@@ -4,7 +4,6 @@
   frames made by the real ``privacy.framegate.FrameGate`` into a ``streaming.hub.FrameHub``.
 - :class:`Receiver` is the far end: a real aiortc peer connection that queues the decoded frames
   of the video it receives, whether it offers (a WHEP viewer) or answers (a relay subscriber).
-- :func:`free_port` and :func:`wait_until` start and wait for the servers the tests run.
 
 Everything stays on this host: the peer connections have no STUN or TURN server, so ICE pairs
 the host's own addresses.
@@ -13,7 +12,6 @@ the host's own addresses.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -34,8 +32,8 @@ from privacy.frame import WithholdReason
 from privacy.framegate import FrameGate
 from streaming.hub import FrameHub
 
-if TYPE_CHECKING:  # only a type here: bench/ imports this module through tests.relayhost
-    from tests.apiclient import RunningApi
+if TYPE_CHECKING:  # only a type here: the owner-API harness is not needed to run peers
+    from testkit.api import RunningApi
 
 Picture = Callable[[int], np.ndarray]
 """Makes the BGR picture of frame number ``sequence``."""
@@ -152,21 +150,3 @@ class Receiver:
         await self.pc.close()
         for pump in self._pumps:
             pump.cancel()
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on (at the time of asking)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 60, every: float = 0.2) -> bool:
-    """Poll ``predicate`` every ``every`` s until it is true (``True``) or ``timeout`` s passed
-    (``False``)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return False

@@ -11,7 +11,7 @@ authenticated by the client certificate of a name: a device id, or ``"controller
 sets a client's id to its certificate CN (``use_username_as_clientid``), so one name is one
 connection: a second client with the same certificate disconnects the first.
 
-Fixtures (a pytest plugin, listed in ``tests/conftest.py``):
+Fixtures (a pytest plugin, listed in ``tests/conftest.py``'s ``pytest_plugins``):
 
 - ``mqtt_pki`` (session): :class:`MqttPki` — CA, server certificate, client certificates;
 - ``mqtt_broker`` (function): :class:`MqttBroker`, running; stopped at teardown.
@@ -46,7 +46,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-REPO = Path(__file__).resolve().parent.parent
+from testkit.paths import REPO
+
 DEPLOY = REPO / "deploy" / "mosquitto"
 MAKE_CERTS = DEPLOY / "make-certs.sh"
 

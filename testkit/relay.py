@@ -22,9 +22,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.livepeers import free_port
+from testkit.net import free_port
+from testkit.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy" / "janus"
 ROOM = "camera"  # the room deploy/janus/janus.plugin.videoroom.jcfg defines
 START_TIMEOUT_S = 20.0

@@ -1,4 +1,5 @@
-"""The real ``camera-app run`` in a subprocess, and its owner, for end-to-end tests.
+"""The real ``camera-app`` entry point in a subprocess: ``camera-app run`` and its owner, for
+end-to-end tests, and the command line of the installed console script for the CLI tests.
 
 The only fake is the GPIO pin of the streaming LED: gpiozero's mock pin factory, selected with
 ``GPIOZERO_PIN_FACTORY=mock``, since test machines have no GPIO header.
@@ -9,16 +10,22 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 from camera_app.accounts import issue_setup_code
 from firmware.clock import SystemClock
 from firmware.db import open_database
-from tests.apiclient import Client, make_id
-from tests.conftest import camera_app_cmd
-from tests.livepeers import wait_until
+from testkit.api import Client, make_id
+from testkit.net import wait_until
 
 OWNER_PASSWORD = "a long test password"
+
+
+def camera_app_cmd() -> list[str]:
+    """The installed console script (so tests drive the real entry point)."""
+    script = Path(sys.executable).parent / "camera-app"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "camera_app.cli"]
 
 
 def start_service(config: Path, source: str) -> subprocess.Popen[str]:

@@ -17,6 +17,7 @@ import pytest
 from privacy.frame import WithholdReason
 from privacy.slate import privacy_hold_slate
 from testkit.api import ApiFactory, Client, RunningApi, make_id
+from testkit.gates import invite_parent, kindergarten, ready_kindergarten
 from testkit.webrtc import GatedCamera, Receiver, server_hub, solid
 
 W, H = 320, 240
@@ -146,8 +147,6 @@ async def _sdp_only() -> str:
 
 
 def test_parent_is_cut_off_when_their_viewing_window_ends(start_api: ApiFactory) -> None:
-    from tests.test_api_gates import invite_parent, kindergarten, ready_kindergarten
-
     api, owner = kindergarten(start_api)
     ready_kindergarten(api, owner)
     assert owner.post("/api/cameras/kg-a/streaming/start").status == 200

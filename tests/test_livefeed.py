@@ -1,9 +1,9 @@
 """The live privacy feed: idle unless the camera streams, a fresh stage per stream, and fail closed
 (no stage → the stream stops; a stage that raises → the slate, then a rebuilt stage).
 
-The stage is the real ``PrivacyStage``; its detector is scripted (as in test_privacy_stage) so
-that failures can be injected. The hub and the controller are replaced by plain callables that
-record what the feed asks of them.
+The stage is the real ``PrivacyStage``; its detector is scripted (``testkit.stage``, as in
+test_privacy_stage) so that failures can be injected. The hub and the controller are replaced by
+plain callables that record what the feed asks of them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from privacy import RedactedFrame
 from privacy.frame import WithholdReason
 from privacy.models import ModelIntegrityError
 from privacy.stage import PrivacyStage
-from tests.test_privacy_stage import _frame, _stage, always
+from testkit.stage import always, scene_frame, scripted_stage
 
 CAM = "cam1"
 
@@ -31,7 +31,7 @@ class Harness:
         self.stops: list[tuple[str, str, str]] = []
         self.builds = 0
         self.closed = 0  # stages the feed closed
-        self._build = build or (lambda: _stage(always())[0])
+        self._build = build or (lambda: scripted_stage(always())[0])
         self.event = threading.Event()
         self.feed = LivePrivacyFeed(
             CAM,
@@ -81,7 +81,7 @@ class Harness:
         i = start
         deadline = time.monotonic() + timeout
         while len(self.published) < count and not self.stops and time.monotonic() < deadline:
-            self.feed.offer(_frame(i))
+            self.feed.offer(scene_frame(i))
             i += 1
             time.sleep(1 / 30)
         return i
@@ -103,7 +103,7 @@ def harness():
 def test_idle_while_the_camera_does_not_stream(harness) -> None:
     h = harness()
     for i in range(20):
-        h.feed.offer(_frame(i))
+        h.feed.offer(scene_frame(i))
     time.sleep(0.2)
     assert h.builds == 0 and h.published == [] and h.feed.stats.offered == 0
 
@@ -122,7 +122,7 @@ def test_streams_redacted_frames_with_a_fresh_stage_per_stream(harness) -> None:
     assert h.wait(lambda: h.closed == 1)
     before = len(h.published)
     for j in range(i, i + 10):
-        h.feed.offer(_frame(j))
+        h.feed.offer(scene_frame(j))
     time.sleep(0.2)
     assert len(h.published) == before, "frames were published after the stream stopped"
     h.live = True
@@ -149,7 +149,7 @@ def test_a_stage_that_raises_sends_the_slate_and_is_rebuilt(harness) -> None:
     calls = {"n": 0}
 
     def flaky() -> PrivacyStage:
-        stage = _stage(always())[0]
+        stage = scripted_stage(always())[0]
         process = stage.process
 
         def process_once_failing(frame):

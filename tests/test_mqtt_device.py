@@ -23,8 +23,8 @@ from camera_app.mqtt.topics import Topics
 from firmware.clock import SystemClock
 from firmware.db import open_database
 from testkit.broker import Collector, MqttBroker, device_mqtt_config, publish_and_wait
+from testkit.mqtt_payloads import MALFORMED
 from testkit.net import wait_until
-from tests.test_mqtt_units import MALFORMED
 
 DEVICE = "cam-a"
 TOPICS = Topics("camera", DEVICE)

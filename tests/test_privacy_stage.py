@@ -1,87 +1,34 @@
 """The privacy stage with injected detectors: every withhold reason, frame memory, the slate.
 
-The detectors here are scripted stand-ins (raise, sleep, return chosen scores) so each gate
-decision can be provoked on purpose; the real models are tested in test_detectors.py.
+The detectors here are scripted stand-ins (raise, sleep, return chosen scores; ``testkit.stage``)
+so each gate decision can be provoked on purpose; the real models are tested in test_detectors.py.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pytest
 
-from firmware.frames import Frame
-from privacy.config import DetectorSpec, PrivacyConfig
+from privacy.config import DetectorSpec
 from privacy.detect.base import Detection
 from privacy.frame import FrameStatus, RedactedFrame, WithholdReason
-from privacy.runner import _PRIMING_RUNS
 from privacy.slate import privacy_hold_slate
 from privacy.stage import PrivacyStage
 from testkit.media import scene_background
-
-W, H = 640, 480
-FACE = (300.0, 150.0, 60.0, 80.0)
-
-Script = Callable[[int], list[Detection]]
-
-
-class ScriptedDetector:
-    """Returns, raises or sleeps as ``script(n)`` says for its n-th timed call.
-
-    The stage primes its detectors per frame size with untimed calls; those return nothing and
-    are not counted in ``calls``.
-    """
-
-    def __init__(self, script: Script, name: str = "scripted") -> None:
-        self.name = name
-        self.calls = 0
-        self.priming_calls = 0
-        self._script = script
-
-    @property
-    def primed(self) -> bool:
-        return self.priming_calls > 0
-
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        if self.priming_calls < _PRIMING_RUNS:
-            self.priming_calls += 1
-            return []
-        n = self.calls
-        self.calls += 1
-        return self._script(n)
-
-
-def face(score: float = 0.9, box: tuple[float, float, float, float] = FACE) -> Detection:
-    return Detection(box, score, "scripted")
-
-
-def always(*dets: Detection) -> Script:
-    return lambda _n: list(dets)
-
-
-def _config(**kw: object) -> PrivacyConfig:
-    base: dict = {
-        "detectors": [DetectorSpec(model="blazeface_full_range")],
-        "person_check": False,
-        "release_frames": 0,
-    }
-    base.update(kw)
-    return PrivacyConfig(**base)
-
-
-def _stage(script: Script, **kw: object) -> tuple[PrivacyStage, ScriptedDetector]:
-    detector = ScriptedDetector(script)
-    return PrivacyStage(_config(**kw), [(detector, 1)], {"scripted": "1"}), detector
-
-
-def _frame(i: int, image: np.ndarray | None = None) -> Frame:
-    img = scene_background(W, H) if image is None else image
-    img = img.copy()
-    img.flags.writeable = False
-    return Frame(img, i / 15, i)
+from testkit.stage import (
+    FACE,
+    H,
+    ScriptedDetector,
+    W,
+    always,
+    face,
+    scene_frame,
+    scripted_stage,
+    stage_config,
+)
 
 
 def _face_changed(out: RedactedFrame, original: np.ndarray) -> bool:
@@ -90,8 +37,8 @@ def _face_changed(out: RedactedFrame, original: np.ndarray) -> bool:
 
 
 def test_confident_face_is_redacted_and_the_rest_is_untouched() -> None:
-    stage, _ = _stage(always(face()))
-    frame = _frame(0)
+    stage, _ = scripted_stage(always(face()))
+    frame = scene_frame(0)
     out = stage.process(frame)
     assert out.status is FrameStatus.STREAMED and out.reason is None
     assert _face_changed(out, frame.image)
@@ -111,8 +58,8 @@ def test_detector_error_withholds_then_recovers() -> None:
             raise RuntimeError("model crashed")
         return [face()]
 
-    stage, _ = _stage(script, release_frames=2)
-    statuses = [stage.process(_frame(i)) for i in range(5)]
+    stage, _ = scripted_stage(script, release_frames=2)
+    statuses = [stage.process(scene_frame(i)) for i in range(5)]
     assert [s.reason for s in statuses] == [
         None,
         WithholdReason.DETECTOR_ERROR,
@@ -129,15 +76,15 @@ def test_slow_detector_times_out_and_lags() -> None:
             time.sleep(0.5)
         return [face()]
 
-    stage, detector = _stage(script, deadline_ms=100)
-    assert stage.process(_frame(0)).streamed
+    stage, detector = scripted_stage(script, deadline_ms=100)
+    assert stage.process(scene_frame(0)).streamed
     assert detector.primed  # warmed up untimed on the first frame size
-    assert stage.process(_frame(1)).reason is WithholdReason.DETECTOR_TIMEOUT
+    assert stage.process(scene_frame(1)).reason is WithholdReason.DETECTOR_TIMEOUT
     # the late run is still going: the next frame is not even submitted
-    assert stage.process(_frame(2)).reason is WithholdReason.DETECTOR_LAG
+    assert stage.process(scene_frame(2)).reason is WithholdReason.DETECTOR_LAG
     assert detector.calls == 2
     time.sleep(0.5)
-    assert stage.process(_frame(3)).streamed
+    assert stage.process(scene_frame(3)).streamed
 
 
 def test_timeout_frame_never_shows_the_face() -> None:
@@ -145,8 +92,8 @@ def test_timeout_frame_never_shows_the_face() -> None:
         time.sleep(0.3)
         return [face()]
 
-    stage, _ = _stage(script, deadline_ms=50)
-    frame = _frame(0)
+    stage, _ = scripted_stage(script, deadline_ms=50)
+    frame = scene_frame(0)
     out = stage.process(frame)
     assert out.status is FrameStatus.WITHHELD
     assert np.array_equal(out.image, privacy_hold_slate(W, H))
@@ -156,8 +103,8 @@ def test_timeout_frame_never_shows_the_face() -> None:
     ("action", "expected"), [("withhold", WithholdReason.UNCERTAIN_DETECTION), ("redact", None)]
 )
 def test_uncertain_detection(action: str, expected: WithholdReason | None) -> None:
-    stage, _ = _stage(always(face(score=0.4)), uncertain_action=action)
-    frame = _frame(0)
+    stage, _ = scripted_stage(always(face(score=0.4)), uncertain_action=action)
+    frame = scene_frame(0)
     out = stage.process(frame)
     assert out.reason is expected
     if expected is None:
@@ -165,17 +112,20 @@ def test_uncertain_detection(action: str, expected: WithholdReason | None) -> No
 
 
 def test_dark_and_covered_frames_are_withheld() -> None:
-    stage, _ = _stage(always())
-    assert stage.process(_frame(0, np.zeros((H, W, 3), np.uint8))).reason is WithholdReason.TOO_DARK
-    stage, _ = _stage(always())
+    stage, _ = scripted_stage(always())
+    assert (
+        stage.process(scene_frame(0, np.zeros((H, W, 3), np.uint8))).reason
+        is WithholdReason.TOO_DARK
+    )
+    stage, _ = scripted_stage(always())
     grey = np.full((H, W, 3), 128, np.uint8)  # a hand or tape over the lens: no detail at all
-    assert stage.process(_frame(0, grey)).reason is WithholdReason.TOO_BLURRED
+    assert stage.process(scene_frame(0, grey)).reason is WithholdReason.TOO_BLURRED
 
 
 def test_scene_change_resets_tracks_and_waits_for_every_detector() -> None:
     fast = ScriptedDetector(always(face()), "fast")
     slow = ScriptedDetector(always(), "slow")
-    config = _config(
+    config = stage_config(
         detectors=[
             DetectorSpec(model="blazeface_full_range"),
             DetectorSpec(model="centerface", every=3),
@@ -184,12 +134,12 @@ def test_scene_change_resets_tracks_and_waits_for_every_detector() -> None:
     )
     stage = PrivacyStage(config, [(fast, 1), (slow, 3)], {})
     for i in range(4):
-        assert stage.process(_frame(i)).streamed
+        assert stage.process(scene_frame(i)).streamed
     other = np.ascontiguousarray(255 - scene_background(W, H, seed=99))
-    assert stage.process(_frame(4, other)).reason is WithholdReason.SCENE_CHANGE
+    assert stage.process(scene_frame(4, other)).reason is WithholdReason.SCENE_CHANGE
     # the slow detector last ran at frame 3 (old scene); it runs again at frame 6
-    assert stage.process(_frame(5, other)).reason is WithholdReason.WARMUP
-    assert stage.process(_frame(6, other)).streamed
+    assert stage.process(scene_frame(5, other)).reason is WithholdReason.WARMUP
+    assert stage.process(scene_frame(6, other)).streamed
 
 
 def test_frame_memory_keeps_a_missed_face_redacted() -> None:
@@ -198,9 +148,9 @@ def test_frame_memory_keeps_a_missed_face_redacted() -> None:
     def script(n: int) -> list[Detection]:
         return [] if n in (3, 4) else [face(box=moving[n])]
 
-    stage, _ = _stage(script)
+    stage, _ = scripted_stage(script)
     for i in range(6):
-        frame = _frame(i)
+        frame = scene_frame(i)
         out = stage.process(frame)
         assert out.streamed
         x, y, w, h = (int(v) for v in moving[i])
@@ -210,8 +160,8 @@ def test_frame_memory_keeps_a_missed_face_redacted() -> None:
 
 
 def test_memory_ends() -> None:
-    stage, _ = _stage(lambda n: [face()] if n == 0 else [], memory_frames=2)
-    regions = [stage.process(_frame(i)).regions for i in range(5)]
+    stage, _ = scripted_stage(lambda n: [face()] if n == 0 else [], memory_frames=2)
+    regions = [stage.process(scene_frame(i)).regions for i in range(5)]
     assert [bool(r) for r in regions] == [True, True, True, False, False]
 
 
@@ -229,8 +179,8 @@ def test_faceless_person_near_is_withheld_far_is_redacted() -> None:
         return img
 
     for height, expected in ((300, WithholdReason.PERSON_WITHOUT_FACE), (100, None)):
-        stage, _ = _stage(always(), person_check=True)
-        outs = [stage.process(_frame(i, person(i, height))) for i in range(8)]
+        stage, _ = scripted_stage(always(), person_check=True)
+        outs = [stage.process(scene_frame(i, person(i, height))) for i in range(8)]
         assert all(o.streamed for o in outs[:4])
         assert outs[-1].reason is expected, (height, [o.reason for o in outs])
         if expected is None:
@@ -242,7 +192,7 @@ def test_redacted_frame_cannot_be_made_outside_the_gate() -> None:
     image.flags.writeable = False
     with pytest.raises(TypeError, match=r"only by privacy\.gate"):
         RedactedFrame(image, 0.0, 0, FrameStatus.STREAMED, None, ())
-    out = _stage(always())[0].process(_frame(0))
+    out = scripted_stage(always())[0].process(scene_frame(0))
     with pytest.raises(AttributeError):
         out.status = FrameStatus.STREAMED  # type: ignore[misc]
     with pytest.raises(ValueError, match="read-only"):
@@ -250,24 +200,26 @@ def test_redacted_frame_cannot_be_made_outside_the_gate() -> None:
 
 
 def test_gate_refuses_to_stream_the_captured_array() -> None:
-    stage, _ = _stage(always())
-    frame = _frame(0)
+    stage, _ = scripted_stage(always())
+    frame = scene_frame(0)
     with pytest.raises(ValueError, match="never the captured image"):
         stage.gate.stream(frame, frame.image, ())
 
 
 def test_config_rejects_inconsistent_settings() -> None:
     with pytest.raises(ValueError, match=r"min_score 0\.6 must be lower than confident_score"):
-        _config(detectors=[DetectorSpec(model="centerface", min_score=0.6)], confident_score=0.5)
+        stage_config(
+            detectors=[DetectorSpec(model="centerface", min_score=0.6)], confident_score=0.5
+        )
     with pytest.raises(ValueError, match="memory_frames"):
-        _config(detectors=[DetectorSpec(model="centerface", every=5)], memory_frames=2)
+        stage_config(detectors=[DetectorSpec(model="centerface", every=5)], memory_frames=2)
 
 
 def test_latency_history_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("privacy.stage.LATENCY_WINDOW", 3)
-    stage, _ = _stage(always())
+    stage, _ = scripted_stage(always())
     for i in range(6):
-        stage.process(_frame(i))
+        stage.process(scene_frame(i))
     assert len(stage.latencies_s) == 3
 
 
@@ -279,8 +231,8 @@ def test_close_frees_the_detectors_at_once_and_never_waits_for_a_hung_one() -> N
     closed_on: list[str] = []
     record = lambda: closed_on.append(threading.current_thread().name)  # noqa: E731
     detector.close = record  # type: ignore[attr-defined]
-    stage = PrivacyStage(_config(), [(detector, 1)], {"scripted": "1"})
-    stage.process(_frame(0))
+    stage = PrivacyStage(stage_config(), [(detector, 1)], {"scripted": "1"})
+    stage.process(scene_frame(0))
     stage.close()
     assert closed_on == [threading.current_thread().name]
 
@@ -288,8 +240,8 @@ def test_close_frees_the_detectors_at_once_and_never_waits_for_a_hung_one() -> N
     hung = ScriptedDetector(lambda n: release.wait(5) and [] if n == 0 else [])
     hung_closed: list[str] = []
     hung.close = lambda: hung_closed.append(threading.current_thread().name)  # type: ignore[attr-defined]
-    stage = PrivacyStage(_config(deadline_ms=50), [(hung, 1)], {"scripted": "1"})
-    stage.process(_frame(0))  # times out: the run is still in flight
+    stage = PrivacyStage(stage_config(deadline_ms=50), [(hung, 1)], {"scripted": "1"})
+    stage.process(scene_frame(0))  # times out: the run is still in flight
     started = time.monotonic()
     stage.close()
     assert time.monotonic() - started < 1 and hung_closed == []

@@ -39,6 +39,7 @@ from streaming.hub import FrameHub
 from streaming.track import RedactedVideoTrack
 from streaming.whip import WhipError, WhipPublisher
 from testkit.api import ApiFactory, Client, make_id, make_uscc
+from testkit.gates import DAILY_9_TO_21, opt_in, register
 from testkit.net import free_port
 from testkit.relay import DEPLOY, ROOM, LocalRelay, RelayUnavailable, janus_binary, start_relay
 from testkit.webrtc import GatedCamera, Receiver, server_hub
@@ -540,8 +541,6 @@ def test_a_relay_that_never_answers_does_not_hold_up_the_gates(
 ) -> None:
     """Publishing runs beside the once-a-second gate check: a relay that accepts the connection
     and then says nothing (until the publisher's timeout) must not delay a time-based stop."""
-    from tests.test_api_gates import DAILY_9_TO_21, opt_in, register
-
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen()

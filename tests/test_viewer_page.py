@@ -20,8 +20,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect, 
 
 from camera_app.api.handlers_web import PAGE_CSP
 from testkit.api import OWNER, OWNER_PASSWORD, ApiFactory, Client, RunningApi, make_id
+from testkit.gates import audit_events
 from testkit.webrtc import GatedCamera, server_hub, solid
-from tests.test_api_gates import audit_events
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -32,6 +32,7 @@ from firmware.db import open_database
 from firmware.indicator import StreamingIndicator
 from firmware.paths import StoragePaths
 from privacy.gates.viewers import CameraInfo
+from testkit.clock import FakeClock
 
 TZ = ZoneInfo("Asia/Shanghai")
 # Monday 16 November 2026, 10:00 in Shanghai
@@ -47,34 +48,6 @@ def make_id(region: str = "110101", born: str = "19900307", seq: str = "123") ->
 
 def make_uscc(body: str = "91440300MA5FXXXX1") -> str:
     return body + uscc.calc_check_digit(body)
-
-
-class TestClock:
-    """The app's clock, set by the test. Thread-safe: the server reads it on its own thread."""
-
-    __test__ = False
-
-    def __init__(self, wall: float = MONDAY_10) -> None:
-        self._lock = threading.Lock()
-        self._wall = wall
-        self._mono = 1000.0
-
-    def wall(self) -> float:
-        with self._lock:
-            return self._wall
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return self._mono
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._wall += seconds
-            self._mono += seconds
-
-    def set_wall(self, wall: float) -> None:
-        with self._lock:
-            self._wall = wall
 
 
 @dataclass
@@ -145,7 +118,7 @@ class Client:
 class RunningApi:
     server: ApiServer
     config: AppConfig
-    clock: TestClock
+    clock: FakeClock
     pins: MockFactory
     indicator: StreamingIndicator
 
@@ -216,7 +189,7 @@ def start_api(tmp_path: Path) -> Iterator[ApiFactory]:
         for section, values in (overrides or {}).items():
             data.setdefault(section, {}).update(values)
         config = parse_config(data)
-        clock = TestClock()
+        clock = FakeClock(MONDAY_10)  # the server reads it on its own thread: thread-safe
         pins = pins or MockFactory()
         led = indicator or StreamingIndicator(config.streaming.indicator_pin, pin_factory=pins)
 

@@ -25,11 +25,10 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -378,19 +377,3 @@ def serving(root: Path) -> Iterator[RepoServer]:
         yield server
     finally:
         server.close()
-
-
-class SteppedClock:
-    """Wall time that a test moves on (the notice period); monotonic time is real."""
-
-    def __init__(self, offset: timedelta = timedelta()) -> None:
-        self.offset = offset
-
-    def wall(self) -> float:
-        return time.time() + self.offset.total_seconds()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self.wall(), UTC)

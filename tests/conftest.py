@@ -1,5 +1,5 @@
-"""Shared fixtures: real video files made with PyAV, config files; the harnesses themselves (and
-the helpers that test modules import) are in the ``testkit`` package."""
+"""Shared fixtures: the fake clock, real video files made with PyAV, config files; the harnesses
+themselves (and the helpers that test modules import) are in the ``testkit`` package."""
 
 from __future__ import annotations
 
@@ -9,9 +9,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from testkit.clock import FakeClock
 from testkit.media import write_motion_video
 
 pytest_plugins = ["testkit.api", "testkit.broker"]  # start_api; mqtt_broker, mqtt_pki
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The app's clock, standing still until the test moves it (``testkit.clock.FakeClock``;
+    a test module that needs another start time overrides this fixture)."""
+    return FakeClock()
 
 
 @pytest.fixture

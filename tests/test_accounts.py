@@ -21,19 +21,9 @@ from camera_app.accounts import (
 from camera_app.audit import verify
 from camera_app.cli import main
 from firmware.db import open_database
+from testkit.clock import FakeClock
 
 CODE = re.compile(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def wall(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -50,7 +40,7 @@ def _issue(conn: sqlite3.Connection, clock: FakeClock) -> str:
 
 
 def test_code_is_shown_once_and_only_its_hash_is_stored(conn: sqlite3.Connection) -> None:
-    clock = FakeClock()
+    clock = FakeClock(time.time())
     code = _issue(conn, clock)
     out = io.StringIO()
     assert not ensure_setup_code(conn, clock, out)  # second start: not shown again
@@ -61,7 +51,7 @@ def test_code_is_shown_once_and_only_its_hash_is_stored(conn: sqlite3.Connection
 
 
 def test_owner_setup_with_the_code(conn: sqlite3.Connection) -> None:
-    clock = FakeClock()
+    clock = FakeClock(time.time())
     code = _issue(conn, clock)
     create_owner(conn, clock, code.lower(), "alice", "correct horse battery")
     assert has_owner(conn)
@@ -91,7 +81,7 @@ def test_owner_setup_with_the_code(conn: sqlite3.Connection) -> None:
 def test_refusals_change_nothing(
     conn: sqlite3.Connection, code: str | None, password: str, reason: str
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(time.time())
     real = _issue(conn, clock)
     with pytest.raises(SetupError, match=reason):
         create_owner(conn, clock, code or real, "alicealice", password)
@@ -100,9 +90,9 @@ def test_refusals_change_nothing(
 
 
 def test_expired_code_is_refused_and_a_new_one_is_issued(conn: sqlite3.Connection) -> None:
-    clock = FakeClock()
+    clock = FakeClock(time.time())
     code = _issue(conn, clock)
-    clock.now += SETUP_CODE_TTL_S + 1
+    clock.advance(SETUP_CODE_TTL_S + 1)
     with pytest.raises(SetupError, match="expired"):
         create_owner(conn, clock, code, "alice", "correct horse battery")
     new = _issue(conn, clock)
@@ -115,7 +105,7 @@ def test_cli_owner_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
     config = tmp_path / "c.yaml"
     config.write_text(f"storage:\n  data_dir: {data}\n")
     conn = open_database(data / "camera.db")
-    code = _issue(conn, FakeClock())
+    code = _issue(conn, FakeClock(time.time()))
     conn.close()
     monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
     args = ["owner", "setup", "--config", str(config), "--code", code, "--password-stdin"]

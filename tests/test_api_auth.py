@@ -24,7 +24,8 @@ from camera_app.audit import AuditEvent, AuditLog
 from camera_app.config import ConfigError, parse_config
 from camera_app.config.changes import record_config_changes
 from firmware.db import open_database
-from testkit.api import OWNER, OWNER_PASSWORD, ApiFactory, Client, TestClock
+from testkit.api import MONDAY_10, OWNER, OWNER_PASSWORD, ApiFactory, Client
+from testkit.clock import FakeClock
 from testkit.net import free_port, wait_until
 from testkit.service import camera_app_cmd
 
@@ -157,7 +158,7 @@ def test_plain_http_is_refused_off_loopback() -> None:
 
 def test_config_changes_are_audited_by_section(tmp_path: Path) -> None:
     conn = open_database(tmp_path / "camera.db")
-    clock = TestClock()
+    clock = FakeClock(MONDAY_10)
     first = parse_config({"camera": {"id": "cam1"}})
     assert "camera" in record_config_changes(conn, first, clock)
     assert record_config_changes(conn, first, clock) == []

@@ -25,6 +25,7 @@ from camera_app.audit import (
 )
 from camera_app.cli import EXIT_TAMPERED, main
 from firmware.db import open_database
+from testkit.clock import FakeClock
 
 ALL_TRIGGERS = (
     "audit_no_update",
@@ -32,22 +33,6 @@ ALL_TRIGGERS = (
     "audit_head_no_delete",
     "audit_head_forward_only",
 )
-
-
-class FakeClock:
-    """Starts at a fixed time and advances one second per reading."""
-
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self.now = start
-        self._lock = threading.Lock()
-
-    def wall(self) -> float:
-        with self._lock:
-            self.now += 1.0
-            return self.now
-
-    def monotonic(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -63,7 +48,7 @@ def conn(db_path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def _fill(conn: sqlite3.Connection, n: int = 10) -> AuditLog:
-    audit = AuditLog(conn, FakeClock())
+    audit = AuditLog(conn, FakeClock(tick=1.0))
     events = list(AuditEvent)
     for i in range(n):
         audit.append(
@@ -111,7 +96,7 @@ def test_chain_of_records_verifies(conn: sqlite3.Connection) -> None:
 
 
 def test_append_returns_what_is_stored_and_hashed(conn: sqlite3.Connection) -> None:
-    audit = AuditLog(conn, FakeClock(start=100))  # an int-ish time still hashes as stored
+    audit = AuditLog(conn, FakeClock(100, tick=1.0))  # an int-ish time still hashes as stored
     record = audit.append(
         "opt_in", actor="owner", camera_id="yard", details={"mode": "kindergarten", "ids": (1, 2)}
     )
@@ -125,7 +110,7 @@ def test_append_returns_what_is_stored_and_hashed(conn: sqlite3.Connection) -> N
 
 def test_empty_log_verifies(conn: sqlite3.Connection) -> None:
     assert verify(conn).ok and verify(conn).records == 0
-    AuditLog(conn, FakeClock())  # schema without records
+    AuditLog(conn, FakeClock(tick=1.0))  # schema without records
     assert verify(conn).ok and verify(conn).records == 0
 
 
@@ -253,7 +238,7 @@ def test_triggers_refuse_update_and_delete(conn: sqlite3.Connection) -> None:
     ],
 )
 def test_secrets_in_details_are_refused(conn: sqlite3.Connection, details: dict) -> None:
-    audit = AuditLog(conn, FakeClock())
+    audit = AuditLog(conn, FakeClock(tick=1.0))
     with pytest.raises(ValueError, match="secrets"):
         audit.append(AuditEvent.REGISTRATION_ADDED, actor="owner", details=details)
     assert conn.execute("SELECT count(*) FROM audit").fetchone()[0] == 0
@@ -271,7 +256,7 @@ def test_secrets_in_details_are_refused(conn: sqlite3.Connection, details: dict)
     ],
 )
 def test_bad_appends_are_refused(conn: sqlite3.Connection, event: str, kwargs: dict) -> None:
-    audit = AuditLog(conn, FakeClock())
+    audit = AuditLog(conn, FakeClock(tick=1.0))
     with pytest.raises(ValueError):
         audit.append(event, **kwargs)
     assert conn.execute("SELECT count(*) FROM audit").fetchone()[0] == 0
@@ -280,7 +265,7 @@ def test_bad_appends_are_refused(conn: sqlite3.Connection, event: str, kwargs: d
 def test_concurrent_appends_from_threads_keep_one_chain(
     conn: sqlite3.Connection, db_path: Path
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(tick=1.0)
     shared = AuditLog(conn, clock)
     extra = [open_database(db_path) for _ in range(3)]
     logs = [shared, shared, shared, *(AuditLog(c, clock) for c in extra)]
@@ -311,7 +296,7 @@ def test_concurrent_appends_from_threads_keep_one_chain(
 
 def _append_in_process(db_path: str, worker: int, count: int) -> None:
     conn = open_database(Path(db_path))
-    audit = AuditLog(conn, FakeClock())
+    audit = AuditLog(conn, FakeClock(tick=1.0))
     for n in range(count):
         audit.append(AuditEvent.CONFIG_CHANGED, actor=f"p{worker}", details={"n": n})
     conn.close()
@@ -320,7 +305,7 @@ def _append_in_process(db_path: str, worker: int, count: int) -> None:
 def test_concurrent_appends_from_processes_keep_one_chain(
     conn: sqlite3.Connection, db_path: Path
 ) -> None:
-    AuditLog(conn, FakeClock())  # the schema exists before the writers race
+    AuditLog(conn, FakeClock(tick=1.0))  # the schema exists before the writers race
     ctx = multiprocessing.get_context("spawn")  # separate processes: only BEGIN IMMEDIATE helps
     procs = [ctx.Process(target=_append_in_process, args=(str(db_path), i, 20)) for i in range(3)]
     for p in procs:

@@ -55,6 +55,7 @@ from privacy.gates.viewers import (
 )
 from privacy.registration import Registration, RegistrationStore
 from privacy.secrets import DeviceSecretStore, FieldCipher
+from testkit.clock import FakeClock
 
 DAY_S = 86400
 WEEK_S = 7 * DAY_S
@@ -955,17 +956,6 @@ def test_public_link_ignores_viewer_grants() -> None:
 # --- StreamController -----------------------------------------------------------------------
 
 
-class FixedClock:
-    def __init__(self, wall: float = NOW) -> None:
-        self.now = wall
-
-    def wall(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.now
-
-
 def resident_id() -> str:
     body = "110101" + "19900307" + "123"
     return body + ric.calc_check_digit(body + "0")
@@ -983,7 +973,7 @@ CAMERAS = {
 @dataclasses.dataclass
 class Rig:
     conn: sqlite3.Connection
-    clock: FixedClock
+    clock: FakeClock
     factory: MockFactory
     indicator: StreamingIndicator
     registrations: RegistrationStore
@@ -1019,7 +1009,7 @@ class Rig:
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
     conn = open_database(tmp_path / "data" / "camera.db")
-    clock = FixedClock()
+    clock = FakeClock(NOW)
     cipher = FieldCipher.from_store(DeviceSecretStore(tmp_path / "data" / "keys" / "device.key"))
     registrations = RegistrationStore(conn, cipher, clock)
     # This machine has no GPIO: gpiozero's MockFactory stands in for the pins, and the LED state
@@ -1097,7 +1087,7 @@ def test_start_lights_led_before_streaming_and_stop_notifies(
     ctl.start("porch", "owner")
     assert len(rig.audit(AuditEvent.STREAM_STARTED)) == 1
 
-    rig.clock.now = NOW + 5
+    rig.clock.advance_to(NOW + 5)
     assert ctl.stop("porch", "owner", "owner stopped") is True
     assert seen[-1] == (False, False)  # LED off only after leaving streaming
     assert not rig.led
@@ -1215,11 +1205,11 @@ def test_expired_viewer_is_revoked_once_with_audit(rig: Rig) -> None:
         expires_at=None,
         actor="owner",
     )
-    rig.clock.now = NOW + 59
+    rig.clock.advance_to(NOW + 59)
     ctl.reevaluate()
     assert ctl.viewers.get(gran.id).revoked_at is None  # type: ignore[union-attr]
     assert rig.audit(AuditEvent.VIEWER_REVOKED) == []
-    rig.clock.now = NOW + 60  # expires_at reached
+    rig.clock.advance_to(NOW + 60)  # expires_at reached
     ctl.reevaluate()
     ctl.reevaluate()
     revoked = ctl.viewers.get(gran.id)
@@ -1258,13 +1248,13 @@ def test_notice_lapse_is_logged_once_and_stops_the_stream(rig: Rig) -> None:
     ctl = rig.controller
     _merchant_ready(rig)
     ctl.start("counter", "owner")
-    rig.clock.now = NOW + 29.99 * DAY_S
+    rig.clock.advance_to(NOW + 29.99 * DAY_S)
     assert ctl.reevaluate() == []
     assert rig.audit(AuditEvent.NOTICE_EXPIRED) == []
-    rig.clock.now = NOW + 30 * DAY_S
+    rig.clock.advance_to(NOW + 30 * DAY_S)
     assert ctl.reevaluate() == ["counter"]
     for step in range(3):
-        rig.clock.now += 60 * (step + 1)
+        rig.clock.advance(60 * (step + 1))
         assert ctl.reevaluate() == []
     (expired,) = rig.audit(AuditEvent.NOTICE_EXPIRED)
     assert expired["actor"] == SYSTEM_ACTOR and expired["camera_id"] == "counter"
@@ -1277,7 +1267,7 @@ def test_notice_lapse_is_logged_once_and_stops_the_stream(rig: Rig) -> None:
     # re-confirming clears the lapse; the next lapse is logged again (once)
     ctl.gates.attest_notice("N-7", "owner")
     ctl.start("counter", "owner")
-    rig.clock.now += 30 * DAY_S
+    rig.clock.advance(30 * DAY_S)
     ctl.reevaluate()
     ctl.reevaluate()
     assert len(rig.audit(AuditEvent.NOTICE_EXPIRED)) == 2

@@ -15,17 +15,8 @@ from camera_app.mqtt.discovery import discovery_payload
 from camera_app.mqtt.outbox import Outbox
 from camera_app.mqtt.topics import Topics
 from firmware.db import open_database
+from testkit.clock import FakeClock
 from testkit.mqtt_payloads import MALFORMED
-
-
-class FakeClock:
-    """The limiter's clock: time moves only when the test says."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_well_formed_commands_parse() -> None:
@@ -50,13 +41,12 @@ def test_malformed_commands_are_refused_with_a_reason() -> None:
     assert refused.request_id == "q1" and "gates" in refused.reason
 
 
-def test_rate_limit_refills() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(3, clock)
+def test_rate_limit_refills(clock: FakeClock) -> None:
+    limiter = RateLimiter(3, clock.monotonic)  # time moves only when the test says
     assert [limiter.allow() for _ in range(4)] == [True, True, True, False]
     refused = parse("arm", b"{}", limiter)
     assert isinstance(refused, Refusal) and refused.error == "rate_limited"
-    clock.now = 20.0  # one command per 20 s
+    clock.advance(20.0)  # one command per 20 s
     assert limiter.allow() and not limiter.allow()
 
 

@@ -26,6 +26,7 @@ from privacy.registration import (
     validate_uscc,
 )
 from privacy.secrets import DecryptionError, DeviceSecretStore, FieldCipher, SecretStoreError
+from testkit.clock import FakeClock
 
 # 2025-06-01 12:00 in China
 NOW = datetime(2025, 6, 1, 4, 0, tzinfo=UTC).timestamp()
@@ -60,17 +61,6 @@ VALID_IDS = [
 VALID_USCC = ["91110000600037341L", make_uscc("91440300MA5FXXXX1"), make_uscc("12110000400001234")]
 
 
-class FixedClock:
-    def __init__(self, wall: float = NOW) -> None:
-        self.now = wall
-
-    def wall(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def key_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "keys" / "device.key"
@@ -84,12 +74,13 @@ def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
+def clock() -> FakeClock:
+    """The shared fake clock, started at ``NOW``."""
+    return FakeClock(NOW)
 
 
 @pytest.fixture
-def store(db: sqlite3.Connection, key_path: Path, clock: FixedClock) -> RegistrationStore:
+def store(db: sqlite3.Connection, key_path: Path, clock: FakeClock) -> RegistrationStore:
     return RegistrationStore(db, FieldCipher.from_store(DeviceSecretStore(key_path)), clock)
 
 
@@ -407,12 +398,12 @@ def test_other_refusals_store_nothing(
 
 
 def test_add_get_and_kinds(
-    store: RegistrationStore, db: sqlite3.Connection, clock: FixedClock
+    store: RegistrationStore, db: sqlite3.Connection, clock: FakeClock
 ) -> None:
     owner = store.add("owner", " 张三 ", VALID_IDS[0])
-    clock.now += 1
+    clock.advance(1)
     school = store.add("institution", "李四", VALID_IDS[1], uscc=VALID_USCC[1].lower())
-    clock.now += 1
+    clock.advance(1)
     shop = store.add("business", "Jean-Luc O'Brien", VALID_IDS[2], uscc=VALID_USCC[0])
     assert count(db) == 3
     assert owner.name == "张三"
@@ -457,7 +448,7 @@ def test_reveal_round_trips(store: RegistrationStore) -> None:
 
 
 def test_reveal_survives_reopening_with_the_same_key_file(
-    tmp_path: Path, key_path: Path, clock: FixedClock
+    tmp_path: Path, key_path: Path, clock: FakeClock
 ) -> None:
     conn = open_database(tmp_path / "data" / "camera.db")
     reg = RegistrationStore(conn, FieldCipher(DeviceSecretStore(key_path).key()), clock).add(
@@ -508,7 +499,7 @@ def test_ciphertexts_cannot_be_swapped_between_records(
 
 
 def test_wrong_key_fails_to_decrypt(
-    store: RegistrationStore, db: sqlite3.Connection, clock: FixedClock
+    store: RegistrationStore, db: sqlite3.Connection, clock: FakeClock
 ) -> None:
     reg = store.add("owner", "张三", VALID_IDS[0])
     other = RegistrationStore(db, FieldCipher(os.urandom(32)), clock)
@@ -524,11 +515,11 @@ def test_field_cipher_uses_fresh_nonces() -> None:
     assert "key" in repr(cipher) and "hidden" in repr(cipher)
 
 
-def test_revocation(store: RegistrationStore, clock: FixedClock) -> None:
+def test_revocation(store: RegistrationStore, clock: FakeClock) -> None:
     first = store.add("owner", "张三", VALID_IDS[0])
-    clock.now += 10
+    clock.advance(10)
     second = store.add("owner", "李四", VALID_IDS[1])
-    clock.now += 10
+    clock.advance(10)
     revoked = store.revoke(first.id, "  sold the house ")
     assert revoked.revoked_at == NOW + 20 and revoked.revoke_reason == "sold the house"
     assert not revoked.active

@@ -8,6 +8,7 @@ clock, as the real service would on a device whose clock says so.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +23,8 @@ from camera_app.update.health import HealthCheck
 from camera_app.update.layout import UpdatePaths
 from camera_app.update.slots import active_slot
 from firmware.db import open_database
-from testkit.updates import BASE_ENV, StandInService, SteppedClock, VendorRepo, serving, wheels
+from testkit.clock import RunningClock
+from testkit.updates import BASE_ENV, StandInService, VendorRepo, serving, wheels
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +33,7 @@ class Device:
     def __init__(self, tmp_path: Path, server_url: str, vendor: VendorRepo) -> None:
         self.data_dir = tmp_path / "data"
         self.vendor = vendor
-        self.clock = SteppedClock()
+        self.clock = RunningClock()  # real time until a test sets the wall clock
         self.paths = UpdatePaths.of(self.data_dir)
         install_initial(self.data_dir, vendor.bundle("1.0.0"), clock=self.clock,
                         base_env=BASE_ENV)  # fmt: skip
@@ -52,6 +54,11 @@ class Device:
             health=HealthCheck(self.clock, poll_s=0.1),
             audit=audit_to(AuditLog(self.conn, self.clock)),
         )
+
+    def clock_ahead(self, by: timedelta) -> None:
+        """From now on the device's wall clock says ``by`` later than the real time; monotonic
+        time does not jump (the health check still waits for real)."""
+        self.clock.set_wall(time.time() + by.total_seconds())
 
     def audit(self) -> list[tuple[str, dict]]:
         rows = self.conn.execute("SELECT event, details FROM audit ORDER BY seq").fetchall()
@@ -97,7 +104,7 @@ def test_behaviour_change_is_announced_refused_early_and_accepted_after(device: 
     assert len(device.audit()) == 1
 
     # 23 hours later: refused, and nothing changes
-    device.clock.offset = timedelta(hours=23)
+    device.clock_ahead(timedelta(hours=23))
     with pytest.raises(NoticePeriodError, match=r"changes detection behaviour.*in 1\.0 h"):
         device.updater().apply()
     assert active_slot(device.paths) == "a"
@@ -106,7 +113,7 @@ def test_behaviour_change_is_announced_refused_early_and_accepted_after(device: 
     assert device.audit()[-1][0] == "update_refused"
 
     # 25 hours later: accepted, activated, and no longer pending
-    device.clock.offset = timedelta(hours=25)
+    device.clock_ahead(timedelta(hours=25))
     result = device.updater().apply()
     assert result.result == "healthy", result.message
     assert active_slot(device.paths) == "b"
@@ -127,11 +134,11 @@ def test_notice_counts_from_when_the_device_first_saw_the_release(device: Device
         "1.1.0", ("redaction",), published=now - timedelta(days=2),
         not_before=now - timedelta(days=1),
     )  # fmt: skip
-    device.clock.offset = timedelta(hours=1)
+    device.clock_ahead(timedelta(hours=1))
     with pytest.raises(NoticePeriodError, match="announced at"):
         device.updater().apply()  # the first sighting is this apply: announced, then refused
     assert [e for e, _ in device.audit()] == ["update_announced", "update_refused"]
-    device.clock.offset = timedelta(hours=26)
+    device.clock_ahead(timedelta(hours=26))
     assert device.updater().apply().result == "healthy"
 
 
@@ -139,7 +146,7 @@ def test_a_later_release_inherits_the_notice_of_one_it_skips(device: Device) -> 
     device.vendor.publish("1.1.0", ("streaming",))
     device.updater().check()
     device.vendor.publish("1.2.0")  # no behaviour change of its own, but it contains 1.1.0
-    device.clock.offset = timedelta(hours=2)
+    device.clock_ahead(timedelta(hours=2))
     with pytest.raises(NoticePeriodError, match=r"release 1\.2\.0 changes streaming"):
         device.updater().apply()
     status = load_update_status(device.data_dir)

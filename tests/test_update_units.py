@@ -41,8 +41,8 @@ from camera_app.update.state import load_state
 from firmware.clock import SystemClock
 from firmware.identity import ensure_device_identity, ssl_server_context
 from firmware.runstatus import RunStatus, write_run_status
+from testkit.clock import RunningClock
 from testkit.paths import REPO
-from testkit.updates import SteppedClock
 
 SHA = "ab" * 32
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -474,6 +474,11 @@ def test_vendor_tool_refuses_a_behaviour_change_with_a_short_notice(tmp_path: Pa
     assert wrong_wheel.returncode == 2 and "must be named" in wrong_wheel.stderr
 
 
-def test_stepped_clock_moves_only_wall_time() -> None:
-    clock = SteppedClock(timedelta(hours=1))
+def test_running_clock_moves_only_wall_time() -> None:
+    """The clock of the notice tests (``testkit.clock.RunningClock``, formerly SteppedClock): set
+    an hour ahead, its wall time runs an hour ahead of the real time and its monotonic time stays
+    the real one (health checks wait for real)."""
+    clock = RunningClock()
+    clock.set_wall(time.time() + timedelta(hours=1).total_seconds())
     assert clock.wall() - time.time() == pytest.approx(3600, abs=1)
+    assert clock.monotonic() - time.monotonic() == pytest.approx(0, abs=1)

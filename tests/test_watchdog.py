@@ -28,6 +28,7 @@ import yaml
 from camera_app.heartbeat import ServiceHeartbeat
 from firmware.runstatus import RunStatus, read_run_status, write_run_status
 from firmware.watchdog import ServiceNotifier, watchdog_interval_s, watchdog_usec
+from testkit.clock import FakeClock
 from testkit.media import write_motion_video
 from testkit.net import wait_until
 from testkit.service import camera_app_cmd
@@ -78,14 +79,6 @@ def notify_socket(tmp_path: Path) -> Iterator[NotifySocket]:
     sock.close()
 
 
-class FakeMonotonic:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _drain(sock: NotifySocket, count: int, timeout: float = 2.0) -> list[str]:
     assert wait_until(lambda: len(sock.received()) >= count, timeout=timeout, every=0.01)
     return [msg for _, msg in sock.received()]
@@ -129,13 +122,13 @@ def _environment(
 
 def test_without_notify_socket_everything_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
     _environment(monkeypatch, None, 1_000_000)
-    clock = FakeMonotonic()
-    notifier = ServiceNotifier(monotonic=clock)
+    clock = FakeClock(monotonic=100.0)
+    notifier = ServiceNotifier(monotonic=clock.monotonic)
     assert not notifier.enabled
     assert notifier.watchdog_interval is None
     notifier.ready("up")
     notifier.frame_seen()
-    clock.now += 10
+    clock.advance(10)
     assert notifier.tick() is False
     notifier.status("x")
     notifier.stopping()
@@ -167,28 +160,28 @@ def test_watchdog_pings_only_while_frames_arrive(
     notify_socket: NotifySocket, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _environment(monkeypatch, str(notify_socket.path), 4_000_000)
-    clock = FakeMonotonic()
-    notifier = ServiceNotifier(monotonic=clock)
+    clock = FakeClock(monotonic=100.0)
+    notifier = ServiceNotifier(monotonic=clock.monotonic)
     assert notifier.watchdog_interval == 2.0
 
     notifier.frame_seen()
-    clock.now += 5
+    clock.advance(5)
     assert notifier.tick() is False, "no ping before READY (start-up has its own timeout)"
     notifier.ready()
     notifier.frame_seen()
-    clock.now += 1.9
+    clock.advance(1.9)
     assert notifier.tick() is False, "not due yet: at most one ping per WATCHDOG_USEC/2"
-    clock.now += 0.1
+    clock.advance(0.1)
     assert notifier.tick() is True
-    clock.now += 0.5
+    clock.advance(0.5)
     notifier.frame_seen()
     assert notifier.tick() is False, "rate-limited"
-    clock.now += 1.5
+    clock.advance(1.5)
     assert notifier.tick() is True, "the frame seen in between earns the next ping"
 
     # capture stalls: the loop keeps ticking, no frame arrives, no ping goes out
     for _ in range(20):
-        clock.now += 0.5
+        clock.advance(0.5)
         assert notifier.tick() is False
 
     # frames come back before systemd gave up: the next tick pings at once
@@ -237,39 +230,23 @@ def test_run_status_round_trip_and_validation(tmp_path: Path) -> None:
 # -- the service's heartbeat (notifier + status file) -------------------------------------------
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.mono = 50.0
-        self.unix = 1_700_000_000.0
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def wall(self) -> float:
-        return self.unix
-
-    def advance(self, seconds: float) -> None:
-        self.mono += seconds
-        self.unix += seconds
-
-
 def test_heartbeat_is_ready_on_the_first_frame_and_writes_the_status(
     tmp_path: Path, notify_socket: NotifySocket, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _environment(monkeypatch, str(notify_socket.path), 2_000_000)
-    clock = FakeClock()
+    clock = FakeClock(1_700_000_000.0, monotonic=50.0)
     status = tmp_path / "run" / "status.json"
     beat = ServiceHeartbeat(status, clock, camera="door", source="test:", api_url=None)
     beat.starting()
     first = read_run_status(status)
     assert first is not None and first.frames == 0 and first.last_frame_at is None
-    assert first.pid == os.getpid() and first.started_at == clock.unix and first.api_url is None
+    assert first.pid == os.getpid() and first.started_at == clock.wall() and first.api_url is None
     beat.tick(0)
     assert not notify_socket.times_of("READY=1"), "not ready before a frame arrived"
     clock.advance(0.5)
     beat.frame()
     assert wait_until(lambda: notify_socket.times_of("READY=1"), timeout=2, every=0.01)
-    assert read_run_status(status).last_frame_at == clock.unix
+    assert read_run_status(status).last_frame_at == clock.wall()
     for _ in range(4):  # 2 s of frames: one ping per second
         clock.advance(0.5)
         beat.frame()
@@ -288,7 +265,7 @@ def test_heartbeat_survives_an_unwritable_status_file(
     _environment(monkeypatch, None)
     (tmp_path / "run").write_text("a file where the run directory should be")
     status = tmp_path / "run" / "status.json"
-    clock = FakeClock()
+    clock = FakeClock(1_700_000_000.0, monotonic=50.0)
     beat = ServiceHeartbeat(status, clock, camera="door", source="test:", api_url="http://x")
     beat.starting()
     for _ in range(5):

@@ -22,9 +22,7 @@ from privacy.detect import (
 )
 from privacy.detect.tiled import tile_grid
 from privacy.models import ModelIntegrityError, verified_model
-
-REPO = Path(__file__).resolve().parent.parent
-MODELS = REPO / "models"
+from testkit.paths import MODELS
 
 # The face in skimage.data.astronaut() (512x512), brow to chin and cheek to cheek: the box of
 # ../shared/data/faces-dev/astronaut_portrait.json, checked by eye on an enlarged crop.

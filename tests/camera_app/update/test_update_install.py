@@ -1,7 +1,7 @@
 """A/B install from a real TUF repository over loopback HTTP: install, activate, health, rollback.
 
 The updater, ngclient, the bundle checks, pip and the slot's own ``camera-app selftest`` are
-real; the camera service is the stand-in of tests/updatehelpers.py (a restart starts a "process"
+real; the camera service is the stand-in of testkit/updates.py (a restart starts a "process"
 that reports the active slot's installed version in ``run/status.json``).
 """
 

@@ -27,6 +27,7 @@ from firmware.db import open_database
 from testkit.api import MONDAY_10, OWNER, OWNER_PASSWORD, ApiFactory, Client
 from testkit.clock import FakeClock
 from testkit.net import free_port, wait_until
+from testkit.paths import REPO
 from testkit.service import camera_app_cmd
 
 
@@ -228,5 +229,5 @@ def http_client_errors() -> type[Exception]:
 def test_api_reference_is_up_to_date() -> None:
     from camera_app.api.reference import render
 
-    current = (Path(__file__).parent.parent / "docs" / "api.md").read_text()
+    current = (REPO / "docs" / "api.md").read_text()
     assert current == render(), "regenerate with: python -m camera_app.api.reference > docs/api.md"

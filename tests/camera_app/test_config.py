@@ -9,6 +9,7 @@ import pytest
 
 from camera_app.cli import main
 from camera_app.config import AppConfig, ConfigError, load_config, parse_config
+from testkit.paths import REPO
 from testkit.service import camera_app_cmd
 
 
@@ -123,15 +124,13 @@ def test_check_config_console_script(tmp_path: Path) -> None:
 
 
 def test_example_configs_are_valid() -> None:
-    repo = Path(__file__).resolve().parent.parent
-    for path in sorted((repo / "deploy").glob("*.yaml")):
+    for path in sorted((REPO / "deploy").glob("*.yaml")):
         load_config(path)
 
 
 def test_configuration_reference_is_up_to_date() -> None:
     from camera_app.config.reference import render
 
-    repo = Path(__file__).resolve().parent.parent
-    assert (repo / "docs" / "configuration.md").read_text() == render(), (
+    assert (REPO / "docs" / "configuration.md").read_text() == render(), (
         "regenerate with: python -m camera_app.config.reference > docs/configuration.md"
     )

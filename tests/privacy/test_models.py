@@ -23,9 +23,8 @@ from privacy.models import (
     verified_model,
 )
 from privacy.models.provision import ProvisionError, default_cache_dir, provision
+from testkit.paths import MODELS, REPO
 
-REPO = Path(__file__).resolve().parent.parent
-MODELS = REPO / "models"
 EXPECTED = {"blazeface_short_range", "blazeface_full_range", "centerface"}
 
 

@@ -190,7 +190,7 @@ def test_faceless_person_near_is_withheld_far_is_redacted() -> None:
 def test_redacted_frame_cannot_be_made_outside_the_gate() -> None:
     image = np.zeros((4, 4, 3), np.uint8)
     image.flags.writeable = False
-    with pytest.raises(TypeError, match=r"only by privacy\.gate"):
+    with pytest.raises(TypeError, match=r"only by privacy\.framegate\.FrameGate"):
         RedactedFrame(image, 0.0, 0, FrameStatus.STREAMED, None, ())
     out = scripted_stage(always())[0].process(scene_frame(0))
     with pytest.raises(AttributeError):

@@ -29,7 +29,7 @@ from camera_app.config import parse_config
 from firmware.clock import SystemClock
 from firmware.db import open_database
 from firmware.indicator import StreamingIndicator
-from tests.apiclient import Client, make_id
+from testkit.api import Client, make_id
 
 REQUESTS = 400
 TICKS = 200

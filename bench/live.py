@@ -23,7 +23,7 @@ Cases:
 * 1, 4 and 8 viewers of one camera at 640×480, and 8 with the kindergarten watermark (an encode
   of their own each): fps per viewer and the device process's CPU;
 * the relay path, when Janus is installed: the camera's shared encode published once over WHIP
-  to Janus VideoRoom behind ``deploy/janus``'s front-end on this host (``tests.relayhost``),
+  to Janus VideoRoom behind ``deploy/janus``'s front-end on this host (``testkit.relay``),
   1, 4 and 8 viewers subscribing there; the relay's CPU is measured too.
 
 The device (stage, hub, sessions, encoders) is this process; the viewers' decoding runs in the
@@ -58,7 +58,7 @@ from tqdm import tqdm
 from bench.live_device import LiveDevice, PrivacyStages
 from bench.monitoring import cpu_name, write_section
 from privacy.stage import PrivacyStage
-from tests.relayhost import LocalRelay, RelayUnavailable, janus_binary, start_relay
+from testkit.relay import LocalRelay, RelayUnavailable, janus_binary, start_relay
 
 REPO = Path(__file__).resolve().parent.parent
 HEADING = "## Live view"

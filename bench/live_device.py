@@ -11,7 +11,7 @@ ones behind a small aiohttp endpoint on loopback (``POST /whep`` with an SDP off
 * ``bare``: the same capture feed → a plain aiortc ``MediaStreamTrack`` that sends the raw frames
   (no stage, no hub, no sessions), the in-run peer;
 * ``relay``: the privacy path up to the hub, then the camera's shared encode published once over
-  WHIP (``streaming.whip.WhipPublisher``) to a relay (``tests.relayhost``) that the viewers
+  WHIP (``streaming.whip.WhipPublisher``) to a relay (``testkit.relay``) that the viewers
   subscribe to instead of the device.
 
 Every frame the device hands on is recorded (when, streamed or withheld, the stage's time) so the
@@ -50,7 +50,7 @@ from streaming.hub import FrameHub
 from streaming.watermark import Watermark
 from streaming.whep import SessionRefused, ViewerSessions
 from streaming.whip import WhipPublisher
-from tests.relayhost import LocalRelay
+from testkit.relay import LocalRelay
 
 CAMERA_ID = "bench"
 PATHS = ("privacy", "bare", "relay")

@@ -1,7 +1,7 @@
 """MQTT: what the device's durable event path costs against a bare paho publisher.
 
 Run with ``make bench`` (``python -m bench.mqtt --output docs/benchmarks.md``). A real mosquitto
-with the project's config (TLS, client certificates, ACL; ``tests.mqttbroker``) on loopback. The
+with the project's config (TLS, client certificates, ACL; ``testkit.broker``) on loopback. The
 device side is ``camera_app.mqtt.bridge.MqttBridge``: each event is written to the SQLite outbox
 (synchronous=FULL, the device's setting), handed to paho by the sender thread and deleted on
 PUBACK. The in-run peer is a bare paho client publishing the same payloads at QoS 1 over the same
@@ -34,7 +34,7 @@ from camera_app.mqtt.outbox import Outbox
 from camera_app.mqtt.topics import Topics
 from firmware.clock import SystemClock
 from firmware.db import open_database
-from tests.mqttbroker import MqttBroker, make_pki
+from testkit.broker import MqttBroker, make_pki
 
 HEADING = "## MQTT events"
 DEVICE = "bench-cam"

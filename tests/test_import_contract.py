@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from privacy import FrameStatus, RedactedFrame
+from testkit.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 FORBIDDEN = (
     "firmware.capture",
     "firmware.motion",

@@ -1,0 +1,205 @@
+"""A real owner-API server on loopback and a plain HTTP client for the API tests.
+
+The server is the production ``OwnerServices`` (its own thread and event loop, real SQLite on disk,
+real sockets). The client is the standard library's ``urllib``, so nothing of the server's own
+code is on the client side. The only fake is the GPIO pin of the indicator LED (gpiozero's
+``MockFactory``: this machine has no GPIO) and the clock, which the tests set.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+from stdnum.cn import ric, uscc
+
+from camera_app.accounts import issue_setup_code
+from camera_app.app import OwnerServices
+from camera_app.config import AppConfig, parse_config
+from firmware.db import open_database
+from firmware.indicator import StreamingIndicator
+from firmware.paths import StoragePaths
+from privacy.gates.viewers import CameraInfo
+from testkit.clock import FakeClock
+
+TZ = ZoneInfo("Asia/Shanghai")
+# Monday 16 November 2026, 10:00 in Shanghai
+MONDAY_10 = datetime(2026, 11, 16, 10, 0, tzinfo=TZ).timestamp()
+OWNER = "owner"
+OWNER_PASSWORD = "correct horse battery"
+
+
+def make_id(region: str = "110101", born: str = "19900307", seq: str = "123") -> str:
+    body = region + born + seq
+    return body + ric.calc_check_digit(body + "0")
+
+
+def make_uscc(body: str = "91440300MA5FXXXX1") -> str:
+    return body + uscc.calc_check_digit(body)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: Mapping[str, str]
+    raw: bytes = b""
+
+    @property
+    def error(self) -> str | None:
+        return self.body.get("error") if isinstance(self.body, dict) else None
+
+
+@dataclass
+class Client:
+    """JSON over HTTP(S) with an optional bearer token."""
+
+    base: str
+    token: str | None = None
+    ssl_context: ssl.SSLContext | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", content_type)
+        bearer = token if token is not None else self.token
+        if bearer:
+            request.add_header("Authorization", f"Bearer {bearer}")
+        for name, value in {**self.headers, **(headers or {})}.items():
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=30, context=self.ssl_context) as resp:
+                payload, status, got = resp.read(), resp.status, dict(resp.headers)
+        except urllib.error.HTTPError as err:
+            payload, status, got = err.read(), err.code, dict(err.headers)
+        kind = got.get("Content-Type", "")
+        parsed: Any = payload
+        if kind.startswith("application/json") and payload:
+            parsed = json.loads(payload)
+        return Reply(status, parsed, got, payload)
+
+    def get(self, path: str, **kw: Any) -> Reply:
+        return self.call("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> Reply:
+        return self.call("POST", path, body, **kw)
+
+    def login(self, username: str, password: str) -> Client:
+        reply = self.post("/api/login", {"username": username, "password": password})
+        assert reply.status == 200, reply.body
+        return Client(self.base, reply.body["token"], self.ssl_context)
+
+
+@dataclass
+class RunningApi:
+    server: OwnerServices
+    config: AppConfig
+    clock: FakeClock
+    pins: MockFactory
+    indicator: StreamingIndicator
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def client(self) -> Client:
+        return Client(self.url)
+
+    @property
+    def paths(self) -> StoragePaths:
+        return StoragePaths(self.config.storage.data_dir)
+
+    def db(self):
+        return open_database(self.paths.database)
+
+    def setup_code(self) -> str:
+        conn = self.db()
+        try:
+            return issue_setup_code(conn, self.clock)
+        finally:
+            conn.close()
+
+    def owner(self) -> Client:
+        """Create the owner account through the API and return a logged-in client."""
+        client = self.client()
+        reply = client.post(
+            "/api/setup",
+            {"code": self.setup_code(), "username": OWNER, "password": OWNER_PASSWORD},
+        )
+        assert reply.status == 201, reply.body
+        return client.login(OWNER, OWNER_PASSWORD)
+
+    def led_on(self) -> bool:
+        return bool(self.pins.pin(self.config.streaming.indicator_pin).state)
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Wait for the server's once-a-second gate ticker to act."""
+        done = threading.Event()
+        for _ in range(int(timeout / 0.05)):
+            if predicate():
+                return True
+            done.wait(0.05)
+        return predicate()
+
+
+ApiFactory = Callable[..., RunningApi]
+
+
+@pytest.fixture
+def start_api(tmp_path: Path) -> Iterator[ApiFactory]:
+    """Start servers: ``start_api(config_overrides, cameras=[...])``; all stopped afterwards."""
+    started: list[RunningApi] = []
+
+    def start(
+        overrides: dict[str, Any] | None = None,
+        *,
+        cameras: list[CameraInfo] | None = None,
+        indicator: StreamingIndicator | None = None,
+        pins: MockFactory | None = None,
+    ) -> RunningApi:
+        data: dict[str, Any] = {
+            "camera": {"id": "cam1", "name": "Front door", "timezone": "Asia/Shanghai"},
+            "storage": {"data_dir": str(tmp_path / f"data{len(started)}")},
+            "api": {"host": "127.0.0.1", "port": 0, "tls": False, "session_hours": 720},
+        }
+        for section, values in (overrides or {}).items():
+            data.setdefault(section, {}).update(values)
+        config = parse_config(data)
+        clock = FakeClock(MONDAY_10)  # the server reads it on its own thread: thread-safe
+        pins = pins or MockFactory()
+        led = indicator or StreamingIndicator(config.streaming.indicator_pin, pin_factory=pins)
+
+        cams = {c.id: c for c in cameras} if cameras else None
+        server = OwnerServices(config, clock, led, cameras=cams)
+        server.start()
+        running = RunningApi(server, config, clock, pins, led)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.server.stop()
+        running.indicator.close()

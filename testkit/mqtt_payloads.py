@@ -1,0 +1,58 @@
+"""MQTT command payloads a device must refuse, each with a reason and without acting: wrong JSON
+types, broken JSON, unknown and extra keys, bad camera names and request ids, oversized bodies,
+and commands that do not exist over MQTT (starting a stream, opting in, registering). The command
+parser's unit tests and the device's tests against the real broker both use them."""
+
+from __future__ import annotations
+
+#: (command name, payload) pairs; every one must be refused
+MALFORMED: list[tuple[str, bytes]] = [
+    *[("arm", p) for p in (b"[]", b"1", b'"arm"', b"null", b"true", b"{", b"{]", b"\xff\xfe")],
+    *[("arm", p) for p in (b"NaN", b'{"a": NaN}', b'{"a": Infinity}', b"[" * 5000)],
+    ("arm", b'{"extra": 1}'),
+    ("arm", b'{"request_id": 5}'),
+    ("arm", b'{"request_id": ""}'),
+    ("arm", b'{"request_id": "a/b"}'),
+    ("arm", b'{"request_id": "' + b"x" * 65 + b'"}'),
+    ("arm", b'{"request_id": "ok", "armed": false}'),
+    ("arm", b'{"camera": "cam1"}'),
+    ("disarm", b'{"force": true}'),
+    ("disarm", b"{'single': 'quotes'}"),
+    ("snapshot", b'{"camera": 1}'),
+    ("snapshot", b'{"camera": ""}'),
+    ("snapshot", b'{"camera": "../../etc"}'),
+    ("snapshot", b'{"camera": "cam#1"}'),
+    ("snapshot", b'{"camera": "' + b"c" * 65 + b'"}'),
+    ("snapshot", b'{"camera": null, "quality": 100}'),
+    ("snapshot", b'{"camera": ["cam1"]}'),
+    ("stop_stream", b'{"camera": {"id": "cam1"}}'),
+    ("stop_stream", b'{"camera": true}'),
+    ("stop_stream", b'{"camera": "cam1", "camera2": "x"}'),
+    ("stop_stream", b'{"camera": "cam 1"}'),
+    ("stop_stream", b'{"camera": "cam1\\n"}'),
+    ("stop_stream", b'{"camera": "\\u5bb6"}'),
+    ("stop_stream", b"\x00\x01\x02"),
+    ("stop_stream", b'{"camera": "cam1"} trailing'),
+    ("stop_stream", b'{"camera": "cam1"' + b" " * 2000 + b"}"),
+    ("stop_stream", b"x" * 1025),
+    ("start_stream", b"{}"),
+    ("start_stream", b'{"camera": "cam1"}'),
+    ("start", b"{}"),
+    ("stream", b"{}"),
+    ("start_live", b'{"camera": "cam1"}'),
+    ("reboot", b"{}"),
+    ("shell", b'{"cmd": "rm -rf /"}'),
+    ("set_config", b'{"mqtt": {"tls": false}}'),
+    ("ARM", b"{}"),
+    ("arm ", b"{}"),
+    ("opt_in", b'{"confirmation": "STREAM cam1"}'),
+    ("register", b'{"resident_id": "110101199003071234"}'),
+    ("delete_events", b"{}"),
+    ("disarm", b'{"request_id": "r1", "request_id2": "r2"}'),
+    ("snapshot", b'{"camera": "cam1", "path": "/etc/passwd"}'),
+    ("arm", b'{"request_id": ["r"]}'),
+    ("arm", b'{"request_id": {"$gt": ""}}'),
+    ("disarm", b'{"request_id": "r\\u0000"}'),
+    ("stop_stream", b'{"camera": 12.5}'),
+    ("snapshot", b"\xef\xbb\xbf{}"),  # a UTF-8 BOM is not JSON
+]

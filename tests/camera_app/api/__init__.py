@@ -1,0 +1,2 @@
+"""The owner API through a real server on loopback: authentication, the streaming gates, bad
+input, live view over WHEP, the viewer web page."""

@@ -1,0 +1,1 @@
+"""MQTT: command validation, the outbox and discovery, and the device against a real broker."""

@@ -29,8 +29,9 @@ from privacy.gates.store import GateStore
 from privacy.gates.viewers import ViewerStore
 from privacy.registration import RegistrationStore
 from privacy.secrets import FieldCipher
+from testkit.paths import TEST_DATA
 
-FIXTURE = Path(__file__).parent / "data" / "camera-v1.db"  # see tests/data/README.md
+FIXTURE = TEST_DATA / "camera-v1.db"  # see tests/data/README.md
 FIXTURE_KEY = bytes(range(32))  # the FieldCipher key the fixture's registration was sealed with
 MIGRATIONS_DIR = Path(firmware.migrations.__file__).parent
 

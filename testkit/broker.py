@@ -46,6 +46,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from testkit.net import free_port
 from testkit.paths import REPO
 
 DEPLOY = REPO / "deploy" / "mosquitto"
@@ -107,12 +108,6 @@ def require_tools() -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{reason}; CI must run the MQTT tests", pytrace=False)
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 # --- certificates ---------------------------------------------------------------------------------

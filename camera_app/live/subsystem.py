@@ -3,8 +3,8 @@ relay publishing, the viewing rules, the privacy feed of the live camera, and th
 supervision that ends whatever may no longer run.
 
 Built by the composition root (:mod:`camera_app.app`) on the event loop that serves the owner
-API, then handed to the API (which only speaks HTTP), to MQTT (:meth:`stream_control`) and to the
-capture loop (:meth:`open_feed`).
+API, then handed to the API (which only speaks HTTP), to MQTT (:meth:`stream_states` and the
+controller's ``stop``) and to the capture loop (:meth:`open_feed`).
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ from camera_app.config.app import AppConfig
 from camera_app.eventloop import LoopThread
 from camera_app.live.subsystem import LiveSubsystem, build_live
 from camera_app.logins import LoginLimiter, Logins, LoginSessions
+from camera_app.monitor.recordings import Recordings
+from camera_app.monitor.store import EventStore
 from firmware.clock import Clock
 from firmware.db import open_database
 from firmware.indicator import StreamingIndicator
@@ -93,6 +95,9 @@ class OwnerServices:
             paths=paths,
             live=self.live,
             registrations=registrations,
+            recordings=Recordings(
+                EventStore(conn), paths, audit, clock, frozenset(self.live.controller.cameras)
+            ),
             sessions=sessions,
             logins=Logins(conn, sessions, self.live.controller.viewers, audit),
             limiter=LoginLimiter(config.api.login_max_failures, config.api.login_window_s, clock),

@@ -86,6 +86,10 @@ class AuditEvent(StrEnum):
     UPDATE_INSTALLED = "update_installed"
     UPDATE_ROLLED_BACK = "update_rolled_back"
     UPDATE_REFUSED = "update_refused"
+    RECORDING_VIEWED = "recording_viewed"
+    EVENT_DELETED = "event_deleted"
+    ARMED = "armed"
+    DISARMED = "disarmed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from camera_app.api import (
     handlers_account,
+    handlers_events,
     handlers_gates,
     handlers_misc,
     handlers_streaming,
@@ -62,6 +63,7 @@ def route_table() -> RouteTable:
     table = RouteTable()
     for module in (
         handlers_account,
+        handlers_events,
         handlers_streaming,
         handlers_gates,
         handlers_viewers,

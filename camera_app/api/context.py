@@ -13,6 +13,7 @@ from camera_app.config.app import AppConfig
 from camera_app.live.controller import StreamController
 from camera_app.live.subsystem import LiveSubsystem
 from camera_app.logins import LoginLimiter, Logins, LoginSessions, Principal
+from camera_app.monitor.recordings import Recordings
 from firmware.clock import Clock
 from firmware.paths import StoragePaths
 from privacy.audit import AuditLog
@@ -34,6 +35,7 @@ class ApiContext:
     paths: StoragePaths
     live: LiveSubsystem
     registrations: RegistrationStore
+    recordings: Recordings
     sessions: LoginSessions
     logins: Logins
     limiter: LoginLimiter

@@ -81,6 +81,7 @@ class Route:
     responses: dict[int, str]
     tag: str
     content: str = "application/json"
+    hidden: bool = False  # other roles get 404, as for an unknown id (recordings)
 
 
 class RouteTable:
@@ -100,7 +101,11 @@ class RouteTable:
         body: type[BaseModel] | None = None,
         responses: dict[int, str] | None = None,
         content: str = "application/json",
+        hidden: bool = False,
     ) -> Callable[[CallHandler], CallHandler]:
+        """Register a handler. ``hidden``: a caller of another role gets 404 (not 403), so a
+        viewer cannot even learn that, say, a recording exists."""
+
         def register(handler: CallHandler) -> CallHandler:
             self.routes.append(
                 Route(
@@ -113,6 +118,7 @@ class RouteTable:
                     responses or {200: "OK"},
                     tag,
                     content,
+                    hidden,
                 )
             )
             return handler
@@ -141,6 +147,8 @@ def _guard(route: Route) -> RouteHandler:
                     headers={"WWW-Authenticate": 'Bearer realm="camera"'},
                 )
             if principal.role not in route.roles:
+                if route.hidden:
+                    raise ApiError(404, "not_found", "no such resource")
                 raise ApiError(403, "forbidden", f"a {principal.role} account cannot do this")
             if names_camera:
                 camera = ctx.camera_for_viewer(principal, request.match_info["camera_id"])

@@ -113,6 +113,32 @@ class EventStore:
             ).fetchall()
         return [EventRecord(**dict(r)) for r in rows]
 
+    def page(
+        self,
+        camera_id: str,
+        *,
+        limit: int,
+        since: float | None = None,
+        until: float | None = None,
+        before: tuple[float, str] | None = None,
+    ) -> list[EventRecord]:
+        """Events of ``camera_id``, newest first: started in ``[since, until)`` and, for the next
+        page, strictly older than ``before`` (``(started_at, id)`` of the last event seen)."""
+        sql = "SELECT * FROM events WHERE camera_id = ?"
+        params: list[Any] = [camera_id]
+        if since is not None:
+            sql += " AND started_at >= ?"
+            params.append(since)
+        if until is not None:
+            sql += " AND started_at < ?"
+            params.append(until)
+        if before is not None:
+            sql += " AND (started_at < ? OR (started_at = ? AND id < ?))"
+            params += [before[0], before[0], before[1]]
+        sql += " ORDER BY started_at DESC, id DESC LIMIT ?"
+        params.append(limit)
+        return [EventRecord(**dict(r)) for r in self._exec(sql, tuple(params)).fetchall()]
+
     def active(self) -> list[EventRecord]:
         rows = self._exec("SELECT * FROM events WHERE status = 'active'").fetchall()
         return [EventRecord(**dict(r)) for r in rows]

@@ -1,0 +1,219 @@
+"""The owner's recordings over the API: event pages, snapshots, clips with HTTP Range, deletion;
+every access audited; every other role gets 404.
+
+The server is the real ``OwnerServices`` on loopback (``testkit.api``); the clip is a real H.264
+MP4 (PyAV) and the snapshot a real JPEG, put where the recorder would put them, with their rows
+written through the real ``EventStore``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from camera_app.monitor.store import EventStore
+from testkit.api import MONDAY_10, ApiFactory, Client, RunningApi
+from testkit.media import write_motion_video
+
+CAMERA = "cam1"
+
+
+def add_event(
+    api: RunningApi,
+    event_id: str,
+    started_at: float,
+    *,
+    clip: Path | None = None,
+    snapshot: bool = True,
+    active: bool = False,
+    camera: str = CAMERA,
+) -> None:
+    """An event as the recorder leaves it: files under the data directory, the row indexed."""
+    paths = api.paths
+    clip_rel: str | None = None
+    if clip is not None:
+        target = paths.clips / camera / f"{event_id}.mp4"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(clip.read_bytes())
+        clip_rel = paths.relative(target)
+    conn = api.db()
+    try:
+        store = EventStore(conn)
+        store.open_event(event_id, camera, started_at, clip_rel)
+        if snapshot:
+            image = np.full((48, 64, 3), (40, 160, 90), np.uint8)
+            ok, jpeg = cv2.imencode(".jpg", image)
+            assert ok
+            target = paths.snapshots / camera / f"{event_id}.jpg"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(jpeg.tobytes())
+            store.set_snapshot(event_id, paths.relative(target), len(jpeg))
+        if not active:
+            store.close_event(
+                event_id,
+                ended_at=started_at + 5,
+                status="complete",
+                end_reason="quiet",
+                peak_motion=0.1,
+                clip_path=clip_rel,
+                clip_frames=30 if clip_rel else None,
+                clip_duration_s=2.0 if clip_rel else None,
+                clip_bytes=clip.stat().st_size if clip else 0,
+            )
+    finally:
+        conn.close()
+
+
+def audited(api: RunningApi, event: str) -> list[tuple[str, str | None, dict]]:
+    """(actor, camera, details) of every audit record of ``event``, oldest first."""
+    conn = api.db()
+    try:
+        rows = conn.execute(
+            "SELECT actor, camera_id, details FROM audit WHERE event = ? ORDER BY seq", (event,)
+        ).fetchall()
+    finally:
+        conn.close()
+    return [(r[0], r[1], json.loads(r[2])) for r in rows]
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    return write_motion_video(tmp_path / "clip.mp4", frames=30, moving=(5, 25))
+
+
+@pytest.fixture
+def owner_api(start_api: ApiFactory) -> tuple[RunningApi, Client]:
+    api = start_api()
+    return api, api.owner()
+
+
+def test_events_come_newest_first_in_pages_with_a_cursor(
+    owner_api: tuple[RunningApi, Client],
+) -> None:
+    api, owner = owner_api
+    for i in range(7):
+        add_event(api, f"ev{i}", MONDAY_10 - 3600 + i * 60, snapshot=i % 2 == 0)
+    first = owner.get(f"/api/cameras/{CAMERA}/events?limit=3")
+    assert first.status == 200, first.body
+    assert [e["id"] for e in first.body["events"]] == ["ev6", "ev5", "ev4"]
+    assert first.body["events"][0]["snapshot_url"] == "/api/events/ev6/snapshot.jpg"
+    assert first.body["events"][1]["snapshot_url"] is None
+    assert "clip_path" not in first.body["events"][0]  # no paths on the device
+    second = owner.get(f"/api/cameras/{CAMERA}/events?limit=3&cursor={first.body['cursor']}")
+    third = owner.get(f"/api/cameras/{CAMERA}/events?limit=3&cursor={second.body['cursor']}")
+    assert [e["id"] for e in second.body["events"]] == ["ev3", "ev2", "ev1"]
+    assert [e["id"] for e in third.body["events"]] == ["ev0"] and third.body["cursor"] is None
+    window = owner.get(
+        f"/api/cameras/{CAMERA}/events?since={MONDAY_10 - 3600 + 120}"
+        f"&until={MONDAY_10 - 3600 + 240}"
+    )
+    assert [e["id"] for e in window.body["events"]] == ["ev3", "ev2"]
+    for query in ("limit=0", "limit=201", "limit=x", "since=nan", "until=soon", "cursor=%21%21"):
+        bad = owner.get(f"/api/cameras/{CAMERA}/events?{query}")
+        assert bad.status == 422 and bad.error == "invalid_input", query
+    assert owner.get("/api/cameras/elsewhere/events").status == 404
+
+
+def test_a_clip_seeks_with_http_range(owner_api: tuple[RunningApi, Client], clip: Path) -> None:
+    api, owner = owner_api
+    add_event(api, "ev1", MONDAY_10 - 60, clip=clip)
+    data = clip.read_bytes()
+    size = len(data)
+    whole = owner.get("/api/events/ev1/clip.mp4")
+    assert whole.status == 200 and whole.raw == data
+    assert whole.headers["Accept-Ranges"] == "bytes"
+    assert whole.headers["Content-Type"] == "video/mp4"
+    for header, start, end in (
+        ("bytes=0-99", 0, 99),
+        (f"bytes={size // 2}-{size // 2 + 499}", size // 2, size // 2 + 499),
+        ("bytes=-100", size - 100, size - 1),
+    ):
+        part = owner.get("/api/events/ev1/clip.mp4", headers={"Range": header})
+        assert part.status == 206, header
+        assert part.headers["Content-Range"] == f"bytes {start}-{end}/{size}"
+        assert part.raw == data[start : end + 1]
+    beyond = owner.get("/api/events/ev1/clip.mp4", headers={"Range": f"bytes={size + 10}-"})
+    assert beyond.status == 416
+    download = owner.get("/api/events/ev1/clip.mp4?download=1")
+    assert download.headers["Content-Disposition"] == 'attachment; filename="ev1.mp4"'
+    with av.open(io.BytesIO(download.raw)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames == 30
+
+
+def test_every_look_at_a_recording_is_audited_once_per_viewing(
+    owner_api: tuple[RunningApi, Client], clip: Path
+) -> None:
+    api, owner = owner_api
+    add_event(api, "ev1", MONDAY_10 - 60, clip=clip)
+    snap = owner.get("/api/events/ev1/snapshot.jpg")
+    assert snap.status == 200 and snap.headers["Content-Type"] == "image/jpeg"
+    assert cv2.imdecode(np.frombuffer(snap.raw, np.uint8), cv2.IMREAD_COLOR) is not None
+    owner.get("/api/events/ev1/clip.mp4", headers={"Range": "bytes=0-99"})
+    owner.get("/api/events/ev1/clip.mp4", headers={"Range": "bytes=100-199"})  # the same viewing
+    assert audited(api, "recording_viewed") == [
+        ("owner", CAMERA, {"event": "ev1", "what": "snapshot"}),
+        ("owner", CAMERA, {"event": "ev1", "what": "clip"}),
+    ]
+    api.clock.advance(601)  # a later viewing is recorded again
+    owner.get("/api/events/ev1/clip.mp4", headers={"Range": "bytes=0-99"})
+    assert len(audited(api, "recording_viewed")) == 3
+
+
+def test_deleting_an_event_removes_its_files_and_is_audited(
+    owner_api: tuple[RunningApi, Client], clip: Path
+) -> None:
+    api, owner = owner_api
+    add_event(api, "ev1", MONDAY_10 - 60, clip=clip)
+    add_event(api, "rec", MONDAY_10 - 5, active=True)
+    files = [p for p in api.paths.root.rglob("ev1.*")]
+    assert len(files) == 2
+    gone = owner.call("DELETE", "/api/events/ev1")
+    assert gone.status == 200 and gone.body == {"deleted": "ev1"}
+    assert not any(p.exists() for p in files)
+    assert owner.get("/api/events/ev1").status == 404
+    assert owner.get("/api/events/ev1/clip.mp4").status == 404
+    assert owner.call("DELETE", "/api/events/ev1").status == 404
+    busy = owner.call("DELETE", "/api/events/rec")
+    assert busy.status == 409 and busy.error == "recording"
+    assert owner.get("/api/events/rec").status == 200
+    assert [(actor, cam, d["event"]) for actor, cam, d in audited(api, "event_deleted")] == [
+        ("owner", CAMERA, "ev1")
+    ]
+
+
+def test_no_other_role_reaches_a_recording(start_api: ApiFactory, clip: Path) -> None:
+    api = start_api()
+    owner = api.owner()
+    add_event(api, "ev1", MONDAY_10 - 60, clip=clip)
+    invited = owner.post(
+        "/api/viewers", {"username": "grandma", "role": "family", "cameras": [CAMERA]}
+    )
+    assert invited.status == 201, invited.body
+    guest = api.client()
+    accepted = guest.post(
+        "/api/invites/accept",
+        {"code": invited.body["invite_code"], "password": "granny-pass-1!", "consent": True},
+    )
+    assert accepted.status == 201, accepted.body
+    family = guest.login("grandma", "granny-pass-1!")
+    anonymous = api.client()
+    routes = [
+        ("GET", f"/api/cameras/{CAMERA}/events"),
+        ("GET", "/api/events/ev1"),
+        ("GET", "/api/events/ev1/snapshot.jpg"),
+        ("GET", "/api/events/ev1/clip.mp4"),
+        ("DELETE", "/api/events/ev1"),
+    ]
+    for method, path in routes:
+        refused = family.call(method, path)
+        assert refused.status == 404 and refused.error == "not_found", path
+        assert anonymous.call(method, path).status == 401, path
+    assert owner.get("/api/events/ev1").status == 200  # still there, never served to them
+    assert audited(api, "recording_viewed") == []

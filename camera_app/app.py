@@ -17,8 +17,10 @@ from camera_app.api.context import ApiContext
 from camera_app.api.server import ApiServer
 from camera_app.config.app import AppConfig
 from camera_app.eventloop import LoopThread
+from camera_app.health import DeviceHealth
 from camera_app.live.subsystem import LiveSubsystem, build_live
 from camera_app.logins import LoginLimiter, Logins, LoginSessions
+from camera_app.monitor.control import MonitoringControl
 from camera_app.monitor.recordings import Recordings
 from camera_app.monitor.store import EventStore
 from firmware.clock import Clock
@@ -42,7 +44,8 @@ class OwnerServices:
     ``start()`` returns once the API listens (raises RuntimeError if it cannot); ``stop()`` ends
     every live stream first (nothing streams without the API that controls it), then closes the
     listener and the loop. ``cameras`` overrides the cameras of the config (tests, several
-    cameras).
+    cameras); ``monitoring`` and ``health`` come from the capture side (None: the API answers
+    that monitoring is not running here).
     """
 
     def __init__(
@@ -52,11 +55,15 @@ class OwnerServices:
         indicator: StreamingIndicator,
         *,
         cameras: Mapping[str, CameraInfo] | None = None,
+        monitoring: MonitoringControl | None = None,
+        health: DeviceHealth | None = None,
     ) -> None:
         self._config = config
         self._clock = clock
         self._indicator = indicator
         self._cameras = cameras
+        self._monitoring = monitoring
+        self._health = health
         self._loop = LoopThread("owner-api")
         self._server: ApiServer | None = None
         self._conn: sqlite3.Connection | None = None
@@ -98,6 +105,8 @@ class OwnerServices:
             recordings=Recordings(
                 EventStore(conn), paths, audit, clock, frozenset(self.live.controller.cameras)
             ),
+            monitoring=self._monitoring,
+            health=self._health,
             sessions=sessions,
             logins=Logins(conn, sessions, self.live.controller.viewers, audit),
             limiter=LoginLimiter(config.api.login_max_failures, config.api.login_window_s, clock),

@@ -12,8 +12,10 @@ from camera_app.accounts import ensure_setup_code
 from camera_app.app import OwnerServices
 from camera_app.config.app import AppConfig
 from camera_app.config.changes import record_config_changes
+from camera_app.health import DeviceHealth
 from camera_app.heartbeat import ServiceHeartbeat
 from camera_app.live.subsystem import LiveSubsystem
+from camera_app.monitor.control import MonitoringControl
 from camera_app.monitor.pipeline import MonitoringPipeline
 from camera_app.monitor.store import EventStore
 from camera_app.monitor.upkeep import recover_interrupted
@@ -66,6 +68,9 @@ def run_service(
         log.info("burning %d static privacy mask(s) into every frame", len(masker))
     feed = CaptureFeed(capture, masker)
     pipeline = MonitoringPipeline(config, store, paths, clock, blocking=not capture.realtime)
+    control = MonitoringControl(paths.database, clock)
+    control.apply(pipeline)  # armed or not as the owner left it, before the first frame
+    health = DeviceHealth(paths.root, config.storage.quota_mb, clock)
     log.info(
         "monitoring camera %s from %s; data in %s; live streaming is off until the owner starts it",
         config.camera.id,
@@ -73,14 +78,14 @@ def run_service(
         paths.root,
     )
     indicator = StreamingIndicator(config.streaming.indicator_pin)
-    owner = _start_owner_services(config, clock, indicator)
+    owner = _start_owner_services(config, clock, indicator, control, health)
     live = owner.live if owner is not None else None
     privacy_feed = (
         live.open_feed(config.camera.id, lambda: build_stage(config.privacy))
         if live is not None
         else None
     )
-    mqtt = _mqtt(config, conn, clock, pipeline, paths, live)
+    mqtt = _mqtt(config, conn, clock, pipeline, control, paths, live)
     heartbeat = ServiceHeartbeat(
         paths.run_status,
         clock,
@@ -100,6 +105,8 @@ def run_service(
                 break
             heartbeat.tick(pipeline.events_started)
             frame = feed.get(timeout=0.5)
+            control.apply(pipeline)
+            health.record(feed.stats)
             if mqtt is not None:
                 mqtt.tick(frame, feed.stats)
             if frame is None:
@@ -138,6 +145,7 @@ def run_service(
         indicator.close()
         feed.stop()
         pipeline.close()
+        control.close()
         conn.close()
         heartbeat.stopped()
         log.info("stopped")
@@ -145,13 +153,17 @@ def run_service(
 
 
 def _start_owner_services(
-    config: AppConfig, clock: Clock, indicator: StreamingIndicator
+    config: AppConfig,
+    clock: Clock,
+    indicator: StreamingIndicator,
+    control: MonitoringControl,
+    health: DeviceHealth,
 ) -> OwnerServices | None:
     """The owner API and the live subsystem; None when the API is off or cannot start."""
     if not config.api.enabled:
         log.info("owner API disabled (api.enabled: false); live streaming is unavailable")
         return None
-    owner = OwnerServices(config, clock, indicator)
+    owner = OwnerServices(config, clock, indicator, monitoring=control, health=health)
     try:
         owner.start()
     except RuntimeError as err:
@@ -166,13 +178,14 @@ def _mqtt(
     conn: sqlite3.Connection,
     clock: Clock,
     pipeline: MonitoringPipeline,
+    control: MonitoringControl,
     paths: StoragePaths,
     live: LiveSubsystem | None,
 ) -> MqttIntegration | None:
     if not config.mqtt.enabled:
         return None
     streams = StreamControl(live.stream_states, live.controller.stop) if live else None
-    integration = MqttIntegration(config, conn, clock, pipeline, paths, streams)
+    integration = MqttIntegration(config, conn, clock, pipeline, control, paths, streams)
     integration.start()
     return integration
 

@@ -27,6 +27,8 @@ from stdnum.cn import ric, uscc
 from camera_app.accounts import issue_setup_code
 from camera_app.app import OwnerServices
 from camera_app.config import AppConfig, parse_config
+from camera_app.health import DeviceHealth
+from camera_app.monitor.control import MonitoringControl
 from firmware.db import open_database
 from firmware.indicator import StreamingIndicator
 from firmware.paths import StoragePaths
@@ -120,6 +122,7 @@ class RunningApi:
     clock: FakeClock
     pins: MockFactory
     indicator: StreamingIndicator
+    monitoring: MonitoringControl
 
     @property
     def url(self) -> str:
@@ -193,13 +196,22 @@ def start_api(tmp_path: Path) -> Iterator[ApiFactory]:
         led = indicator or StreamingIndicator(config.streaming.indicator_pin, pin_factory=pins)
 
         cams = {c.id: c for c in cameras} if cameras else None
-        server = OwnerServices(config, clock, led, cameras=cams)
+        # the capture side's controls, as camera-app run makes them (no capture loop here:
+        # nothing applies the armed state to a pipeline, and health has no frame counts)
+        paths = StoragePaths(config.storage.data_dir)
+        paths.create()
+        monitoring = MonitoringControl(paths.database, clock)
+        health = DeviceHealth(paths.root, config.storage.quota_mb, clock)
+        server = OwnerServices(
+            config, clock, led, cameras=cams, monitoring=monitoring, health=health
+        )
         server.start()
-        running = RunningApi(server, config, clock, pins, led)
+        running = RunningApi(server, config, clock, pins, led, monitoring)
         started.append(running)
         return running
 
     yield start
     for running in started:
         running.server.stop()
+        running.monitoring.close()
         running.indicator.close()

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from camera_app.api import (
     handlers_account,
+    handlers_device,
     handlers_events,
     handlers_gates,
     handlers_misc,
@@ -64,6 +65,7 @@ def route_table() -> RouteTable:
     for module in (
         handlers_account,
         handlers_events,
+        handlers_device,
         handlers_streaming,
         handlers_gates,
         handlers_viewers,

@@ -10,9 +10,11 @@ from aiohttp import web
 
 from camera_app.api.errors import ApiError
 from camera_app.config.app import AppConfig
+from camera_app.health import DeviceHealth
 from camera_app.live.controller import StreamController
 from camera_app.live.subsystem import LiveSubsystem
 from camera_app.logins import LoginLimiter, Logins, LoginSessions, Principal
+from camera_app.monitor.control import MonitoringControl
 from camera_app.monitor.recordings import Recordings
 from firmware.clock import Clock
 from firmware.paths import StoragePaths
@@ -36,6 +38,8 @@ class ApiContext:
     live: LiveSubsystem
     registrations: RegistrationStore
     recordings: Recordings
+    monitoring: MonitoringControl | None
+    health: DeviceHealth | None
     sessions: LoginSessions
     logins: Logins
     limiter: LoginLimiter

@@ -18,6 +18,7 @@ from typing import Any
 import cv2
 
 from camera_app.config.app import AppConfig
+from camera_app.monitor.control import MonitoringControl
 from camera_app.monitor.pipeline import MonitoringPipeline
 from camera_app.mqtt.bridge import MqttBridge
 from camera_app.mqtt.commands import Command
@@ -26,13 +27,12 @@ from camera_app.mqtt.topics import Topics
 from camera_app.update.status import load_update_status
 from firmware.capture.feed import FeedStats
 from firmware.clock import Clock
-from firmware.db import get_setting, open_database, set_setting
+from firmware.db import open_database
 from firmware.frames import Frame
 from firmware.paths import StoragePaths
 
 log = logging.getLogger(__name__)
 
-ARMED_KEY = "monitoring.armed"
 ACTOR = "mqtt"
 STATE_CHECK_S = 1.0
 UPDATE_CHECK_S = 30.0  # the update state changes rarely; state.json is re-read this often
@@ -58,6 +58,7 @@ class MqttIntegration:
         conn: Any,
         clock: Clock,
         pipeline: MonitoringPipeline,
+        control: MonitoringControl,
         paths: StoragePaths,
         streams: StreamControl | None,
     ) -> None:
@@ -66,6 +67,7 @@ class MqttIntegration:
         self._conn = conn
         self._clock = clock
         self._pipeline = pipeline
+        self._control = control
         self._paths = paths
         self._streams = streams
         self._commands: queue.Queue[Command] = queue.Queue(maxsize=100)
@@ -86,7 +88,6 @@ class MqttIntegration:
         self._health_mark: tuple[float, int] | None = None  # (monotonic, frames published)
         self._update: dict[str, Any] | None = None
         self._next_update_check = 0.0
-        pipeline.set_armed(get_setting(conn, ARMED_KEY) != "false")
         pipeline.listeners.append(self.bridge.publish_event)
 
     def start(self) -> None:
@@ -127,8 +128,8 @@ class MqttIntegration:
         name, rid = command.name, command.request_id
         if name in ("arm", "disarm"):
             armed = name == "arm"
-            self._pipeline.set_armed(armed)
-            set_setting(self._conn, ARMED_KEY, "true" if armed else "false")
+            self._control.set_armed(armed, actor=ACTOR)
+            self._control.apply(self._pipeline)
             self._publish_state()
             self.bridge.reply(name, rid, ok=True, result={"armed": armed})
         elif name == "snapshot":
@@ -190,7 +191,7 @@ class MqttIntegration:
     def _publish_state(self) -> None:
         cameras = self._streams.states() if self._streams is not None else {}
         state = {
-            "armed": self._pipeline.armed,
+            "armed": self._control.armed,
             "motion": self._pipeline.motion_active,
             "streaming": any(c["state"] == "streaming" for c in cameras.values()),
             "cameras": cameras,

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
+from camera_app.monitor.control import MonitoringControl
 from camera_app.monitor.store import EventStore
 from testkit.api import MONDAY_10, ApiFactory, Client, RunningApi
 from testkit.media import write_motion_video
@@ -217,3 +218,44 @@ def test_no_other_role_reaches_a_recording(start_api: ApiFactory, clip: Path) ->
         assert anonymous.call(method, path).status == 401, path
     assert owner.get("/api/events/ev1").status == 200  # still there, never served to them
     assert audited(api, "recording_viewed") == []
+
+
+def test_arm_and_disarm_are_kept_audited_and_owner_only(
+    owner_api: tuple[RunningApi, Client],
+) -> None:
+    api, owner = owner_api
+    assert owner.get("/api/device/health").body["armed"] is True
+    off = owner.post(f"/api/cameras/{CAMERA}/disarm")
+    assert off.status == 200 and off.body == {"camera_id": CAMERA, "armed": False}
+    assert owner.post(f"/api/cameras/{CAMERA}/disarm").body["armed"] is False  # no change
+    assert owner.get("/api/device/health").body["armed"] is False
+    # kept across a restart: a new control reads what the owner left
+    again = MonitoringControl(api.paths.database, api.clock)
+    try:
+        assert again.armed is False
+    finally:
+        again.close()
+    assert owner.post(f"/api/cameras/{CAMERA}/arm").body["armed"] is True
+    assert [(actor, cam) for actor, cam, _ in audited(api, "disarmed")] == [("owner", None)]
+    assert [(actor, cam) for actor, cam, _ in audited(api, "armed")] == [("owner", None)]
+    assert owner.post("/api/cameras/elsewhere/arm").status == 404
+
+
+def test_device_health_tells_the_owner_what_they_need(
+    owner_api: tuple[RunningApi, Client], clip: Path
+) -> None:
+    api, owner = owner_api
+    add_event(api, "ev1", MONDAY_10 - 60, clip=clip)
+    health = owner.get("/api/device/health")
+    assert health.status == 200, health.body
+    body = health.body
+    assert body["quota_mb"] == api.config.storage.quota_mb
+    expected_mb = round(
+        (clip.stat().st_size + (api.paths.snapshots / CAMERA / "ev1.jpg").stat().st_size) / 2**20, 1
+    )
+    assert body["recordings_mb"] == expected_mb
+    assert body["disk_free_mb"] > 0
+    assert body["uptime_s"] >= 0 and body["app_version"]
+    assert set(body["models"]) >= {"centerface"}
+    for key in ("fps", "dropped_frames", "temperature_c", "release"):
+        assert key in body

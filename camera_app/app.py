@@ -23,6 +23,7 @@ from camera_app.logins import LoginLimiter, Logins, LoginSessions
 from camera_app.monitor.control import MonitoringControl
 from camera_app.monitor.recordings import Recordings
 from camera_app.monitor.store import EventStore
+from camera_app.tokens import ApiTokens
 from firmware.clock import Clock
 from firmware.db import open_database
 from firmware.indicator import StreamingIndicator
@@ -109,6 +110,7 @@ class OwnerServices:
             health=self._health,
             sessions=sessions,
             logins=Logins(conn, sessions, self.live.controller.viewers, audit),
+            tokens=ApiTokens(conn, clock, audit),
             limiter=LoginLimiter(config.api.login_max_failures, config.api.login_window_s, clock),
             audit=audit,
             public_base_url=public_base_url(config),

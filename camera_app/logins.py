@@ -34,12 +34,17 @@ def _digest(token: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The authenticated caller of a request."""
+    """The authenticated caller of a request.
+
+    ``scopes`` is None for a person's login, and the scopes of an integration's API token
+    (``camera_app.tokens``) otherwise: such a caller reaches only routes that name one of them.
+    """
 
     username: str
     role: Role
-    subject_id: str | None  # viewer id, or public link id
+    subject_id: str | None  # viewer id, public link id, or API token id
     expires_at: float
+    scopes: frozenset[str] | None = None
 
 
 class LoginSessions:

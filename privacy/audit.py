@@ -90,6 +90,8 @@ class AuditEvent(StrEnum):
     EVENT_DELETED = "event_deleted"
     ARMED = "armed"
     DISARMED = "disarmed"
+    TOKEN_CREATED = "token_created"  # noqa: S105 (an event name, not a secret)
+    TOKEN_REVOKED = "token_revoked"  # noqa: S105 (an event name, not a secret)
 
 
 @dataclass(frozen=True, slots=True)

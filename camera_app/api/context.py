@@ -16,6 +16,8 @@ from camera_app.live.subsystem import LiveSubsystem
 from camera_app.logins import LoginLimiter, Logins, LoginSessions, Principal
 from camera_app.monitor.control import MonitoringControl
 from camera_app.monitor.recordings import Recordings
+from camera_app.tokens import PREFIX as TOKEN_PREFIX
+from camera_app.tokens import ApiTokens
 from firmware.clock import Clock
 from firmware.paths import StoragePaths
 from privacy.audit import AuditLog
@@ -42,6 +44,7 @@ class ApiContext:
     health: DeviceHealth | None
     sessions: LoginSessions
     logins: Logins
+    tokens: ApiTokens
     limiter: LoginLimiter
     audit: AuditLog
     public_base_url: str
@@ -54,7 +57,10 @@ class ApiContext:
     # --- who is calling -----------------------------------------------------------------------
 
     def authenticate(self, request: web.Request) -> Principal | None:
-        token = _bearer(request) or request.cookies.get(SESSION_COOKIE, "")
+        bearer = _bearer(request)
+        if bearer.startswith(TOKEN_PREFIX):
+            return self.tokens.lookup(bearer)  # an integration's scoped token, never a cookie
+        token = bearer or request.cookies.get(SESSION_COOKIE, "")
         principal = self.sessions.lookup(token) if token else None
         if principal is None or self.live.rules.revoked(principal):
             return None

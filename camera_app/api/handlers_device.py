@@ -7,6 +7,7 @@ from aiohttp import web
 from camera_app.api.errors import ApiError
 from camera_app.api.routes import OWNER, Call, RouteTable
 from camera_app.monitor.control import MonitoringControl
+from camera_app.tokens import Scope
 
 routes = RouteTable()
 
@@ -30,6 +31,7 @@ def _armed(call: Call, armed: bool) -> web.Response:
     roles=OWNER,
     tag="device",
     hidden=True,
+    scope=Scope.MONITORING_ARM,
 )
 async def arm(call: Call) -> web.Response:
     return _armed(call, True)
@@ -42,6 +44,7 @@ async def arm(call: Call) -> web.Response:
     roles=OWNER,
     tag="device",
     hidden=True,
+    scope=Scope.MONITORING_ARM,
 )
 async def disarm(call: Call) -> web.Response:
     return _armed(call, False)
@@ -55,6 +58,7 @@ async def disarm(call: Call) -> web.Response:
     roles=OWNER,
     tag="device",
     hidden=True,
+    scope=Scope.DEVICE_READ,
 )
 async def device_health(call: Call) -> web.Response:
     ctx = call.ctx

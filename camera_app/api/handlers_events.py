@@ -13,6 +13,7 @@ from camera_app.api.errors import ApiError
 from camera_app.api.routes import OWNER, Call, RouteTable
 from camera_app.monitor.recordings import MAX_PAGE, RecordingError
 from camera_app.monitor.store import EventRecord
+from camera_app.tokens import Scope
 
 routes = RouteTable()
 
@@ -60,6 +61,7 @@ def _limit(call: Call) -> int:
     roles=OWNER,
     tag="recordings",
     hidden=True,
+    scope=Scope.EVENTS_READ,
 )
 async def list_events(call: Call) -> web.Response:
     try:
@@ -84,6 +86,7 @@ async def list_events(call: Call) -> web.Response:
     roles=OWNER,
     tag="recordings",
     hidden=True,
+    scope=Scope.EVENTS_READ,
     responses={200: "The event", 404: "No such event"},
 )
 async def get_event(call: Call) -> web.Response:
@@ -122,6 +125,7 @@ async def _file(call: Call, kind: str, content_type: str) -> web.StreamResponse:
     roles=OWNER,
     tag="recordings",
     hidden=True,
+    scope=Scope.EVENTS_READ,
     content="image/jpeg",
     responses={200: "JPEG", 404: "No such event or no snapshot"},
 )
@@ -136,6 +140,7 @@ async def event_snapshot(call: Call) -> web.StreamResponse:
     roles=OWNER,
     tag="recordings",
     hidden=True,
+    scope=Scope.EVENTS_READ,
     content="video/mp4",
     responses={
         200: "MP4",

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from camera_app.api.context import CTX, ApiContext, language
 from camera_app.api.errors import ApiError, read_body
 from camera_app.logins import Principal
+from camera_app.tokens import Scope
 from privacy.gates.roles import Role
 from privacy.gates.viewers import CameraInfo
 
@@ -82,6 +83,7 @@ class Route:
     tag: str
     content: str = "application/json"
     hidden: bool = False  # other roles get 404, as for an unknown id (recordings)
+    scope: Scope | None = None  # what an API token needs to call it; None: no token may
 
 
 class RouteTable:
@@ -102,9 +104,11 @@ class RouteTable:
         responses: dict[int, str] | None = None,
         content: str = "application/json",
         hidden: bool = False,
+        scope: Scope | None = None,
     ) -> Callable[[CallHandler], CallHandler]:
         """Register a handler. ``hidden``: a caller of another role gets 404 (not 403), so a
-        viewer cannot even learn that, say, a recording exists."""
+        viewer cannot even learn that, say, a recording exists. ``scope``: an API token with
+        this scope may call it too; routes without one refuse every token."""
 
         def register(handler: CallHandler) -> CallHandler:
             self.routes.append(
@@ -119,6 +123,7 @@ class RouteTable:
                     tag,
                     content,
                     hidden,
+                    scope,
                 )
             )
             return handler
@@ -146,6 +151,10 @@ def _guard(route: Route) -> RouteHandler:
                     "log in first (POST /api/login) and send the session token",
                     headers={"WWW-Authenticate": 'Bearer realm="camera"'},
                 )
+            if principal.scopes is not None and (
+                route.scope is None or route.scope not in principal.scopes
+            ):
+                raise ApiError(403, "token_scope", "this API token may not do this")
             if principal.role not in route.roles:
                 if route.hidden:
                     raise ApiError(404, "not_found", "no such resource")

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from camera_app.tokens import Scope
 from privacy.gates.roles import RegistrationKind, Role
 from privacy.gates.schedule import Schedule
 
@@ -123,3 +124,12 @@ class ViewerBody(Body):
 
 class PublicLinkBody(Body):
     label: Annotated[_Text, Field(max_length=64)]
+
+
+class TokenBody(Body):
+    name: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+        Field(description="What the token is for, e.g. 'Home Assistant'."),
+    ]
+    scopes: list[Scope] = Field(min_length=1, max_length=len(Scope))

@@ -138,6 +138,38 @@ def open_database(path: Path, migrations: Sequence[Migration] | None = None) -> 
     return conn
 
 
+def schema_version(path: Path) -> int | None:
+    """The ``user_version`` of the database at ``path`` without migrating it; None if absent."""
+    if not path.exists():
+        return None
+    conn = sqlite3.connect(path, timeout=10)
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def lower_schema_version(path: Path, version: int) -> bool:
+    """Mark the database as being at ``version`` (only ever lower), without touching its tables.
+
+    For an update that is rolled back: the older release refuses a database with a newer
+    ``user_version``. Migrations are additive and can run again (see docs/database.md), so the
+    older release works on the newer tables, and the next update re-applies what it needs.
+    """
+    current = schema_version(path)
+    if current is None or current <= version:
+        return False
+    conn = sqlite3.connect(path, timeout=10, isolation_level=None)
+    try:
+        conn.execute(f"PRAGMA user_version={int(version)}")
+    finally:
+        conn.close()
+    log.warning(
+        "database %s marked as schema %d (was %d) for an older release", path, version, current
+    )
+    return True
+
+
 def get_setting(conn: sqlite3.Connection, key: str) -> str | None:
     row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
     return None if row is None else str(row[0])

@@ -325,6 +325,8 @@ class StandInService:
         self.status_file = data_dir / "run" / "status.json"
         self.broken_versions = set(broken_versions)
         self.restarts: list[str] = []
+        #: called with the version at every start, before it runs or crashes (e.g. migrate)
+        self.on_start: Callable[[str], None] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HealthHandler)
@@ -341,6 +343,8 @@ class StandInService:
         active = self.paths.active_link
         version = installed_version(active) if active.exists() else "base"
         self.restarts.append(version)
+        if self.on_start is not None:
+            self.on_start(version)
         if version in self.broken_versions:
             return
         self._stop = threading.Event()

@@ -57,7 +57,9 @@ from camera_app.update.state import (
     save_state,
 )
 from camera_app.update.status import UpdateStatus, base_version, status_from_state
+from firmware.atomicfile import write_atomically
 from firmware.clock import Clock
+from firmware.db import lower_schema_version, schema_version
 from firmware.paths import StoragePaths
 from privacy.audit import AuditEvent, AuditLog
 
@@ -417,6 +419,7 @@ class DeviceUpdater:
         )
         state.phase = Phase.ACTIVATING
         self._save(state)
+        self._remember_db_version()
         try:
             switch_active(self.paths, slot)
         except OSError as err:
@@ -496,6 +499,7 @@ class DeviceUpdater:
             failed_version = state.slots[state.active].version
             target = state.previous
         switch_active(self.paths, target)
+        self._restore_db_version()
         state.active = target
         state.previous = None  # the slot left behind is no rollback target
         state.activating = None
@@ -518,6 +522,25 @@ class DeviceUpdater:
             "rolled_back", failed_version, reason,
             f"rolled back from {failed_version} to {to_version}: {reason}",
         )  # fmt: skip
+
+    def _remember_db_version(self) -> None:
+        """Before a switch: the schema version the running release uses (kept in its own file,
+        which releases before this one ignore, so a rollback to them still reads state.json)."""
+        version = schema_version(self._storage.database)
+        if version is not None:
+            write_atomically(self.paths.db_before_switch, json.dumps({"version": version}).encode())
+
+    def _restore_db_version(self) -> None:
+        """After switching back: let the older release open the database the newer one may
+        have migrated (it refuses a newer ``user_version``)."""
+        try:
+            version = int(json.loads(self.paths.db_before_switch.read_text())["version"])
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            log.error("cannot read %s: %s", self.paths.db_before_switch, err)
+            return
+        lower_schema_version(self._storage.database, version)
 
     # ---------------------------------------------------------------- resume
 

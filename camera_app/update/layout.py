@@ -23,6 +23,11 @@ class UpdatePaths:
         return cls(StoragePaths(Path(data_dir)).update)
 
     @property
+    def db_before_switch(self) -> Path:
+        """The database schema version the release before the last switch used (rollback)."""
+        return self.root / "db-before-switch.json"
+
+    @property
     def metadata(self) -> Path:
         return self.root / "metadata"
 

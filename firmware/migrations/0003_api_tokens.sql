@@ -1,6 +1,6 @@
 -- Scoped API tokens the owner makes for an integration (e.g. Home Assistant reading events and
 -- snapshots): only the token's SHA-256 is stored; scopes is a JSON list of scope names.
-CREATE TABLE api_tokens (
+CREATE TABLE IF NOT EXISTS api_tokens (
     id            TEXT PRIMARY KEY,
     name          TEXT NOT NULL,
     token_hash    TEXT NOT NULL UNIQUE,

@@ -22,7 +22,9 @@ from firmware.db import (
     DatabaseError,
     Migration,
     load_migrations,
+    lower_schema_version,
     open_database,
+    schema_version,
 )
 from privacy.audit import AuditLog, verify
 from privacy.gates.store import GateStore
@@ -267,3 +269,19 @@ def test_loader_refuses_badly_numbered_files(
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(DatabaseError, match=message):
         load_migrations(package)
+
+
+def test_every_migration_runs_again_after_a_rollback(new_db: Path) -> None:
+    """An update that is rolled back marks the database with the older release's version
+    (``lower_schema_version``); the next update applies the newer migrations again, on tables
+    they already made. So every migration must be additive and run twice without harm."""
+    open_database(new_db).close()
+    before = _schema(new_db)
+    for older in range(SCHEMA_VERSION):
+        assert lower_schema_version(new_db, older)
+        assert _version(new_db) == older
+        open_database(new_db).close()  # re-applies older+1 .. SCHEMA_VERSION
+        assert _version(new_db) == SCHEMA_VERSION
+        assert _schema(new_db) == before
+    assert not lower_schema_version(new_db, SCHEMA_VERSION)  # never raises a version
+    assert schema_version(new_db.with_name("absent.db")) is None

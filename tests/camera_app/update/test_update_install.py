@@ -25,6 +25,7 @@ from camera_app.update.health import HealthCheck
 from camera_app.update.layout import UpdatePaths
 from camera_app.update.slots import active_slot
 from firmware.clock import SystemClock
+from firmware.db import lower_schema_version, open_database, schema_version
 from testkit.updates import (
     BASE_ENV,
     MODELS,
@@ -148,6 +149,12 @@ def test_valid_update_installs_into_the_inactive_slot_and_activates(device: Devi
 def test_release_whose_service_never_comes_up_rolls_back_by_itself(device: Device) -> None:
     device.vendor.publish("1.1.0")
     device.service.broken_versions.add("1.1.0")  # crashes at start: status keeps saying 1.0.0
+    # the running release's database is at schema 1; the new release migrates it as it starts
+    # (then crashes), and the rollback must leave a database the old release still opens
+    database = device.data_dir / "camera.db"
+    open_database(database).close()
+    lower_schema_version(database, 1)
+    device.service.on_start = lambda v: open_database(database).close() if v == "1.1.0" else None
     # enough for the slot's privacy self-test (~3 s, a new interpreter loading the models), so
     # that it is the capture check that runs out
     device.deadline_s = 15
@@ -159,6 +166,7 @@ def test_release_whose_service_never_comes_up_rolls_back_by_itself(device: Devic
     assert "reports version '1.0.0', expected 1.1.0" in (result.reason or "")
     assert active_slot(device.paths) == "a"
     assert device.service.restarts == ["1.0.0", "1.1.0", "1.0.0"]  # back on the old release
+    assert schema_version(database) == 1
     state = device.state()
     assert state["phase"] == "rolled_back" and state["active"] == "a"
     assert state["last_result"]["result"] == "rolled_back"

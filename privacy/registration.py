@@ -79,12 +79,41 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
+def _region_ever_existed(code: str) -> bool:
+    from stdnum import numdb
+
+    # a six-digit code names a county; a known province prefix alone is not a region
+    found = {k: v for _, props in numdb.get("cn/loc").info(code) for k, v in props.items()}
+    return bool(found.get("county"))
+
+
+def _validate_ric(value: str) -> str:
+    """``ric.validate`` without its birth-year test of the region code."""
+    number = ric.compact(value)
+    if len(number) != 18:
+        raise InvalidLength()
+    if not number[:-1].isdigit():
+        raise InvalidFormat()
+    if number[-1] != ric.calc_check_digit(number):
+        raise InvalidChecksum()
+    ric.get_birth_date(number)  # InvalidComponent when not a date
+    if not _region_ever_existed(number[:6]):
+        raise InvalidComponent()
+    return number
+
+
 def validate_resident_id(value: str, *, today: date | None = None) -> str:
     """Check an 18-character PRC resident ID number and return its compact form.
 
-    Checks, via ``stdnum.cn.ric``: length and format, ISO 7064 MOD 11-2 check digit, a real birth
-    date, a known region code (in use in the birth year); then that the birth date is neither in
-    the future nor more than 130 years before ``today`` (default: today in China).
+    Checks, with ``stdnum.cn.ric``: length and format, ISO 7064 MOD 11-2 check digit, a real birth
+    date, a region code that has ever existed (GB/T 2260, stdnum's table); then that the birth
+    date is neither in the future nor more than 130 years before ``today`` (default: today in
+    China).
+
+    The region is not checked against the birth year, as ``ric.validate`` does: a person keeps
+    the code of the place that first issued their number, which may have been created or renamed
+    after they were born (e.g. ``310115``, Pudong, issued to people born before 1993; stdnum
+    issue #442). Refusing real numbers would lock real people out of registering.
 
     Full-width digits and other non-ASCII look-alikes are refused rather than normalised, so what
     is stored is exactly what the person can read back on their card.
@@ -102,7 +131,7 @@ def validate_resident_id(value: str, *, today: date | None = None) -> str:
             "(full-width or other characters are not accepted)",
         )
     try:
-        number = ric.validate(value)
+        number = _validate_ric(value)
     except InvalidLength:
         raise RegistrationError(
             "resident_id", "length", f"{what} must be exactly 18 characters long"
@@ -133,8 +162,7 @@ def validate_resident_id(value: str, *, today: date | None = None) -> str:
         raise RegistrationError(
             "resident_id",
             "region",
-            f"{what}: the region code (first 6 digits) is unknown or was not in use in the "
-            "birth year",
+            f"{what}: the region code (first 6 digits) is not one that was ever issued",
         ) from None
     except ValidationError:
         raise RegistrationError("resident_id", "format", f"{what} is not valid") from None

@@ -154,7 +154,8 @@ BAD_RESIDENT_IDS: list[tuple[Any, str | None]] = [
     # unknown region codes (stdnum: InvalidComponent, or a bare KeyError for some)
     (make_id(region="000000"), "region"),
     (make_id(region="990000"), "region"),
-    (make_id(region="810000"), "region"),
+    # (810000, Hong Kong, is a real code even for people born before 1997: residence permits
+    # of Hong Kong residents carry it; any code ever issued is accepted)
     (make_id(region="123456"), "region"),
     (make_id(region="110199"), "region"),
     (make_id(region="659999"), "region"),

@@ -23,6 +23,7 @@ from camera_app.logins import LoginLimiter, Logins, LoginSessions
 from camera_app.monitor.control import MonitoringControl
 from camera_app.monitor.recordings import Recordings
 from camera_app.monitor.store import EventStore
+from camera_app.preview import LatestPicture
 from camera_app.tokens import ApiTokens
 from firmware.clock import Clock
 from firmware.db import open_database
@@ -58,6 +59,7 @@ class OwnerServices:
         cameras: Mapping[str, CameraInfo] | None = None,
         monitoring: MonitoringControl | None = None,
         health: DeviceHealth | None = None,
+        preview: LatestPicture | None = None,
     ) -> None:
         self._config = config
         self._clock = clock
@@ -65,6 +67,7 @@ class OwnerServices:
         self._cameras = cameras
         self._monitoring = monitoring
         self._health = health
+        self._preview = preview
         self._loop = LoopThread("owner-api")
         self._server: ApiServer | None = None
         self._conn: sqlite3.Connection | None = None
@@ -108,6 +111,7 @@ class OwnerServices:
             ),
             monitoring=self._monitoring,
             health=self._health,
+            preview=self._preview,
             sessions=sessions,
             logins=Logins(conn, sessions, self.live.controller.viewers, audit),
             tokens=ApiTokens(conn, clock, audit),

@@ -20,6 +20,7 @@ from camera_app.monitor.pipeline import MonitoringPipeline
 from camera_app.monitor.store import EventStore
 from camera_app.monitor.upkeep import recover_interrupted
 from camera_app.mqtt.integration import MqttIntegration, StreamControl
+from camera_app.preview import LatestPicture
 from firmware.capture import CaptureFeed, open_source
 from firmware.clock import Clock
 from firmware.db import open_database
@@ -71,6 +72,7 @@ def run_service(
     control = MonitoringControl(paths.database, clock)
     control.apply(pipeline)  # armed or not as the owner left it, before the first frame
     health = DeviceHealth(paths.root, config.storage.quota_mb, clock)
+    preview = LatestPicture()
     log.info(
         "monitoring camera %s from %s; data in %s; live streaming is off until the owner starts it",
         config.camera.id,
@@ -78,7 +80,7 @@ def run_service(
         paths.root,
     )
     indicator = StreamingIndicator(config.streaming.indicator_pin)
-    owner = _start_owner_services(config, clock, indicator, control, health)
+    owner = _start_owner_services(config, clock, indicator, control, health, preview)
     live = owner.live if owner is not None else None
     privacy_feed = (
         live.open_feed(config.camera.id, lambda: build_stage(config.privacy))
@@ -119,6 +121,7 @@ def run_service(
                     break
                 continue
             heartbeat.frame()
+            preview.put(frame)
             if privacy_feed is not None:
                 privacy_feed.offer(frame)
             pipeline.process(frame)
@@ -158,12 +161,15 @@ def _start_owner_services(
     indicator: StreamingIndicator,
     control: MonitoringControl,
     health: DeviceHealth,
+    preview: LatestPicture,
 ) -> OwnerServices | None:
     """The owner API and the live subsystem; None when the API is off or cannot start."""
     if not config.api.enabled:
         log.info("owner API disabled (api.enabled: false); live streaming is unavailable")
         return None
-    owner = OwnerServices(config, clock, indicator, monitoring=control, health=health)
+    owner = OwnerServices(
+        config, clock, indicator, monitoring=control, health=health, preview=preview
+    )
     try:
         owner.start()
     except RuntimeError as err:

@@ -89,6 +89,7 @@ class AuditEvent(StrEnum):
     RECORDING_VIEWED = "recording_viewed"
     EVENT_DELETED = "event_deleted"
     ARMED = "armed"
+    PREVIEW_VIEWED = "preview_viewed"
     DISARMED = "disarmed"
     TOKEN_CREATED = "token_created"  # noqa: S105 (an event name, not a secret)
     TOKEN_REVOKED = "token_revoked"  # noqa: S105 (an event name, not a secret)

@@ -29,6 +29,7 @@ from camera_app.app import OwnerServices
 from camera_app.config import AppConfig, parse_config
 from camera_app.health import DeviceHealth
 from camera_app.monitor.control import MonitoringControl
+from camera_app.preview import LatestPicture
 from firmware.db import open_database
 from firmware.indicator import StreamingIndicator
 from firmware.paths import StoragePaths
@@ -123,6 +124,7 @@ class RunningApi:
     pins: MockFactory
     indicator: StreamingIndicator
     monitoring: MonitoringControl
+    preview: LatestPicture
 
     @property
     def url(self) -> str:
@@ -202,11 +204,12 @@ def start_api(tmp_path: Path) -> Iterator[ApiFactory]:
         paths.create()
         monitoring = MonitoringControl(paths.database, clock)
         health = DeviceHealth(paths.root, config.storage.quota_mb, clock)
+        preview = LatestPicture()
         server = OwnerServices(
-            config, clock, led, cameras=cams, monitoring=monitoring, health=health
+            config, clock, led, cameras=cams, monitoring=monitoring, health=health, preview=preview
         )
         server.start()
-        running = RunningApi(server, config, clock, pins, led, monitoring)
+        running = RunningApi(server, config, clock, pins, led, monitoring, preview)
         started.append(running)
         return running
 

@@ -16,6 +16,7 @@ from camera_app.live.subsystem import LiveSubsystem
 from camera_app.logins import LoginLimiter, Logins, LoginSessions, Principal
 from camera_app.monitor.control import MonitoringControl
 from camera_app.monitor.recordings import Recordings
+from camera_app.preview import LatestPicture
 from camera_app.tokens import PREFIX as TOKEN_PREFIX
 from camera_app.tokens import ApiTokens
 from firmware.clock import Clock
@@ -42,6 +43,7 @@ class ApiContext:
     recordings: Recordings
     monitoring: MonitoringControl | None
     health: DeviceHealth | None
+    preview: LatestPicture | None
     sessions: LoginSessions
     logins: Logins
     tokens: ApiTokens

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
+
+import cv2
 from aiohttp import web
 
 from camera_app.api.errors import ApiError
 from camera_app.api.routes import OWNER, Call, RouteTable
 from camera_app.monitor.control import MonitoringControl
 from camera_app.tokens import Scope
+from privacy.audit import AuditEvent
 
 routes = RouteTable()
 
@@ -66,3 +71,29 @@ async def device_health(call: Call) -> web.Response:
         raise ApiError(503, "monitoring_unavailable", "monitoring does not run in this process")
     armed = ctx.monitoring.armed if ctx.monitoring is not None else None
     return web.json_response({**ctx.health.report(ctx.conn), "armed": armed})
+
+
+@routes.add(
+    "GET",
+    "/api/cameras/{camera_id}/preview.jpg",
+    summary="The camera's picture now, as recordings show it (static privacy masks burned in), "
+    "for drawing masks; not recorded, audited",
+    roles=OWNER,
+    tag="device",
+    hidden=True,
+    content="image/jpeg",
+    responses={200: "JPEG", 503: "No picture yet"},
+)
+async def preview(call: Call) -> web.Response:
+    ctx = call.ctx
+    frame = ctx.preview.get() if ctx.preview is not None else None
+    if frame is None:
+        raise ApiError(503, "no_picture", "the camera has not delivered a picture yet")
+    loop = asyncio.get_running_loop()
+    ok, jpeg = await loop.run_in_executor(
+        None, partial(cv2.imencode, ".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    )
+    if not ok:
+        raise ApiError(500, "encode_failed", "the picture could not be encoded")
+    ctx.audit.append(AuditEvent.PREVIEW_VIEWED, actor=call.actor, camera_id=call.camera.id)
+    return web.Response(body=jpeg.tobytes(), content_type="image/jpeg")

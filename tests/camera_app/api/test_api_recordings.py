@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from camera_app.monitor.control import MonitoringControl
+from firmware.frames import Frame
 from testkit.api import MONDAY_10, ApiFactory, Client, RunningApi
 from testkit.media import write_motion_video
 from testkit.recordings import CAMERA, add_event, audited
@@ -150,6 +151,9 @@ def test_no_other_role_reaches_a_recording(start_api: ApiFactory, clip: Path) ->
         ("GET", "/api/events/ev1/snapshot.jpg"),
         ("GET", "/api/events/ev1/clip.mp4"),
         ("DELETE", "/api/events/ev1"),
+        ("GET", f"/api/cameras/{CAMERA}/preview.jpg"),
+        ("POST", f"/api/cameras/{CAMERA}/disarm"),
+        ("GET", "/api/device/health"),
     ]
     for method, path in routes:
         refused = family.call(method, path)
@@ -198,3 +202,24 @@ def test_device_health_tells_the_owner_what_they_need(
     assert set(body["models"]) >= {"centerface"}
     for key in ("fps", "dropped_frames", "temperature_c", "release"):
         assert key in body
+
+
+def test_the_live_preview_is_the_owners_audited_and_never_stored(
+    owner_api: tuple[RunningApi, Client],
+) -> None:
+    api, owner = owner_api
+    waiting = owner.get(f"/api/cameras/{CAMERA}/preview.jpg")
+    assert waiting.status == 503 and waiting.error == "no_picture"
+    image = np.zeros((120, 160, 3), np.uint8)
+    image[:, 80:] = (0, 0, 255)  # right half red
+    image.flags.writeable = False  # as the capture feed hands frames on
+    api.preview.put(Frame(image, 1.0, 1))
+    shot = owner.get(f"/api/cameras/{CAMERA}/preview.jpg")
+    assert shot.status == 200 and shot.headers["Content-Type"] == "image/jpeg"
+    seen = cv2.imdecode(np.frombuffer(shot.raw, np.uint8), cv2.IMREAD_COLOR)
+    assert seen.shape == (120, 160, 3)
+    assert seen[60, 120, 2] > 200 and seen[60, 40, 2] < 40  # the picture, not another
+    assert shot.headers["Cache-Control"] == "no-store"
+    assert [(a, cam) for a, cam, _ in audited(api, "preview_viewed")] == [("owner", CAMERA)]
+    assert not any(api.paths.snapshots.rglob("*"))  # not recorded
+    assert owner.get("/api/cameras/elsewhere/preview.jpg").status == 404

@@ -102,6 +102,11 @@ def _validate_ric(value: str) -> str:
     return number
 
 
+def with_article(word: str) -> str:
+    """``word`` after "a" or "an" ("an institution", "a business")."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def validate_resident_id(value: str, *, today: date | None = None) -> str:
     """Check an 18-character PRC resident ID number and return its compact form.
 
@@ -356,7 +361,9 @@ class RegistrationStore:
         else:
             if uscc is None:
                 raise RegistrationError(
-                    "uscc", "length", f"a {kind} registration needs the Unified Social Credit Code"
+                    "uscc",
+                    "length",
+                    f"{with_article(kind)} registration needs the Unified Social Credit Code",
                 )
             code = validate_uscc(uscc)
         reg = Registration(

@@ -24,6 +24,7 @@ from camera_app.logins import Principal
 from camera_app.tokens import Scope
 from privacy.gates.roles import Role
 from privacy.gates.viewers import CameraInfo
+from privacy.registration import with_article
 
 PUBLIC: frozenset[Role] = frozenset()
 OWNER = frozenset({Role.OWNER})
@@ -158,7 +159,9 @@ def _guard(route: Route) -> RouteHandler:
             if principal.role not in route.roles:
                 if route.hidden:
                     raise ApiError(404, "not_found", "no such resource")
-                raise ApiError(403, "forbidden", f"a {principal.role} account cannot do this")
+                raise ApiError(
+                    403, "forbidden", f"{with_article(principal.role)} account cannot do this"
+                )
             if names_camera:
                 camera = ctx.camera_for_viewer(principal, request.match_info["camera_id"])
         return await route.handler(Call(request, ctx, principal, camera))

@@ -25,6 +25,7 @@ from privacy.registration import (
     validate_name,
     validate_resident_id,
     validate_uscc,
+    with_article,
 )
 from privacy.secrets import DecryptionError, DeviceSecretStore, FieldCipher, SecretStoreError
 from testkit.clock import FakeClock
@@ -636,3 +637,13 @@ def test_adding_and_revoking_is_audited_in_the_same_call_with_the_id_masked(
     ]
     assert reg.masked_id in rows[0][2]
     assert VALID_IDS[0] not in "".join(r[2] for r in rows)
+
+
+def test_refusals_read_as_english(store: RegistrationStore) -> None:
+    assert with_article("institution") == "an institution"
+    assert with_article("owner") == "an owner"
+    assert with_article("business") == "a business"
+    with pytest.raises(RegistrationError, match=r"^an institution registration needs"):
+        store.add("institution", "张三", VALID_IDS[0], actor=OWNER)
+    with pytest.raises(RegistrationError, match=r"^a business registration needs"):
+        store.add("business", "张三", VALID_IDS[0], actor=OWNER)

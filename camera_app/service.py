@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import sqlite3
 import threading
 from types import FrameType
 
@@ -87,7 +86,7 @@ def run_service(
         if live is not None
         else None
     )
-    mqtt = _mqtt(config, conn, clock, pipeline, control, paths, live)
+    mqtt = _mqtt(config, clock, pipeline, control, paths, live)
     heartbeat = ServiceHeartbeat(
         paths.run_status,
         clock,
@@ -181,7 +180,6 @@ def _start_owner_services(
 
 def _mqtt(
     config: AppConfig,
-    conn: sqlite3.Connection,
     clock: Clock,
     pipeline: MonitoringPipeline,
     control: MonitoringControl,
@@ -191,7 +189,7 @@ def _mqtt(
     if not config.mqtt.enabled:
         return None
     streams = StreamControl(live.stream_states, live.controller.stop) if live else None
-    integration = MqttIntegration(config, conn, clock, pipeline, control, paths, streams)
+    integration = MqttIntegration(config, clock, pipeline, control, paths, streams)
     integration.start()
     return integration
 

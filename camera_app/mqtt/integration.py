@@ -12,12 +12,12 @@ import queue
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import cv2
 
 from camera_app.config.app import AppConfig
+from camera_app.health import soc_temperature
 from camera_app.monitor.control import MonitoringControl
 from camera_app.monitor.pipeline import MonitoringPipeline
 from camera_app.mqtt.bridge import MqttBridge
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 ACTOR = "mqtt"
 STATE_CHECK_S = 1.0
 UPDATE_CHECK_S = 30.0  # the update state changes rarely; state.json is re-read this often
-_THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
 
 
 class StreamControl:
@@ -55,7 +54,6 @@ class MqttIntegration:
     def __init__(
         self,
         config: AppConfig,
-        conn: Any,
         clock: Clock,
         pipeline: MonitoringPipeline,
         control: MonitoringControl,
@@ -64,7 +62,6 @@ class MqttIntegration:
     ) -> None:
         cfg = config.mqtt
         self._config = config
-        self._conn = conn
         self._clock = clock
         self._pipeline = pipeline
         self._control = control
@@ -217,14 +214,6 @@ class MqttIntegration:
             "dropped_frames": stats.source_dropped + stats.consumer_dropped,
             "reconnects": stats.reconnects,
             "disk_free_mb": free_mb,
-            "temperature_c": _temperature(),
+            "temperature_c": soc_temperature(),
             "events_waiting": len(self.bridge.outbox),
         }
-
-
-def _temperature() -> float | None:
-    """The SoC temperature where the kernel exposes it (a Pi does), else None."""
-    try:
-        return round(int(_THERMAL.read_text().strip()) / 1000, 1)
-    except (OSError, ValueError):
-        return None

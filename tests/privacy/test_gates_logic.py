@@ -54,7 +54,7 @@ from privacy.gates.viewers import (
     decide_access,
     viewer_covers,
 )
-from privacy.registration import Registration, RegistrationStore
+from privacy.registration import Registration, RegistrationStore, with_article
 from privacy.secrets import DeviceSecretStore, FieldCipher
 from testkit.clock import FakeClock
 
@@ -653,7 +653,8 @@ def test_wrong_registration_kind_closes_registration(profile: str, wrong: str) -
     report = evaluate(dataclasses.replace(satisfied(profile), registrations=(registration(wrong),)))
     assert report.closed == ["registration"]
     (check,) = [c for c in report.checks if not c.ok]
-    assert f"needs a {KIND[profile]} registration" in (check.reason or "")
+    assert f"needs {with_article(KIND[profile])} registration" in (check.reason or "")
+    assert " a owner " not in (check.reason or "") and " a institution " not in (check.reason or "")
 
 
 @pytest.mark.parametrize("profile", list(Profile))

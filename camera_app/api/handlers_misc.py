@@ -9,6 +9,7 @@ from datetime import datetime, tzinfo
 
 from aiohttp import web
 
+from camera_app.accounts import has_owner
 from camera_app.api.errors import ApiError
 from camera_app.api.routes import OWNER, PUBLIC, Call, RouteTable
 from camera_app.update.status import UpdateStatus, load_update_status
@@ -19,9 +20,17 @@ routes = RouteTable()
 OPENAPI_KEY = web.AppKey("openapi", dict)
 
 
-@routes.add("GET", "/api/health", summary="Liveness check", roles=PUBLIC, tag="device")
+@routes.add(
+    "GET",
+    "/api/health",
+    summary="Liveness check; setup_needed is true until the owner account exists",
+    roles=PUBLIC,
+    tag="device",
+)
 async def health(call: Call) -> web.Response:
-    return web.json_response({"status": "ok"})
+    # Telling anyone that the device has no owner yet reveals little: the setup still needs the
+    # one-time code from the console. The web app uses it to show setup instead of a login.
+    return web.json_response({"status": "ok", "setup_needed": not has_owner(call.ctx.conn)})
 
 
 @routes.add(

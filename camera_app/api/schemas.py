@@ -126,6 +126,12 @@ class PublicLinkBody(Body):
     label: Annotated[_Text, Field(max_length=64)]
 
 
+class QrBody(Body):
+    text: Annotated[str, Field(min_length=1, max_length=1024)] = Field(
+        description="What the QR code holds: an invite or a public viewing link."
+    )
+
+
 class TokenBody(Body):
     name: Annotated[
         str,

@@ -1,8 +1,21 @@
-// The page's texts in English and Chinese, chosen from the browser's preferred languages.
-// Refusal reasons (why a camera cannot be watched now) come from the server, which answers in
-// the language the page asks for with Accept-Language.
+// The page's texts in English and Chinese. The language is the browser's (the first Chinese or
+// English tag it prefers) until the user picks one, which is kept in localStorage. Each page
+// module adds its own texts with addTexts(), so the words sit beside the code that shows them.
+// Refusal reasons come from the server, which answers in the language the page asks for with
+// Accept-Language.
 
-const TEXTS = {
+const TEXTS = { en: {}, zh: {} };
+
+/** Adds a module's texts: `addTexts({ en: {...}, zh: {...} })`; every key needs both. */
+export function addTexts(texts) {
+  for (const key of Object.keys(texts.en)) {
+    if (!(key in texts.zh)) console.warn(`i18n: no Chinese text for ${key}`);
+  }
+  Object.assign(TEXTS.en, texts.en);
+  Object.assign(TEXTS.zh, texts.zh);
+}
+
+addTexts({
   en: {
     title: "Camera",
     login_heading: "Log in",
@@ -63,7 +76,7 @@ const TEXTS = {
     network_error: "无法连接到摄像头，请检查网络后重试。",
     no_webrtc: "此浏览器无法播放实时视频（不支持 WebRTC）。",
   },
-};
+});
 
 /** "zh" when the first Chinese or English tag in `tags` is Chinese, else "en". */
 export function pickLanguage(tags) {
@@ -75,12 +88,36 @@ export function pickLanguage(tags) {
   return "en";
 }
 
-export const LANG = pickLanguage(
-  navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language],
-);
+const STORED_KEY = "camera.lang";
+
+function storedLanguage() {
+  try {
+    const value = localStorage.getItem(STORED_KEY);
+    return value === "zh" || value === "en" ? value : null;
+  } catch {
+    return null; // storage disabled: follow the browser
+  }
+}
+
+export let LANG =
+  storedLanguage() ??
+  pickLanguage(
+    navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language],
+  );
 
 /** The Accept-Language the page sends, so the server's reasons match the page. */
-export const ACCEPT_LANGUAGE = LANG === "zh" ? "zh-CN" : "en";
+export let ACCEPT_LANGUAGE = LANG === "zh" ? "zh-CN" : "en";
+
+/** Switches the language (and remembers the choice); the caller re-renders. */
+export function setLanguage(lang) {
+  LANG = lang === "zh" ? "zh" : "en";
+  ACCEPT_LANGUAGE = LANG === "zh" ? "zh-CN" : "en";
+  try {
+    localStorage.setItem(STORED_KEY, LANG);
+  } catch {
+    // not kept; this page still switches
+  }
+}
 
 /** The text for `key`, with `{name}` placeholders filled from `values`. */
 export function t(key, values = {}) {

@@ -1,0 +1,4 @@
+// placeholder, written next
+export async function render(root) {
+  root.textContent = "masks";
+}

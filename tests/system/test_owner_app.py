@@ -1,0 +1,164 @@
+"""The owner web app in real Chromium against the real ``camera-app run`` on a looping video with
+motion: the owner sets up the device in the browser with the console's one-time code, sees
+events with thumbnails, plays a clip (its ``currentTime`` advances), downloads it (the bytes
+decode with PyAV), deletes an event (gone, and audited), and disarms and arms monitoring.
+
+Only the streaming LED is fake (gpiozero's mock pin factory, as in every service test).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import pytest
+import yaml
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from camera_app.accounts import issue_setup_code
+from firmware.clock import SystemClock
+from firmware.db import open_database
+from testkit.api import Client
+from testkit.browser import needs_chromium, open_page, wait_in_page
+from testkit.media import write_motion_video
+from testkit.net import free_port, wait_until
+from testkit.service import OWNER_PASSWORD, start_service, stop_service
+
+pytestmark = [pytest.mark.slow, needs_chromium]
+
+FPS = 15
+CAMERA = "door"
+
+
+@dataclass
+class Device:
+    url: str
+    data_dir: Path
+
+    def setup_code(self) -> str:
+        conn = open_database(self.data_dir / "camera.db")
+        try:
+            return issue_setup_code(conn, SystemClock())
+        finally:
+            conn.close()
+
+    def owner(self) -> Client:
+        return Client(self.url).login("owner", OWNER_PASSWORD)
+
+
+@pytest.fixture(scope="module")
+def device(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Device]:
+    tmp = tmp_path_factory.mktemp("owner-app")
+    # 6 s looping in real time, motion from 1 s to 3 s of every loop: an event per loop
+    video = write_motion_video(tmp / "motion.mp4", frames=90, fps=FPS, moving=(15, 45))
+    port = free_port()
+    config = tmp / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "camera": {"id": CAMERA, "name": "Front door", "timezone": "UTC"},
+                "capture": {"width": 640, "height": 480, "fps": FPS, "loop": True},
+                "events": {"trigger_frames": 3, "pre_roll_s": 1, "post_roll_s": 1},
+                "recording": {"preset": "ultrafast"},
+                "storage": {"data_dir": str(tmp / "data"), "min_free_mb": 0},
+                "api": {"host": "127.0.0.1", "port": port, "tls": False},
+            }
+        )
+    )
+    proc = start_service(config, f"file:{video}")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_until(lambda: _answers(url)), "the service's API did not answer"
+        yield Device(url, tmp / "data")
+    finally:
+        stop_service(proc)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return Client(url).get("/api/health").status == 200
+    except OSError:
+        return False
+
+
+def _log_in(page: Page) -> None:
+    page.get_by_label("User name").fill("owner")
+    page.get_by_label("Password").fill(OWNER_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_owner_sets_up_then_plays_downloads_deletes_and_disarms(
+    browser: Browser, device: Device
+) -> None:
+    page, log = open_page(browser, device.url)
+    # first run: the setup form, with the code from the device's console
+    expect(page.get_by_test_id("setup-form")).to_be_visible()
+    page.get_by_label("Setup code").fill(device.setup_code())
+    page.get_by_label("New password (at least 12 characters)").fill(OWNER_PASSWORD)
+    page.get_by_role("button", name="Create the owner account").click()
+    expect(page.get_by_text("Logged in as owner")).to_be_visible()
+
+    # events: at least one finished event with its snapshot loaded as a thumbnail
+    events = page.get_by_test_id("event-list")
+    finished = events.locator("[data-testid=event-item]:has(button:not([disabled]))")
+    assert wait_until(lambda: _reload_until(page, finished), timeout=60)
+    item = finished.first
+    event_id = item.get_attribute("data-event")
+    thumb = item.get_by_test_id("event-thumb")
+    expect(thumb).to_be_visible()
+    loaded = f"document.querySelector('[data-event=\"{event_id}\"] img').naturalWidth === 640"
+    assert wait_in_page(page, loaded)
+
+    # the clip plays in the page
+    item.get_by_role("button").click()
+    player = page.get_by_test_id("clip-player")
+    expect(player).to_be_visible()
+    player.evaluate("(video) => { video.muted = true; return video.play(); }")
+    playing = "document.querySelector('[data-testid=clip-player]').currentTime > 0.5"
+    assert wait_in_page(page, playing)
+
+    # download: the saved bytes are the clip and decode
+    with page.expect_download() as wait:
+        page.get_by_test_id("clip-download").click()
+    saved = Path(wait.value.path())
+    with av.open(io.BytesIO(saved.read_bytes())) as container:
+        assert sum(1 for _ in container.decode(video=0)) > FPS  # more than a second of video
+
+    # delete: confirmed in the browser's dialog, gone from the list and from the API
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("event-delete").click()
+    expect(page.locator(f"[data-event='{event_id}']")).to_have_count(0)
+    owner = device.owner()
+    assert owner.get(f"/api/events/{event_id}").status == 404
+
+    # disarm and arm
+    toggle = page.get_by_test_id("arm-toggle")
+    expect(page.get_by_test_id("arm-state")).to_have_text("Armed: motion is recorded")
+    toggle.click()
+    expect(page.get_by_test_id("arm-state")).to_have_text("Disarmed: nothing is recorded")
+    assert owner.get("/api/device/health").body["armed"] is False
+    page.get_by_test_id("arm-toggle").click()
+    expect(page.get_by_test_id("arm-state")).to_have_text("Armed: motion is recorded")
+    assert owner.get("/api/device/health").body["armed"] is True
+
+    # the audit log has the viewing, the download, the deletion and both switches
+    audit = [line for line in owner.get("/api/audit").raw.decode().splitlines() if line]
+    seen = [yaml.safe_load(line) for line in audit]
+    names = [record["event"] for record in seen]
+    about = [r for r in seen if (r.get("details") or {}).get("event") == event_id]
+    assert {"recording_viewed", "event_deleted"} <= {r["event"] for r in about}, about
+    assert names.index("disarmed") < names.index("armed", names.index("disarmed"))
+    assert log.unexpected_errors("/api/me") == []
+
+
+def _reload_until(page: Page, finished: Locator) -> bool:
+    if finished.count():
+        return True
+    page.wait_for_timeout(1500)
+    if not finished.count():
+        page.get_by_test_id("nav-events").click()
+        page.reload()
+    return finished.count() > 0

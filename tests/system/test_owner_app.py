@@ -22,7 +22,7 @@ from camera_app.accounts import issue_setup_code
 from firmware.clock import SystemClock
 from firmware.db import open_database
 from testkit.api import Client
-from testkit.browser import needs_chromium, open_page, wait_in_page
+from testkit.browser import DESKTOP, PHONE, needs_chromium, open_page, save_screenshot, wait_in_page
 from testkit.media import write_motion_video
 from testkit.net import free_port, wait_until
 from testkit.service import OWNER_PASSWORD, start_service, stop_service
@@ -49,9 +49,9 @@ class Device:
         return Client(self.url).login("owner", OWNER_PASSWORD)
 
 
-@pytest.fixture(scope="module")
-def device(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Device]:
-    tmp = tmp_path_factory.mktemp("owner-app")
+@pytest.fixture
+def device(tmp_path: Path) -> Iterator[Device]:
+    tmp = tmp_path
     # 6 s looping in real time, motion from 1 s to 3 s of every loop: an event per loop
     video = write_motion_video(tmp / "motion.mp4", frames=90, fps=FPS, moving=(15, 45))
     port = free_port()
@@ -162,3 +162,37 @@ def _reload_until(page: Page, finished: Locator) -> bool:
         page.get_by_test_id("nav-events").click()
         page.reload()
     return finished.count() > 0
+
+
+SCREENS = ("events", "live", "streaming", "viewers", "masks", "audit", "settings")
+
+
+def test_screens_at_phone_and_desktop_size_in_both_languages(
+    browser: Browser, device: Device
+) -> None:
+    """Screenshots of each main screen for the README, made by the test run so they stay true;
+    each screen must render without an error in both languages at both sizes."""
+    Client(device.url).post(
+        "/api/setup", {"code": device.setup_code(), "username": "owner", "password": OWNER_PASSWORD}
+    )
+    owner = device.owner()
+    assert wait_until(lambda: bool(owner.get(f"/api/cameras/{CAMERA}/events").body["events"]))
+    owner.post("/api/viewers", {"username": "grandma", "role": "family", "cameras": [CAMERA]})
+    owner.post("/api/tokens", {"name": "Home Assistant", "scopes": ["events:read"]})
+    for locale, lang in (("en-GB", "en"), ("zh-CN", "zh")):
+        for size, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+            page, log = open_page(browser, device.url, locale=locale, viewport=viewport)
+            expect(page.get_by_test_id("login-form")).to_be_visible()
+            save_screenshot(page, f"login-{lang}-{size}")
+            page.locator("input[name=username]").fill("owner")
+            page.locator("input[name=password]").fill(OWNER_PASSWORD)
+            page.locator("[data-testid=login-form] button[type=submit]").click()
+            expect(page.get_by_test_id("screen-events")).to_be_visible()
+            for screen in SCREENS:
+                page.goto(f"{device.url}/#/{screen}")
+                expect(page.get_by_test_id(f"screen-{screen}")).to_be_visible()
+                page.wait_for_load_state("networkidle")
+                assert page.locator("#error").text_content() == "", (screen, lang)
+                save_screenshot(page, f"{screen}-{lang}-{size}")
+            assert log.unexpected_errors("/api/me") == [], (lang, size)
+            page.context.close()

@@ -35,6 +35,8 @@ addTexts({
     nav_account: "Account",
     switch_language: "中文",
     switch_language_label: "切换到中文",
+    link_ended:
+      "Your viewing through this link has ended. To watch again, open the shop's link or scan its QR code again.",
   },
   zh: {
     setup_heading: "设置这台摄像头",
@@ -53,6 +55,7 @@ addTexts({
     nav_account: "账户",
     switch_language: "English",
     switch_language_label: "Switch to English",
+    link_ended: "通过此链接的观看已结束。如需再次观看，请重新打开商户的链接或扫描其二维码。",
   },
 });
 
@@ -101,6 +104,10 @@ export function describe(error) {
 /** The last resort for a failed call: a lost session goes back to the login form. */
 export function handleFailure(error) {
   if (error instanceof ApiError && error.status === 401 && me) {
+    if (me.role === "public") {
+      showLinkEnded();
+      return;
+    }
     me = null;
     say(t("session_over"));
     showSignedOut();
@@ -189,13 +196,51 @@ const context = {
 
 async function showSignedIn() {
   me = await getJson("/api/me");
+  rememberPublic(me.role === "public");
   ui.who.textContent =
     me.role === "public" ? t("public_viewer") : t("logged_in_as", { name: me.username });
   ui.logout.hidden = false;
   await render();
 }
 
+/** A public viewer has no account: when their link's session ends they are told so, and are
+ * never shown a password form (the browser remembers it came through a link, for this tab). */
+function showLinkEnded(text = t("link_ended")) {
+  me = null;
+  if (cleanup) {
+    const done = cleanup;
+    cleanup = null;
+    Promise.resolve(done()).catch(() => {});
+  }
+  ui.nav.hidden = true;
+  ui.who.textContent = "";
+  ui.logout.hidden = true;
+  say("");
+  ui.view.replaceChildren(h("p", { class: "card", testid: "link-ended" }, text));
+}
+
+function rememberPublic(value) {
+  try {
+    if (value) sessionStorage.setItem("camera.public", "1");
+    else sessionStorage.removeItem("camera.public");
+  } catch {
+    // storage disabled: a returning public viewer then sees the login form
+  }
+}
+
+function wasPublic() {
+  try {
+    return sessionStorage.getItem("camera.public") === "1";
+  } catch {
+    return false;
+  }
+}
+
 function showSignedOut() {
+  if (wasPublic()) {
+    showLinkEnded();
+    return;
+  }
   me = null;
   if (cleanup) {
     const done = cleanup;
@@ -314,7 +359,8 @@ async function openPublicLink(fragment) {
     return true;
   } catch (error) {
     const refused = error instanceof ApiError && [401, 422].includes(error.status);
-    fail(refused ? t("link_failed") : describe(error));
+    if (refused) showLinkEnded(t("link_failed"));
+    else fail(describe(error));
     return false;
   }
 }
@@ -329,6 +375,10 @@ ui.logout.addEventListener("click", async () => {
     }
   }
   fail("");
+  if (me?.role === "public") {
+    showLinkEnded();
+    return;
+  }
   say(t("logged_out"));
   showSignedOut();
 });
@@ -365,8 +415,7 @@ async function start() {
     return;
   }
   if (fragment.has("link") && !(await openPublicLink(fragment))) {
-    showSignedOut();
-    return;
+    return; // the refusal is shown; a link's viewer has no password to type
   }
   try {
     await showSignedIn();

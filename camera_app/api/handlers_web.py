@@ -39,7 +39,7 @@ PAGE_CSP = "; ".join(
         "script-src 'self'",
         "style-src 'self'",
         "connect-src 'self'",
-        "img-src 'self'",
+        "img-src 'self' blob:",  # blob: the mask preview the app fetched itself
         "media-src 'self'",
         "manifest-src 'self'",
         "worker-src 'self'",

@@ -143,8 +143,12 @@ def test_kindergarten_parent_joins_by_invite_and_watches_only_inside_the_window(
 ) -> None:
     device = start_device(
         {
-            "camera": {"id": "sunflower", "name": "Sunflower room", "room": "Sunflower",
-                       "timezone": "UTC"},  # fmt: skip
+            "camera": {
+                "id": "sunflower",
+                "name": "Sunflower room",
+                "room": "Sunflower",
+                "timezone": "UTC",
+            },
             "streaming": {"profile": "kindergarten", "live_childcare_viewing_permitted": True},
         }
     )
@@ -211,8 +215,15 @@ def test_kindergarten_parent_joins_by_invite_and_watches_only_inside_the_window(
         timeout=int(wait_s * 1000),
     )
     expect(parent.get_by_role("button", name="Watch Sunflower room")).to_have_count(0)
-    assert log.unexpected_errors("/api/me", "/api/cameras/sunflower/live", "/api/device/health",
-                                 "/api/cameras/sunflower/events") == []  # fmt: skip
+    assert (
+        log.unexpected_errors(
+            "/api/me",
+            "/api/cameras/sunflower/live",
+            "/api/device/health",
+            "/api/cameras/sunflower/events",
+        )
+        == []
+    )
 
 
 def test_shop_from_an_empty_device_to_a_public_link_playing(

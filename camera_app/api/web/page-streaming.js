@@ -87,6 +87,15 @@ addTexts({
     gate_notice_hours: "Within the posted hours",
     gate_notice_hours_text: "The stream only runs during the hours printed on the sign: {hours}.",
     no_notice_hours: "The hours come from the sign.",
+    autostart_label: "Start by itself inside the posted hours every day, and stop after them",
+    autostart_on: "Automatic start is on.",
+    autostart_off: "Automatic start is off.",
+    autostart_next_start: "Next start: {time}",
+    autostart_next_stop: "Stops at: {time}",
+    autostart_waiting: "Waiting for: {gates}",
+    autostart_paused: "Paused after a manual stop until {time}.",
+    reattest_due: "Confirm that the sign is still posted by {date}, or the stream stops then.",
+    reattest_lapsed: "The sign's confirmation has lapsed: confirm it is still posted to stream again.",
   },
   zh: {
     streaming_heading: "直播",
@@ -159,6 +168,15 @@ addTexts({
     gate_notice_hours: "在告示时间内",
     gate_notice_hours_text: "直播只在告示上印明的时间内进行：{hours}。",
     no_notice_hours: "时间以告示为准。",
+    autostart_label: "每天在告示的直播时间内自动开始直播，时间结束后自动停止",
+    autostart_on: "自动开播已开启。",
+    autostart_off: "自动开播已关闭。",
+    autostart_next_start: "下次开始：{time}",
+    autostart_next_stop: "停止时间：{time}",
+    autostart_waiting: "等待：{gates}",
+    autostart_paused: "手动停止后暂停至 {time}。",
+    reattest_due: "请在 {date} 前确认告示仍在张贴，否则届时直播将停止。",
+    reattest_lapsed: "告示确认已过期：请确认告示仍在张贴后再直播。",
   },
 });
 
@@ -249,6 +267,58 @@ export async function render(root, ctx) {
             }),
         !live && !status.open ? h("span", { class: "muted" }, t("start_blocked")) : null,
       ),
+      reattestBanner(status),
+      autostartToggle(status.autostart),
+    );
+  }
+
+  function reattestBanner(status) {
+    const due = status.reattest_due;
+    if (!due) return null;
+    return h(
+      "div",
+      { class: "card gate", testid: "reattest-due" },
+      h("p", {}, due.lapsed ? t("reattest_lapsed") : t("reattest_due", { date: due.date })),
+      status.notice ? attestForm(status.notice) : null,
+    );
+  }
+
+  function autostartToggle(auto) {
+    if (!auto?.available) return null;
+    const box = h("input", { type: "checkbox", checked: auto.enabled, testid: "autostart-toggle" });
+    box.addEventListener("change", async () => {
+      box.disabled = true;
+      try {
+        await postJson(`/api/cameras/${encodeURIComponent(camera.id)}/streaming/autostart`, {
+          enabled: box.checked,
+        });
+        ctx.say(box.checked ? t("autostart_on") : t("autostart_off"));
+        await refresh();
+      } catch (error) {
+        ctx.handleFailure(error);
+      } finally {
+        box.disabled = false;
+      }
+    });
+    const facts = [
+      auto.enabled && auto.next_start && !auto.in_hours
+        ? t("autostart_next_start", { time: formatDateTime(auto.next_start) })
+        : null,
+      auto.enabled && auto.next_stop && auto.in_hours
+        ? t("autostart_next_stop", { time: formatDateTime(auto.next_stop) })
+        : null,
+      auto.enabled && auto.waiting_for?.length
+        ? t("autostart_waiting", { gates: auto.waiting_for.map((g) => t(`gate_${g}`)).join(", ") })
+        : null,
+      auto.enabled && auto.paused_until
+        ? t("autostart_paused", { time: formatDateTime(auto.paused_until) })
+        : null,
+    ].filter(Boolean);
+    return h(
+      "div",
+      { testid: "autostart" },
+      h("label", {}, box, " ", t("autostart_label")),
+      facts.length ? h("p", { class: "muted" }, facts.join(" · ")) : null,
     );
   }
 

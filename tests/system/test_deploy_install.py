@@ -66,6 +66,7 @@ def test_install_lays_out_the_device(installed: tuple[Path, str]) -> None:
         APP / "bin" / "camera-app-launch": 0o755,
         APP / "models": 0o755,
         APP / "share/doc/deploy.md": 0o644,
+        APP / "share/doc/remote-access.md": 0o644,  # camera-app-tunnel.service's Documentation=
         Path("etc/camera-app"): 0o750,
         Path("etc/camera-app/config.yaml"): 0o640,
         Path("var/lib/camera-app"): 0o750,

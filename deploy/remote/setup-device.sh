@@ -117,7 +117,7 @@ install -m 0644 "$here/$UNIT" "$(at "$UNIT_DIR")/$UNIT"
 if [ -z "$prefix" ]; then
     systemctl daemon-reload
     if [ "$start" -eq 1 ]; then
-        systemctl enable "$UNIT" >/dev/null 2>&1
+        systemctl enable --quiet "$UNIT"
         systemctl restart "$UNIT"
         echo "==> $UNIT enabled and started; it connects once the relay knows its key"
     fi

@@ -238,7 +238,7 @@ def test_launcher_prefers_the_active_update_slot(tmp_path: Path) -> None:
 
 
 def test_shell_scripts_parse_and_pass_shellcheck() -> None:
-    scripts = [INSTALL, UNINSTALL]
+    scripts = [INSTALL, UNINSTALL, REPO / "deploy" / "remote" / "setup-device.sh"]
     for script in scripts:
         subprocess.run(["bash", "-n", str(script)], check=True, timeout=30)
     subprocess.run(["sh", "-n", str(LAUNCHER)], check=True, timeout=30)

@@ -86,8 +86,8 @@ async def get_masks(call: Call) -> web.Response:
 @routes.add(
     "PUT",
     "/api/cameras/{camera_id}/masks",
-    summary="Save both mask lists into the config file (validated, atomic, the old file kept as "
-    "<config>.bak, audited config_changed) and put them in force at once",
+    summary="Save both mask lists into the config file (validated, atomic, the old file kept "
+    "beside it as .bak, audited config_changed) and put them in force at once",
     roles=OWNER,
     tag="device",
     hidden=True,

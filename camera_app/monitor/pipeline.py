@@ -112,8 +112,11 @@ class MonitoringPipeline:
         """The owner saved new masks: motion in ``motion_masks`` is ignored from the next frame,
         and the privacy masks of ``masker`` are burned into the pre-roll frames kept, so the next
         clip shows none of what they hide even in the seconds before its trigger (the capture
-        feed burns them into every new frame)."""
+        feed burns them into every new frame). The motion detector re-learns its background:
+        an area newly filled (or uncovered) by a privacy mask would otherwise look like motion
+        and start an event of nothing."""
         self.motion.set_masks(motion_masks)
+        self.motion.relearn()
         if masker:
             self._preroll.remask(masker)
 

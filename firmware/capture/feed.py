@@ -253,8 +253,6 @@ class CaptureFeed:
 
     def _publish(self, frame: Frame, sealed_with: PrivacyMasker | None) -> None:
         with self._cond:
-            if self.masker is not sealed_with and self.masker is not None:
-                frame = self.masker.applied_to(frame)  # swapped while this frame was sealed
             if self.source.realtime:
                 if len(self._queue) >= self.queue_size:
                     self._queue.popleft()
@@ -264,6 +262,8 @@ class CaptureFeed:
                     self._cond.wait()
                 if self._stop.is_set():
                     return
+            if self.masker is not sealed_with and self.masker is not None:
+                frame = self.masker.applied_to(frame)  # swapped since this frame was sealed
             self._queue.append(frame)
             self._published += 1
             self._cond.notify_all()

@@ -80,10 +80,15 @@ class MotionDetector:
 
     def set_masks(self, mask_polygons: Sequence[Sequence[tuple[float, float]]]) -> None:
         """Ignore motion in these polygons from the next frame on (the owner saved new motion
-        masks). The background model is kept, so no warm-up and no false event follow."""
+        masks). The background model is kept (see :meth:`relearn`)."""
         self._polygons = [list(p) for p in mask_polygons]
         if self._size is not None:
             self._build_watch()
+
+    def relearn(self) -> None:
+        """Take the next frame as the background (one warm-up frame, no motion): the picture
+        itself changed where no one moved, e.g. a privacy mask was filled in or taken away."""
+        self._background = None
 
     def _grey(self, image: np.ndarray) -> np.ndarray:
         assert self._size is not None

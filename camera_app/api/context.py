@@ -14,6 +14,7 @@ from camera_app.health import DeviceHealth
 from camera_app.live.controller import StreamController
 from camera_app.live.subsystem import LiveSubsystem
 from camera_app.logins import LoginLimiter, Logins, LoginSessions, Principal
+from camera_app.masks import MaskSettings
 from camera_app.monitor.control import MonitoringControl
 from camera_app.monitor.recordings import Recordings
 from camera_app.preview import LatestPicture
@@ -44,6 +45,7 @@ class ApiContext:
     monitoring: MonitoringControl | None
     health: DeviceHealth | None
     preview: LatestPicture | None
+    masks: MaskSettings | None
     sessions: LoginSessions
     logins: Logins
     tokens: ApiTokens

@@ -9,11 +9,14 @@ Only the streaming LED is fake (gpiozero's mock pin factory, as in every service
 from __future__ import annotations
 
 import io
+import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 import yaml
 from playwright.sync_api import Browser, Locator, Page, expect
@@ -31,6 +34,10 @@ pytestmark = [pytest.mark.slow, needs_chromium]
 
 FPS = 15
 CAMERA = "door"
+MAGENTA = (255, 0, 255)  # BGR
+# across the path of the moving box (x 0..560, y 180..300 of 640x480): motion on either side
+AREA = [(0.3, 0.25), (0.6, 0.25), (0.6, 0.75), (0.3, 0.75)]
+WIDTH, HEIGHT = 640, 480
 
 
 @dataclass
@@ -60,11 +67,13 @@ def device(tmp_path: Path) -> Iterator[Device]:
         yaml.safe_dump(
             {
                 "camera": {"id": CAMERA, "name": "Front door", "timezone": "UTC"},
-                "capture": {"width": 640, "height": 480, "fps": FPS, "loop": True},
+                "capture": {"width": WIDTH, "height": HEIGHT, "fps": FPS, "loop": True},
                 "events": {"trigger_frames": 3, "pre_roll_s": 1, "post_roll_s": 1},
                 "recording": {"preset": "ultrafast"},
                 "storage": {"data_dir": str(tmp / "data"), "min_free_mb": 0},
                 "api": {"host": "127.0.0.1", "port": port, "tls": False},
+                # no area yet; the colour is one nothing in the test scene has
+                "privacy_masks": {"color": list(MAGENTA), "areas": []},
             }
         )
     )
@@ -196,3 +205,64 @@ def test_screens_at_phone_and_desktop_size_in_both_languages(
                 save_screenshot(page, f"{screen}-{lang}-{size}")
             assert log.unexpected_errors("/api/me") == [], (lang, size)
             page.context.close()
+
+
+def _complete(owner: Client, exclude: set[str]) -> list[dict]:
+    events = owner.get(f"/api/cameras/{CAMERA}/events?limit=200").body["events"]
+    return [e for e in events if e["status"] == "complete" and e["id"] not in exclude]
+
+
+def _area_colours(owner: Client, event: dict) -> np.ndarray:
+    """Mean BGR inside the area (6 px in from its edges, where compression blurs) per frame."""
+    clip = owner.get(event["clip_url"])
+    x0, x1 = round(AREA[0][0] * (WIDTH - 1)) + 6, round(AREA[1][0] * (WIDTH - 1)) - 6
+    y0, y1 = round(AREA[0][1] * (HEIGHT - 1)) + 6, round(AREA[2][1] * (HEIGHT - 1)) - 6
+    with av.open(io.BytesIO(clip.raw)) as container:
+        return np.array(
+            [
+                f.to_ndarray(format="bgr24")[y0:y1, x0:x1].reshape(-1, 3).mean(axis=0)
+                for f in container.decode(video=0)
+            ]
+        )
+
+
+def test_a_mask_drawn_in_the_editor_fills_the_next_clip(browser: Browser, device: Device) -> None:
+    Client(device.url).post(
+        "/api/setup", {"code": device.setup_code(), "username": "owner", "password": OWNER_PASSWORD}
+    )
+    owner = device.owner()
+    assert wait_until(lambda: bool(_complete(owner, set())), timeout=60)
+    before = _area_colours(owner, _complete(owner, set())[0])
+    assert (np.abs(before - MAGENTA).max(axis=1) > 100).all()  # the area as the camera sees it
+
+    page, log = open_page(browser, device.url)
+    _log_in(page)
+    page.get_by_test_id("nav-masks").click()
+    editor = page.get_by_test_id("mask-editor")
+    expect(editor).to_be_visible()
+    assert wait_in_page(page, "document.querySelector('[data-testid=mask-picture]').naturalWidth")
+    canvas = editor.get_by_test_id("mask-canvas")
+    box = canvas.bounding_box()
+    assert box is not None
+    for x, y in AREA:  # the owner clicks the four corners on the picture
+        canvas.click(position={"x": x * box["width"], "y": y * box["height"]})
+    expect(editor.get_by_test_id("mask-progress")).to_have_text("4 corners placed")
+    editor.get_by_test_id("mask-finish").click()
+    expect(editor.get_by_test_id("mask-list-privacy").get_by_test_id("mask-item")).to_have_count(1)
+    editor.get_by_test_id("mask-save").click()
+    expect(page.get_by_role("status")).to_have_text("The masks are saved and in force.")
+
+    # what the editor saved is the polygon that was drawn (to the nearest pixel)
+    saved = owner.get(f"/api/cameras/{CAMERA}/masks").body["privacy_masks"]
+    assert len(saved) == 1
+    assert np.abs(np.array(saved[0]["points"]) - np.array(AREA)).max() < 2 / WIDTH + 1e-3
+    time.sleep(0.5)  # events that began before the save do not count
+    earlier = {e["id"] for e in _complete(owner, set())} | {
+        e["id"] for e in owner.get(f"/api/cameras/{CAMERA}/events").body["events"]
+    }
+    assert wait_until(lambda: bool(_complete(owner, earlier)), timeout=30)
+    after = _area_colours(owner, _complete(owner, earlier)[-1])
+    assert (np.abs(after - MAGENTA).max(axis=1) < 12).all(), after
+    audit = [json.loads(line) for line in owner.get("/api/audit").raw.decode().splitlines()]
+    assert [r["actor"] for r in audit if r["event"] == "config_changed"][-1] == "owner"
+    assert log.unexpected_errors("/api/me") == []

@@ -8,10 +8,12 @@ from aiohttp import web
 
 from camera_app.api import (
     handlers_account,
+    handlers_audit,
     handlers_device,
     handlers_events,
     handlers_gates,
     handlers_misc,
+    handlers_sessions,
     handlers_streaming,
     handlers_tokens,
     handlers_viewers,
@@ -65,6 +67,7 @@ def route_table() -> RouteTable:
     table = RouteTable()
     for module in (
         handlers_account,
+        handlers_sessions,
         handlers_events,
         handlers_device,
         handlers_tokens,
@@ -73,6 +76,7 @@ def route_table() -> RouteTable:
         handlers_viewers,
         handlers_whep,
         handlers_misc,
+        handlers_audit,
         handlers_web,
     ):
         table.routes.extend(module.routes.routes)

@@ -8,11 +8,13 @@ from aiohttp import web
 
 from camera_app.api import (
     handlers_account,
+    handlers_audit,
     handlers_device,
     handlers_events,
     handlers_gates,
     handlers_masks,
     handlers_misc,
+    handlers_sessions,
     handlers_streaming,
     handlers_tokens,
     handlers_viewers,
@@ -66,6 +68,7 @@ def route_table() -> RouteTable:
     table = RouteTable()
     for module in (
         handlers_account,
+        handlers_sessions,
         handlers_events,
         handlers_device,
         handlers_masks,
@@ -75,6 +78,7 @@ def route_table() -> RouteTable:
         handlers_viewers,
         handlers_whep,
         handlers_misc,
+        handlers_audit,
         handlers_web,
     ):
         table.routes.extend(module.routes.routes)

@@ -51,13 +51,28 @@ class PublicLoginBody(Body):
     )
 
 
+InviteCode = Annotated[
+    str,
+    Field(min_length=8, max_length=64, description="The one-time invite code (after #join=)."),
+]
+
+
+class InvitePreviewBody(Body):
+    code: InviteCode
+
+
 class AcceptInviteBody(Body):
-    code: Annotated[str, Field(min_length=8, max_length=64)]
+    code: InviteCode
     password: Password
     consent: bool = Field(
         description="The viewer accepts the viewing terms: watch only, no recording or "
         "sharing. Required for parents."
     )
+
+
+class ChangePasswordBody(Body):
+    current_password: Password
+    new_password: Password = Field(description="At least 10 characters, not the username.")
 
 
 class OptInBody(Body):

@@ -142,7 +142,7 @@ def _family_viewer(api: RunningApi, owner: Client) -> tuple[str, str]:
     assert invited.status == 201, invited.body
     accepted = api.client().post(
         "/api/invites/accept",
-        {"code": invited.body["invite_code"], "password": "grandma-2026", "consent": True},
+        {"code": invited.body["code"], "password": "grandma-2026", "consent": True},
     )
     assert accepted.status == 201, accepted.body
     return "grandma", "grandma-2026"

@@ -188,7 +188,7 @@ def test_kindergarten_parent_joins_by_invite_and_watches_only_inside_the_window(
     expect(director.get_by_test_id("viewer-list")).to_contain_text("parent.li")
 
     # the parent joins in their own browser
-    parent, log = open_page(browser, link)
+    parent, log = open_page(browser, link, path="")
     form = parent.get_by_test_id("join-form")
     expect(form).to_be_visible()
     expect(parent.get_by_test_id("join-hours")).to_contain_text(f"{start:%H:%M}–{end:%H:%M}")
@@ -268,7 +268,7 @@ def test_shop_from_an_empty_device_to_a_public_link_playing(
     link = owner.get_by_test_id("once-link").text_content() or ""
     assert "#link=" in link
 
-    viewer, _ = open_page(browser, link)
+    viewer, _ = open_page(browser, link, path="")
     expect(viewer.get_by_text("Public viewer")).to_be_visible()
     _watch(viewer, "Front counter")
     owner.get_by_test_id("nav-viewers").click()

@@ -24,7 +24,7 @@ addTexts({
     setup_code: "Setup code",
     setup_button: "Create the owner account",
     setup_done: "The owner account is ready. Welcome!",
-    password_new: "New password (at least 12 characters)",
+    password_new: "New password (at least 10 characters)",
     nav_events: "Events",
     nav_live: "Live",
     nav_streaming: "Streaming",
@@ -44,7 +44,7 @@ addTexts({
     setup_code: "设置码",
     setup_button: "创建主人账户",
     setup_done: "主人账户已创建，欢迎使用！",
-    password_new: "新密码（至少 12 个字符）",
+    password_new: "新密码（至少 10 个字符）",
     nav_events: "事件",
     nav_live: "实时",
     nav_streaming: "直播设置",
@@ -315,7 +315,7 @@ function showSetup() {
     type: "password",
     autocomplete: "new-password",
     required: true,
-    minlength: 12,
+    minlength: 10,
     maxlength: 256,
   });
   const form = h(

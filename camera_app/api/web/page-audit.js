@@ -110,9 +110,6 @@ export async function render(root, ctx) {
     cursor = page.cursor ?? null;
     more.hidden = !cursor;
     empty.hidden = rows.children.length > 0;
-    if (page.event_types && eventSelect.options.length === 1) {
-      add(eventSelect, page.event_types.map((e) => h("option", { value: e }, e)));
-    }
   }
 
   form.addEventListener("submit", (event) => {
@@ -121,7 +118,12 @@ export async function render(root, ctx) {
   });
   more.addEventListener("click", () => load(true).catch(ctx.handleFailure));
 
-  const [check] = await Promise.all([getJson("/api/audit/verify"), load(false)]);
+  const [check, types] = await Promise.all([
+    getJson("/api/audit/verify"),
+    getJson("/api/audit/event-types"),
+    load(false),
+  ]);
+  add(eventSelect, types.map((e) => h("option", { value: e }, e)));
   verdict.textContent = check.ok ? `✓ ${t("audit_ok", { n: check.records })}` : t("audit_broken", { problems: check.problems.join("; ") });
   verdict.className = check.ok ? "state armed" : "state disarmed";
   return null;

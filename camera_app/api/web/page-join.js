@@ -16,12 +16,13 @@ addTexts({
     join_watermark: "Your user name and the time are shown on the video you watch.",
     join_terms_heading: "Viewing terms",
     join_consent: "I accept the viewing terms.",
-    join_password: "Choose a password (at least 12 characters)",
+    join_password: "Choose a password (at least 10 characters)",
     join_password_again: "The password again",
     join_submit: "Join",
     join_mismatch: "The two passwords differ.",
     join_failed: "This invite link is unknown, was already used, or was revoked. Ask the owner for a new one.",
     join_done: "Welcome! You can now watch during your viewing hours.",
+    join_timezone: "Times are in the camera's time zone ({zone}).",
   },
   zh: {
     join_heading: "您受邀观看",
@@ -31,12 +32,13 @@ addTexts({
     join_watermark: "您观看的视频上会显示您的用户名和时间。",
     join_terms_heading: "观看条款",
     join_consent: "我接受观看条款。",
-    join_password: "设置密码（至少 12 个字符）",
+    join_password: "设置密码（至少 10 个字符）",
     join_password_again: "再次输入密码",
     join_submit: "加入",
     join_mismatch: "两次输入的密码不一致。",
     join_failed: "此邀请链接无效、已被使用或已被撤销。请向主人索取新的链接。",
     join_done: "欢迎！您现在可以在观看时段内观看。",
+    join_timezone: "时间均为摄像头所在时区（{zone}）。",
   },
 });
 
@@ -50,9 +52,9 @@ export async function render(root, ctx) {
     ctx.fail(error instanceof ApiError && error.status < 500 && error.status !== 429 ? t("join_failed") : ctx.describe(error));
     return;
   }
-  const password = h("input", { type: "password", autocomplete: "new-password", required: true, minlength: 12, maxlength: 256 });
-  const again = h("input", { type: "password", autocomplete: "new-password", required: true, minlength: 12, maxlength: 256 });
-  const consent = h("input", { type: "checkbox", required: true, testid: "join-consent" });
+  const password = h("input", { type: "password", autocomplete: "new-password", required: true, minlength: 10, maxlength: 256 });
+  const again = h("input", { type: "password", autocomplete: "new-password", required: true, minlength: 10, maxlength: 256 });
+  const consent = h("input", { type: "checkbox", required: invite.consent_required !== false, testid: "join-consent" });
   const cameras = invite.cameras.map((c) => c.name ?? c);
   const form = h(
     "form",
@@ -63,6 +65,7 @@ export async function render(root, ctx) {
     invite.rooms?.length ? h("p", {}, invite.rooms.join(", ")) : null,
     invite.schedule ? h("p", { testid: "join-hours" }, t("join_hours", { hours: describeSchedule(invite.schedule) })) : null,
     invite.expires_on ? h("p", {}, t("join_until", { date: invite.expires_on })) : null,
+    invite.timezone ? h("p", { class: "muted" }, t("join_timezone", { zone: invite.timezone })) : null,
     invite.watermark ? h("p", {}, t("join_watermark")) : null,
     h("h3", {}, t("join_terms_heading")),
     h("div", { class: "card", testid: "join-terms" }, termsText(invite)),
@@ -96,6 +99,7 @@ function termsText(invite) {
   const terms = invite.terms;
   if (!terms) return "";
   if (typeof terms === "string") return terms;
-  const lines = terms[document.documentElement.lang === "zh-CN" ? "zh" : "en"] ?? terms.en ?? "";
-  return Array.isArray(lines) ? lines.map((line) => h("p", {}, line)) : lines;
+  const text = terms[document.documentElement.lang === "zh-CN" ? "zh" : "en"] ?? terms.text ?? "";
+  const lines = Array.isArray(text) ? text : String(text).split(/\n+/);
+  return lines.filter(Boolean).map((line) => h("p", {}, line));
 }

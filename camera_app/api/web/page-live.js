@@ -192,19 +192,19 @@ export async function render(root, ctx) {
 
 /** A parent's (or family member's) own viewing hours, end date and watermark. */
 function hoursCard(me) {
-  if (!me || !["parent", "family"].includes(me.role)) return null;
+  const viewing = me?.viewing;
+  if (!viewing) return null;
   const parts = [];
-  if (me.schedule) {
-    parts.push(h("p", { testid: "my-hours" }, describeSchedule(me.schedule)));
+  if (viewing.schedule) {
+    parts.push(h("p", { testid: "my-hours" }, describeSchedule(viewing.schedule)));
   }
-  const now = (me.cameras_now ?? []).find((c) => c.window_ends_at || c.next_window_at);
-  if (now?.window_ends_at) {
-    parts.push(h("p", {}, t("window_ends", { time: formatDateTime(now.window_ends_at) })));
-  } else if (now?.next_window_at) {
-    parts.push(h("p", {}, t("window_next", { time: formatDateTime(now.next_window_at) })));
+  if (viewing.window_ends_at) {
+    parts.push(h("p", {}, t("window_ends", { time: formatDateTime(viewing.window_ends_at) })));
+  } else if (viewing.next_window_at) {
+    parts.push(h("p", {}, t("window_next", { time: formatDateTime(viewing.next_window_at) })));
   }
-  if (me.expires_on) parts.push(h("p", {}, t("access_until", { date: me.expires_on })));
-  if (me.watermark) parts.push(h("p", { class: "muted" }, t("watermark_note")));
+  if (viewing.expires_on) parts.push(h("p", {}, t("access_until", { date: viewing.expires_on })));
+  if (viewing.watermark) parts.push(h("p", { class: "muted" }, t("watermark_note")));
   if (!parts.length) return null;
   return h("div", { class: "card", testid: "viewing-hours" }, h("h3", {}, t("your_hours")), parts);
 }

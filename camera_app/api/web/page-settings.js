@@ -108,7 +108,7 @@ export async function render(root, ctx) {
         h(
           "li",
           { testid: "own-session" },
-          s.current ? h("strong", {}, t("session_this")) : h("span", {}, s.user_agent ?? s.id),
+          s.current ? h("strong", {}, t("session_this")) : h("span", {}, browserName(s.user_agent) ?? s.client ?? s.id),
           " · ",
           t("session_started", { date: formatDateTime(s.created_at) }),
           " ",
@@ -126,7 +126,7 @@ export async function render(root, ctx) {
 
   function passwordCard() {
     const current = h("input", { type: "password", autocomplete: "current-password", required: true, maxlength: 256 });
-    const next = h("input", { type: "password", autocomplete: "new-password", required: true, minlength: 12, maxlength: 256 });
+    const next = h("input", { type: "password", autocomplete: "new-password", required: true, minlength: 10, maxlength: 256 });
     const error = h("p", { class: "error", role: "alert" });
     const form = h(
       "form",
@@ -140,7 +140,10 @@ export async function render(root, ctx) {
       event.preventDefault();
       error.textContent = "";
       try {
-        await postJson("/api/account/password", { current: current.value, new: next.value });
+        await postJson("/api/account/password", {
+          current_password: current.value,
+          new_password: next.value,
+        });
         form.reset();
         ctx.say(t("password_changed"));
         await refreshSessions();
@@ -264,4 +267,12 @@ export async function render(root, ctx) {
     if (!(error instanceof ApiError && error.status === 404)) throw error;
   });
   return null;
+}
+
+/** "Chrome on Android" style words from a User-Agent, or null. */
+function browserName(agent) {
+  if (!agent) return null;
+  const browser = /Edg\//.test(agent) ? "Edge" : /Chrome\//.test(agent) ? "Chrome" : /Firefox\//.test(agent) ? "Firefox" : /Safari\//.test(agent) ? "Safari" : null;
+  const system = /Android/.test(agent) ? "Android" : /iPhone|iPad/.test(agent) ? "iOS" : /Windows/.test(agent) ? "Windows" : /Mac OS X/.test(agent) ? "macOS" : /Linux/.test(agent) ? "Linux" : null;
+  return [browser, system].filter(Boolean).join(" / ") || agent.slice(0, 40);
 }

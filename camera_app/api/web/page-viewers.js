@@ -323,7 +323,7 @@ export async function render(root, ctx) {
     return h(
       "li",
       { testid: "live-session" },
-      h("strong", {}, s.viewer ?? s.username ?? s.label ?? "?"),
+      h("strong", {}, s.label ?? s.username ?? "?"),
       ` (${t(`role_${s.role}`)}) · ${name(s.camera_id)} · `,
       t("session_since", { time: formatDateTime(s.started_at) }),
       " ",

@@ -137,6 +137,7 @@ def test_switched_off_it_starts_nothing(start_api: ApiFactory) -> None:
     opt_in(owner, "counter")
     post_notice(owner)
     autostart(owner, True)
+    api.clock.advance(60)
     owner.post("/api/cameras/counter/streaming/stop")
     off = autostart(owner, False)
     assert off.status == 200 and off.body["autostart"]["state"] == "off"

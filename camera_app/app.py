@@ -20,6 +20,7 @@ from camera_app.eventloop import LoopThread
 from camera_app.health import DeviceHealth
 from camera_app.live.subsystem import LiveSubsystem, build_live
 from camera_app.logins import LoginLimiter, Logins, LoginSessions
+from camera_app.masks import MaskSettings
 from camera_app.monitor.control import MonitoringControl
 from camera_app.monitor.recordings import Recordings
 from camera_app.monitor.store import EventStore
@@ -46,8 +47,8 @@ class OwnerServices:
     ``start()`` returns once the API listens (raises RuntimeError if it cannot); ``stop()`` ends
     every live stream first (nothing streams without the API that controls it), then closes the
     listener and the loop. ``cameras`` overrides the cameras of the config (tests, several
-    cameras); ``monitoring`` and ``health`` come from the capture side (None: the API answers
-    that monitoring is not running here).
+    cameras); ``monitoring``, ``health``, ``preview`` and ``masks`` come from the capture side
+    (None: the API answers that monitoring is not running here).
     """
 
     def __init__(
@@ -60,6 +61,7 @@ class OwnerServices:
         monitoring: MonitoringControl | None = None,
         health: DeviceHealth | None = None,
         preview: LatestPicture | None = None,
+        masks: MaskSettings | None = None,
     ) -> None:
         self._config = config
         self._clock = clock
@@ -68,6 +70,7 @@ class OwnerServices:
         self._monitoring = monitoring
         self._health = health
         self._preview = preview
+        self._masks = masks
         self._loop = LoopThread("owner-api")
         self._server: ApiServer | None = None
         self._conn: sqlite3.Connection | None = None
@@ -112,6 +115,7 @@ class OwnerServices:
             monitoring=self._monitoring,
             health=self._health,
             preview=self._preview,
+            masks=self._masks,
             sessions=sessions,
             logins=Logins(conn, sessions, self.live.controller.viewers, audit),
             tokens=ApiTokens(conn, clock, audit),

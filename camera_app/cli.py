@@ -42,7 +42,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     config = _load(args.config)
     _setup_logging(args.log_level or config.logging.level)
-    return run_service(config, source=args.source, duration=args.duration, clock=SystemClock())
+    return run_service(
+        config,
+        source=args.source,
+        duration=args.duration,
+        clock=SystemClock(),
+        config_file=Path(args.config) if args.config else None,
+    )
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:

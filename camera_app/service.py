@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
 
 from camera_app.accounts import ensure_setup_code
 from camera_app.app import OwnerServices
 from camera_app.config.app import AppConfig
 from camera_app.config.changes import record_config_changes
+from camera_app.config.file import ConfigFile
 from camera_app.health import DeviceHealth
 from camera_app.heartbeat import ServiceHeartbeat
 from camera_app.live.subsystem import LiveSubsystem
+from camera_app.masks import Masks, MaskSettings
 from camera_app.monitor.control import MonitoringControl
 from camera_app.monitor.pipeline import MonitoringPipeline
 from camera_app.monitor.store import EventStore
@@ -25,7 +28,6 @@ from firmware.clock import Clock
 from firmware.db import open_database
 from firmware.errors import ExitCode
 from firmware.indicator import StreamingIndicator
-from firmware.masks import PrivacyMasker
 from firmware.paths import StoragePaths
 from privacy.build import build_stage
 
@@ -41,11 +43,13 @@ def run_service(
     duration: float | None,
     clock: Clock,
     stop: threading.Event | None = None,
+    config_file: Path | None = None,
 ) -> int:
     """Run until ``stop`` is set, SIGTERM/SIGINT, ``duration`` seconds, or a finite source ends.
 
     Returns a process exit code; a source that cannot be opened at all is a final error (exit 4)
     rather than a crash loop, while live cameras that fail later are reconnected by the feed.
+    ``config_file`` is the file ``config`` was read from: the owner app saves masks into it.
     """
     stop = stop or threading.Event()
     _install_signal_handlers(stop)
@@ -62,11 +66,17 @@ def run_service(
     capture = open_source(
         spec, width=cap.width, height=cap.height, fps=cap.fps, pacing=cap.pacing, loop=cap.loop
     )
-    masks = config.privacy_masks
-    masker = PrivacyMasker([a.points for a in masks.areas], masks.color)
+    masker = Masks.of(config).masker()
     if masker:
         log.info("burning %d static privacy mask(s) into every frame", len(masker))
     feed = CaptureFeed(capture, masker)
+    masks = MaskSettings(
+        config,
+        ConfigFile(config_file) if config_file is not None else None,
+        paths.database,
+        clock,
+        feed=feed,
+    )
     pipeline = MonitoringPipeline(config, store, paths, clock, blocking=not capture.realtime)
     control = MonitoringControl(paths.database, clock)
     control.apply(pipeline)  # armed or not as the owner left it, before the first frame
@@ -79,7 +89,7 @@ def run_service(
         paths.root,
     )
     indicator = StreamingIndicator(config.streaming.indicator_pin)
-    owner = _start_owner_services(config, clock, indicator, control, health, preview)
+    owner = _start_owner_services(config, clock, indicator, control, health, preview, masks)
     live = owner.live if owner is not None else None
     privacy_feed = (
         live.open_feed(config.camera.id, lambda: build_stage(config.privacy))
@@ -107,6 +117,7 @@ def run_service(
             heartbeat.tick(pipeline.events_started)
             frame = feed.get(timeout=0.5)
             control.apply(pipeline)
+            masks.apply(pipeline)
             health.record(feed.stats)
             if mqtt is not None:
                 mqtt.tick(frame, feed.stats)
@@ -148,6 +159,7 @@ def run_service(
         feed.stop()
         pipeline.close()
         control.close()
+        masks.close()
         conn.close()
         heartbeat.stopped()
         log.info("stopped")
@@ -161,13 +173,20 @@ def _start_owner_services(
     control: MonitoringControl,
     health: DeviceHealth,
     preview: LatestPicture,
+    masks: MaskSettings,
 ) -> OwnerServices | None:
     """The owner API and the live subsystem; None when the API is off or cannot start."""
     if not config.api.enabled:
         log.info("owner API disabled (api.enabled: false); live streaming is unavailable")
         return None
     owner = OwnerServices(
-        config, clock, indicator, monitoring=control, health=health, preview=preview
+        config,
+        clock,
+        indicator,
+        monitoring=control,
+        health=health,
+        preview=preview,
+        masks=masks,
     )
     try:
         owner.start()

@@ -205,6 +205,7 @@ install_files() {
     install -m 0755 "$source_dir/deploy/systemd/camera-app-launch" \
         "$(at "$APP_DIR/bin/camera-app-launch")"
     install -m 0644 "$source_dir/docs/deploy.md" "$(at "$APP_DIR/share/doc/deploy.md")"
+    install -m 0644 "$source_dir/docs/remote-access.md" "$(at "$APP_DIR/share/doc/remote-access.md")"
     local unit
     for unit in "${UNITS[@]}"; do
         install -m 0644 "$source_dir/deploy/systemd/$unit" "$(at "$UNIT_DIR/$unit")"

@@ -1,4 +1,5 @@
-"""Axis-aligned boxes and the geometry on them, for every layer that handles boxes.
+"""Axis-aligned boxes and the geometry on them, for every layer that handles boxes; and the two
+checks a mask polygon needs (its area, and whether its edges cross).
 
 A box is ``(x, y, w, h)``: the top-left corner and the size, in pixels of the frame it belongs
 to. Detectors and the tracker work with sub-pixel boxes; crops, motion blobs and the regions
@@ -180,3 +181,57 @@ def nms(
             drop |= inter >= contain * np.maximum(areas[rest], 1e-9)
         alive[rest[drop]] = False
     return keep
+
+
+Point = tuple[float, float]
+
+
+def polygon_area(points: Sequence[Point]) -> float:
+    """The area a closed polygon encloses (shoelace formula): 0 when its points are on a line.
+
+    For a polygon whose edges cross, the parts wound in opposite directions cancel out; check
+    :func:`polygon_is_simple` first when that matters.
+    """
+    n = len(points)
+    twice = sum(
+        points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1]
+        for i in range(n)
+    )
+    return abs(twice) / 2
+
+
+def _orientation(a: Point, b: Point, c: Point) -> int:
+    cross = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+    return (cross > 0) - (cross < 0)
+
+
+def _on_segment(a: Point, b: Point, p: Point) -> bool:
+    return min(a[0], b[0]) <= p[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= p[1] <= max(a[1], b[1])
+
+
+def _segments_meet(a: Point, b: Point, c: Point, d: Point) -> bool:
+    o1, o2 = _orientation(a, b, c), _orientation(a, b, d)
+    o3, o4 = _orientation(c, d, a), _orientation(c, d, b)
+    if o1 != o2 and o3 != o4:
+        return True
+    return (
+        (o1 == 0 and _on_segment(a, b, c))
+        or (o2 == 0 and _on_segment(a, b, d))
+        or (o3 == 0 and _on_segment(c, d, a))
+        or (o4 == 0 and _on_segment(c, d, b))
+    )
+
+
+def polygon_is_simple(points: Sequence[Point]) -> bool:
+    """True when no two edges of the closed polygon cross or touch, other than neighbours at
+    their shared corner (a figure-eight is not simple). Quadratic in the number of points,
+    which is meant for the few dozen corners of a drawn mask."""
+    n = len(points)
+    edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            if j == i + 1 or (i == 0 and j == n - 1):
+                continue  # neighbours share a corner
+            if _segments_meet(*edges[i], *edges[j]):
+                return False
+    return True

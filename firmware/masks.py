@@ -7,7 +7,16 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from firmware.frames import Frame
+
 Point = tuple[float, float]
+
+
+def pixel_polygon(points: Sequence[Point] | np.ndarray, width: int, height: int) -> np.ndarray:
+    """A normalised polygon in the pixels of a ``width x height`` frame, shaped for OpenCV's
+    polygon functions (``N x 1 x 2`` int32); ``1.0`` is the last column or row."""
+    scale = np.array([width - 1, height - 1], dtype=np.float64)
+    return np.rint(np.asarray(points, dtype=np.float64) * scale).astype(np.int32).reshape(-1, 1, 2)
 
 
 class PrivacyMasker:
@@ -18,6 +27,8 @@ class PrivacyMasker:
     so a polygon drawn to the border covers the edge pixels too. ``color`` is BGR.
 
     ``apply()`` paints in place; with no polygons the masker is falsy and ``apply()`` does nothing.
+    A masker is not changed once made (its pixel cache only remembers the last frame size), so
+    a new set of masks is a new masker, swapped in whole.
     """
 
     def __init__(
@@ -50,8 +61,7 @@ class PrivacyMasker:
         cached = self._pixel_cache
         if cached is not None and cached[0] == (width, height):
             return cached[1]
-        scale = np.array([width - 1, height - 1], dtype=np.float64)
-        pixels = [np.rint(p * scale).astype(np.int32).reshape(-1, 1, 2) for p in self._polygons]
+        pixels = [pixel_polygon(p, width, height) for p in self._polygons]
         self._pixel_cache = ((width, height), pixels)
         return pixels
 
@@ -63,3 +73,11 @@ class PrivacyMasker:
         # LINE_8 (not anti-aliased) so border pixels get the full colour, not a blend that would
         # leave a faint trace of what is behind the mask.
         cv2.fillPoly(image, self.pixel_polygons(width, height), self.color, lineType=cv2.LINE_8)
+
+    def applied_to(self, frame: Frame) -> Frame:
+        """A read-only copy of ``frame`` with the polygons burned in too (on top of whatever masks
+        it already has), for frames sealed before this masker was put in force."""
+        image = frame.image.copy()
+        self.apply(image)
+        image.flags.writeable = False
+        return Frame(image=image, timestamp=frame.timestamp, sequence=frame.sequence)

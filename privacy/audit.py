@@ -19,6 +19,8 @@ fork the chain.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import logging
@@ -97,6 +99,8 @@ class AuditEvent(StrEnum):
     DISARMED = "disarmed"
     TOKEN_CREATED = "token_created"  # noqa: S105 (an event name, not a secret)
     TOKEN_REVOKED = "token_revoked"  # noqa: S105 (an event name, not a secret)
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an event name, not a secret)
+    LOGIN_SESSION_ENDED = "login_session_ended"
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,3 +393,68 @@ def export(conn: sqlite3.Connection, out: TextIO) -> int:
             out.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
             count += 1
     return count
+
+
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    """One page of :func:`page`: records newest first, and the cursor of the next (older) one."""
+
+    records: list[AuditRecord]
+    cursor: str | None  # None on the last page
+
+
+def _encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"audit:{seq}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    """The seq a cursor of :func:`page` names; ValueError when it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = ""
+    kind, _, seq = raw.partition(":")
+    if kind != "audit" or not seq.isdigit() or len(seq) > 18:
+        raise ValueError("cursor: not a cursor this device gave out")
+    return int(seq)
+
+
+def page(
+    conn: sqlite3.Connection,
+    *,
+    event: AuditEvent | None = None,
+    actor: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> AuditPage:
+    """Records newest first, filtered by event, actor (exact) and time (``since <= at < until``),
+    ``limit`` at most (1..MAX_PAGE); ``cursor`` (from the previous page) continues with older
+    ones. Raises ValueError for a cursor this function did not give out.
+
+    Records are shown as stored; :func:`verify` says whether the chain holds.
+    """
+    before = _decode_cursor(cursor) if cursor is not None else None
+    name = AuditEvent(event).value if event is not None else None
+    limit = max(1, min(limit, MAX_PAGE))
+    rows = conn.execute(
+        "SELECT seq, at, actor, event, camera_id, details, prev_hash, hash FROM audit"
+        " WHERE (?1 IS NULL OR seq < ?1) AND (?2 IS NULL OR event = ?2)"
+        " AND (?3 IS NULL OR actor = ?3) AND (?4 IS NULL OR at >= ?4)"
+        " AND (?5 IS NULL OR at < ?5) ORDER BY seq DESC LIMIT ?6",
+        (before, name, actor, since, until, limit + 1),
+    ).fetchall()
+    records = []
+    for row in rows[:limit]:
+        seq, at, who, name, camera_id, details_text, prev_hash, digest = tuple(row)
+        try:
+            details = json.loads(details_text)
+        except (TypeError, ValueError):
+            details = details_text
+        records.append(AuditRecord(seq, at, who, name, camera_id, details, prev_hash, digest))
+    more = len(rows) > limit
+    return AuditPage(records, _encode_cursor(records[-1].seq) if more else None)

@@ -21,13 +21,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from gpiozero.pins.mock import MockFactory
 from stdnum.cn import ric, uscc
 
 from camera_app.accounts import issue_setup_code
 from camera_app.app import OwnerServices
-from camera_app.config import AppConfig, parse_config
+from camera_app.config import AppConfig, load_config, parse_config
+from camera_app.config.file import ConfigFile
 from camera_app.health import DeviceHealth
+from camera_app.masks import MaskSettings
 from camera_app.monitor.control import MonitoringControl
 from camera_app.preview import LatestPicture
 from firmware.db import open_database
@@ -110,6 +113,9 @@ class Client:
     def post(self, path: str, body: Any = None, **kw: Any) -> Reply:
         return self.call("POST", path, body, **kw)
 
+    def put(self, path: str, body: Any = None, **kw: Any) -> Reply:
+        return self.call("PUT", path, body, **kw)
+
     def login(self, username: str, password: str) -> Client:
         reply = self.post("/api/login", {"username": username, "password": password})
         assert reply.status == 200, reply.body
@@ -125,6 +131,8 @@ class RunningApi:
     indicator: StreamingIndicator
     monitoring: MonitoringControl
     preview: LatestPicture
+    masks: MaskSettings
+    config_file: Path | None = None
 
     @property
     def url(self) -> str:
@@ -175,7 +183,10 @@ ApiFactory = Callable[..., RunningApi]
 
 @pytest.fixture
 def start_api(tmp_path: Path) -> Iterator[ApiFactory]:
-    """Start servers: ``start_api(config_overrides, cameras=[...])``; all stopped afterwards."""
+    """Start servers: ``start_api(config_overrides, cameras=[...])``; all stopped afterwards.
+
+    ``config_file=True`` writes the config to a file and loads it from there, as
+    ``camera-app run --config FILE`` does (the owner app can then save masks into it)."""
     started: list[RunningApi] = []
 
     def start(
@@ -184,6 +195,7 @@ def start_api(tmp_path: Path) -> Iterator[ApiFactory]:
         cameras: list[CameraInfo] | None = None,
         indicator: StreamingIndicator | None = None,
         pins: MockFactory | None = None,
+        config_file: bool = False,
     ) -> RunningApi:
         data: dict[str, Any] = {
             "camera": {"id": "cam1", "name": "Front door", "timezone": "Asia/Shanghai"},
@@ -192,7 +204,13 @@ def start_api(tmp_path: Path) -> Iterator[ApiFactory]:
         }
         for section, values in (overrides or {}).items():
             data.setdefault(section, {}).update(values)
-        config = parse_config(data)
+        path: Path | None = None
+        if config_file:  # as camera-app run --config FILE reads it
+            path = tmp_path / f"config{len(started)}.yaml"
+            path.write_text(yaml.safe_dump(data, sort_keys=False))
+            config = load_config(path)
+        else:
+            config = parse_config(data)
         clock = FakeClock(MONDAY_10)  # the server reads it on its own thread: thread-safe
         pins = pins or MockFactory()
         led = indicator or StreamingIndicator(config.streaming.indicator_pin, pin_factory=pins)
@@ -205,11 +223,21 @@ def start_api(tmp_path: Path) -> Iterator[ApiFactory]:
         monitoring = MonitoringControl(paths.database, clock)
         health = DeviceHealth(paths.root, config.storage.quota_mb, clock)
         preview = LatestPicture()
+        masks = MaskSettings(
+            config, ConfigFile(path) if path is not None else None, paths.database, clock
+        )
         server = OwnerServices(
-            config, clock, led, cameras=cams, monitoring=monitoring, health=health, preview=preview
+            config,
+            clock,
+            led,
+            cameras=cams,
+            monitoring=monitoring,
+            health=health,
+            preview=preview,
+            masks=masks,
         )
         server.start()
-        running = RunningApi(server, config, clock, pins, led, monitoring, preview)
+        running = RunningApi(server, config, clock, pins, led, monitoring, preview, masks, path)
         started.append(running)
         return running
 
@@ -217,4 +245,5 @@ def start_api(tmp_path: Path) -> Iterator[ApiFactory]:
     for running in started:
         running.server.stop()
         running.monitoring.close()
+        running.masks.close()
         running.indicator.close()

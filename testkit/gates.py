@@ -94,7 +94,7 @@ def invite_parent(owner: Client, api: RunningApi, **overrides: object) -> tuple[
     }
     invited = owner.post("/api/viewers", body)
     assert invited.status == 201, invited.body
-    code = invited.body["invite_code"]
+    code = invited.body["code"]
     guest = api.client()
     no_consent = guest.post(
         "/api/invites/accept", {"code": code, "password": "p4rent-pass!", "consent": False}

@@ -12,7 +12,7 @@ import yaml
 from testkit.clock import FakeClock
 from testkit.media import write_motion_video
 
-pytest_plugins = ["testkit.api", "testkit.broker"]  # start_api; mqtt_broker, mqtt_pki
+pytest_plugins = ["testkit.api", "testkit.broker", "testkit.browser"]  # start_api; mqtt_*; browser
 
 
 @pytest.fixture

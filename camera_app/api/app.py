@@ -8,10 +8,13 @@ from aiohttp import web
 
 from camera_app.api import (
     handlers_account,
+    handlers_audit,
     handlers_device,
     handlers_events,
     handlers_gates,
+    handlers_masks,
     handlers_misc,
+    handlers_sessions,
     handlers_streaming,
     handlers_tokens,
     handlers_viewers,
@@ -65,14 +68,17 @@ def route_table() -> RouteTable:
     table = RouteTable()
     for module in (
         handlers_account,
+        handlers_sessions,
         handlers_events,
         handlers_device,
+        handlers_masks,
         handlers_tokens,
         handlers_streaming,
         handlers_gates,
         handlers_viewers,
         handlers_whep,
         handlers_misc,
+        handlers_audit,
         handlers_web,
     ):
         table.routes.extend(module.routes.routes)

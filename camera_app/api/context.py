@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from typing import Literal
 
 from aiohttp import web
 
@@ -14,6 +15,7 @@ from camera_app.health import DeviceHealth
 from camera_app.live.controller import StreamController
 from camera_app.live.subsystem import LiveSubsystem
 from camera_app.logins import LoginLimiter, Logins, LoginSessions, Principal
+from camera_app.masks import MaskSettings
 from camera_app.monitor.control import MonitoringControl
 from camera_app.monitor.recordings import Recordings
 from camera_app.preview import LatestPicture
@@ -23,6 +25,7 @@ from firmware.clock import Clock
 from firmware.paths import StoragePaths
 from privacy.audit import AuditLog
 from privacy.gates.roles import Role
+from privacy.gates.schedule import describe_moment, local_time
 from privacy.gates.viewers import REFUSALS, Access, CameraInfo
 from privacy.registration import RegistrationStore
 
@@ -44,6 +47,7 @@ class ApiContext:
     monitoring: MonitoringControl | None
     health: DeviceHealth | None
     preview: LatestPicture | None
+    masks: MaskSettings | None
     sessions: LoginSessions
     logins: Logins
     tokens: ApiTokens
@@ -66,6 +70,12 @@ class ApiContext:
         principal = self.sessions.lookup(token) if token else None
         if principal is None or self.live.rules.revoked(principal):
             return None
+        if principal.session_id is not None:
+            self.sessions.touch(
+                principal.session_id,
+                client=client_address(request),
+                user_agent=request.headers.get("User-Agent", ""),
+            )
         return principal
 
     # --- which camera -------------------------------------------------------------------------
@@ -92,9 +102,21 @@ class ApiContext:
         access = self.live.rules.access(principal, camera)
         if not access.allowed:
             code = access.reason or "forbidden"
-            en, zh = REFUSALS.get(code, ("not allowed", "不允许"))
-            raise ApiError(409 if code == "not_live" else 403, code, zh if lang == "zh" else en)
+            reason, extra = self.refusal(principal, code, lang)
+            raise ApiError(409 if code == "not_live" else 403, code, reason, extra=extra)
         return access
+
+    def refusal(self, principal: Principal, code: str, lang: str) -> tuple[str, dict[str, object]]:
+        """The words for a refusal ``code`` in ``lang``, and what else the client may show:
+        outside their hours, a viewer is told when the next window opens."""
+        en, zh = REFUSALS.get(code, ("not allowed", "不允许"))
+        reason = zh if lang == "zh" else en
+        hours = self.live.rules.hours(principal) if code == "outside_viewing_hours" else None
+        if hours is None or hours.next_at is None:
+            return reason, {}
+        moment = describe_moment(local_time(hours.next_at, self.controller.tz), _lang(lang))
+        more = f"，下次开始：{moment}" if lang == "zh" else f"; they start again {moment}"
+        return reason + more, {"next_window_at": hours.next_at}
 
 
 CTX = web.AppKey("ctx", ApiContext)
@@ -104,6 +126,14 @@ def _bearer(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def client_address(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+def _lang(lang: str) -> Literal["en", "zh"]:
+    return "zh" if lang == "zh" else "en"
 
 
 def language(request: web.Request) -> str:

@@ -8,20 +8,32 @@ import math
 from aiohttp import web
 
 from camera_app import accounts
-from camera_app.api.context import SESSION_COOKIE, ApiContext
+from camera_app.api.context import SESSION_COOKIE, ApiContext, client_address
 from camera_app.api.errors import ApiError
 from camera_app.api.routes import PUBLIC, VIEWERS, Call, RouteTable
-from camera_app.api.schemas import AcceptInviteBody, LoginBody, PublicLoginBody, SetupBody
-from privacy.gates.roles import Role
+from camera_app.api.schemas import (
+    AcceptInviteBody,
+    InvitePreviewBody,
+    LoginBody,
+    PublicLoginBody,
+    SetupBody,
+)
+from camera_app.invites import grant_conditions, invite_preview
+from privacy.gates.roles import INVITED_ROLES, Role
+from privacy.gates.viewers import CameraInfo
 
 routes = RouteTable()
 
 
 def _client(request: web.Request) -> str:
-    return request.remote or "unknown"
+    return client_address(request)
 
 
-def _throttle(ctx: ApiContext, *keys: str) -> None:
+def _user_agent(request: web.Request) -> str:
+    return request.headers.get("User-Agent", "")
+
+
+def throttle(ctx: ApiContext, *keys: str) -> None:
     wait = ctx.limiter.retry_after(*keys)
     if wait > 0:
         seconds = max(1, math.ceil(wait))
@@ -62,7 +74,7 @@ async def setup_owner(call: Call) -> web.Response:
     ctx = call.ctx
     body = await call.body(SetupBody)
     keys = (f"ip:{_client(call.request)}", "setup")
-    _throttle(ctx, *keys)
+    throttle(ctx, *keys)
     if accounts.has_owner(ctx.conn):
         raise ApiError(409, "owner_exists", "an owner account already exists")
     try:
@@ -99,10 +111,12 @@ async def login(call: Call) -> web.Response:
     ctx = call.ctx
     body = await call.body(LoginBody)
     user_key, ip_key = f"user:{body.username.lower()}", f"ip:{_client(call.request)}"
-    _throttle(ctx, user_key, ip_key)
+    throttle(ctx, user_key, ip_key)
     loop = asyncio.get_running_loop()
     ok = await loop.run_in_executor(None, ctx.logins.password_ok, body.username, body.password)
-    granted = ctx.logins.complete(body.username, ok, _client(call.request))
+    granted = ctx.logins.complete(
+        body.username, ok, _client(call.request), _user_agent(call.request)
+    )
     if granted is None:
         ctx.limiter.failed(user_key, ip_key)
         raise ApiError(401, "login_failed", "wrong username or password")
@@ -129,15 +143,49 @@ async def public_login(call: Call) -> web.Response:
     ctx = call.ctx
     body = await call.body(PublicLoginBody)
     ip_key = f"ip:{_client(call.request)}"
-    _throttle(ctx, ip_key)
+    throttle(ctx, ip_key)
     link = ctx.controller.viewers.public_link_for_token(body.link)
     if link is None:
         ctx.limiter.failed(ip_key)
         raise ApiError(401, "login_failed", "this viewing link is unknown or was revoked")
-    token, expires = ctx.sessions.create(f"public:{link.id[:8]}", Role.PUBLIC, link.id)
+    token, expires = ctx.sessions.create(
+        f"public:{link.id[:8]}",
+        Role.PUBLIC,
+        link.id,
+        client=_client(call.request),
+        user_agent=_user_agent(call.request),
+    )
     return _session_response(
         ctx, 200, token, expires, {"role": Role.PUBLIC, "camera_id": link.camera_id}
     )
+
+
+def _invalid_invite() -> ApiError:
+    """The one refusal for an unknown, used, expired or revoked code (preview and accept)."""
+    return ApiError(400, "invalid_invite", "the invite code is wrong, used or expired")
+
+
+@routes.add(
+    "POST",
+    "/api/invites/preview",
+    summary="What an invite code grants, and the viewing terms, before accepting it (the code "
+    "stays unused)",
+    roles=PUBLIC,
+    tag="account",
+    body=InvitePreviewBody,
+    responses={200: "The invitation", 400: "Code wrong, used or expired", 429: "Too many attempts"},
+)
+async def preview_invite(call: Call) -> web.Response:
+    ctx = call.ctx
+    body = await call.body(InvitePreviewBody)
+    ip_key = f"ip:{_client(call.request)}"
+    throttle(ctx, ip_key)
+    viewer = ctx.controller.viewers.pending_invite(body.code)
+    if viewer is None:
+        ctx.limiter.failed(ip_key)
+        raise _invalid_invite()
+    cameras = list(ctx.controller.cameras.values())
+    return web.json_response(invite_preview(viewer, cameras, ctx.controller.tz, call.lang))
 
 
 @routes.add(
@@ -153,12 +201,12 @@ async def accept_invite(call: Call) -> web.Response:
     ctx = call.ctx
     body = await call.body(AcceptInviteBody)
     ip_key = f"ip:{_client(call.request)}"
-    _throttle(ctx, ip_key)
+    throttle(ctx, ip_key)
     viewers = ctx.controller.viewers
     viewer = viewers.pending_invite(body.code)
     if viewer is None:
         ctx.limiter.failed(ip_key)
-        raise ApiError(400, "invalid_invite", "the invite code is wrong, used or expired")
+        raise _invalid_invite()
     if viewer.role == Role.PARENT and not body.consent:
         raise ApiError(422, "consent_required", "parents must accept the viewing terms")
     try:
@@ -203,18 +251,51 @@ async def logout(call: Call) -> web.Response:
 @routes.add(
     "GET",
     "/api/me",
-    summary="Who is logged in, and which cameras they may see",
+    summary="Who is logged in, and which cameras they may see; family and parents also get "
+    "their viewing hours and, per camera, whether they may watch now",
     roles=VIEWERS,
     tag="account",
 )
 async def me(call: Call) -> web.Response:
     ctx = call.ctx
     principal = call.principal
-    return web.json_response(
-        {
-            "username": principal.username,
-            "role": principal.role,
-            "session_expires_at": principal.expires_at,
-            "cameras": [c.id for c in ctx.live.rules.visible_cameras(principal)],
-        }
-    )
+    cameras = ctx.live.rules.visible_cameras(principal)
+    body: dict[str, object] = {
+        "username": principal.username,
+        "role": principal.role,
+        "session_expires_at": principal.expires_at,
+        "cameras": [c.id for c in cameras],
+    }
+    if principal.role in INVITED_ROLES:
+        body["viewing"] = _viewing(call, cameras)
+    return web.json_response(body)
+
+
+def _viewing(call: Call, cameras: list[CameraInfo]) -> dict[str, object] | None:
+    """An invited viewer's own hours (device time zone) and, per camera, may they watch now."""
+    ctx, principal = call.ctx, call.principal
+    rules = ctx.live.rules
+    viewer, hours = rules.viewer(principal), rules.hours(principal)
+    if viewer is None or hours is None:
+        return None
+    per_camera = []
+    for camera in cameras:
+        access = rules.access(principal, camera)
+        refusal = ctx.refusal(principal, access.reason, call.lang) if access.reason else None
+        per_camera.append(
+            {
+                "id": camera.id,
+                "name": camera.name,
+                "room": camera.room,
+                "live": ctx.controller.is_live(camera.id),
+                "may_watch_now": access.allowed,
+                "reason": access.reason,
+                "reason_text": refusal[0] if refusal else None,
+                **hours.to_json(),
+            }
+        )
+    return {
+        **grant_conditions(viewer, ctx.controller.tz, call.lang),
+        **hours.to_json(),
+        "cameras": per_camera,
+    }

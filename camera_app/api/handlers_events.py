@@ -33,7 +33,7 @@ def _refused(err: RecordingError) -> ApiError:
     return ApiError(status, err.code, err.reason)
 
 
-def _number(call: Call, name: str) -> float | None:
+def number_param(call: Call, name: str) -> float | None:
     raw = call.request.query.get(name)
     if raw is None or raw == "":
         return None
@@ -68,8 +68,8 @@ async def list_events(call: Call) -> web.Response:
         page = call.ctx.recordings.page(
             call.camera.id,
             limit=_limit(call),
-            since=_number(call, "since"),
-            until=_number(call, "until"),
+            since=number_param(call, "since"),
+            until=number_param(call, "until"),
             cursor=call.request.query.get("cursor") or None,
         )
     except ValueError as err:

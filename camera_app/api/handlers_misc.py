@@ -1,27 +1,34 @@
-"""Health, the OpenAPI description, the audit log and update status for the owner, and the
-public notice page (which also shows the models in use and any announced change to them)."""
+"""Health, the OpenAPI description and update status for the owner, and the public notice page
+(which also shows the models in use and any announced change to them)."""
 
 from __future__ import annotations
 
 import html
-import io
 from datetime import datetime, tzinfo
 
 from aiohttp import web
 
+from camera_app.accounts import has_owner
 from camera_app.api.errors import ApiError
 from camera_app.api.routes import OWNER, PUBLIC, Call, RouteTable
 from camera_app.update.status import UpdateStatus, load_update_status
-from privacy.audit import export, verify
 from privacy.notice_sign import HEADING_EN, HEADING_ZH, STATEMENT_EN, STATEMENT_ZH
 
 routes = RouteTable()
 OPENAPI_KEY = web.AppKey("openapi", dict)
 
 
-@routes.add("GET", "/api/health", summary="Liveness check", roles=PUBLIC, tag="device")
+@routes.add(
+    "GET",
+    "/api/health",
+    summary="Liveness check; setup_needed is true until the owner account exists",
+    roles=PUBLIC,
+    tag="device",
+)
 async def health(call: Call) -> web.Response:
-    return web.json_response({"status": "ok"})
+    # Telling anyone that the device has no owner yet reveals little: the setup still needs the
+    # one-time code from the console. The web app uses it to show setup instead of a login.
+    return web.json_response({"status": "ok", "setup_needed": not has_owner(call.ctx.conn)})
 
 
 @routes.add(
@@ -36,16 +43,6 @@ async def openapi_json(call: Call) -> web.Response:
 
 
 @routes.add(
-    "GET", "/api/audit/verify", summary="Check the audit log's hash chain", roles=OWNER, tag="audit"
-)
-async def audit_verify(call: Call) -> web.Response:
-    result = verify(call.ctx.conn)
-    return web.json_response(
-        {"ok": result.ok, "records": result.records, "problems": result.problems}
-    )
-
-
-@routes.add(
     "GET",
     "/api/update",
     summary="Software and model versions: running, announced (with its notice period), last result",
@@ -55,24 +52,6 @@ async def audit_verify(call: Call) -> web.Response:
 async def update_status(call: Call) -> web.Response:
     ctx = call.ctx
     return web.json_response(load_update_status(ctx.paths.root).to_json())
-
-
-@routes.add(
-    "GET",
-    "/api/audit",
-    summary="Export the audit log (JSON Lines, oldest first)",
-    roles=OWNER,
-    tag="audit",
-    content="application/x-ndjson",
-)
-async def audit_export(call: Call) -> web.Response:
-    out = io.StringIO()
-    export(call.ctx.conn, out)
-    return web.Response(
-        text=out.getvalue(),
-        content_type="application/x-ndjson",
-        headers={"Content-Disposition": 'attachment; filename="audit.jsonl"'},
-    )
 
 
 _PAGE = """<!doctype html>

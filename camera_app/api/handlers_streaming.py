@@ -40,7 +40,10 @@ async def list_cameras(call: Call) -> web.Response:
 def _status_body(call: Call) -> dict[str, object]:
     ctx, camera_id = call.ctx, call.camera.id
     status = ctx.controller.status(camera_id)
-    opt_in = ctx.controller.gates.current_opt_in(camera_id)
+    gates = ctx.controller.gates
+    opt_in = gates.current_opt_in(camera_id)
+    notice = gates.current_notice(camera_id)
+    consent = gates.valid_consent(camera_id)
     due = ctx.controller.reattest_due(camera_id)
     return {
         "camera_id": camera_id,
@@ -49,6 +52,11 @@ def _status_body(call: Call) -> dict[str, object]:
         "last_stop_reason": status.reason,
         "opted_in": opt_in is not None,
         "confirmation_phrase": confirmation_phrase(camera_id),
+        # what the setup wizard shows beside the gates: the sign in force and the consent record
+        "notice": None
+        if notice is None
+        else {**notice.to_json(), "sign": f"/api/notices/{notice.id}/sign.pdf"},
+        "consent": None if consent is None else consent.to_json(),
         **ctx.controller.report(camera_id).to_json(call.lang),
         "autostart": ctx.live.autostart.to_json(camera_id),
         "reattest_due": due.to_json(ctx.clock.wall()) if due is not None else None,

@@ -56,7 +56,8 @@ async def list_viewers(call: Call) -> web.Response:
 @routes.add(
     "POST",
     "/api/viewers",
-    summary="Invite a family member or parent; returns a one-time invite code",
+    summary="Invite a family member or parent; returns the one-time invite code (shown once) and "
+    "invite_path, the app's join link without the host (/#join=<code>)",
     roles=OWNER,
     tag="viewers",
     body=ViewerBody,
@@ -84,7 +85,11 @@ async def invite_viewer(call: Call) -> web.Response:
         expires_at=expires_at,
         actor=call.actor,
     )
-    return web.json_response({**viewer.to_json(), "invite_code": code}, status=201)
+    # The code travels in the fragment, which browsers never send to a server: it stays out of
+    # access logs and Referer headers; the app reads it and calls /api/invites/preview.
+    return web.json_response(
+        {**viewer.to_json(), "code": code, "invite_path": f"/#join={code}"}, status=201
+    )
 
 
 @routes.add(
@@ -103,6 +108,25 @@ async def revoke_viewer(call: Call) -> web.Response:
         raise ApiError(404, "unknown_viewer", "no such viewer, or already revoked")
     ctx.sessions.end_for_subject(viewer.id)
     return web.json_response(viewer.to_json())
+
+
+@routes.add(
+    "GET",
+    "/api/public-links",
+    summary="Public viewing links (oldest first), revoked ones too; never their tokens; "
+    "query: camera_id",
+    roles=OWNER,
+    tag="viewers",
+)
+async def list_public_links(call: Call) -> web.Response:
+    ctx = call.ctx
+    camera_id = call.request.query.get("camera_id") or None
+    if camera_id is not None and camera_id not in ctx.controller.cameras:
+        raise ApiError(422, "invalid_input", f"camera_id: no camera {camera_id!r} on this device")
+    links = ctx.controller.viewers.public_links(camera_id)
+    return web.json_response(
+        [{**link.to_json(), "revoked": link.revoked_at is not None} for link in links]
+    )
 
 
 @routes.add(

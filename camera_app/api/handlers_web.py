@@ -1,13 +1,17 @@
-"""The viewer web page: one HTML page and its scripts and styles, served from the package.
+"""The web app: one HTML page and its ES modules, styles, manifest and service worker, served
+from the package (no build step, nothing from the internet).
 
 The page is public (it holds nothing until its user logs in through the API) and is listed in
 the route table like every other route, so the OpenAPI description and the 401 checks see it.
 Only the files in ``web/`` are served, read once at start-up: a request names an asset, never a
-path, so nothing outside that folder can be reached.
+path, so nothing outside that folder can be reached. The service worker and the manifest are
+served from the root, since a service worker only controls pages under its own path.
 
 Its responses carry their own Content-Security-Policy (the security-header middleware keeps a
-header a handler set): scripts, styles and connections from this origin only, no inline code,
-no plugins, no framing, and Trusted Types, so the page's script cannot write HTML from strings.
+header a handler set): scripts, styles, media and connections from this origin only, no inline
+code, no plugins, no framing, and Trusted Types, so the page's script cannot write HTML from
+strings; the one policy it may create (``app-sw``) admits the service worker's URL and nothing
+else.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ import logging
 from dataclasses import dataclass
 from importlib import resources
 
+import segno
 from aiohttp import web
 
 from camera_app.api.errors import ApiError
-from camera_app.api.routes import PUBLIC, Call, RouteTable
+from camera_app.api.routes import OWNER, PUBLIC, Call, RouteTable
+from camera_app.api.schemas import QrBody
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +39,15 @@ PAGE_CSP = "; ".join(
         "script-src 'self'",
         "style-src 'self'",
         "connect-src 'self'",
-        "img-src 'self'",
+        "img-src 'self' blob:",  # blob: the mask preview the app fetched itself
+        "media-src 'self'",
+        "manifest-src 'self'",
+        "worker-src 'self'",
         "base-uri 'none'",
         "form-action 'none'",
         "frame-ancestors 'none'",
         "require-trusted-types-for 'script'",
-        "trusted-types 'none'",
+        "trusted-types app-sw",
     )
 )
 _TYPES = {
@@ -46,7 +55,10 @@ _TYPES = {
     ".js": "text/javascript",
     ".css": "text/css",
     ".svg": "image/svg+xml",
+    ".webmanifest": "application/manifest+json",
 }
+SERVICE_WORKER = "sw.js"
+MANIFEST = "manifest.webmanifest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +106,7 @@ def _send(request: web.Request, asset: Asset) -> web.Response:
 @routes.add(
     "GET",
     "/",
-    summary="The viewer web page: log in, pick a camera, watch it live",
+    summary="The web app: owner screens, live view for viewers, joining by invite",
     roles=PUBLIC,
     tag="web",
     content="text/html",
@@ -109,7 +121,7 @@ async def viewer_page(call: Call) -> web.Response:
 @routes.add(
     "GET",
     "/web/{asset}",
-    summary="A script, style sheet or icon of the viewer page",
+    summary="A script, style sheet or icon of the web app",
     roles=PUBLIC,
     tag="web",
     content="*/*",
@@ -121,3 +133,43 @@ async def viewer_asset(call: Call) -> web.Response:
     if asset is None:
         raise ApiError(404, "not_found", f"no file {name[:64]!r} in the viewer page")
     return _send(call.request, asset)
+
+
+@routes.add(
+    "GET",
+    "/sw.js",
+    summary="The service worker that keeps the app shell for offline start (never recordings)",
+    roles=PUBLIC,
+    tag="web",
+    content="text/javascript",
+)
+async def service_worker(call: Call) -> web.Response:
+    return _send(call.request, ASSETS[SERVICE_WORKER])
+
+
+@routes.add(
+    "GET",
+    "/manifest.webmanifest",
+    summary="The web app manifest (install on a phone's home screen)",
+    roles=PUBLIC,
+    tag="web",
+    content="application/manifest+json",
+)
+async def manifest(call: Call) -> web.Response:
+    return _send(call.request, ASSETS[MANIFEST])
+
+
+@routes.add(
+    "POST",
+    "/api/qr",
+    summary="A QR code's modules for an invite or viewing link, drawn by the app "
+    "(made on the device: the link never goes to a QR service)",
+    roles=OWNER,
+    tag="web",
+    body=QrBody,
+)
+async def qr_code(call: Call) -> web.Response:
+    body = await call.body(QrBody)
+    code = segno.make(body.text, error="m", micro=False)
+    rows = ["".join("1" if cell else "0" for cell in row) for row in code.matrix]
+    return web.json_response({"size": len(rows), "border": 4, "rows": rows})

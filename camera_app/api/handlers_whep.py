@@ -39,7 +39,9 @@ async def whep_offer(call: Call) -> web.Response:
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_sdp", "the offer is not UTF-8") from None
     try:
-        session, answer = await call.ctx.live.watch(call.camera, call.principal, access, offer)
+        session, answer = await call.ctx.live.watch(
+            call.camera, call.principal, access, offer, call.request.remote or "unknown"
+        )
     except SessionRefused as err:
         raise ApiError(err.status, err.code, err.reason) from None
     return web.Response(
@@ -64,5 +66,8 @@ async def whep_delete(call: Call) -> web.Response:
     session = ctx.live.viewer_sessions.get(call.param("session_id"))
     if session is None or (principal.role != Role.OWNER and session.account != principal.username):
         raise ApiError(404, "unknown_session", "no such session")
-    await ctx.live.viewer_sessions.close(session.id, "viewer left")
+    if session.account == principal.username:
+        await ctx.live.viewer_sessions.close(session.id, "viewer left")
+    else:  # the owner ends someone else's session: audited as such
+        await ctx.live.end_session(session.id, actor=principal.username)
     return web.json_response({"ended": True})

@@ -28,6 +28,7 @@ from privacy.registration import with_article
 
 PUBLIC: frozenset[Role] = frozenset()
 OWNER = frozenset({Role.OWNER})
+ACCOUNTS = frozenset({Role.OWNER, Role.FAMILY, Role.PARENT})  # who has a password
 VIEWERS = frozenset(Role)
 
 RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from camera_app.masks import MAX_MASKS, MAX_POINTS, MIN_AREA
 from camera_app.tokens import Scope
+from firmware.geometry import polygon_area, polygon_is_simple
 from privacy.gates.roles import RegistrationKind, Role
 from privacy.gates.schedule import Schedule
 
@@ -49,13 +51,28 @@ class PublicLoginBody(Body):
     )
 
 
+InviteCode = Annotated[
+    str,
+    Field(min_length=8, max_length=64, description="The one-time invite code (after #join=)."),
+]
+
+
+class InvitePreviewBody(Body):
+    code: InviteCode
+
+
 class AcceptInviteBody(Body):
-    code: Annotated[str, Field(min_length=8, max_length=64)]
+    code: InviteCode
     password: Password
     consent: bool = Field(
         description="The viewer accepts the viewing terms: watch only, no recording or "
         "sharing. Required for parents."
     )
+
+
+class ChangePasswordBody(Body):
+    current_password: Password
+    new_password: Password = Field(description="At least 10 characters, not the username.")
 
 
 class OptInBody(Body):
@@ -133,6 +150,12 @@ class PublicLinkBody(Body):
     label: Annotated[_Text, Field(max_length=64)]
 
 
+class QrBody(Body):
+    text: Annotated[str, Field(min_length=1, max_length=1024)] = Field(
+        description="What the QR code holds: an invite or a public viewing link."
+    )
+
+
 class TokenBody(Body):
     name: Annotated[
         str,
@@ -140,3 +163,47 @@ class TokenBody(Body):
         Field(description="What the token is for, e.g. 'Home Assistant'."),
     ]
     scopes: list[Scope] = Field(min_length=1, max_length=len(Scope))
+
+
+_Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+_Byte = Annotated[int, Field(ge=0, le=255)]
+
+
+class MaskPolygon(Body):
+    name: Annotated[_Text, Field(max_length=64)] = Field(
+        description='A label the owner recognises ("neighbour\'s window").'
+    )
+    points: list[tuple[_Unit, _Unit]] = Field(
+        min_length=3,
+        max_length=MAX_POINTS,
+        description=f"3 to {MAX_POINTS} corners [[x, y], ...], each 0..1 of the frame's width "
+        "and height (0, 0 is the top left corner); edges may not cross.",
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _drawable(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if not polygon_is_simple(points):
+            raise ValueError("the polygon's edges cross or touch each other")
+        if polygon_area(points) < MIN_AREA:
+            raise ValueError(
+                f"the polygon encloses (almost) no area: at least {MIN_AREA:.2%} of the frame"
+            )
+        return points
+
+
+class MasksBody(Body):
+    privacy_masks: list[MaskPolygon] = Field(
+        max_length=MAX_MASKS,
+        description="Areas filled with the mask colour in every frame before anything records "
+        "or streams it.",
+    )
+    motion_masks: list[MaskPolygon] = Field(
+        max_length=MAX_MASKS,
+        description="Areas where motion starts no event (still recorded and visible).",
+    )
+    color_bgr: tuple[_Byte, _Byte, _Byte] | None = Field(
+        default=None,
+        description="Fill colour of the privacy masks as [B, G, R], each 0..255; omitted: "
+        "the colour stays as it is.",
+    )

@@ -43,10 +43,15 @@ def _last_recorded(conn: sqlite3.Connection) -> dict[str, str] | None:
     return sections if isinstance(sections, dict) else None
 
 
-def record_config_changes(conn: sqlite3.Connection, config: AppConfig, clock: Clock) -> list[str]:
+def record_config_changes(
+    conn: sqlite3.Connection, config: AppConfig, clock: Clock, *, actor: str = ACTOR
+) -> list[str]:
     """Append a ``config_changed`` record if any section differs from the last one recorded.
 
     Returns the names of the sections that changed (every section on the first start).
+    ``actor`` is who changed them: the config file (edited by hand, seen at start), or the
+    owner who saved a setting in the owner app, which rewrote the file (so the next start finds
+    nothing new to record).
     """
     audit = AuditLog(conn, clock)
     current = section_digests(config)
@@ -57,9 +62,9 @@ def record_config_changes(conn: sqlite3.Connection, config: AppConfig, clock: Cl
     if changed:
         audit.append(
             AuditEvent.CONFIG_CHANGED,
-            actor=ACTOR,
+            actor=actor,
             camera_id=config.camera.id,
             details={"changed": changed, "sections": current, "first": not previous},
         )
-        log.info("config changed since the last start: %s", ", ".join(changed))
+        log.info("config changed (%s): %s", actor, ", ".join(changed))
     return changed

@@ -89,10 +89,15 @@ def load_config(path: Path | str | None) -> AppConfig:
         raw = path.read_bytes()
     except OSError as err:
         raise ConfigError(source, [f"cannot read file: {err.strerror or err}"]) from None
+    return config_from_bytes(raw, source, base_dir=path.parent.resolve())
+
+
+def read_yaml(raw: bytes, source: str) -> Any:
+    """The YAML document in ``raw`` (at most :data:`MAX_CONFIG_BYTES`, UTF-8), not validated."""
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigError(source, [f"file is larger than {MAX_CONFIG_BYTES} bytes"])
     try:
-        data = yaml.safe_load(raw.decode("utf-8"))
+        return yaml.safe_load(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(source, ["file is not UTF-8 text"]) from None
     except yaml.YAMLError as err:
@@ -100,4 +105,8 @@ def load_config(path: Path | str | None) -> AppConfig:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(err, "problem", None) or str(err)
         raise ConfigError(source, [f"invalid YAML at {where}{problem}"]) from None
-    return parse_config(data, source, base_dir=path.parent.resolve())
+
+
+def config_from_bytes(raw: bytes, source: str, *, base_dir: Path) -> AppConfig:
+    """The config in the text of a config file, exactly as :func:`load_config` reads it."""
+    return parse_config(read_yaml(raw, source), source, base_dir=base_dir)

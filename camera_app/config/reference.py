@@ -51,6 +51,19 @@ def render() -> str:
         "",
         "Generated from the pydantic models by `python -m camera_app.config.reference`.",
         "",
+        "**Written by the owner app too.** `privacy_masks` and `motion.masks` are also edited in "
+        "the owner app (`PUT /api/cameras/{camera_id}/masks`, see docs/api.md), which takes "
+        "effect at once, without a restart. Saving rewrites this file: the new text is checked "
+        "with the same loader first, the previous file is kept beside it as `<name>.bak`, the "
+        "new one replaces it atomically with the same permissions, and an audit record "
+        "`config_changed` names the owner. Values and key order are kept, **comments are not** "
+        "(the rewritten file says so in its first lines). A file edited by hand since the "
+        "service started is never overwritten: restart first. The service must be able to "
+        "write the file and its directory; without `--config` (defaults only) masks cannot be "
+        "saved. On a device installed by `deploy/install.sh` the file is root-owned and `/etc` "
+        "is read-only for the service (`ProtectSystem=strict`), so saving is refused "
+        "(`config_not_writable`) there until the install grants it.",
+        "",
     ]
     for section, field in AppConfig.model_fields.items():
         model = field.default_factory() if field.default_factory else None  # type: ignore[call-arg]

@@ -13,7 +13,15 @@ from camera_app.logins import Principal
 from firmware.clock import Clock
 from privacy.gates.roles import INVITED_ROLES, Role
 from privacy.gates.schedule import local_time
-from privacy.gates.viewers import Access, CameraInfo, PublicLink, Viewer, decide_access
+from privacy.gates.viewers import (
+    Access,
+    CameraInfo,
+    PublicLink,
+    Viewer,
+    ViewingHours,
+    decide_access,
+    viewing_hours,
+)
 
 
 class ViewingRules:
@@ -61,6 +69,14 @@ class ViewingRules:
             link=self.link(principal),
             live_childcare_permitted=self._live_childcare_permitted,
         )
+
+    def hours(self, principal: Principal) -> ViewingHours | None:
+        """The viewing hours of a family or parent login from now; None for other roles."""
+        viewer = self.viewer(principal)
+        if viewer is None:
+            return None
+        now = self._clock.wall()
+        return viewing_hours(viewer, now, local_time(now, self._controller.tz))
 
     def visible_cameras(self, principal: Principal) -> list[CameraInfo]:
         """Every camera for the owner; for others, the cameras their grant covers."""

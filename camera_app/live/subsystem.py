@@ -29,6 +29,7 @@ from camera_app.logins import Principal
 from firmware.clock import Clock
 from firmware.indicator import StreamingIndicator
 from privacy.audit import AuditEvent, AuditLog
+from privacy.gates.roles import Role
 from privacy.gates.schedule import local_time
 from privacy.gates.store import NoticeReminder
 from privacy.gates.viewers import Access, CameraInfo
@@ -42,6 +43,30 @@ log = logging.getLogger(__name__)
 
 TICK_S = 1.0
 ACTOR = "gates"  # who stops every stream when a gate check fails, in the audit log
+
+
+@dataclass(frozen=True, slots=True)
+class LiveViewing:
+    """Who watches through one viewer session: what the owner's "who is watching now" shows."""
+
+    session_id: str
+    camera_id: str
+    username: str
+    role: Role
+    label: str | None  # a public link's label (public viewers have no account name)
+    started_at: float
+    remote: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.session_id,
+            "camera_id": self.camera_id,
+            "username": self.username,
+            "role": self.role,
+            "label": self.label,
+            "started_at": self.started_at,
+            "remote": self.remote,
+        }
 
 
 @dataclass
@@ -59,6 +84,8 @@ class LiveSubsystem:
     relay: RelayPublishing
     autostart: AutoStart
     _ending: set[asyncio.Future[Any]] = field(default_factory=set)  # kept until done
+    _viewings: dict[str, LiveViewing] = field(default_factory=dict)  # by session id
+    _ended_by: dict[str, str] = field(default_factory=dict)  # session id -> who ended it
 
     # --- wiring to the other faces of the app ----------------------------------------------
 
@@ -95,17 +122,28 @@ class LiveSubsystem:
     # --- viewers -------------------------------------------------------------------------------
 
     async def watch(
-        self, camera: CameraInfo, principal: Principal, access: Access, offer: str
+        self, camera: CameraInfo, principal: Principal, access: Access, offer: str, remote: str
     ) -> tuple[ViewerSession, str]:
-        """Open a viewer session for a caller already allowed to watch (``access``); returns the
-        session and the SDP answer. Its start and its end are written to the audit log.
-        Raises :class:`streaming.whep.SessionRefused` (limits, malformed offer)."""
+        """Open a viewer session for a caller already allowed to watch (``access``) from the
+        address ``remote``; returns the session and the SDP answer. Its start and its end are
+        written to the audit log. Raises :class:`streaming.whep.SessionRefused` (limits,
+        malformed offer)."""
         session, answer = await self.viewer_sessions.open(
             camera.id,
             principal.username,
             offer,
             principal,
             overlay=self._watermark(principal) if access.watermark else None,
+        )
+        link = self.rules.link(principal)
+        self._viewings[session.id] = LiveViewing(
+            session.id,
+            camera.id,
+            principal.username,
+            principal.role,
+            link.label if link else None,
+            self.clock.wall(),
+            remote,
         )
         session.on_end.append(self._audit_session_end)
         self.audit.append(
@@ -124,12 +162,35 @@ class LiveSubsystem:
         tz, wall = self.controller.tz, self.clock.wall
         return Watermark(watermark_label(principal), lambda: local_time(wall(), tz))
 
+    def viewings(self) -> list[LiveViewing]:
+        """Every open viewer session, oldest first."""
+        return sorted(self._viewings.values(), key=lambda v: v.started_at)
+
+    async def end_session(self, session_id: str, *, actor: str) -> LiveViewing | None:
+        """End someone's viewer session at once; the audit record names ``actor`` as who ended
+        it and the viewer whose session it was. None when no such session is open."""
+        viewing = self._viewings.get(session_id)
+        if viewing is None or self.viewer_sessions.get(session_id) is None:
+            return None
+        self._ended_by[session_id] = actor
+        try:
+            await self.viewer_sessions.close(session_id, f"ended by {actor}")
+        finally:
+            self._ended_by.pop(session_id, None)
+        return viewing
+
     def _audit_session_end(self, session: ViewerSession, reason: str) -> None:
+        viewing = self._viewings.pop(session.id, None)
+        ended_by = self._ended_by.get(session.id)
+        details: dict[str, object] = {"session": session.id[:8], "reason": reason}
+        if ended_by is not None:
+            details["viewer"] = session.account
+            details["role"] = viewing.role if viewing else None
         self.audit.append(
             AuditEvent.SESSION_ENDED,
-            actor=session.account,
+            actor=ended_by or session.account,
             camera_id=session.camera_id,
-            details={"session": session.id[:8], "reason": reason},
+            details=details,
         )
 
     # --- supervision ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from camera_app.monitor.store import EventStore
 from camera_app.monitor.upkeep import MB, RetentionSweeper
 from firmware.clock import Clock
 from firmware.frames import Frame
+from firmware.masks import PrivacyMasker
 from firmware.motion.detector import MotionDetector, MotionResult
 from firmware.paths import StoragePaths
 
@@ -104,6 +105,20 @@ class MonitoringPipeline:
             self._next_sweep = frame.timestamp + RETENTION_INTERVAL_S
             self._sweep()
         return result
+
+    def use_masks(
+        self, motion_masks: Sequence[Sequence[tuple[float, float]]], masker: PrivacyMasker
+    ) -> None:
+        """The owner saved new masks: motion in ``motion_masks`` is ignored from the next frame,
+        and the privacy masks of ``masker`` are burned into the pre-roll frames kept, so the next
+        clip shows none of what they hide even in the seconds before its trigger (the capture
+        feed burns them into every new frame). The motion detector re-learns its background:
+        an area newly filled (or uncovered) by a privacy mask would otherwise look like motion
+        and start an event of nothing."""
+        self.motion.set_masks(motion_masks)
+        self.motion.relearn()
+        if masker:
+            self._preroll.remask(masker)
 
     @property
     def motion_active(self) -> bool:

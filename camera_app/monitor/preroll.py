@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 from firmware.frames import Frame
+from firmware.masks import PrivacyMasker
 
 
 class PreRollBuffer:
@@ -23,6 +24,11 @@ class PreRollBuffer:
         horizon = frame.timestamp - self._seconds
         while self._frames and self._frames[0].timestamp < horizon:
             self._frames.popleft()
+
+    def remask(self, masker: PrivacyMasker) -> None:
+        """Burn ``masker`` into the frames kept (as copies), so that a privacy mask saved now also
+        hides what the next clip's pre-roll reaches back to."""
+        self._frames = deque((masker.applied_to(f) for f in self._frames), self._frames.maxlen)
 
     def since(self, timestamp: float) -> list[Frame]:
         """Frames with a timestamp at or after ``timestamp``, oldest first."""

@@ -111,6 +111,20 @@ class CaptureFeed:
             self._cond.notify_all()
             return frame
 
+    def swap_masker_threadsafe(self, masker: PrivacyMasker | None) -> None:
+        """Burn ``masker``'s polygons into every frame from now on; safe from any thread.
+
+        The masker is swapped whole (never changed in place) under the queue's lock, and frames
+        already queued are masked again, so every frame :meth:`get` returns after this call has
+        the new masks. A frame masked before keeps its old masks too: swapping never reveals
+        what was hidden in a frame already taken.
+        """
+        new = masker if masker else None
+        with self._cond:
+            self.masker = new
+            if new is not None:
+                self._queue = collections.deque(new.applied_to(f) for f in self._queue)
+
     @property
     def finished(self) -> bool:
         """True once the reader thread is done (end of stream, final error, or ``stop()``)."""
@@ -206,7 +220,8 @@ class CaptureFeed:
                     backoff = min(backoff * 2, maximum)
                     continue
                 backoff = initial
-                self._publish(self._seal(frame))
+                masker = self.masker  # read once: another thread may swap it meanwhile
+                self._publish(self._seal(frame, masker), masker)
         except Exception as exc:
             logger.exception("%s: capture thread crashed", source.name)
             self.error = exc
@@ -222,7 +237,7 @@ class CaptureFeed:
         logger.error("%s: %s", self.source.name, exc)
         self.error = exc
 
-    def _seal(self, frame: Frame) -> Frame:
+    def _seal(self, frame: Frame, masker: PrivacyMasker | None) -> Frame:
         image = frame.image
         flags = image.flags
         # An array the backend handed over (owned, writable, contiguous) is masked and frozen in
@@ -231,12 +246,12 @@ class CaptureFeed:
         # copied first.
         if not (flags.owndata and flags.writeable and flags.c_contiguous):
             image = image.copy()
-        if self.masker is not None:
-            self.masker.apply(image)
+        if masker is not None:
+            masker.apply(image)
         image.flags.writeable = False
         return Frame(image=image, timestamp=frame.timestamp, sequence=frame.sequence)
 
-    def _publish(self, frame: Frame) -> None:
+    def _publish(self, frame: Frame, sealed_with: PrivacyMasker | None) -> None:
         with self._cond:
             if self.source.realtime:
                 if len(self._queue) >= self.queue_size:
@@ -247,6 +262,8 @@ class CaptureFeed:
                     self._cond.wait()
                 if self._stop.is_set():
                     return
+            if self.masker is not sealed_with and self.masker is not None:
+                frame = self.masker.applied_to(frame)  # swapped since this frame was sealed
             self._queue.append(frame)
             self._published += 1
             self._cond.notify_all()

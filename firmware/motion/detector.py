@@ -65,12 +65,29 @@ class MotionDetector:
         dh = max(1, round(height * dw / width))
         self._size = (dw, dh)
         self._scale = width / dw
+        self._build_watch()
+        self._background = None
+
+    def _build_watch(self) -> None:
+        assert self._size is not None
+        dw, dh = self._size
         watch = np.full((dh, dw), 255, np.uint8)
         for poly in self._polygons:
             pts = np.array([[x * (dw - 1), y * (dh - 1)] for x, y in poly], np.float32)
             cv2.fillPoly(watch, [np.round(pts).astype(np.int32)], 0)
         self._watch = watch
         self._watched_pixels = max(1, int(cv2.countNonZero(watch)))
+
+    def set_masks(self, mask_polygons: Sequence[Sequence[tuple[float, float]]]) -> None:
+        """Ignore motion in these polygons from the next frame on (the owner saved new motion
+        masks). The background model is kept (see :meth:`relearn`)."""
+        self._polygons = [list(p) for p in mask_polygons]
+        if self._size is not None:
+            self._build_watch()
+
+    def relearn(self) -> None:
+        """Take the next frame as the background (one warm-up frame, no motion): the picture
+        itself changed where no one moved, e.g. a privacy mask was filled in or taken away."""
         self._background = None
 
     def _grey(self, image: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ from datetime import datetime
 
 from privacy.gates.roles import REGISTRATION_FOR, Profile
 from privacy.gates.store import GuardianConsent, OptIn, PostedNotice
-from privacy.registration import Registration
+from privacy.registration import Registration, with_article
 
 GATES: dict[Profile, tuple[str, ...]] = {
     Profile.HOME: ("indicator", "opt_in", "registration"),
@@ -178,7 +178,7 @@ def _holds(gate: str, i: GateInputs) -> tuple[bool, str | None]:
     if gate == "registration":
         kind = REGISTRATION_FOR[i.profile]
         ok = any(r.kind == kind and r.active for r in i.registrations)
-        return ok, None if ok else f"needs a {kind} registration"
+        return ok, None if ok else f"needs {with_article(kind)} registration"
     if gate == "live_viewing_allowed":
         return i.live_childcare_permitted, None
     if gate == "guardian_consent":

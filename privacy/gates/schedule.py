@@ -145,6 +145,17 @@ class Schedule(BaseModel):
             return [(d * 1440.0, (d + 1) * 1440.0) for d in range(-7, 21)]
         return _merge([(a + k * week, b + k * week) for k in (-1, 0, 1, 2) for a, b in merged])
 
+    def seconds_until_open(self, when: datetime) -> float:
+        """Seconds from ``when`` until a window opens next; 0 when ``when`` is inside one."""
+        if self.contains(when):
+            return 0.0
+        week = 7 * 1440
+        merged = _merge(self._intervals())
+        now = _minute_of_week(when) + when.second / 60 + when.microsecond / 60e6
+        # a schedule has at least one window, so one opens within the next week
+        start = min(a + week * (a <= now) for a, _ in merged)
+        return _real_seconds(when, start - now)
+
     def describe(self, lang: Literal["en", "zh"] = "en") -> str:
         """Human text for a sign or a UI: ``Mon–Fri 08:00–17:30; Sat 09:00–12:00``."""
         sep = "；" if lang == "zh" else "; "
@@ -183,9 +194,15 @@ def _merge(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     return merged
 
 
+def describe_moment(when: datetime, lang: Literal["en", "zh"] = "en") -> str:
+    """A local moment as a schedule names it: ``Tue 08:00`` / ``周二 08:00``."""
+    names = _DAY_ZH if lang == "zh" else _DAY_EN
+    return f"{names[when.weekday()]} {when:%H:%M}"
+
+
 def local_time(wall: float, tz: tzinfo) -> datetime:
     """Unix time as an aware datetime in the camera's zone ``tz``."""
     return datetime.fromtimestamp(wall, tz)
 
 
-__all__ = ["DAYS", "Day", "Schedule", "Window", "local_time"]
+__all__ = ["DAYS", "Day", "Schedule", "Window", "describe_moment", "local_time"]

@@ -30,6 +30,31 @@ from privacy.gates.schedule import Schedule
 
 TERMS_VERSION = "2026-11"
 
+# What an invited viewer consents to (version TERMS_VERSION), per role: (English, Chinese). The
+# invite preview shows it before the viewer sets a password; accepting records the version.
+VIEWING_TERMS: dict[Role, tuple[str, str]] = {
+    Role.FAMILY: (
+        "You may watch the live view of the cameras listed here for as long as the owner allows. "
+        "Watch only: do not record, screenshot or share what you see. The owner can see when "
+        "you watch (it is written to the device's audit log) and can end your access at any "
+        "time. Recordings stay private to the owner.",
+        "您可以在机主允许的期间观看此处所列摄像头的实时画面。仅限观看：请勿录制、截图或分享所见内容。"
+        "机主可以看到您何时观看（记录在设备的审计日志中），并可随时终止您的观看权限。录像仅归机主所有。",
+    ),
+    Role.PARENT: (
+        "You may watch the live view of the rooms listed here only inside your viewing hours "
+        "and until your end date. Faces are hidden and every picture carries your account id "
+        "and the time. Watch only: do not record, screenshot or share images of any child or "
+        "staff member. The kindergarten can see when you watch (it is written to the device's "
+        "audit log) and can end your access at any time; ask it to revoke your account to "
+        "withdraw. You never get access to recordings.",
+        "您只能在您的观看时段内、截止日期之前观看此处所列教室的实时画面。人脸已被遮挡，"
+        "每一帧画面都带有您的账户编号和时间。仅限观看：请勿录制、截图或分享任何儿童或教职工的影像。"
+        "幼儿园可以看到您何时观看（记录在设备的审计日志中），并可随时终止您的观看权限；"
+        "如需退出，请联系幼儿园撤销您的账户。您无法访问任何录像。",
+    ),
+}
+
 INVITE_TTL_S = 7 * 86400
 
 
@@ -297,11 +322,13 @@ class ViewerStore:
         ).fetchone()
         return PublicLink(*tuple(row)) if row else None
 
-    def public_links(self, camera_id: str) -> list[PublicLink]:
+    def public_links(self, camera_id: str | None = None) -> list[PublicLink]:
+        """The public links of ``camera_id`` (None: of every camera), revoked ones too, oldest
+        first."""
         rows = self._conn.execute(
             "SELECT id, camera_id, label, created_at, revoked_at FROM public_links"
-            " WHERE camera_id = ? ORDER BY created_at",
-            (camera_id,),
+            " WHERE ? IS NULL OR camera_id = ? ORDER BY created_at",
+            (camera_id, camera_id),
         ).fetchall()
         return [PublicLink(*tuple(r)) for r in rows]
 
@@ -342,7 +369,7 @@ REFUSALS: dict[str, tuple[str, str]] = {
     "revoked": ("your access was revoked", "您的观看权限已被撤销"),
     "expired": ("your access has expired", "您的观看权限已过期"),
     "no_consent": ("accept the viewing terms first", "请先同意观看条款"),
-    "outside_schedule": ("outside your viewing hours", "当前不在您的可观看时段内"),
+    "outside_viewing_hours": ("your viewing hours are over for now", "您当前的观看时段已结束"),
     "live_viewing_forbidden": (
         "live viewing of childcare is disabled in this jurisdiction",
         "本地区禁止托育机构实时在线观看",
@@ -414,7 +441,7 @@ def decide_access(
         assert viewer.schedule is not None  # enforced by the table's CHECK
         seconds_left = viewer.schedule.seconds_left(local_now)
         if seconds_left is None:
-            return Access(False, "outside_schedule")
+            return Access(False, "outside_viewing_hours")
     if viewer.expires_at is not None:
         until_expiry = viewer.expires_at - now
         seconds_left = until_expiry if seconds_left is None else min(seconds_left, until_expiry)
@@ -427,3 +454,40 @@ def decide_access(
         audio=not kindergarten,
         seconds_left=seconds_left,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ViewingHours:
+    """When an invited viewer may watch, seen from now: inside their hours or not, when they end
+    (the schedule's current window or the end date, whichever is first) or when they next open.
+    Unix seconds; the schedule's windows are in the camera's local time zone."""
+
+    within_hours: bool
+    ends_at: float | None  # within hours: when they end (None: no limit)
+    next_at: float | None  # outside hours: when they open next (None: never again)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "within_hours": self.within_hours,
+            "window_ends_at": self.ends_at,
+            "next_window_at": self.next_at,
+        }
+
+
+def viewing_hours(viewer: Viewer, now: float, local_now: datetime) -> ViewingHours:
+    """The hours of ``viewer`` at ``now`` (``local_now``: the same moment in the camera's zone).
+
+    Only time counts here (schedule and end date); whether the stream is live, the grant and the
+    consent are :func:`decide_access`'s business.
+    """
+    expires = viewer.expires_at
+    if viewer.revoked_at is not None or (expires is not None and now >= expires):
+        return ViewingHours(False, None, None)
+    if viewer.schedule is None:
+        return ViewingHours(True, expires, None)
+    left = viewer.schedule.seconds_left(local_now)
+    if left is not None:
+        ends = now + left
+        return ViewingHours(True, ends if expires is None else min(ends, expires), None)
+    opens = now + viewer.schedule.seconds_until_open(local_now)
+    return ViewingHours(False, None, opens if expires is None or opens < expires else None)

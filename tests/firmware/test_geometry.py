@@ -22,6 +22,8 @@ from firmware.geometry import (
     iou,
     nms,
     overlaps,
+    polygon_area,
+    polygon_is_simple,
     scale,
 )
 
@@ -220,3 +222,15 @@ def test_nms_keeps_the_best_and_no_two_kept_boxes_overlap_much(
     for n, i in enumerate(kept):
         for j in kept[n + 1 :]:
             assert iou(found[i], found[j]) < threshold + 1e-6
+
+
+def test_polygon_area_and_simplicity() -> None:
+    square = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
+    assert polygon_area(square) == 1.0
+    assert polygon_area(list(reversed(square))) == 1.0  # either winding
+    assert polygon_area([(0, 0), (0.5, 0.5), (1, 1)]) == 0.0  # on one line
+    assert polygon_is_simple(square)
+    assert polygon_is_simple([(0, 0), (1, 0), (0.5, 1)])
+    assert not polygon_is_simple([(0, 0), (1, 1), (1, 0), (0, 1)])  # a figure eight
+    # a corner touching a non-neighbouring edge
+    assert not polygon_is_simple([(0, 0), (2, 0), (2, 2), (1, 0), (0, 2)])

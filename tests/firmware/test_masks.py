@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from firmware.frames import Frame
 from firmware.masks import PrivacyMasker
 
 
@@ -95,3 +96,17 @@ def test_invalid_polygons_rejected(polygons: list[list[tuple[float, float]]]) ->
 def test_invalid_colour_rejected() -> None:
     with pytest.raises(ValueError, match="colour"):
         PrivacyMasker([[(0, 0), (1, 0), (1, 1)]], color=(0, 0, 300))
+
+
+def test_applied_to_adds_masks_to_a_copy_and_keeps_the_old_ones() -> None:
+    image = _image()
+    PrivacyMasker([[(0, 0), (0.3, 0), (0.3, 1), (0, 1)]], color=(9, 9, 9)).apply(image)
+    image.flags.writeable = False
+    frame = Frame(image, 1.5, 7)
+    right = PrivacyMasker([[(0.7, 0), (1, 0), (1, 1), (0.7, 1)]], color=(1, 2, 3))
+    masked = right.applied_to(frame)
+    assert (masked.timestamp, masked.sequence) == (1.5, 7)
+    assert tuple(masked.image[40, 5]) == (9, 9, 9) and tuple(masked.image[40, 95]) == (1, 2, 3)
+    assert tuple(masked.image[40, 50]) == (200, 200, 200)
+    assert tuple(frame.image[40, 95]) == (200, 200, 200)  # the frame given is not changed
+    assert not masked.image.flags.writeable

@@ -107,3 +107,18 @@ def test_ghost_of_something_present_at_start_is_absorbed() -> None:
     results = [detector.process(_noisy(bg, rng)) for _ in range(60)]
     assert results[0].motion  # where the box was now differs: a ghost
     assert not any(r.motion for r in results[-10:])  # … absorbed after a few seconds
+
+
+def test_motion_masks_change_while_running_without_a_warm_up() -> None:
+    rng = np.random.default_rng(6)
+    bg = scene_background(W, H)
+    detector = MotionDetector(MotionConfig(), [])
+    _warm(detector, bg, rng)
+    assert detector.process(_noisy(_with_box(bg, 100, 200), rng)).motion
+    detector.process(_noisy(bg, rng))
+    detector.set_masks([[(0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)]])
+    hidden = detector.process(_noisy(_with_box(bg, 100, 200), rng))
+    assert not hidden.motion and not hidden.warming_up
+    assert detector.process(_noisy(_with_box(bg, 450, 200), rng)).motion
+    detector.relearn()
+    assert detector.process(_noisy(bg, rng)).warming_up

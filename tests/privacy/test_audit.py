@@ -21,6 +21,7 @@ from privacy.audit import (
     AuditEvent,
     AuditLog,
     export,
+    page,
     record_hash,
     verify,
 )
@@ -374,3 +375,46 @@ def test_cli_audit_verify_without_database(
     config.write_text(f"storage:\n  data_dir: {tmp_path / 'nothing'}\n")
     assert main(["audit", "verify", "--config", str(config)]) == 4
     assert "no database" in capsys.readouterr().err
+
+
+def test_page_is_newest_first_with_an_opaque_cursor(conn: sqlite3.Connection) -> None:
+    _fill(conn, 10)
+    first = page(conn, limit=4)
+    assert [r.seq for r in first.records] == [10, 9, 8, 7]
+    assert first.cursor is not None and "7" not in first.cursor
+    second = page(conn, limit=4, cursor=first.cursor)
+    assert [r.seq for r in second.records] == [6, 5, 4, 3]
+    last = page(conn, limit=4, cursor=second.cursor)
+    assert [r.seq for r in last.records] == [2, 1] and last.cursor is None
+    # records read back as stored, details parsed
+    assert last.records[-1].details == {"n": 0, "reason": "step 0", "tags": ["a", "b"]}
+    assert last.records[-1].prev_hash == GENESIS_HASH
+
+
+def test_page_filters_by_event_actor_and_time(conn: sqlite3.Connection) -> None:
+    _fill(conn, 10)  # FakeClock(tick=1): record n is at DEFAULT_WALL + n
+    events = list(AuditEvent)
+    by_event = page(conn, event=events[1])
+    assert [r.seq for r in by_event.records] == [2]
+    by_actor = page(conn, actor="owner")
+    assert [r.seq for r in by_actor.records] == [10, 8, 6, 4, 2]
+    assert page(conn, actor="own").records == []  # exact, not a prefix
+    ats = [r.at for r in page(conn).records]
+    window = page(conn, since=ats[6], until=ats[3])  # seq 4 <= seq < 7
+    assert [r.seq for r in window.records] == [6, 5, 4]
+    both = page(conn, actor="owner", since=ats[6], limit=1)
+    assert [r.seq for r in both.records] == [10] and both.cursor is not None
+    rest = page(conn, actor="owner", since=ats[6], cursor=both.cursor)
+    assert [r.seq for r in rest.records] == [8, 6, 4]
+
+
+@pytest.mark.parametrize("cursor", ["", "x", "!!!", "YXVkaXQ6", "YXVkaXQ6LTE", "ZXZlbnQ6Mw"])
+def test_page_refuses_a_cursor_it_did_not_give(conn: sqlite3.Connection, cursor: str) -> None:
+    _fill(conn, 3)
+    with pytest.raises(ValueError, match="cursor"):
+        page(conn, cursor=cursor)
+
+
+def test_page_refuses_an_unknown_event(conn: sqlite3.Connection) -> None:
+    with pytest.raises(ValueError):
+        page(conn, event="not_an_event")  # type: ignore[arg-type]

@@ -1,10 +1,11 @@
 """The pure-logic layer of the streaming gates, without the HTTP API.
 
-- ``privacy.gates.schedule``: weekly windows in local wall time, ``contains``/``seconds_left``
-  (including windows past midnight, across Sunday→Monday, merged neighbours and DST days),
-  validation and the human ``describe`` text in English and Chinese;
+- ``privacy.gates.schedule``: weekly windows in local wall time, ``contains``/``seconds_left``/
+  ``seconds_until_open`` (including windows past midnight, across Sunday→Monday, merged
+  neighbours and DST days), validation and the human ``describe`` text in English and Chinese;
 - ``privacy.gates.policy.evaluate``: every gate of every profile, opened and closed one at a time;
-- ``privacy.gates.viewers.decide_access``: owner, family, parent and public audiences;
+- ``privacy.gates.viewers.decide_access``: owner, family, parent and public audiences, and
+  ``viewing_hours`` (when a viewer's window ends or next opens);
 - ``camera_app.live.StreamController`` on a real SQLite database, a fixed clock and a mock LED:
   refusal while gates are closed, LED before live, stop listeners, re-evaluation, expiry
   housekeeping and the audit records it writes.
@@ -43,7 +44,14 @@ from privacy import audit
 from privacy.audit import AuditEvent
 from privacy.gates.policy import GATES, GateInputs, evaluate, notice_lapsed, reattest_due
 from privacy.gates.roles import Profile
-from privacy.gates.schedule import DAYS, MAX_WINDOWS, Schedule, Window, local_time
+from privacy.gates.schedule import (
+    DAYS,
+    MAX_WINDOWS,
+    Schedule,
+    Window,
+    describe_moment,
+    local_time,
+)
 from privacy.gates.store import GuardianConsent, OptIn, PostedNotice
 from privacy.gates.viewers import (
     REFUSALS,
@@ -51,10 +59,12 @@ from privacy.gates.viewers import (
     CameraInfo,
     PublicLink,
     Viewer,
+    ViewingHours,
     decide_access,
     viewer_covers,
+    viewing_hours,
 )
-from privacy.registration import Registration, RegistrationStore
+from privacy.registration import Registration, RegistrationStore, with_article
 from privacy.secrets import DeviceSecretStore, FieldCipher
 from testkit.clock import FakeClock
 
@@ -278,6 +288,44 @@ def test_period_edges_are_in_real_time_on_a_dst_day() -> None:
     period = night.period(when)
     assert period is not None
     assert period[1].timestamp() - period[0].timestamp() == 5 * 3600
+
+
+# --- schedule: seconds_until_open ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("schedule", "when", "expected"),
+    [
+        (OFFICE, at("mon", "10:00"), 0.0),  # inside: open now
+        (OFFICE, at("mon", "07:00"), 3600),
+        (OFFICE, at("mon", "17:00"), 15 * 3600),  # to Tuesday 08:00
+        (OFFICE, at("fri", "17:00", 30.0), 2 * DAY_S + 15 * 3600 - 30),  # over the weekend
+        (OFFICE, at("sun", "23:59"), 8 * 3600 + 60),  # across the end of the week
+        (sched((["fri"], "18:00", "02:00")), at("sat", "02:00"), 6 * DAY_S + 16 * 3600),
+        # a window past Sunday midnight opens on Sunday, not at Monday 00:00
+        (sched((["sun"], "22:00", "06:00")), at("mon", "06:00"), 6 * DAY_S + 16 * 3600),
+        (sched((["sun"], "22:00", "06:00")), at("sun", "21:00"), 3600),
+    ],
+)
+def test_seconds_until_open(schedule: Schedule, when: datetime, expected: float) -> None:
+    assert schedule.seconds_until_open(when) == pytest.approx(expected, abs=1e-6)
+    opens = when + timedelta(seconds=schedule.seconds_until_open(when))
+    assert schedule.contains(opens)
+
+
+def test_seconds_until_open_across_dst_is_real_seconds() -> None:
+    # Europe/Berlin loses an hour in the night to Sunday 2025-03-30
+    morning = sched((["sun"], "08:00", "09:00"))
+    saturday_evening = datetime(2025, 3, 29, 20, 0, tzinfo=BERLIN)
+    sunday_eight = datetime(2025, 3, 30, 8, 0, tzinfo=BERLIN)
+    real = sunday_eight.timestamp() - saturday_evening.timestamp()
+    assert real == 11 * 3600
+    assert morning.seconds_until_open(saturday_evening) == real
+
+
+def test_describe_moment() -> None:
+    assert describe_moment(at("tue", "08:05")) == "Tue 08:05"
+    assert describe_moment(at("sun", "21:30"), "zh") == "周日 21:30"
 
 
 # --- schedule: local wall time and DST ------------------------------------------------------
@@ -714,7 +762,8 @@ def test_wrong_registration_kind_closes_registration(profile: str, wrong: str) -
     report = evaluate(dataclasses.replace(satisfied(profile), registrations=(registration(wrong),)))
     assert report.closed == ["registration"]
     (check,) = [c for c in report.checks if not c.ok]
-    assert f"needs a {KIND[profile]} registration" in (check.reason or "")
+    assert f"needs {with_article(KIND[profile])} registration" in (check.reason or "")
+    assert " a owner " not in (check.reason or "") and " a institution " not in (check.reason or "")
 
 
 @pytest.mark.parametrize("profile", list(Profile))
@@ -973,10 +1022,13 @@ def test_parent_refusals() -> None:
         "no_consent"
     )
     mum = viewer("parent", cameras=("kg-a",))
-    assert decide("parent", KG_A, viewer=mum, local_now=evening, **kw).reason == "outside_schedule"
+    assert (
+        decide("parent", KG_A, viewer=mum, local_now=evening, **kw).reason
+        == "outside_viewing_hours"
+    )
     saturday = LOCAL_NOW + timedelta(days=5)
     assert decide("parent", KG_A, viewer=mum, local_now=saturday, **kw).reason == (
-        "outside_schedule"
+        "outside_viewing_hours"
     )
     assert decide("parent", KG_A, viewer=mum, live=False, **kw).reason == "not_live"
     assert decide("parent", KG_B, viewer=mum, **kw).reason == "wrong_camera"
@@ -1007,6 +1059,46 @@ def test_live_viewing_forbidden_only_after_grant_check() -> None:
     # and the grant's own state (revoked, expired) still comes first
     revoked = viewer("parent", cameras=("kg-a",), revoked_at=NOW - 1)
     assert decide("parent", KG_A, viewer=revoked).reason == "revoked"
+
+
+# --- viewers.viewing_hours --------------------------------------------------------------------
+
+
+def test_viewing_hours_of_a_parent_inside_and_outside_their_window() -> None:
+    mum = viewer("parent", cameras=("kg-a",))  # Mon-Fri 08:00-17:00, ends in 90 days
+    inside = viewing_hours(mum, NOW, LOCAL_NOW)  # Monday 10:00
+    assert inside == ViewingHours(True, NOW + 7 * 3600, None)
+    evening = NOW + 8 * 3600  # Monday 18:00: next window Tuesday 08:00
+    outside = viewing_hours(mum, evening, local_time(evening, CST))
+    assert outside == ViewingHours(False, None, NOW + 22 * 3600)
+    assert outside.to_json() == {
+        "within_hours": False,
+        "window_ends_at": None,
+        "next_window_at": NOW + 22 * 3600,
+    }
+
+
+def test_viewing_hours_end_at_the_end_date() -> None:
+    # the window would last until 17:00, but access ends at 11:00
+    short = viewer("parent", cameras=("kg-a",), expires_at=NOW + 3600)
+    assert viewing_hours(short, NOW, LOCAL_NOW).ends_at == NOW + 3600
+    # after 17:00 there is no next window before the end date (Monday 20:00)
+    closing = viewer("parent", cameras=("kg-a",), expires_at=NOW + 10 * 3600)
+    evening = NOW + 8 * 3600
+    assert viewing_hours(closing, evening, local_time(evening, CST)) == ViewingHours(
+        False, None, None
+    )
+    gone = viewer("parent", cameras=("kg-a",), expires_at=NOW - 1)
+    assert viewing_hours(gone, NOW, LOCAL_NOW) == ViewingHours(False, None, None)
+    revoked = viewer("parent", cameras=("kg-a",), revoked_at=NOW - 1)
+    assert not viewing_hours(revoked, NOW, LOCAL_NOW).within_hours
+
+
+def test_viewing_hours_of_family_without_schedule() -> None:
+    gran = viewer("family", cameras=("porch",))
+    assert viewing_hours(gran, NOW, LOCAL_NOW) == ViewingHours(True, None, None)
+    until = viewer("family", cameras=("porch",), expires_at=NOW + DAY_S)
+    assert viewing_hours(until, NOW, LOCAL_NOW) == ViewingHours(True, NOW + DAY_S, None)
 
 
 def _link(camera_id: str, *, revoked_at: float | None = None) -> PublicLink:

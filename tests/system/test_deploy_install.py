@@ -66,6 +66,7 @@ def test_install_lays_out_the_device(installed: tuple[Path, str]) -> None:
         APP / "bin" / "camera-app-launch": 0o755,
         APP / "models": 0o755,
         APP / "share/doc/deploy.md": 0o644,
+        APP / "share/doc/remote-access.md": 0o644,  # camera-app-tunnel.service's Documentation=
         Path("etc/camera-app"): 0o750,
         Path("etc/camera-app/config.yaml"): 0o640,
         Path("var/lib/camera-app"): 0o750,
@@ -237,7 +238,7 @@ def test_launcher_prefers_the_active_update_slot(tmp_path: Path) -> None:
 
 
 def test_shell_scripts_parse_and_pass_shellcheck() -> None:
-    scripts = [INSTALL, UNINSTALL]
+    scripts = [INSTALL, UNINSTALL, REPO / "deploy" / "remote" / "setup-device.sh"]
     for script in scripts:
         subprocess.run(["bash", "-n", str(script)], check=True, timeout=30)
     subprocess.run(["sh", "-n", str(LAUNCHER)], check=True, timeout=30)

@@ -1,8 +1,21 @@
-// The page's texts in English and Chinese, chosen from the browser's preferred languages.
-// Refusal reasons (why a camera cannot be watched now) come from the server, which answers in
-// the language the page asks for with Accept-Language.
+// The page's texts in English and Chinese. The language is the browser's (the first Chinese or
+// English tag it prefers) until the user picks one, which is kept in localStorage. Each page
+// module adds its own texts with addTexts(), so the words sit beside the code that shows them.
+// Refusal reasons come from the server, which answers in the language the page asks for with
+// Accept-Language.
 
-const TEXTS = {
+const TEXTS = { en: {}, zh: {} };
+
+/** Adds a module's texts: `addTexts({ en: {...}, zh: {...} })`; every key needs both. */
+export function addTexts(texts) {
+  for (const key of Object.keys(texts.en)) {
+    if (!(key in texts.zh)) console.warn(`i18n: no Chinese text for ${key}`);
+  }
+  Object.assign(TEXTS.en, texts.en);
+  Object.assign(TEXTS.zh, texts.zh);
+}
+
+addTexts({
   en: {
     title: "Camera",
     login_heading: "Log in",
@@ -12,26 +25,12 @@ const TEXTS = {
     logout: "Log out",
     logged_in_as: "Logged in as {name}",
     public_viewer: "Public viewer",
-    cameras_heading: "Cameras",
-    no_cameras: "There is no camera you may watch.",
-    room: "Room: {room}",
-    live_now: "Live now",
-    not_available: "Not available: {reason}",
-    watch: "Watch",
-    watch_label: "Watch {name}",
-    video_label: "Live video of {name}",
-    stop: "Stop",
-    connecting: "Connecting…",
-    ended: "The live stream has ended.",
-    stopped: "You stopped watching.",
     logged_out: "You are logged out.",
     login_failed: "Wrong user name or password.",
     link_failed: "This viewing link is unknown or was revoked.",
     too_many_attempts: "Too many failed attempts. Try again in {seconds} s.",
     session_over: "Your session has ended. Please log in again.",
-    watch_failed: "Could not start watching: {reason}",
     network_error: "The camera cannot be reached. Check the connection and try again.",
-    no_webrtc: "This browser cannot play live video (it has no WebRTC).",
   },
   zh: {
     title: "摄像头",
@@ -42,28 +41,14 @@ const TEXTS = {
     logout: "退出登录",
     logged_in_as: "已登录：{name}",
     public_viewer: "公开观看",
-    cameras_heading: "摄像头",
-    no_cameras: "没有您可以观看的摄像头。",
-    room: "房间：{room}",
-    live_now: "正在直播",
-    not_available: "无法观看：{reason}",
-    watch: "观看",
-    watch_label: "观看{name}",
-    video_label: "{name}的实时画面",
-    stop: "停止",
-    connecting: "正在连接…",
-    ended: "直播已结束。",
-    stopped: "您已停止观看。",
     logged_out: "您已退出登录。",
     login_failed: "用户名或密码错误。",
     link_failed: "此观看链接无效或已被撤销。",
     too_many_attempts: "失败次数过多，请 {seconds} 秒后再试。",
     session_over: "登录已失效，请重新登录。",
-    watch_failed: "无法开始观看：{reason}",
     network_error: "无法连接到摄像头，请检查网络后重试。",
-    no_webrtc: "此浏览器无法播放实时视频（不支持 WebRTC）。",
   },
-};
+});
 
 /** "zh" when the first Chinese or English tag in `tags` is Chinese, else "en". */
 export function pickLanguage(tags) {
@@ -75,12 +60,36 @@ export function pickLanguage(tags) {
   return "en";
 }
 
-export const LANG = pickLanguage(
-  navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language],
-);
+const STORED_KEY = "camera.lang";
+
+function storedLanguage() {
+  try {
+    const value = localStorage.getItem(STORED_KEY);
+    return value === "zh" || value === "en" ? value : null;
+  } catch {
+    return null; // storage disabled: follow the browser
+  }
+}
+
+export let LANG =
+  storedLanguage() ??
+  pickLanguage(
+    navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language],
+  );
 
 /** The Accept-Language the page sends, so the server's reasons match the page. */
-export const ACCEPT_LANGUAGE = LANG === "zh" ? "zh-CN" : "en";
+export let ACCEPT_LANGUAGE = LANG === "zh" ? "zh-CN" : "en";
+
+/** Switches the language (and remembers the choice); the caller re-renders. */
+export function setLanguage(lang) {
+  LANG = lang === "zh" ? "zh" : "en";
+  ACCEPT_LANGUAGE = LANG === "zh" ? "zh-CN" : "en";
+  try {
+    localStorage.setItem(STORED_KEY, LANG);
+  } catch {
+    // not kept; this page still switches
+  }
+}
 
 /** The text for `key`, with `{name}` placeholders filled from `values`. */
 export function t(key, values = {}) {

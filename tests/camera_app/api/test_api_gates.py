@@ -222,10 +222,10 @@ def test_parent_schedule_room_and_camera_are_enforced(start_api: ApiFactory) -> 
     # outside the schedule: Monday 17:30, then Saturday 10:00
     api.clock.advance(7.5 * 3600)
     late = parent.get("/api/cameras/kg-a/live", headers={"Accept-Language": "zh-CN"})
-    assert late.status == 403 and late.error == "outside_schedule"
+    assert late.status == 403 and late.error == "outside_viewing_hours"
     assert "时段" in late.body["reason"]
     api.clock.set_wall(MONDAY_10 + 5 * 86400)
-    assert parent.get("/api/cameras/kg-a/live").error == "outside_schedule"
+    assert parent.get("/api/cameras/kg-a/live").error == "outside_viewing_hours"
     api.clock.set_wall(MONDAY_10 + 7 * 86400)
     assert parent.get("/api/cameras/kg-a/live").status == 200
 
@@ -285,7 +285,7 @@ def test_family_viewer_of_one_camera_cannot_reach_another(start_api: ApiFactory)
     invited = owner.post(
         "/api/viewers", {"username": "grandma", "role": "family", "cameras": ["porch"]}
     )
-    code = invited.body["invite_code"]
+    code = invited.body["code"]
     guest = api.client()
     guest.post("/api/invites/accept", {"code": code, "password": "grandma-2026", "consent": True})
     grandma = guest.login("grandma", "grandma-2026")
@@ -432,6 +432,41 @@ def test_merchant_stream_stops_outside_posted_hours_and_public_links(
     assert public.get("/api/cameras/counter/live").status == 401
     again = audience.post("/api/public/login", {"link": link.body["link"]})
     assert again.status == 401
+
+
+def test_public_links_are_listed_without_their_tokens(start_api: ApiFactory) -> None:
+    api, owner = merchant(start_api)
+    assert owner.get("/api/public-links").body == []
+    kept = owner.post("/api/cameras/counter/public-links", {"label": "shop website"}).body
+    api.clock.advance(60)
+    gone = owner.post("/api/cameras/counter/public-links", {"label": "old flyer"}).body
+    owner.post(f"/api/public-links/{gone['id']}/revoke")
+
+    listed = owner.get("/api/public-links")
+    assert listed.status == 200
+    assert [(link["label"], link["revoked"]) for link in listed.body] == [
+        ("shop website", False),
+        ("old flyer", True),
+    ]
+    first = listed.body[0]
+    assert first == {
+        "id": kept["id"],
+        "camera_id": "counter",
+        "label": "shop website",
+        "created_at": MONDAY_10,
+        "revoked_at": None,
+        "revoked": False,
+    }
+    assert listed.body[1]["revoked_at"] == MONDAY_10 + 60
+    for link in (kept, gone):
+        assert link["link"] not in listed.raw.decode()
+    assert owner.get("/api/public-links?camera_id=counter").body == listed.body
+    unknown = owner.get("/api/public-links?camera_id=elsewhere")
+    assert unknown.status == 422 and "camera_id" in unknown.body["reason"]
+
+    public = api.client().post("/api/public/login", {"link": kept["link"]}).body["token"]
+    refused = api.client().get("/api/public-links", token=public)
+    assert refused.status == 403
 
 
 def test_new_notice_replaces_the_old_one_and_needs_its_own_attestation(

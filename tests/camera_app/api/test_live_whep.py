@@ -1,6 +1,6 @@
 """Live view over WebRTC: a real aiortc client sends a WHEP offer to the real server and receives
 the camera's redacted frames, the privacy-hold slate when the gate withholds, and loses its
-session when the owner opts out.
+session when the owner opts out; the owner sees who is watching and ends a session.
 
 Frames are made by the real ``privacy.framegate.FrameGate`` (streamed: a redacted copy; withheld:
 the slate) and published into the server's frame hub, as the privacy stage does on a device.
@@ -16,8 +16,16 @@ import pytest
 
 from privacy.frame import WithholdReason
 from privacy.slate import privacy_hold_slate
-from testkit.api import ApiFactory, Client, RunningApi, make_id
-from testkit.gates import invite_parent, kindergarten, ready_kindergarten
+from testkit.api import MONDAY_10, ApiFactory, Client, RunningApi, make_id, make_uscc
+from testkit.gates import (
+    DAILY_9_TO_21,
+    audit_events,
+    invite_parent,
+    kindergarten,
+    opt_in,
+    ready_kindergarten,
+    register,
+)
 from testkit.webrtc import GatedCamera, Receiver, server_hub, solid
 
 W, H = 320, 240
@@ -178,5 +186,120 @@ async def _cut_off(api: RunningApi, parent: Client) -> None:
                 break
             await asyncio.sleep(0.1)
         assert len(sessions) == 0, "the parent's session outlived their viewing window"
+    finally:
+        await viewer.close()
+
+
+def test_owner_sees_who_is_watching_and_ends_a_session(start_api: ApiFactory) -> None:
+    api, owner = kindergarten(start_api)
+    ready_kindergarten(api, owner)
+    assert owner.post("/api/cameras/kg-a/streaming/start").status == 200
+    _, parent = invite_parent(owner, api)
+    publisher = publisher_of(api, "kg-a")
+    try:
+        asyncio.run(_end_by_owner(api, owner, parent))
+    finally:
+        publisher.stop()
+    ended = [e for e in audit_events(api) if e["event"] == "session_ended"]
+    assert ended == [
+        {
+            "event": "session_ended",
+            "camera_id": "kg-a",
+            "session": ended[0]["session"],
+            "reason": "ended by owner",
+            "viewer": "parent-li",
+            "role": "parent",
+        }
+    ]
+    conn = api.db()
+    try:
+        actor = conn.execute("SELECT actor FROM audit WHERE event = 'session_ended'").fetchone()
+    finally:
+        conn.close()
+    assert actor[0] == "owner"  # who ended it; the details name whose session it was
+
+
+async def _end_by_owner(api: RunningApi, owner: Client, parent: Client) -> None:
+    viewer = Receiver()
+    try:
+        assert (await asyncio.to_thread(owner.get, "/api/live/sessions")).body == []
+        offer = await viewer.offer()
+        reply = await asyncio.to_thread(post_offer, parent, "/api/cameras/kg-a/whep", offer)
+        assert reply.status == 201, reply.body
+        await viewer.accept(reply.raw.decode())
+        await viewer.frame(timeout=20)
+
+        listed = await asyncio.to_thread(owner.get, "/api/live/sessions")
+        assert listed.status == 200
+        (watching,) = listed.body
+        session_id = reply.headers["Location"].rsplit("/", 1)[1]
+        assert watching == {
+            "id": session_id,
+            "camera_id": "kg-a",
+            "username": "parent-li",
+            "role": "parent",
+            "label": None,
+            "started_at": MONDAY_10,
+            "remote": "127.0.0.1",
+        }
+        # only the owner sees who watches, or ends a session
+        for call in (
+            lambda: parent.get("/api/live/sessions"),
+            lambda: parent.post(f"/api/live/sessions/{session_id}/end"),
+        ):
+            refused = await asyncio.to_thread(call)
+            assert refused.status == 403
+        unknown = await asyncio.to_thread(owner.post, "/api/live/sessions/nope/end")
+        assert unknown.status == 404 and unknown.error == "unknown_session"
+
+        ended = await asyncio.to_thread(owner.post, f"/api/live/sessions/{session_id}/end")
+        assert ended.status == 200 and ended.body["ended"] is True
+        assert ended.body["username"] == "parent-li"
+        assert api.server.context is not None
+        assert len(api.server.context.live.viewer_sessions) == 0
+        assert (await asyncio.to_thread(owner.get, "/api/live/sessions")).body == []
+        again = await asyncio.to_thread(owner.post, f"/api/live/sessions/{session_id}/end")
+        assert again.status == 404
+        deadline = time.monotonic() + 10
+        while viewer.pc.connectionState not in ("closed", "failed"):
+            assert time.monotonic() < deadline, "the viewer's connection outlived its session"
+            await asyncio.sleep(0.1)
+    finally:
+        await viewer.close()
+
+
+def test_public_viewers_are_listed_by_their_link_label(start_api: ApiFactory) -> None:
+    api = start_api(
+        {"camera": {"id": "counter", "name": "Counter"}, "streaming": {"profile": "merchant"}}
+    )
+    owner = api.owner()
+    register(owner, "business", uscc=make_uscc())
+    opt_in(owner, "counter")
+    made = owner.post(
+        "/api/cameras/counter/notices",
+        {"operator": "Shop", "purpose": "Live", "contact": "c@example.cn", "hours": DAILY_9_TO_21},
+    ).body
+    owner.post(f"/api/notices/{made['id']}/attest", {"confirmation": "posted"})
+    assert owner.post("/api/cameras/counter/streaming/start").status == 200
+    link = owner.post("/api/cameras/counter/public-links", {"label": "shop website"}).body
+    session = api.client().post("/api/public/login", {"link": link["link"]}).body
+    public = Client(api.url, session["token"])
+    publisher = publisher_of(api, "counter")
+    try:
+        asyncio.run(_watch_publicly(api, owner, public))
+    finally:
+        publisher.stop()
+
+
+async def _watch_publicly(api: RunningApi, owner: Client, public: Client) -> None:
+    viewer = Receiver()
+    try:
+        offer = await viewer.offer()
+        reply = await asyncio.to_thread(post_offer, public, "/api/cameras/counter/whep", offer)
+        assert reply.status == 201, reply.body
+        await viewer.accept(reply.raw.decode())
+        (watching,) = (await asyncio.to_thread(owner.get, "/api/live/sessions")).body
+        assert watching["role"] == "public" and watching["label"] == "shop website"
+        assert watching["camera_id"] == "counter"
     finally:
         await viewer.close()

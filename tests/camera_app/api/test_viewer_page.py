@@ -11,121 +11,23 @@ Playwright's own browser download is never used. The tests skip when that binary
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-
-import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from camera_app.api.handlers_web import PAGE_CSP
 from testkit.api import OWNER, OWNER_PASSWORD, ApiFactory, Client, RunningApi, make_id
+from testkit.browser import csp_violations, log_in, needs_chromium, open_page, wait_in_page
 from testkit.gates import audit_events
 from testkit.webrtc import GatedCamera, server_hub, solid
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 W, H = 320, 240
 ORANGE_RGB = (230, 120, 30)
-WAIT_MS = 10_000
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (apt)")
+pytestmark = needs_chromium
 
 
 def publisher_of(api: RunningApi) -> GatedCamera:
     """Flat orange redacted frames into the server's hub at 15 fps."""
     return GatedCamera(server_hub(api), solid(W, H, ORANGE_RGB[::-1]))  # frames are BGR
-
-
-@dataclass
-class PageLog:
-    """What the page said on its console, the CSP violations it saw, and its WHEP offers."""
-
-    console_errors: list[ConsoleMessage] = field(default_factory=list)
-    offers: list[str] = field(default_factory=list)
-
-    def unexpected_errors(self, *allowed_failures: str) -> list[str]:
-        """Console errors other than the browser's own "Failed to load resource" line for an
-        API refusal the test expects (Chromium logs every 4xx of a fetch, e.g. the page's first
-        ``GET /api/me`` before anyone logged in)."""
-        out = []
-        for message in self.console_errors:
-            url = message.location.get("url", "")
-            expected = message.text.startswith("Failed to load resource") and any(
-                url.endswith(path) for path in allowed_failures
-            )
-            if not expected:
-                out.append(f"{message.text} ({url})")
-        return out
-
-
-# Runs before the page's own scripts; Playwright injects it outside the page's CSP.
-_RECORD_CSP_VIOLATIONS = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
-});
-"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def open_page(browser: Browser, api: RunningApi, *, locale: str = "en-US", path: str = "/"):
-    context = browser.new_context(locale=locale)
-    context.set_default_timeout(WAIT_MS)
-    context.add_init_script(_RECORD_CSP_VIOLATIONS)
-    page = context.new_page()
-    log = PageLog()
-    page.on("console", lambda m: log.console_errors.append(m) if m.type == "error" else None)
-
-    def record_offer(request: Request) -> None:
-        if request.method == "POST" and request.url.endswith("/whep"):
-            log.offers.append(request.post_data or "")
-
-    page.on("request", record_offer)
-    page.goto(api.url + path)
-    return page, log
-
-
-def csp_violations(page: Page) -> list[str]:
-    return page.evaluate("() => window.__cspViolations")
-
-
-def wait_in_page(page: Page, condition: str, timeout_ms: int = WAIT_MS) -> bool:
-    """Poll a JavaScript condition inside the page. (``page.wait_for_function`` compiles its
-    predicate with eval, which the page's CSP forbids; a function passed to ``evaluate`` is
-    compiled by the debugger protocol instead.)"""
-    return page.evaluate(
-        f"""async () => {{
-            const until = Date.now() + {timeout_ms};
-            while (Date.now() < until) {{
-                if ({condition}) return true;
-                await new Promise((resolve) => setTimeout(resolve, 50));
-            }}
-            return false;
-        }}"""
-    )
-
-
-def log_in(page: Page, username: str, password: str, *, zh: bool = False) -> None:
-    page.get_by_label("用户名" if zh else "User name").fill(username)
-    page.get_by_label("密码" if zh else "Password").fill(password)
-    page.get_by_role("button", name="登录" if zh else "Log in").click()
 
 
 def live_home(start_api: ApiFactory) -> tuple[RunningApi, Client]:
@@ -161,9 +63,10 @@ def test_owner_logs_in_and_watches_real_frames_then_stops(
     api, _ = live_home(start_api)
     publisher = publisher_of(api)
     try:
-        page, log = open_page(browser, api)
+        page, log = open_page(browser, api.url)
         log_in(page, OWNER, OWNER_PASSWORD)
         expect(page.get_by_text(f"Logged in as {OWNER}")).to_be_visible()
+        page.get_by_test_id("nav-live").click()  # the owner starts on Events
         camera = page.get_by_role("listitem").filter(has_text="Front door")
         expect(camera).to_contain_text("Live now")
         cookie = next(c for c in page.context.cookies() if c["name"] == "session")
@@ -215,8 +118,9 @@ def test_page_says_when_the_owner_ends_the_stream(browser: Browser, start_api: A
     api, owner = live_home(start_api)
     publisher = publisher_of(api)
     try:
-        page, log = open_page(browser, api)
+        page, log = open_page(browser, api.url)
         log_in(page, OWNER, OWNER_PASSWORD)
+        page.get_by_test_id("nav-live").click()
         start_watching(page)
         assert owner.post("/api/cameras/cam1/streaming/opt-out").status == 200
         expect(page.get_by_role("status")).to_have_text("The live stream has ended.", timeout=5000)
@@ -238,7 +142,7 @@ def _family_viewer(api: RunningApi, owner: Client) -> tuple[str, str]:
     assert invited.status == 201, invited.body
     accepted = api.client().post(
         "/api/invites/accept",
-        {"code": invited.body["invite_code"], "password": "grandma-2026", "consent": True},
+        {"code": invited.body["code"], "password": "grandma-2026", "consent": True},
     )
     assert accepted.status == 201, accepted.body
     return "grandma", "grandma-2026"
@@ -250,7 +154,7 @@ def test_viewer_of_a_camera_that_is_not_live_sees_why_and_no_player(
     api = start_api()
     owner = api.owner()
     username, password = _family_viewer(api, owner)
-    page, log = open_page(browser, api)
+    page, log = open_page(browser, api.url)
     log_in(page, username, password)
     expect(page.get_by_text("Logged in as grandma")).to_be_visible()
     camera = page.get_by_role("listitem").filter(has_text="Front door")
@@ -267,7 +171,7 @@ def test_wrong_password_shows_an_error_and_sets_no_session(
 ) -> None:
     api = start_api()
     api.owner()
-    page, _ = open_page(browser, api)
+    page, _ = open_page(browser, api.url)
     log_in(page, OWNER, "not the password")
     expect(page.get_by_role("alert")).to_have_text("Wrong user name or password.")
     expect(page.get_by_label("Password")).to_have_value("")
@@ -278,10 +182,11 @@ def test_wrong_password_shows_an_error_and_sets_no_session(
 def test_page_speaks_the_browser_language(browser: Browser, start_api: ApiFactory) -> None:
     api = start_api()
     api.owner()
-    page, _ = open_page(browser, api, locale="zh-CN")
+    page, _ = open_page(browser, api.url, locale="zh-CN")
     expect(page.get_by_role("heading", name="登录")).to_be_visible()
     assert page.evaluate("() => document.documentElement.lang") == "zh-CN"
     log_in(page, OWNER, OWNER_PASSWORD, zh=True)
+    page.get_by_role("link", name="实时").click()
     camera = page.get_by_role("listitem").filter(has_text="Front door")
     # the refusal comes from the server, asked in the page's language
     expect(camera).to_contain_text("无法观看：该摄像头当前未在直播")
@@ -298,17 +203,18 @@ def test_public_viewing_link_in_the_address_logs_in_and_is_removed(
     link = owner.post("/api/cameras/counter/public-links", {"label": "shop website"})
     assert link.status == 201, link.body
     token = link.body["link"]
-    page, _ = open_page(browser, api, path=f"/#link={token}")
+    page, _ = open_page(browser, api.url, path=f"/#link={token}")
     expect(page.get_by_text("Public viewer")).to_be_visible()
     camera = page.get_by_role("listitem").filter(has_text="Front counter")
     expect(camera).to_contain_text("Not available: the camera is not streaming")
     assert token not in page.url
 
-    revoked, _ = open_page(browser, api, path="/#link=" + "x" * 43)
-    expect(revoked.get_by_role("alert")).to_have_text(
+    revoked, _ = open_page(browser, api.url, path="/#link=" + "x" * 43)
+    expect(revoked.get_by_test_id("link-ended")).to_have_text(
         "This viewing link is unknown or was revoked."
     )
-    expect(revoked.get_by_label("User name")).to_be_visible()
+    # someone who came through a link has no account: never a password form
+    expect(revoked.locator("input[type=password]")).to_have_count(0)
 
 
 def test_page_files_are_served_with_a_strict_policy(start_api: ApiFactory) -> None:
@@ -319,9 +225,9 @@ def test_page_files_are_served_with_a_strict_policy(start_api: ApiFactory) -> No
     assert page.headers["Content-Security-Policy"] == PAGE_CSP
     assert "'unsafe-inline'" not in PAGE_CSP and "'unsafe-eval'" not in PAGE_CSP
     assert b"<script>" not in page.raw and b"style=" not in page.raw  # nothing inline
-    script = client.get("/web/viewer.js")
+    script = client.get("/web/app.js")
     assert script.status == 200 and script.headers["Content-Type"].startswith("text/javascript")
-    again = client.get("/web/viewer.js", headers={"If-None-Match": script.headers["ETag"]})
+    again = client.get("/web/app.js", headers={"If-None-Match": script.headers["ETag"]})
     assert again.status == 304
     for missing in ("/web/nothing.js", "/web/index.html", "/web/..%2Fhandlers_web.py"):
         reply = client.get(missing)

@@ -207,7 +207,13 @@ def _mqtt(
 ) -> MqttIntegration | None:
     if not config.mqtt.enabled:
         return None
-    streams = StreamControl(live.stream_states, live.controller.stop) if live else None
+    streams = (
+        StreamControl(
+            live.stream_states, live.controller.stop, live.reminders_to_send, live.reminder_sent
+        )
+        if live
+        else None
+    )
     integration = MqttIntegration(config, clock, pipeline, control, paths, streams)
     integration.start()
     return integration

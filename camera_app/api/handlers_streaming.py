@@ -1,4 +1,5 @@
-"""Cameras, the streaming state machine (opt-in, start, stop) and the viewer access check."""
+"""Cameras, the streaming state machine (opt-in, start, stop, auto-start) and the viewer access
+check."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from aiohttp import web
 
 from camera_app.api.errors import ApiError
 from camera_app.api.routes import OWNER, VIEWERS, Call, RouteTable
-from camera_app.api.schemas import OptInBody, StopBody
+from camera_app.api.schemas import AutoStartBody, OptInBody, StopBody
+from camera_app.live.autostart import AutoStartUnavailable
 from camera_app.live.controller import GatesClosed
 
 routes = RouteTable()
@@ -42,6 +44,7 @@ def _status_body(call: Call) -> dict[str, object]:
     opt_in = gates.current_opt_in(camera_id)
     notice = gates.current_notice(camera_id)
     consent = gates.valid_consent(camera_id)
+    due = ctx.controller.reattest_due(camera_id)
     return {
         "camera_id": camera_id,
         "state": status.state.value,
@@ -55,6 +58,8 @@ def _status_body(call: Call) -> dict[str, object]:
         else {**notice.to_json(), "sign": f"/api/notices/{notice.id}/sign.pdf"},
         "consent": None if consent is None else consent.to_json(),
         **ctx.controller.report(camera_id).to_json(call.lang),
+        "autostart": ctx.live.autostart.to_json(camera_id),
+        "reattest_due": due.to_json(ctx.clock.wall()) if due is not None else None,
     }
 
 
@@ -144,6 +149,27 @@ async def stop_stream(call: Call) -> web.Response:
     camera = call.camera
     body = await call.body(StopBody) if call.request.body_exists else StopBody()
     ctx.controller.stop(camera.id, call.actor, body.reason)
+    return web.json_response(_status_body(call))
+
+
+@routes.add(
+    "POST",
+    "/api/cameras/{camera_id}/streaming/autostart",
+    summary="Let a merchant stream start by itself inside the posted hours (and stop after "
+    "them) whenever every gate holds; off again with enabled: false",
+    roles=OWNER,
+    tag="streaming",
+    body=AutoStartBody,
+    responses={200: "Saved; the streaming state with its autostart part", 409: "Not merchant"},
+)
+async def set_autostart(call: Call) -> web.Response:
+    body = await call.body(AutoStartBody)
+    try:
+        call.ctx.live.autostart.set_enabled(call.camera.id, body.enabled, call.actor)
+    except AutoStartUnavailable as err:
+        zh = "自动开播按商户提示牌所列的直播时间进行，此摄像头的直播类型没有张贴的直播时间"
+        reason = zh if call.lang == "zh" else str(err)
+        raise ApiError(409, "autostart_unavailable", reason) from None
     return web.json_response(_status_body(call))
 
 

@@ -81,6 +81,13 @@ class OptInBody(Body):
     )
 
 
+class AutoStartBody(Body):
+    enabled: bool = Field(
+        description="Start the stream by itself inside the posted hours (and stop it after "
+        "them) when every gate holds; merchant cameras only."
+    )
+
+
 class StopBody(Body):
     reason: Annotated[str, StringConstraints(max_length=200)] = "stopped by the owner"
 

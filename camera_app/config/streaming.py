@@ -43,6 +43,16 @@ class StreamingConfig(StrictModel):
         description="Merchant profile: the owner must re-confirm that the posted notice is still "
         "up at least this often, or the stream stops.",
     )
+    notice_remind_days: int = Field(
+        default=7,
+        ge=0,
+        le=364,
+        description="Merchant profile: from this many days before the posted notice's "
+        "attestation lapses, the owner app shows a re-attestation reminder and one reminder a "
+        "day goes out over MQTT (<prefix>/<id>/reminder); 0 = no reminders (the stream still "
+        "stops at the lapse, saying why). Not less than notice_reconfirm_days = reminders from "
+        "the day of each attestation.",
+    )
     indicator_pin: int = Field(
         default=17,
         ge=0,

@@ -10,7 +10,12 @@ The LED is switched on *before* the state becomes ``streaming`` and off only aft
 it, so there is no moment when a stream is live with the LED dark.
 
 The state is deliberately not persisted: after a restart every camera is back to monitoring, and
-the owner starts the stream again.
+the owner starts the stream again (or, for a merchant camera that opted in, the auto-start does
+inside the posted hours: ``camera_app.live.autostart``).
+
+Merchant cameras also get re-attestation reminders: from ``notice_remind_days`` before the
+posted notice's attestation lapses, one reminder a day is recorded (the first audited), which
+the owner app shows and MQTT sends.
 """
 
 from __future__ import annotations
@@ -20,14 +25,14 @@ import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import date, tzinfo
 from enum import StrEnum
 
 from camera_app.config.streaming import StreamingConfig
 from firmware.clock import Clock
 from firmware.indicator import StreamingIndicator
 from privacy.audit import AuditEvent, AuditLog
-from privacy.gates.policy import GateInputs, GateReport, evaluate, notice_lapsed
+from privacy.gates.policy import GateInputs, GateReport, evaluate, notice_lapsed, reattest_due
 from privacy.gates.roles import Profile
 from privacy.gates.schedule import local_time
 from privacy.gates.store import GateStore
@@ -62,6 +67,26 @@ class LiveStatus:
     state: LiveState
     since: float  # wall time of the last change
     reason: str | None  # why the last stop happened
+    actor: str | None = None  # who made the last change (started or stopped it); None: nobody
+
+
+@dataclass(frozen=True, slots=True)
+class ReattestDue:
+    """A merchant camera's posted notice whose attestation lapses soon (or has lapsed)."""
+
+    notice_id: str
+    lapses_at: float
+    lapse_date: date  # local date of the lapse
+    lapsed: bool
+
+    def to_json(self, now: float) -> dict[str, object]:
+        return {
+            "notice_id": self.notice_id,
+            "lapses_at": self.lapses_at,
+            "date": self.lapse_date.isoformat(),
+            "days_left": max(0, int((self.lapses_at - now) // 86400)),
+            "lapsed": self.lapsed,
+        }
 
 
 StopListener = Callable[[str, str], None]  # (camera_id, reason)
@@ -149,7 +174,7 @@ class StreamController:
                 return report
             self._indicator.set_streaming(True)  # LED first: never live with the LED dark
             self._status[camera_id] = LiveStatus(
-                camera_id, LiveState.STREAMING, self._clock.wall(), None
+                camera_id, LiveState.STREAMING, self._clock.wall(), None, actor
             )
             self._audit.append(
                 AuditEvent.STREAM_STARTED,
@@ -166,7 +191,7 @@ class StreamController:
             if not self.is_live(camera_id):
                 return False
             self._status[camera_id] = LiveStatus(
-                camera_id, LiveState.MONITORING, self._clock.wall(), reason
+                camera_id, LiveState.MONITORING, self._clock.wall(), reason, actor
             )
             if not any(s.state is LiveState.STREAMING for s in self._status.values()):
                 self._indicator.set_streaming(False)
@@ -192,9 +217,11 @@ class StreamController:
         """Re-check every live camera's gates and run time-based housekeeping.
 
         Stops each camera whose gates no longer all hold; returns the ids stopped. Also logs a
-        lapsed notice attestation once and revokes viewers whose access has expired.
+        lapsed notice attestation once, records the day's re-attestation reminders and revokes
+        viewers whose access has expired.
         """
         self._expire_notices()
+        self._remind_notices()
         self._expire_viewers()
         closing: list[tuple[str, str]] = []
         with self._lock:
@@ -228,6 +255,52 @@ class StreamController:
                     notice.id,
                     camera_id,
                     self.config.notice_reconfirm_days,
+                )
+
+    def reattest_due(self, camera_id: str) -> ReattestDue | None:
+        """The camera's notice attestation if it lapses within ``notice_remind_days`` (or has
+        lapsed); None otherwise, and for cameras of other profiles."""
+        if self.camera(camera_id).profile != Profile.MERCHANT:
+            return None
+        notice = self.gates.current_notice(camera_id)
+        if notice is None:
+            return None
+        now = self._clock.wall()
+        lapses_at = reattest_due(
+            notice,
+            now,
+            self.config.notice_reconfirm_days * 86400.0,
+            self.config.notice_remind_days * 86400.0,
+        )
+        if lapses_at is None:
+            return None
+        return ReattestDue(
+            notice.id, lapses_at, local_time(lapses_at, self.tz).date(), now >= lapses_at
+        )
+
+    def today(self) -> str:
+        """The device's local date, YYYY-MM-DD (the day a reminder belongs to)."""
+        return local_time(self._clock.wall(), self.tz).date().isoformat()
+
+    def _remind_notices(self) -> None:
+        """Record today's reminder for each notice that lapses soon (once a day; the first
+        reminder of an attestation is audited). None once it has lapsed: the closed
+        ``notice_current`` gate says what to do from then on."""
+        if self.config.notice_remind_days == 0:
+            return
+        for camera_id in self.cameras:
+            due = self.reattest_due(camera_id)
+            notice = self.gates.current_notice(camera_id)
+            if due is None or due.lapsed or notice is None:
+                continue
+            reminder = self.gates.record_reminder(
+                notice, day=self.today(), lapses_at=due.lapses_at, actor=SYSTEM_ACTOR
+            )
+            if reminder is not None:
+                log.warning(
+                    "the posted notice of %s must be re-attested before %s, or the stream stops",
+                    camera_id,
+                    local_time(due.lapses_at, self.tz).strftime("%Y-%m-%d %H:%M"),
                 )
 
     def _expire_viewers(self) -> None:

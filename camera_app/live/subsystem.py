@@ -1,10 +1,12 @@
 """The live subsystem in one object: the stream controller, the frame hub, the viewer sessions,
-relay publishing, the viewing rules, the privacy feed of the live camera, and the once-a-second
-supervision that ends whatever may no longer run.
+relay publishing, the viewing rules, the privacy feed of the live camera, the auto-start of
+merchant cameras, and the once-a-second supervision that starts what should run by itself and
+ends whatever may no longer run.
 
 Built by the composition root (:mod:`camera_app.app`) on the event loop that serves the owner
-API, then handed to the API (which only speaks HTTP), to MQTT (:meth:`stream_states` and the
-controller's ``stop``) and to the capture loop (:meth:`open_feed`).
+API, then handed to the API (which only speaks HTTP), to MQTT (:meth:`stream_states`, the
+controller's ``stop`` and the re-attestation reminders) and to the capture loop
+(:meth:`open_feed`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from camera_app.config.app import AppConfig
 from camera_app.live.access import ViewingRules
+from camera_app.live.autostart import AutoStart, AutoStartSettings
 from camera_app.live.controller import StreamController
 from camera_app.live.feed import LivePrivacyFeed
 from camera_app.live.relay import RelayPublishing
@@ -28,6 +31,7 @@ from firmware.indicator import StreamingIndicator
 from privacy.audit import AuditEvent, AuditLog
 from privacy.gates.roles import Role
 from privacy.gates.schedule import local_time
+from privacy.gates.store import NoticeReminder
 from privacy.gates.viewers import Access, CameraInfo
 from privacy.registration import RegistrationStore
 from privacy.stage import PrivacyStage
@@ -78,6 +82,7 @@ class LiveSubsystem:
     hub: FrameHub
     viewer_sessions: ViewerSessions
     relay: RelayPublishing
+    autostart: AutoStart
     _ending: set[asyncio.Future[Any]] = field(default_factory=set)  # kept until done
     _viewings: dict[str, LiveViewing] = field(default_factory=dict)  # by session id
     _ended_by: dict[str, str] = field(default_factory=dict)  # session id -> who ended it
@@ -105,6 +110,14 @@ class LiveSubsystem:
             for cid in self.controller.cameras
             if (st := self.controller.status(cid))
         }
+
+    def reminders_to_send(self) -> list[NoticeReminder]:
+        """Today's re-attestation reminders that MQTT has not taken yet (any thread)."""
+        return self.controller.gates.reminders_to_send(self.controller.today())
+
+    def reminder_sent(self, reminder: NoticeReminder) -> None:
+        """MQTT has taken the reminder (any thread)."""
+        self.controller.gates.reminder_sent(reminder)
 
     # --- viewers -------------------------------------------------------------------------------
 
@@ -195,9 +208,10 @@ class LiveSubsystem:
         return ended
 
     async def supervise(self) -> None:
-        """Once a second, until cancelled: re-check the gates (time-based ones close a stream
-        within a second even when nobody calls the API), end sessions that may no longer watch,
-        and reconcile relay publishing.
+        """Once a second, until cancelled: run the auto-start (it starts and stops merchant
+        streams at the edges of the posted hours), re-check the gates (time-based ones close a
+        stream within a second even when nobody calls the API), end sessions that may no longer
+        watch, and reconcile relay publishing.
 
         Publishing to the relay talks to another host (up to its timeout): it runs beside this
         loop, never inside it, so a slow relay cannot delay a gate or a parent's cut-off.
@@ -205,6 +219,12 @@ class LiveSubsystem:
         relay: asyncio.Task[None] | None = None
         while True:
             await asyncio.sleep(TICK_S)
+            # before the gates: at the end of the hours an auto-started stream is stopped by the
+            # auto-start, with its reason, rather than by the notice_hours gate
+            try:
+                self.autostart.tick()
+            except Exception:  # it only fails to start (or the gate stops it): keep ticking
+                log.exception("the auto-start check failed")
             try:
                 self.controller.reevaluate()
                 await self.end_sessions_not_allowed()
@@ -282,6 +302,7 @@ def build_live(
         hub=hub,
         viewer_sessions=viewer_sessions,
         relay=relay,
+        autostart=AutoStart(controller, AutoStartSettings(conn, clock, audit), clock),
     )
     controller.add_stop_listener(live._end_camera)
     return live

@@ -1,14 +1,15 @@
-"""The device's MQTT connection: availability, state, events, health, commands, discovery.
+"""The device's MQTT connection: availability, state, events, reminders, health, commands,
+discovery.
 
 paho-mqtt runs the connection on its own thread and reconnects by itself, with a delay that
 doubles from 1 s up to ``mqtt.reconnect_max_s``. The last will marks the device ``offline``
 (retained) if it vanishes; on every connection it says ``online``, (re)publishes its discovery
 message and state, subscribes to its commands and sends what waited in the outbox.
 
-Events go through the on-disk :class:`~camera_app.mqtt.outbox.Outbox` and a sender thread, in
-order, QoS 1: a row is deleted only when the broker acknowledged it. Messages handed to paho
-that were not acknowledged when the connection dropped are re-sent by paho itself after it
-reconnects (same packet, DUP flag); rows not yet handed over are sent after them.
+Events and reminders go through the on-disk :class:`~camera_app.mqtt.outbox.Outbox` and a
+sender thread, in order, QoS 1: a row is deleted only when the broker acknowledged it. Messages
+handed to paho that were not acknowledged when the connection dropped are re-sent by paho itself
+after it reconnects (same packet, DUP flag); rows not yet handed over are sent after them.
 
 Commands are validated here (``commands.parse``) and answered on the response topic when
 refused; valid ones are passed to ``on_command``, which answers through :meth:`reply` once done.
@@ -129,6 +130,12 @@ class MqttBridge:
     def publish_event(self, payload: dict[str, Any]) -> None:
         """A motion event (start or end), kept on disk until the broker has it."""
         self.outbox.add(self.topics.motion, _json(payload), self._clock.wall())
+        with self._wake:
+            self._wake.notify_all()
+
+    def publish_reminder(self, payload: dict[str, Any]) -> None:
+        """A re-attestation reminder, kept on disk until the broker has it (like an event)."""
+        self.outbox.add(self.topics.reminder, _json(payload), self._clock.wall())
         with self._wake:
             self._wake.notify_all()
 

@@ -1,4 +1,4 @@
-"""MQTT in the service: events out, state and health out, commands in, on the capture loop.
+"""MQTT in the service: events, reminders, state and health out, commands in, on the capture loop.
 
 Commands arrive on MQTT's thread and are queued; the capture loop runs them between frames
 (``tick``), so arming, snapshots and stream stops never race the monitoring pipeline. The armed
@@ -11,7 +11,7 @@ import logging
 import queue
 import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import cv2
@@ -30,6 +30,7 @@ from firmware.clock import Clock
 from firmware.db import open_database
 from firmware.frames import Frame
 from firmware.paths import StoragePaths
+from privacy.gates.store import NoticeReminder
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +40,37 @@ UPDATE_CHECK_S = 30.0  # the update state changes rarely; state.json is re-read 
 
 
 class StreamControl:
-    """What MQTT may do to live streams: read their state, and stop one. Never start one."""
+    """What MQTT may do to live streams: read their state, and stop one. Never start one. And
+    the re-attestation reminders it sends: today's not yet sent, and marking one sent."""
 
     def __init__(
         self,
         states: Callable[[], dict[str, dict[str, Any]]],
         stop: Callable[[str, str, str], bool],
+        reminders: Callable[[], list[NoticeReminder]],
+        reminder_sent: Callable[[NoticeReminder], None],
     ) -> None:
         self.states = states
         self.stop = stop
+        self.reminders = reminders
+        self.reminder_sent = reminder_sent
+
+
+def reminder_payload(reminder: NoticeReminder, tz: tzinfo, now: float) -> dict[str, Any]:
+    """The JSON of a re-attestation reminder (no personal data: ids, times and the words)."""
+    lapse = datetime.fromtimestamp(reminder.lapses_at, tz)
+    days = max(0, int((reminder.lapses_at - now) // 86400))
+    return {
+        "type": "reattest_notice",
+        "camera": reminder.camera_id,
+        "notice_id": reminder.notice_id,
+        "lapses_at": reminder.lapses_at,
+        "lapse_date": lapse.date().isoformat(),
+        "days_left": days,
+        "message": f"Confirm in the app that the posted notice is still up before "
+        f"{lapse:%Y-%m-%d %H:%M}, or the live stream stops",
+        "message_zh": f"请在 {lapse:%Y-%m-%d %H:%M} 前在应用中确认提示牌仍在张贴，否则直播将停止",
+    }
 
 
 class MqttIntegration:
@@ -117,6 +140,7 @@ class MqttIntegration:
         if now >= self._next_state:
             self._next_state = now + STATE_CHECK_S
             self._publish_state()
+            self._publish_reminders()
         if now >= self._next_health:
             self._next_health = now + self._config.mqtt.health_interval_s
             self.bridge.publish_health(self._health(now, stats))
@@ -197,6 +221,16 @@ class MqttIntegration:
         if state != self._last_state:
             self._last_state = state
             self.bridge.publish_state(state)
+
+    def _publish_reminders(self) -> None:
+        """Today's re-attestation reminders, each once: into the outbox, then marked sent."""
+        if self._streams is None:
+            return
+        tz = self._config.camera.tzinfo()
+        for reminder in self._streams.reminders():
+            self.bridge.publish_reminder(reminder_payload(reminder, tz, self._clock.wall()))
+            self._streams.reminder_sent(reminder)
+            log.info("MQTT: re-attestation reminder for %s queued", reminder.camera_id)
 
     def _health(self, now: float, stats: FeedStats) -> dict[str, Any]:
         fps = None

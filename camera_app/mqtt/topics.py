@@ -37,6 +37,12 @@ class Topics:
         return f"{self.base}/events/motion"
 
     @property
+    def reminder(self) -> str:
+        """QoS 1 JSON, at most once a day per camera: re-attest the posted notice before it
+        lapses (merchant profile)."""
+        return f"{self.base}/reminder"
+
+    @property
     def health(self) -> str:
         return f"{self.base}/health"
 

@@ -81,7 +81,7 @@ _CLOSED: dict[str, tuple[str, str]] = {
         "尚未生成并确认张贴直播提示牌",
     ),
     "notice_current": (
-        "the posted notice must be re-confirmed",
+        "the posted notice must be re-confirmed: attest again that the sign is still posted",
         "需要重新确认提示牌仍在张贴",
     ),
     "notice_hours": (
@@ -152,6 +152,17 @@ class GateInputs:
 def notice_lapsed(notice: PostedNotice, now: float, reconfirm_s: float) -> bool:
     """Whether a notice's last attestation is older than the re-confirmation period."""
     return notice.attested_at is None or now - notice.attested_at >= reconfirm_s
+
+
+def reattest_due(
+    notice: PostedNotice, now: float, reconfirm_s: float, remind_s: float
+) -> float | None:
+    """When the notice's attestation lapses, once that is ``remind_s`` or less away (or has
+    passed); None while it is further away or the notice was never attested."""
+    if notice.attested_at is None:
+        return None
+    lapses_at = notice.attested_at + reconfirm_s
+    return lapses_at if now >= lapses_at - remind_s else None
 
 
 def _holds(gate: str, i: GateInputs) -> tuple[bool, str | None]:

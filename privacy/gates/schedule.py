@@ -115,6 +115,36 @@ class Schedule(BaseModel):
                 return _real_seconds(when, min(b - now, week))
         return None
 
+    def period(self, when: datetime) -> tuple[datetime, datetime] | None:
+        """The open period around ``when`` (windows that touch or overlap merged), as local
+        datetimes ``(start, end)``; None when ``when`` is outside every window.
+
+        A schedule open around the clock has no edges, so its periods are the calendar days
+        (whatever lasts "until the end of the period" lasts until midnight).
+        """
+        if not self.contains(when):
+            return None
+        now = _minute_of_week(when) + when.second / 60 + when.microsecond / 60e6
+        for a, b in self._periods():
+            if a <= now < b:
+                return _at_minute(when, a), _at_minute(when, b)
+        return None  # not reached: contains() said a window covers it
+
+    def next_period(self, when: datetime) -> tuple[datetime, datetime]:
+        """The first open period that starts after ``when``, as local datetimes."""
+        now = _minute_of_week(when) + when.second / 60 + when.microsecond / 60e6
+        a, b = next((a, b) for a, b in self._periods() if a > now)
+        return _at_minute(when, a), _at_minute(when, b)
+
+    def _periods(self) -> list[tuple[float, float]]:
+        """Merged open periods in minutes from Monday 00:00 of the current week, unrolled from
+        the week before to two weeks after, so a period crossing Sunday→Monday is one piece."""
+        week = 7 * 1440
+        merged = _merge(self._intervals())
+        if merged == [(0, week)]:  # open around the clock: one period per day
+            return [(d * 1440.0, (d + 1) * 1440.0) for d in range(-7, 21)]
+        return _merge([(a + k * week, b + k * week) for k in (-1, 0, 1, 2) for a, b in merged])
+
     def seconds_until_open(self, when: datetime) -> float:
         """Seconds from ``when`` until a window opens next; 0 when ``when`` is inside one."""
         if self.contains(when):
@@ -141,6 +171,13 @@ def _real_seconds(when: datetime, wall_minutes: float) -> float:
     local_end = when.replace(tzinfo=None) + timedelta(minutes=wall_minutes)
     end = local_end.replace(tzinfo=when.tzinfo)
     return max(0.0, end.timestamp() - when.timestamp())
+
+
+def _at_minute(when: datetime, minute: float) -> datetime:
+    """The local datetime at ``minute`` from Monday 00:00 of ``when``'s week (wall time)."""
+    day = when.replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    monday = day - timedelta(days=when.weekday())
+    return (monday + timedelta(minutes=minute)).replace(tzinfo=when.tzinfo)
 
 
 def _minute_of_week(when: datetime) -> int:

@@ -90,6 +90,18 @@ class GuardianConsent:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class NoticeReminder:
+    """One day's reminder to re-attest a posted notice before its attestation lapses."""
+
+    notice_id: str
+    attested_at: float  # the attestation that is about to lapse
+    day: str  # the local date of the reminder, YYYY-MM-DD
+    camera_id: str
+    lapses_at: float
+    created_at: float
+
+
 def _notice(row: sqlite3.Row) -> PostedNotice:
     return PostedNotice(
         id=row["id"],
@@ -263,6 +275,63 @@ class GateStore:
             details={"notice_id": notice.id, "reconfirm_days": reconfirm_days},
         )
         return True
+
+    # --- re-attestation reminders ---------------------------------------------------------------
+
+    def record_reminder(
+        self, notice: PostedNotice, *, day: str, lapses_at: float, actor: str
+    ) -> NoticeReminder | None:
+        """Record the reminder of local ``day`` for the notice's current attestation; returns it
+        the first time (None when that day's reminder exists). The first reminder of an
+        attestation is audited; the daily repeats are not."""
+        if notice.attested_at is None:
+            raise ValueError(f"notice {notice.id} was never attested")
+        reminder = NoticeReminder(
+            notice.id, notice.attested_at, day, notice.camera_id, lapses_at, self._clock.wall()
+        )
+        cur = self._conn.execute(
+            "INSERT OR IGNORE INTO notice_reminders (notice_id, attested_at, day, camera_id,"
+            " lapses_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                reminder.notice_id,
+                reminder.attested_at,
+                day,
+                reminder.camera_id,
+                lapses_at,
+                reminder.created_at,
+            ),
+        )
+        if cur.rowcount == 0:
+            return None
+        (count,) = self._conn.execute(
+            "SELECT COUNT(*) FROM notice_reminders WHERE notice_id = ? AND attested_at = ?",
+            (notice.id, notice.attested_at),
+        ).fetchone()
+        if count == 1:
+            self._audit.append(
+                AuditEvent.REATTEST_REMINDER,
+                actor=actor,
+                camera_id=notice.camera_id,
+                details={"notice_id": notice.id, "lapses_at": lapses_at},
+            )
+        return reminder
+
+    def reminders_to_send(self, day: str) -> list[NoticeReminder]:
+        """The reminders of local ``day`` that MQTT has not taken yet (older days' are stale)."""
+        rows = self._conn.execute(
+            "SELECT notice_id, attested_at, day, camera_id, lapses_at, created_at"
+            " FROM notice_reminders WHERE day = ? AND mqtt_sent_at IS NULL ORDER BY created_at",
+            (day,),
+        ).fetchall()
+        return [NoticeReminder(*tuple(r)) for r in rows]
+
+    def reminder_sent(self, reminder: NoticeReminder) -> None:
+        """MQTT has the reminder (in its outbox, which delivers it)."""
+        self._conn.execute(
+            "UPDATE notice_reminders SET mqtt_sent_at = ?"
+            " WHERE notice_id = ? AND attested_at = ? AND day = ?",
+            (self._clock.wall(), reminder.notice_id, reminder.attested_at, reminder.day),
+        )
 
     # --- guardian consent ---------------------------------------------------------------------
 

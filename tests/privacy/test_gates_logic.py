@@ -42,7 +42,7 @@ from firmware.db import open_database
 from firmware.indicator import StreamingIndicator
 from privacy import audit
 from privacy.audit import AuditEvent
-from privacy.gates.policy import GATES, GateInputs, evaluate, notice_lapsed
+from privacy.gates.policy import GATES, GateInputs, evaluate, notice_lapsed, reattest_due
 from privacy.gates.roles import Profile
 from privacy.gates.schedule import (
     DAYS,
@@ -227,6 +227,67 @@ def test_seconds_left_exact(schedule: Schedule, when: datetime, expected: float)
 )
 def test_seconds_left_is_none_outside(when: datetime) -> None:
     assert OFFICE.seconds_left(when) is None
+
+
+# --- schedule: period and next_period (what auto-start follows) -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("schedule", "when", "period", "following"),
+    [
+        (OFFICE, at("mon", "08:00"), ("mon 08:00", "mon 17:00"), ("tue 08:00", "tue 17:00")),
+        (OFFICE, at("fri", "16:59", 59.5), ("fri 08:00", "fri 17:00"), ("mon+ 08:00", None)),
+        (OFFICE, at("fri", "17:00"), None, ("mon+ 08:00", "mon+ 17:00")),
+        (OFFICE, at("sun", "23:59"), None, ("mon+ 08:00", "mon+ 17:00")),
+        # past midnight, and across the end of the week: one period, started the week before
+        (sched((["fri"], "18:00", "02:00")), at("sat", "01:30"), ("fri 18:00", "sat 02:00"), None),
+        (
+            sched((["sun"], "22:00", "06:00")),
+            at("mon", "05:00"),
+            ("sun- 22:00", "mon 06:00"),
+            ("sun 22:00", "mon+ 06:00"),
+        ),
+        # touching windows are one period
+        (
+            sched((["mon"], "08:00", "12:00"), (["mon"], "12:00", "18:00")),
+            at("mon", "11:00"),
+            ("mon 08:00", "mon 18:00"),
+            ("mon+ 08:00", "mon+ 18:00"),
+        ),
+        # around the clock: the periods are the days
+        (ALWAYS, at("wed", "13:37"), ("wed 00:00", "thu 00:00"), ("thu 00:00", "fri 00:00")),
+    ],
+)
+def test_period_and_next_period(
+    schedule: Schedule,
+    when: datetime,
+    period: tuple[str, str] | None,
+    following: tuple[str, str | None] | None,
+) -> None:
+    def moment(text: str) -> datetime:
+        day, hhmm = text.split()
+        shift = {"+": 7, "-": -7}.get(day[-1], 0)
+        return at(day.rstrip("+-"), hhmm) + timedelta(days=shift)
+
+    got = schedule.period(when)
+    assert got == (None if period is None else (moment(period[0]), moment(period[1])))
+    if following is not None:
+        start, end = schedule.next_period(when)
+        assert start == moment(following[0])
+        if following[1] is not None:
+            assert end == moment(following[1])
+        assert start > when
+        if schedule is not ALWAYS:  # a real edge: closed the second before
+            assert not schedule.contains(start - timedelta(seconds=1))
+
+
+def test_period_edges_are_in_real_time_on_a_dst_day() -> None:
+    # Berlin, Sunday 29 March 2026: the clocks skip 02:00-03:00, so 00:00-06:00 lasts 5 hours
+    night = sched((["sun"], "00:00", "06:00"))
+    when = datetime(2026, 3, 29, 4, 0, tzinfo=BERLIN)
+    period = night.period(when)
+    assert period is not None
+    assert period[1].timestamp() - period[0].timestamp() == 5 * 3600
 
 
 # --- schedule: seconds_until_open ------------------------------------------------------------
@@ -760,6 +821,20 @@ def test_notice_current_boundary(age_days: float, reconfirm_days: int, current: 
 
 def test_notice_never_attested_is_lapsed() -> None:
     assert notice_lapsed(notice(attested_at=None), NOW, 30 * DAY_S)
+
+
+@pytest.mark.parametrize(
+    ("age_days", "due"),
+    [(22.99, False), (23, True), (29.99, True), (30, True), (45, True)],
+)
+def test_reattest_due_from_the_reminder_period_on(age_days: float, due: bool) -> None:
+    attested = NOW - age_days * DAY_S
+    lapses_at = reattest_due(notice(attested_at=attested), NOW, 30 * DAY_S, 7 * DAY_S)
+    assert lapses_at == (attested + 30 * DAY_S if due else None)
+
+
+def test_reattest_due_never_for_a_notice_never_attested() -> None:
+    assert reattest_due(notice(attested_at=None), NOW, 30 * DAY_S, 7 * DAY_S) is None
 
 
 @pytest.mark.parametrize(

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from camera_app.config.loader import ConfigError, parse_config
 from camera_app.mqtt.commands import Command, RateLimiter, Refusal, parse
 from camera_app.mqtt.discovery import discovery_payload
+from camera_app.mqtt.integration import reminder_payload
 from camera_app.mqtt.outbox import Outbox
 from camera_app.mqtt.topics import Topics
 from firmware.db import open_database
+from privacy.gates.store import NoticeReminder
 from testkit.clock import FakeClock
 from testkit.mqtt_payloads import MALFORMED
 
@@ -110,3 +114,22 @@ def test_mqtt_config_requires_tls_material(tmp_path: Path) -> None:
 
     loaded = load_config(config_file)
     assert loaded.mqtt.ca_file == (tmp_path / "certs" / "ca.crt").resolve()
+
+
+def test_reminder_payload_names_the_lapse_in_local_time_and_nothing_personal() -> None:
+    tz = ZoneInfo("Asia/Shanghai")
+    lapses_at = datetime(2026, 12, 16, 10, 0, tzinfo=tz).timestamp()
+    reminder = NoticeReminder("N-1", lapses_at - 30 * 86400, "2026-12-09", "counter", lapses_at, 0)
+    payload = reminder_payload(reminder, tz, lapses_at - 6.5 * 86400)
+    assert payload == {
+        "type": "reattest_notice",
+        "camera": "counter",
+        "notice_id": "N-1",
+        "lapses_at": lapses_at,
+        "lapse_date": "2026-12-16",
+        "days_left": 6,
+        "message": "Confirm in the app that the posted notice is still up before "
+        "2026-12-16 10:00, or the live stream stops",
+        "message_zh": "请在 2026-12-16 10:00 前在应用中确认提示牌仍在张贴，否则直播将停止",
+    }
+    assert Topics("camera", "counter").reminder == "camera/counter/reminder"

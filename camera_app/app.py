@@ -21,6 +21,7 @@ from camera_app.health import DeviceHealth
 from camera_app.live.subsystem import LiveSubsystem, build_live
 from camera_app.logins import LoginLimiter, Logins, LoginSessions
 from camera_app.monitor.control import MonitoringControl
+from camera_app.monitor.grants import RecordingGrants
 from camera_app.monitor.recordings import Recordings
 from camera_app.monitor.store import EventStore
 from camera_app.preview import LatestPicture
@@ -109,6 +110,7 @@ class OwnerServices:
             recordings=Recordings(
                 EventStore(conn), paths, audit, clock, frozenset(self.live.controller.cameras)
             ),
+            grants=RecordingGrants(conn, clock, audit),
             monitoring=self._monitoring,
             health=self._health,
             preview=self._preview,

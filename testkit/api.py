@@ -173,6 +173,49 @@ class RunningApi:
 ApiFactory = Callable[..., RunningApi]
 
 
+def launch(
+    data_dir: Path,
+    overrides: dict[str, Any] | None = None,
+    *,
+    cameras: list[CameraInfo] | None = None,
+    indicator: StreamingIndicator | None = None,
+    pins: MockFactory | None = None,
+) -> RunningApi:
+    """Start one server keeping its data in ``data_dir``; stop it with :func:`shutdown`. Tests
+    use the ``start_api`` fixture; this is for a server shared by a module's tests."""
+    data: dict[str, Any] = {
+        "camera": {"id": "cam1", "name": "Front door", "timezone": "Asia/Shanghai"},
+        "storage": {"data_dir": str(data_dir)},
+        "api": {"host": "127.0.0.1", "port": 0, "tls": False, "session_hours": 720},
+    }
+    for section, values in (overrides or {}).items():
+        data.setdefault(section, {}).update(values)
+    config = parse_config(data)
+    clock = FakeClock(MONDAY_10)  # the server reads it on its own thread: thread-safe
+    pins = pins or MockFactory()
+    led = indicator or StreamingIndicator(config.streaming.indicator_pin, pin_factory=pins)
+
+    cams = {c.id: c for c in cameras} if cameras else None
+    # the capture side's controls, as camera-app run makes them (no capture loop here:
+    # nothing applies the armed state to a pipeline, and health has no frame counts)
+    paths = StoragePaths(config.storage.data_dir)
+    paths.create()
+    monitoring = MonitoringControl(paths.database, clock)
+    health = DeviceHealth(paths.root, config.storage.quota_mb, clock)
+    preview = LatestPicture()
+    server = OwnerServices(
+        config, clock, led, cameras=cams, monitoring=monitoring, health=health, preview=preview
+    )
+    server.start()
+    return RunningApi(server, config, clock, pins, led, monitoring, preview)
+
+
+def shutdown(running: RunningApi) -> None:
+    running.server.stop()
+    running.monitoring.close()
+    running.indicator.close()
+
+
 @pytest.fixture
 def start_api(tmp_path: Path) -> Iterator[ApiFactory]:
     """Start servers: ``start_api(config_overrides, cameras=[...])``; all stopped afterwards."""
@@ -185,36 +228,16 @@ def start_api(tmp_path: Path) -> Iterator[ApiFactory]:
         indicator: StreamingIndicator | None = None,
         pins: MockFactory | None = None,
     ) -> RunningApi:
-        data: dict[str, Any] = {
-            "camera": {"id": "cam1", "name": "Front door", "timezone": "Asia/Shanghai"},
-            "storage": {"data_dir": str(tmp_path / f"data{len(started)}")},
-            "api": {"host": "127.0.0.1", "port": 0, "tls": False, "session_hours": 720},
-        }
-        for section, values in (overrides or {}).items():
-            data.setdefault(section, {}).update(values)
-        config = parse_config(data)
-        clock = FakeClock(MONDAY_10)  # the server reads it on its own thread: thread-safe
-        pins = pins or MockFactory()
-        led = indicator or StreamingIndicator(config.streaming.indicator_pin, pin_factory=pins)
-
-        cams = {c.id: c for c in cameras} if cameras else None
-        # the capture side's controls, as camera-app run makes them (no capture loop here:
-        # nothing applies the armed state to a pipeline, and health has no frame counts)
-        paths = StoragePaths(config.storage.data_dir)
-        paths.create()
-        monitoring = MonitoringControl(paths.database, clock)
-        health = DeviceHealth(paths.root, config.storage.quota_mb, clock)
-        preview = LatestPicture()
-        server = OwnerServices(
-            config, clock, led, cameras=cams, monitoring=monitoring, health=health, preview=preview
+        running = launch(
+            tmp_path / f"data{len(started)}",
+            overrides,
+            cameras=cameras,
+            indicator=indicator,
+            pins=pins,
         )
-        server.start()
-        running = RunningApi(server, config, clock, pins, led, monitoring, preview)
         started.append(running)
         return running
 
     yield start
     for running in started:
-        running.server.stop()
-        running.monitoring.close()
-        running.indicator.close()
+        shutdown(running)

@@ -203,18 +203,20 @@ async def logout(call: Call) -> web.Response:
 @routes.add(
     "GET",
     "/api/me",
-    summary="Who is logged in, and which cameras they may see",
+    summary="Who is logged in, which cameras they may see, and whose recordings",
     roles=VIEWERS,
     tag="account",
 )
 async def me(call: Call) -> web.Response:
     ctx = call.ctx
     principal = call.principal
+    readable = ctx.recording_cameras(principal)
     return web.json_response(
         {
             "username": principal.username,
             "role": principal.role,
             "session_expires_at": principal.expires_at,
             "cameras": [c.id for c in ctx.live.rules.visible_cameras(principal)],
+            "recordings": sorted(ctx.controller.cameras if readable is None else readable),
         }
     )

@@ -1,0 +1,12 @@
+-- Recordings a family viewer may see, per camera (issue 13): none until the owner grants some
+-- cameras of the viewer's invitation. Parents and public viewers never get one
+-- (camera_app.monitor.grants refuses them). Viewers are never deleted (only revoked), so the
+-- reference always holds.
+CREATE TABLE IF NOT EXISTS recording_grants (
+    viewer_id  TEXT NOT NULL REFERENCES viewers (id),
+    camera_id  TEXT NOT NULL,
+    granted_by TEXT NOT NULL,
+    granted_at REAL NOT NULL,
+    PRIMARY KEY (viewer_id, camera_id)
+);
+

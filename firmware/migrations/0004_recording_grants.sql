@@ -10,3 +10,7 @@ CREATE TABLE IF NOT EXISTS recording_grants (
     PRIMARY KEY (viewer_id, camera_id)
 );
 
+-- A camera's event pages (camera_app.monitor.store.EventStore.page): newest first per camera,
+-- the cursor a (started_at, id) row value, all answered from this index without a sort; with
+-- only events_started, a camera with few events among many made SQLite walk the whole index.
+CREATE INDEX IF NOT EXISTS events_camera_started ON events (camera_id, started_at, id);

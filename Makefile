@@ -1,6 +1,7 @@
 # make run   — run the camera service (a real camera if one is found, else a synthetic scene)
 # make test  — lint (ruff, ruff format, mypy, import contracts) and run the test suite
-# make bench — measure the monitoring path, the privacy stage (against deface), the owner API and
+# make bench — measure the monitoring path, the privacy stage (against deface), the owner API (gates,
+#              event pages at 10,000 events, clips against a static server) and
 #              the live view (glass-to-glass latency, viewers, relay) and MQTT events, write
 #              docs/benchmarks.md and docs/privacy-detectors.md
 # Each target sets up what it needs (Debian packages when root, .venv, the package); the set-up
@@ -56,6 +57,7 @@ bench: $(STAMP) $(TEST_STAMP) $(PEER_STAMP)
 	$(BIN)/python -m bench.monitoring --output docs/benchmarks.md
 	$(BIN)/python -m bench.privacy --output docs/benchmarks.md
 	$(BIN)/python -m bench.api --output docs/benchmarks.md
+	$(BIN)/python -m bench.recordings --output docs/benchmarks.md
 	$(BIN)/python -m bench.live --output docs/benchmarks.md
 	$(BIN)/python -m bench.mqtt --output docs/benchmarks.md
 	$(BIN)/python -m bench.detectors --output docs/privacy-detectors.md

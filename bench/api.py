@@ -38,7 +38,8 @@ HEADING = "## Owner API and streaming gates"
 PASSWORD = secrets.token_urlsafe(12)  # a throwaway owner on a temporary server
 
 
-def _percentiles(samples: list[float]) -> tuple[float, float]:
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    """(p50, p95) of ``samples``."""
     ordered = sorted(samples)
     return statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
 
@@ -53,7 +54,8 @@ def _timed(client: Client, path: str, n: int) -> list[float]:
     return out
 
 
-def _server(data: Path, tls: bool) -> tuple[OwnerServices, StreamingIndicator]:
+def start_server(data: Path, tls: bool) -> tuple[OwnerServices, StreamingIndicator]:
+    """The production owner services on loopback with their data in ``data`` (real clock)."""
     config = parse_config(
         {
             "camera": {"id": "cam1", "timezone": "Asia/Shanghai"},
@@ -68,7 +70,8 @@ def _server(data: Path, tls: bool) -> tuple[OwnerServices, StreamingIndicator]:
     return server, led
 
 
-def _owner(server: OwnerServices, data: Path, context: ssl.SSLContext | None) -> Client:
+def owner_client(server: OwnerServices, data: Path, context: ssl.SSLContext | None) -> Client:
+    """Set the owner account up through the API and log in."""
     conn = open_database(data / "camera.db")
     code = issue_setup_code(conn, SystemClock())
     conn.close()
@@ -90,14 +93,14 @@ def _live_camera(owner: Client) -> None:
 def measure(tls: bool) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        server, led = _server(data, tls)
+        server, led = start_server(data, tls)
         try:
             context = None
             if tls:
                 context = ssl.create_default_context(
                     cafile=str(data / "secrets" / "device-cert.pem")
                 )
-            owner = _owner(server, data, context)
+            owner = owner_client(server, data, context)
             _live_camera(owner)
             anonymous = Client(owner.base, ssl_context=context)
             health = _timed(anonymous, "/api/health", REQUESTS)
@@ -107,8 +110,8 @@ def measure(tls: bool) -> dict[str, object]:
                 owner.post("/api/login", {"username": "o", "password": PASSWORD})
             login_ms = (time.perf_counter() - start) / 5 * 1000
             result: dict[str, object] = {
-                "health": _percentiles(health),
-                "live": _percentiles(live),
+                "health": percentiles(health),
+                "live": percentiles(live),
                 "login_ms": login_ms,
             }
             if not tls:

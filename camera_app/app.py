@@ -22,6 +22,7 @@ from camera_app.live.subsystem import LiveSubsystem, build_live
 from camera_app.logins import LoginLimiter, Logins, LoginSessions
 from camera_app.masks import MaskSettings
 from camera_app.monitor.control import MonitoringControl
+from camera_app.monitor.grants import RecordingGrants
 from camera_app.monitor.recordings import Recordings
 from camera_app.monitor.store import EventStore
 from camera_app.preview import LatestPicture
@@ -112,6 +113,7 @@ class OwnerServices:
             recordings=Recordings(
                 EventStore(conn), paths, audit, clock, frozenset(self.live.controller.cameras)
             ),
+            grants=RecordingGrants(conn, clock, audit),
             monitoring=self._monitoring,
             health=self._health,
             preview=self._preview,

@@ -93,6 +93,8 @@ class AuditEvent(StrEnum):
     UPDATE_ROLLED_BACK = "update_rolled_back"
     UPDATE_REFUSED = "update_refused"
     RECORDING_VIEWED = "recording_viewed"
+    RECORDINGS_GRANTED = "recordings_granted"
+    RECORDINGS_REVOKED = "recordings_revoked"
     EVENT_DELETED = "event_deleted"
     ARMED = "armed"
     PREVIEW_VIEWED = "preview_viewed"

@@ -181,6 +181,68 @@ class RunningApi:
 ApiFactory = Callable[..., RunningApi]
 
 
+def launch(
+    data_dir: Path,
+    overrides: dict[str, Any] | None = None,
+    *,
+    cameras: list[CameraInfo] | None = None,
+    indicator: StreamingIndicator | None = None,
+    pins: MockFactory | None = None,
+    config_path: Path | None = None,
+) -> RunningApi:
+    """Start one server keeping its data in ``data_dir``; stop it with :func:`shutdown`. Tests
+    use the ``start_api`` fixture; this is for a server shared by a module's tests. With
+    ``config_path`` the config is written there and loaded from it, as ``camera-app run
+    --config FILE`` does (the owner app can then save masks into it)."""
+    data: dict[str, Any] = {
+        "camera": {"id": "cam1", "name": "Front door", "timezone": "Asia/Shanghai"},
+        "storage": {"data_dir": str(data_dir)},
+        "api": {"host": "127.0.0.1", "port": 0, "tls": False, "session_hours": 720},
+    }
+    for section, values in (overrides or {}).items():
+        data.setdefault(section, {}).update(values)
+    if config_path is not None:
+        config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+        config = load_config(config_path)
+    else:
+        config = parse_config(data)
+    clock = FakeClock(MONDAY_10)  # the server reads it on its own thread: thread-safe
+    pins = pins or MockFactory()
+    led = indicator or StreamingIndicator(config.streaming.indicator_pin, pin_factory=pins)
+
+    cams = {c.id: c for c in cameras} if cameras else None
+    # the capture side's controls, as camera-app run makes them (no capture loop here:
+    # nothing applies the armed state to a pipeline, and health has no frame counts)
+    paths = StoragePaths(config.storage.data_dir)
+    paths.create()
+    monitoring = MonitoringControl(paths.database, clock)
+    health = DeviceHealth(paths.root, config.storage.quota_mb, clock)
+    preview = LatestPicture()
+    masks = MaskSettings(
+        config, ConfigFile(config_path) if config_path is not None else None, paths.database, clock
+    )
+    server = OwnerServices(
+        config,
+        clock,
+        led,
+        cameras=cams,
+        monitoring=monitoring,
+        health=health,
+        preview=preview,
+        masks=masks,
+    )
+    server.start()
+    return RunningApi(server, config, clock, pins, led, monitoring, preview, masks, config_path)
+
+
+def shutdown(running: RunningApi) -> None:
+    """Stop a server that :func:`launch` started."""
+    running.server.stop()
+    running.monitoring.close()
+    running.masks.close()
+    running.indicator.close()
+
+
 @pytest.fixture
 def start_api(tmp_path: Path) -> Iterator[ApiFactory]:
     """Start servers: ``start_api(config_overrides, cameras=[...])``; all stopped afterwards.
@@ -197,53 +259,17 @@ def start_api(tmp_path: Path) -> Iterator[ApiFactory]:
         pins: MockFactory | None = None,
         config_file: bool = False,
     ) -> RunningApi:
-        data: dict[str, Any] = {
-            "camera": {"id": "cam1", "name": "Front door", "timezone": "Asia/Shanghai"},
-            "storage": {"data_dir": str(tmp_path / f"data{len(started)}")},
-            "api": {"host": "127.0.0.1", "port": 0, "tls": False, "session_hours": 720},
-        }
-        for section, values in (overrides or {}).items():
-            data.setdefault(section, {}).update(values)
-        path: Path | None = None
-        if config_file:  # as camera-app run --config FILE reads it
-            path = tmp_path / f"config{len(started)}.yaml"
-            path.write_text(yaml.safe_dump(data, sort_keys=False))
-            config = load_config(path)
-        else:
-            config = parse_config(data)
-        clock = FakeClock(MONDAY_10)  # the server reads it on its own thread: thread-safe
-        pins = pins or MockFactory()
-        led = indicator or StreamingIndicator(config.streaming.indicator_pin, pin_factory=pins)
-
-        cams = {c.id: c for c in cameras} if cameras else None
-        # the capture side's controls, as camera-app run makes them (no capture loop here:
-        # nothing applies the armed state to a pipeline, and health has no frame counts)
-        paths = StoragePaths(config.storage.data_dir)
-        paths.create()
-        monitoring = MonitoringControl(paths.database, clock)
-        health = DeviceHealth(paths.root, config.storage.quota_mb, clock)
-        preview = LatestPicture()
-        masks = MaskSettings(
-            config, ConfigFile(path) if path is not None else None, paths.database, clock
+        running = launch(
+            tmp_path / f"data{len(started)}",
+            overrides,
+            cameras=cameras,
+            indicator=indicator,
+            pins=pins,
+            config_path=tmp_path / f"config{len(started)}.yaml" if config_file else None,
         )
-        server = OwnerServices(
-            config,
-            clock,
-            led,
-            cameras=cams,
-            monitoring=monitoring,
-            health=health,
-            preview=preview,
-            masks=masks,
-        )
-        server.start()
-        running = RunningApi(server, config, clock, pins, led, monitoring, preview, masks, path)
         started.append(running)
         return running
 
     yield start
     for running in started:
-        running.server.stop()
-        running.monitoring.close()
-        running.masks.close()
-        running.indicator.close()
+        shutdown(running)

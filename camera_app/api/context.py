@@ -17,6 +17,7 @@ from camera_app.live.subsystem import LiveSubsystem
 from camera_app.logins import LoginLimiter, Logins, LoginSessions, Principal
 from camera_app.masks import MaskSettings
 from camera_app.monitor.control import MonitoringControl
+from camera_app.monitor.grants import RecordingGrants
 from camera_app.monitor.recordings import Recordings
 from camera_app.preview import LatestPicture
 from camera_app.tokens import PREFIX as TOKEN_PREFIX
@@ -44,6 +45,7 @@ class ApiContext:
     live: LiveSubsystem
     registrations: RegistrationStore
     recordings: Recordings
+    grants: RecordingGrants
     monitoring: MonitoringControl | None
     health: DeviceHealth | None
     preview: LatestPicture | None
@@ -94,6 +96,24 @@ class ApiContext:
             return self.camera_for_owner(camera_id)
         if camera is None or self.live.rules.access(principal, camera).reason == "wrong_camera":
             raise ApiError(403, "wrong_camera", "you are not invited to this camera")
+        return camera
+
+    def recording_cameras(self, principal: Principal) -> frozenset[str] | None:
+        """The cameras whose recordings the caller may see: None for the owner (every camera),
+        a family viewer's granted cameras, and none for anyone else."""
+        if principal.role == Role.OWNER:
+            return None
+        return self.grants.readable(self.live.rules.viewer(principal), self.controller.cameras)
+
+    def camera_for_recordings(self, principal: Principal, camera_id: str) -> CameraInfo:
+        """The camera if the caller may see its recordings; otherwise a 404 that reads like an
+        unknown route, whether the camera exists or not (recordings are hidden, not refused)."""
+        if principal.role == Role.OWNER:
+            return self.camera_for_owner(camera_id)
+        camera = self.controller.cameras.get(camera_id)
+        readable = self.grants.readable(self.live.rules.viewer(principal), self.controller.cameras)
+        if camera is None or camera.id not in readable:
+            raise ApiError(404, "not_found", "no such resource")
         return camera
 
     def watchable(self, principal: Principal, camera: CameraInfo, lang: str) -> Access:

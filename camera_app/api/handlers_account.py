@@ -251,8 +251,8 @@ async def logout(call: Call) -> web.Response:
 @routes.add(
     "GET",
     "/api/me",
-    summary="Who is logged in, and which cameras they may see; family and parents also get "
-    "their viewing hours and, per camera, whether they may watch now",
+    summary="Who is logged in, which cameras they may see and whose recordings; family and "
+    "parents also get their viewing hours and, per camera, whether they may watch now",
     roles=VIEWERS,
     tag="account",
 )
@@ -260,11 +260,13 @@ async def me(call: Call) -> web.Response:
     ctx = call.ctx
     principal = call.principal
     cameras = ctx.live.rules.visible_cameras(principal)
+    readable = ctx.recording_cameras(principal)
     body: dict[str, object] = {
         "username": principal.username,
         "role": principal.role,
         "session_expires_at": principal.expires_at,
         "cameras": [c.id for c in cameras],
+        "recordings": sorted(ctx.controller.cameras if readable is None else readable),
     }
     if principal.role in INVITED_ROLES:
         body["viewing"] = _viewing(call, cameras)

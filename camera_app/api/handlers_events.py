@@ -1,6 +1,9 @@
 """The owner's recordings: motion events, their snapshots and clips (HTTP Range, so the browser
-seeks), deletion. Owner only; any other role gets 404, as for an unknown id. Every picture or
-clip served and every deletion is audited by ``camera_app.monitor.recordings``."""
+seeks), deletion. The owner's, and a family viewer's for the cameras the owner granted them
+(``camera_app.monitor.grants``); anyone else, any other camera, and a family viewer's delete get
+404, as for an unknown id (404 rather than 403 for the delete too: a viewer learns nothing from
+the answer, not even that the event exists). Every picture or clip served and every deletion is
+audited by ``camera_app.monitor.recordings``, with the caller's name."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from camera_app.api.errors import ApiError
-from camera_app.api.routes import OWNER, Call, RouteTable
+from camera_app.api.routes import OWNER, RECORDING_READERS, Call, RouteTable
 from camera_app.monitor.recordings import MAX_PAGE, RecordingError
 from camera_app.monitor.store import EventRecord
 from camera_app.tokens import Scope
@@ -58,9 +61,10 @@ def _limit(call: Call) -> int:
     "/api/cameras/{camera_id}/events",
     summary="Motion events of a camera, newest first; query: since, until (unix s), limit "
     f"(1-{MAX_PAGE}, default 50), cursor (from the previous page)",
-    roles=OWNER,
+    roles=RECORDING_READERS,
     tag="recordings",
     hidden=True,
+    recordings=True,
     scope=Scope.EVENTS_READ,
 )
 async def list_events(call: Call) -> web.Response:
@@ -83,15 +87,18 @@ async def list_events(call: Call) -> web.Response:
     "GET",
     "/api/events/{event_id}",
     summary="One motion event",
-    roles=OWNER,
+    roles=RECORDING_READERS,
     tag="recordings",
     hidden=True,
+    recordings=True,
     scope=Scope.EVENTS_READ,
     responses={200: "The event", 404: "No such event"},
 )
 async def get_event(call: Call) -> web.Response:
     try:
-        event = call.ctx.recordings.get(call.param("event_id"))
+        event = call.ctx.recordings.get(
+            call.param("event_id"), within=call.ctx.recording_cameras(call.principal)
+        )
     except RecordingError as err:
         raise _refused(err) from None
     return web.json_response(event_json(event))
@@ -103,6 +110,7 @@ async def _file(call: Call, kind: str, content_type: str) -> web.StreamResponse:
             call.param("event_id"),
             "clip" if kind == "clip" else "snapshot",
             actor=call.actor,
+            within=call.ctx.recording_cameras(call.principal),
         )
     except RecordingError as err:
         raise _refused(err) from None
@@ -122,9 +130,10 @@ async def _file(call: Call, kind: str, content_type: str) -> web.StreamResponse:
     "GET",
     "/api/events/{event_id}/snapshot.jpg",
     summary="The event's snapshot (audited)",
-    roles=OWNER,
+    roles=RECORDING_READERS,
     tag="recordings",
     hidden=True,
+    recordings=True,
     scope=Scope.EVENTS_READ,
     content="image/jpeg",
     responses={200: "JPEG", 404: "No such event or no snapshot"},
@@ -137,9 +146,10 @@ async def event_snapshot(call: Call) -> web.StreamResponse:
     "GET",
     "/api/events/{event_id}/clip.mp4",
     summary="The event's clip; HTTP Range for seeking; ?download=1 to save it (audited)",
-    roles=OWNER,
+    roles=RECORDING_READERS,
     tag="recordings",
     hidden=True,
+    recordings=True,
     scope=Scope.EVENTS_READ,
     content="video/mp4",
     responses={
@@ -156,7 +166,7 @@ async def event_clip(call: Call) -> web.StreamResponse:
 @routes.add(
     "DELETE",
     "/api/events/{event_id}",
-    summary="Delete an event with its clip and snapshot (audited)",
+    summary="Delete an event with its clip and snapshot (audited); the owner's alone",
     roles=OWNER,
     tag="recordings",
     hidden=True,

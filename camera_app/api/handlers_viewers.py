@@ -1,4 +1,5 @@
-"""Inviting and revoking viewers (family, parents) and public viewing links (owner only)."""
+"""Inviting and revoking viewers (family, parents), granting family viewers recordings, and public
+viewing links (owner only)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from camera_app import accounts
 from camera_app.api.context import ApiContext
 from camera_app.api.errors import ApiError
 from camera_app.api.routes import OWNER, Call, RouteTable
-from camera_app.api.schemas import PublicLinkBody, RevokeBody, ViewerBody
+from camera_app.api.schemas import PublicLinkBody, RecordingGrantBody, RevokeBody, ViewerBody
+from camera_app.monitor.grants import GrantError
 from privacy.gates.roles import PROFILE_OF_ROLE, Profile, Role
 
 routes = RouteTable()
@@ -50,7 +52,13 @@ def _check_grant(ctx: ApiContext, body: ViewerBody) -> None:
 )
 async def list_viewers(call: Call) -> web.Response:
     ctx = call.ctx
-    return web.json_response([v.to_json() for v in ctx.controller.viewers.all()])
+    grants = ctx.grants.all()
+    return web.json_response(
+        [
+            {**v.to_json(), "recordings": list(grants.get(v.id, ()))}
+            for v in ctx.controller.viewers.all()
+        ]
+    )
 
 
 @routes.add(
@@ -127,6 +135,36 @@ async def list_public_links(call: Call) -> web.Response:
     return web.json_response(
         [{**link.to_json(), "revoked": link.revoked_at is not None} for link in links]
     )
+
+
+@routes.add(
+    "POST",
+    "/api/viewers/{viewer_id}/recordings",
+    summary="Set which cameras' recordings a family viewer may see (cameras of their invitation; "
+    "[] for none, the default): events, snapshots and clips, never deleting (audited)",
+    roles=OWNER,
+    tag="viewers",
+    body=RecordingGrantBody,
+    responses={
+        200: "The viewer with their recordings grant",
+        404: "No such viewer",
+        409: "The viewer is revoked or expired",
+        422: "Not a family viewer, or a camera outside their invitation",
+    },
+)
+async def grant_recordings(call: Call) -> web.Response:
+    ctx = call.ctx
+    body = await call.body(RecordingGrantBody)
+    viewer = ctx.controller.viewers.get(call.param("viewer_id"))
+    if viewer is None:
+        raise ApiError(404, "unknown_viewer", "no such viewer")
+    try:
+        granted = ctx.grants.replace(viewer, body.cameras, ctx.controller.cameras, actor=call.actor)
+    except GrantError as err:
+        raise ApiError(
+            409 if err.code == "viewer_inactive" else 422, err.code, err.reason
+        ) from None
+    return web.json_response({**viewer.to_json(), "recordings": list(granted)})
 
 
 @routes.add(

@@ -5,7 +5,9 @@ Every route names the roles allowed to call it. ``PUBLIC`` routes need no sessio
 the posted-notice page); any other route without a valid session is a 401, and a session of a
 role not listed is a 403. A path with ``{camera_id}`` also resolves the camera before the handler
 runs: the owner's camera (404 when unknown) or a camera the viewer's grant covers (403 otherwise,
-without saying whether it exists). Handlers take one :class:`Call` with all of that resolved.
+without saying whether it exists); on a route that serves recordings, a camera whose recordings
+the caller may see (404 otherwise, as on a hidden route). Handlers take one :class:`Call` with all
+of that resolved.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ PUBLIC: frozenset[Role] = frozenset()
 OWNER = frozenset({Role.OWNER})
 ACCOUNTS = frozenset({Role.OWNER, Role.FAMILY, Role.PARENT})  # who has a password
 VIEWERS = frozenset(Role)
+#: Who may read recordings: the owner, and family viewers for the cameras the owner granted them
+RECORDING_READERS = frozenset({Role.OWNER, Role.FAMILY})
 
 RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CallHandler = Callable[["Call"], Awaitable[web.StreamResponse]]
@@ -86,6 +90,7 @@ class Route:
     content: str = "application/json"
     hidden: bool = False  # other roles get 404, as for an unknown id (recordings)
     scope: Scope | None = None  # what an API token needs to call it; None: no token may
+    recordings: bool = False  # {camera_id}: a camera whose recordings the caller may see
 
 
 class RouteTable:
@@ -107,10 +112,13 @@ class RouteTable:
         content: str = "application/json",
         hidden: bool = False,
         scope: Scope | None = None,
+        recordings: bool = False,
     ) -> Callable[[CallHandler], CallHandler]:
-        """Register a handler. ``hidden``: a caller of another role gets 404 (not 403), so a
-        viewer cannot even learn that, say, a recording exists. ``scope``: an API token with
-        this scope may call it too; routes without one refuse every token."""
+        """Register a handler. ``hidden``: a caller of another role, or an API token without
+        the scope, gets 404 (not 403), so a viewer cannot even learn that, say, a recording
+        exists. ``scope``: an API token with this scope may call it too; routes without one
+        refuse every token. ``recordings``: the route serves recordings, so ``{camera_id}``
+        resolves only to a camera whose recordings the caller may see (404 otherwise)."""
 
         def register(handler: CallHandler) -> CallHandler:
             self.routes.append(
@@ -126,6 +134,7 @@ class RouteTable:
                     content,
                     hidden,
                     scope,
+                    recordings,
                 )
             )
             return handler
@@ -156,6 +165,8 @@ def _guard(route: Route) -> RouteHandler:
             if principal.scopes is not None and (
                 route.scope is None or route.scope not in principal.scopes
             ):
+                if route.hidden:
+                    raise ApiError(404, "not_found", "no such resource")
                 raise ApiError(403, "token_scope", "this API token may not do this")
             if principal.role not in route.roles:
                 if route.hidden:
@@ -164,7 +175,11 @@ def _guard(route: Route) -> RouteHandler:
                     403, "forbidden", f"{with_article(principal.role)} account cannot do this"
                 )
             if names_camera:
-                camera = ctx.camera_for_viewer(principal, request.match_info["camera_id"])
+                camera_id = request.match_info["camera_id"]
+                if route.recordings:
+                    camera = ctx.camera_for_recordings(principal, camera_id)
+                else:
+                    camera = ctx.camera_for_viewer(principal, camera_id)
         return await route.handler(Call(request, ctx, principal, camera))
 
     guarded.__name__ = route.handler.__name__
@@ -219,6 +234,13 @@ def openapi(table: RouteTable, *, title: str, version: str) -> dict[str, Any]:
             )
         if route.roles:
             op["description"] = "Roles: " + ", ".join(sorted(route.roles))
+            if route.recordings and Role.FAMILY in route.roles:
+                op["description"] += (
+                    "; family viewers only for the cameras whose recordings the owner granted"
+                    " them (404 otherwise)"
+                )
+            if route.hidden:
+                op["description"] += "; any other caller gets 404, as for an unknown id"
         paths.setdefault(route.path, {})[route.method.lower()] = op
     schemas["Error"] = {
         "type": "object",

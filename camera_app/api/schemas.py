@@ -146,6 +146,14 @@ class ViewerBody(Body):
     )
 
 
+class RecordingGrantBody(Body):
+    cameras: list[CameraId] = Field(
+        max_length=64,
+        description="Every camera whose recordings the family viewer may see from now on, "
+        "each one of their invitation; [] takes every recording away.",
+    )
+
+
 class PublicLinkBody(Body):
     label: Annotated[_Text, Field(max_length=64)]
 

@@ -1,5 +1,7 @@
 """The owner's recordings (motion events with their clip and snapshot), as the owner app sees
-them: pages of events, the files behind them, and deletion.
+them: pages of events, the files behind them, and deletion. A family viewer the owner granted
+some cameras (``camera_app.monitor.grants``) reads those cameras' events the same way; deleting
+stays the owner's.
 
 Every access to a picture or a clip is written to the audit log (who, which event, what), and so
 is every deletion, in the same call that serves or deletes it. A browser fetches one clip in many
@@ -14,6 +16,7 @@ import base64
 import binascii
 import logging
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -102,15 +105,29 @@ class Recordings:
         events = rows[:limit]
         return EventPage(events, encode_cursor(events[-1]) if more and events else None)
 
-    def get(self, event_id: str) -> EventRecord:
+    def get(self, event_id: str, *, within: Collection[str] | None = None) -> EventRecord:
+        """The event; ``within`` limits it to those cameras (a family viewer's grant), so an
+        event of any other camera is as unknown as one that never existed."""
         event = self._store.get(event_id)
-        if event is None or event.camera_id not in self._cameras:
+        if (
+            event is None
+            or event.camera_id not in self._cameras
+            or (within is not None and event.camera_id not in within)
+        ):
             raise RecordingError("unknown_event", "no such event")
         return event
 
-    def open_file(self, event_id: str, kind: FileKind, *, actor: str) -> tuple[EventRecord, Path]:
-        """The event and the path of its clip or snapshot, the access audited."""
-        event = self.get(event_id)
+    def open_file(
+        self,
+        event_id: str,
+        kind: FileKind,
+        *,
+        actor: str,
+        within: Collection[str] | None = None,
+    ) -> tuple[EventRecord, Path]:
+        """The event and the path of its clip or snapshot, the access audited (``within`` as
+        for :meth:`get`)."""
+        event = self.get(event_id, within=within)
         relative = event.clip_path if kind == "clip" else event.snapshot_path
         path = self._paths.absolute(relative) if relative else None
         if path is None or not path.is_file():

@@ -124,20 +124,8 @@ class EventStore:
     ) -> list[EventRecord]:
         """Events of ``camera_id``, newest first: started in ``[since, until)`` and, for the next
         page, strictly older than ``before`` (``(started_at, id)`` of the last event seen)."""
-        sql = "SELECT * FROM events WHERE camera_id = ?"
-        params: list[Any] = [camera_id]
-        if since is not None:
-            sql += " AND started_at >= ?"
-            params.append(since)
-        if until is not None:
-            sql += " AND started_at < ?"
-            params.append(until)
-        if before is not None:
-            sql += " AND (started_at < ? OR (started_at = ? AND id < ?))"
-            params += [before[0], before[0], before[1]]
-        sql += " ORDER BY started_at DESC, id DESC LIMIT ?"
-        params.append(limit)
-        return [EventRecord(**dict(r)) for r in self._exec(sql, tuple(params)).fetchall()]
+        sql, params = page_query(camera_id, limit=limit, since=since, until=until, before=before)
+        return [EventRecord(**dict(r)) for r in self._exec(sql, params).fetchall()]
 
     def active(self) -> list[EventRecord]:
         rows = self._exec("SELECT * FROM events WHERE status = 'active'").fetchall()
@@ -149,3 +137,31 @@ class EventStore:
 
     def delete(self, event_id: str) -> None:
         self._exec("DELETE FROM events WHERE id = ?", (event_id,))
+
+
+def page_query(
+    camera_id: str,
+    *,
+    limit: int,
+    since: float | None = None,
+    until: float | None = None,
+    before: tuple[float, str] | None = None,
+) -> tuple[str, tuple[Any, ...]]:
+    """The statement and parameters of :meth:`EventStore.page`, so that its query plan can be
+    checked: the index on ``(camera_id, started_at, id)`` answers it without a sort."""
+    sql = "SELECT * FROM events WHERE camera_id = ?"
+    params: list[Any] = [camera_id]
+    if since is not None:
+        sql += " AND started_at >= ?"
+        params.append(since)
+    if until is not None:
+        sql += " AND started_at < ?"
+        params.append(until)
+    if before is not None:
+        # a row value, not "a < x OR (a = x AND b < y)": SQLite seeks the index to it, where
+        # the OR made it read the camera's events from the newest down to the cursor
+        sql += " AND (started_at, id) < (?, ?)"
+        params += [before[0], before[1]]
+    sql += " ORDER BY started_at DESC, id DESC LIMIT ?"
+    params.append(limit)
+    return sql, tuple(params)

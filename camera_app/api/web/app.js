@@ -124,7 +124,7 @@ function visibleScreens() {
 function shown(screen) {
   // a family member sees Events only for the cameras the owner shared recordings of
   if (screen.name === "events" && me.role === "family") {
-    return (me.recording_cameras ?? []).length > 0;
+    return (me.recordings ?? []).length > 0;
   }
   return true;
 }

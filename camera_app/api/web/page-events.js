@@ -94,7 +94,7 @@ const REFRESH_MS = 15000;
 export async function render(root, ctx) {
   const owner = ctx.me.role === "owner";
   const cameras = await getJson("/api/cameras");
-  const allowed = owner ? cameras : cameras.filter((c) => (ctx.me.recording_cameras ?? []).includes(c.id));
+  const allowed = owner ? cameras : cameras.filter((c) => (ctx.me.recordings ?? []).includes(c.id));
   const state = { camera: allowed[0]?.id, day: "", cursor: null, events: [], open: null };
 
   const cameraSelect = h(

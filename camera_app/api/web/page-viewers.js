@@ -217,7 +217,7 @@ export async function render(root, ctx) {
   }
 
   function inviteUrl(made) {
-    const path = made.invite_path ?? `/#join=${encodeURIComponent(made.code ?? made.invite_code)}`;
+    const path = made.invite_path ?? `/#join=${encodeURIComponent(made.code)}`;
     return new URL(path, window.location.origin).href;
   }
 
@@ -287,11 +287,11 @@ export async function render(root, ctx) {
   }
 
   function recordingAccess(v) {
-    const boxes = cameraChecks(v.recording_cameras ?? []);
+    const boxes = cameraChecks(v.recordings ?? []);
     return h(
       "details",
       { testid: "recording-access" },
-      h("summary", {}, t("recordings_access"), ": ", (v.recording_cameras ?? []).map(name).join(", ") || t("recordings_none")),
+      h("summary", {}, t("recordings_access"), ": ", (v.recordings ?? []).map(name).join(", ") || t("recordings_none")),
       boxes,
       button(t("recordings_save"), async () => {
         await postJson(`/api/viewers/${encodeURIComponent(v.id)}/recordings`, { cameras: checked(boxes) });

@@ -325,7 +325,7 @@ def test_no_other_role_reaches_the_masks(masks_api: tuple[RunningApi, Client]) -
     guest = api.client()
     accepted = guest.post(
         "/api/invites/accept",
-        {"code": invited.body["invite_code"], "password": "granny-pass-1!", "consent": True},
+        {"code": invited.body["code"], "password": "granny-pass-1!", "consent": True},
     )
     assert accepted.status == 201, accepted.body
     family = guest.login("grandma", "granny-pass-1!")

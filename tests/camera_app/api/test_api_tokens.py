@@ -1,6 +1,6 @@
 """Scoped API tokens: made by the owner for an integration, shown once, limited to their
-scopes (every other route refuses them), audited, and dead once revoked. A real server on
-loopback (``testkit.api``)."""
+scopes (every other route refuses them, with 404 where the route is hidden from other roles),
+audited, and dead once revoked. A real server on loopback (``testkit.api``)."""
 
 from __future__ import annotations
 
@@ -28,10 +28,14 @@ def test_a_token_does_what_its_scopes_allow_and_nothing_else(
 
     assert ha.get(f"/api/cameras/{CAMERA}/events").status == 200
     assert ha.get("/api/events/ev1/snapshot.jpg").status == 200
-    for method, path in (
+    for method, path in (  # the owner's hidden routes look to it as to anyone: not there
         ("GET", "/api/device/health"),  # device:read, not given
         ("POST", f"/api/cameras/{CAMERA}/disarm"),  # monitoring:arm, not given
         ("DELETE", "/api/events/ev1"),  # no token may
+    ):
+        hidden = ha.call(method, path)
+        assert hidden.status == 404 and hidden.error == "not_found", (method, path)
+    for method, path in (
         ("GET", "/api/me"),
         ("GET", f"/api/cameras/{CAMERA}/streaming"),
         ("POST", f"/api/cameras/{CAMERA}/streaming/start"),

@@ -12,7 +12,6 @@ import logging
 import sqlite3
 from collections.abc import Mapping
 
-from camera_app.api.app import public_base_url
 from camera_app.api.context import ApiContext
 from camera_app.api.server import ApiServer
 from camera_app.config.app import AppConfig
@@ -117,7 +116,6 @@ class OwnerServices:
             tokens=ApiTokens(conn, clock, audit),
             limiter=LoginLimiter(config.api.login_max_failures, config.api.login_window_s, clock),
             audit=audit,
-            public_base_url=public_base_url(config),
             tls=config.api.tls,
         )
         self._server = ApiServer(self.context)

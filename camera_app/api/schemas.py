@@ -89,6 +89,13 @@ class NoticeBody(Body):
     purpose: Annotated[_Text, Field(max_length=160)]
     contact: Annotated[_Text, Field(max_length=120)]
     hours: Schedule = Field(description="Streaming hours printed on the sign (and enforced).")
+    public_url: Annotated[str, Field(max_length=200)] | None = Field(
+        default=None,
+        description="Public base URL customers' phones open (the QR code points at "
+        "<public_url>/notice/<id>), e.g. https://shop-cam.example.com. Default: "
+        "streaming.public_url. Refused (422 unreachable_public_url) when missing, loopback, "
+        "link-local, private, .local/.lan/.home.arpa, single-label or not http(s).",
+    )
 
 
 class AttestBody(Body):

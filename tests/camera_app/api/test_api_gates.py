@@ -333,7 +333,11 @@ def merchant(start_api: ApiFactory) -> tuple[RunningApi, Client]:
     api = start_api(
         {
             "camera": {"id": "counter", "name": "Front counter"},
-            "streaming": {"profile": "merchant", "notice_reconfirm_days": 30},
+            "streaming": {
+                "profile": "merchant",
+                "notice_reconfirm_days": 30,
+                "public_url": "https://shop-cam.example.com/",
+            },
         }
     )
     return api, api.owner()

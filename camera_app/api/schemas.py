@@ -122,7 +122,8 @@ class ViewerBody(Body):
     )
     watermark: bool = Field(
         default=True,
-        description="Burn account id + time into the stream (always on for parents).",
+        description="Burn account id + time into the stream. Always on for parents: false "
+        "is refused for them (422).",
     )
     expires_on: date | None = Field(
         default=None, description="Parents: required last day of access (YYYY-MM-DD)."

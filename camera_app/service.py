@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
 
-from camera_app.accounts import ensure_setup_code
+from camera_app.accounts import SetupHint, ensure_setup_code
 from camera_app.app import OwnerServices
 from camera_app.config.app import AppConfig
 from camera_app.config.changes import record_config_changes
@@ -41,11 +42,14 @@ def run_service(
     duration: float | None,
     clock: Clock,
     stop: threading.Event | None = None,
+    config_file: Path | None = None,
 ) -> int:
     """Run until ``stop`` is set, SIGTERM/SIGINT, ``duration`` seconds, or a finite source ends.
 
     Returns a process exit code; a source that cannot be opened at all is a final error (exit 4)
     rather than a crash loop, while live cameras that fail later are reconnected by the feed.
+    An owner API that cannot listen raises :class:`~camera_app.app.ApiUnavailable` (exit 4).
+    ``config_file`` is the file ``config`` came from, named in the setup banner's command.
     """
     stop = stop or threading.Event()
     _install_signal_handlers(stop)
@@ -54,32 +58,43 @@ def run_service(
     conn = open_database(paths.database)
     store = EventStore(conn)
     recover_interrupted(store, paths)
-    ensure_setup_code(conn, clock)
     record_config_changes(conn, config, clock)
-
-    cap = config.capture
-    spec = source or cap.source
-    capture = open_source(
-        spec, width=cap.width, height=cap.height, fps=cap.fps, pacing=cap.pacing, loop=cap.loop
-    )
+    control = MonitoringControl(paths.database, clock)
+    health = DeviceHealth(paths.root, config.storage.quota_mb, clock)
+    preview = LatestPicture()
+    indicator = StreamingIndicator(config.streaming.indicator_pin)
+    owner: OwnerServices | None = None
+    try:
+        # The API first: when it cannot listen (a port another program holds), the service ends
+        # here with the reason, instead of running on without it before the camera is opened.
+        owner = _start_owner_services(config, clock, indicator, control, health, preview)
+        listen_url = owner.url if owner is not None else None
+        ensure_setup_code(conn, clock, hint=SetupHint.of_this_process(config_file, listen_url))
+        cap = config.capture
+        spec = source or cap.source
+        capture = open_source(
+            spec, width=cap.width, height=cap.height, fps=cap.fps, pacing=cap.pacing, loop=cap.loop
+        )
+    except BaseException:
+        if owner is not None:
+            owner.stop()
+        indicator.close()
+        control.close()
+        conn.close()
+        raise
     masks = config.privacy_masks
     masker = PrivacyMasker([a.points for a in masks.areas], masks.color)
     if masker:
         log.info("burning %d static privacy mask(s) into every frame", len(masker))
     feed = CaptureFeed(capture, masker)
     pipeline = MonitoringPipeline(config, store, paths, clock, blocking=not capture.realtime)
-    control = MonitoringControl(paths.database, clock)
     control.apply(pipeline)  # armed or not as the owner left it, before the first frame
-    health = DeviceHealth(paths.root, config.storage.quota_mb, clock)
-    preview = LatestPicture()
     log.info(
         "monitoring camera %s from %s; data in %s; live streaming is off until the owner starts it",
         config.camera.id,
         capture.name,
         paths.root,
     )
-    indicator = StreamingIndicator(config.streaming.indicator_pin)
-    owner = _start_owner_services(config, clock, indicator, control, health, preview)
     live = owner.live if owner is not None else None
     privacy_feed = (
         live.open_feed(config.camera.id, lambda: build_stage(config.privacy))
@@ -162,19 +177,19 @@ def _start_owner_services(
     health: DeviceHealth,
     preview: LatestPicture,
 ) -> OwnerServices | None:
-    """The owner API and the live subsystem; None when the API is off or cannot start."""
+    """The owner API and the live subsystem; None when the API is off.
+
+    Raises :class:`~camera_app.app.ApiUnavailable` when it cannot start: a device whose owner
+    cannot reach it (nor change its settings, nor see its recordings) must not look as if it
+    ran, so ``camera-app run`` ends with the reason and systemd shows a failed unit.
+    """
     if not config.api.enabled:
         log.info("owner API disabled (api.enabled: false); live streaming is unavailable")
         return None
     owner = OwnerServices(
         config, clock, indicator, monitoring=control, health=health, preview=preview
     )
-    try:
-        owner.start()
-    except RuntimeError as err:
-        # Monitoring is the camera's first job: it keeps recording without the API.
-        log.error("%s; monitoring continues, live streaming is unavailable", err)
-        return None
+    owner.start()
     return owner
 
 

@@ -16,6 +16,7 @@ from camera_app.api.schemas import (
     RegistrationBody,
     RevokeBody,
 )
+from privacy.documents import DocumentType
 from privacy.gates.store import PostedNotice
 from privacy.notice_sign import (
     MAX_LENGTHS,
@@ -37,7 +38,12 @@ def _registration_json(reg: Registration) -> dict[str, object]:
         "id": reg.id,
         "kind": reg.kind,
         "name": reg.name,
-        "resident_id": reg.masked_id,
+        "document_type": reg.document_type,
+        "country": reg.country,
+        "document_number": reg.masked_id,
+        # kept for clients of resident-ID registrations (the same masked number)
+        "resident_id": reg.masked_id if reg.document_type == DocumentType.RESIDENT_ID else None,
+        "organisation": reg.organisation,
         "uscc": reg.uscc,
         "created_at": reg.created_at,
         "revoked_at": reg.revoked_at,
@@ -49,6 +55,27 @@ def _refused(err: RegistrationError) -> ApiError:
     return ApiError(
         422, "invalid_registration", str(err), extra={"field": err.field, "check": err.check}
     )
+
+
+def _document_number(body: RegistrationBody) -> str:
+    """The number from the field its document type uses; the other one must be left out."""
+    if body.document_type == DocumentType.RESIDENT_ID:
+        used, unused = ("resident_id", body.resident_id), ("document_number", body.document_number)
+    else:
+        used, unused = ("document_number", body.document_number), ("resident_id", body.resident_id)
+    if unused[1] is not None:
+        raise _refused(
+            RegistrationError(
+                unused[0], "format", f"{unused[0]}: not for document_type {body.document_type}"
+            )
+        )
+    if used[1] is None:
+        raise _refused(
+            RegistrationError(
+                used[0], "length", f"{used[0]}: required for document_type {body.document_type}"
+            )
+        )
+    return used[1]
 
 
 @routes.add(
@@ -66,7 +93,8 @@ async def list_registrations(call: Call) -> web.Response:
 @routes.add(
     "POST",
     "/api/registrations",
-    summary="Register the person responsible (resident ID, plus USCC for organisations)",
+    summary="Register the person responsible (resident ID, passport or HK/Macao/Taiwan permit; "
+    "plus USCC for organisations)",
     roles=OWNER,
     tag="registration",
     body=RegistrationBody,
@@ -77,7 +105,14 @@ async def add_registration(call: Call) -> web.Response:
     body = await call.body(RegistrationBody)
     try:
         reg = ctx.registrations.add(
-            body.kind, body.name, body.resident_id, body.uscc, actor=call.actor
+            body.kind,
+            body.name,
+            _document_number(body),
+            body.uscc,
+            actor=call.actor,
+            document_type=body.document_type,
+            country=body.country,
+            organisation=body.organisation,
         )
     except RegistrationError as err:
         raise _refused(err) from None

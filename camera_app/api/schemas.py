@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from camera_app.tokens import Scope
+from privacy.documents import DocumentType
 from privacy.gates.roles import RegistrationKind, Role
 from privacy.gates.schedule import Schedule
 
@@ -70,13 +71,39 @@ class StopBody(Body):
 
 class RegistrationBody(Body):
     kind: RegistrationKind
-    name: Annotated[str, Field(max_length=200)]
-    resident_id: Annotated[str, Field(max_length=64)] = Field(
-        description="18-character PRC resident ID number; stored encrypted, shown masked."
+    name: Annotated[str, Field(max_length=200)] = Field(
+        description="The responsible person's name (owner, legal representative or "
+        "responsible person)."
+    )
+    document_type: DocumentType = Field(
+        default=DocumentType.RESIDENT_ID,
+        description="The identity document: resident_id (PRC resident ID, also HK/Macao/Taiwan "
+        "residence permits), passport, hk_macao_permit or taiwan_permit (Mainland Travel "
+        "Permits).",
+    )
+    resident_id: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None,
+        description="document_type resident_id: the 18-character PRC resident ID number; "
+        "stored encrypted, shown masked.",
+    )
+    document_number: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None,
+        description="Other document types: the passport or permit number; stored encrypted, "
+        "shown masked.",
+    )
+    country: Annotated[str, Field(max_length=8)] | None = Field(
+        default=None,
+        description="ISO 3166-1 alpha-2 code of the country that issued the passport (required "
+        "for passports); for a permit the holder's region (HK, MO, TW), derived when left out.",
     )
     uscc: Annotated[str, Field(max_length=64)] | None = Field(
         default=None,
         description="Unified Social Credit Code (institution and business only).",
+    )
+    organisation: Annotated[str, Field(max_length=200)] | None = Field(
+        default=None,
+        description="Institution or business only: its name as registered, e.g. "
+        "'Smith & Sons (Shanghai) Ltd.' or '上海某某（浦东）有限公司'.",
     )
 
 

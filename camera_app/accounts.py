@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import os
+import pwd
 import secrets
+import shlex
+import socket
 import sqlite3
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
+from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -58,22 +67,101 @@ def issue_setup_code(conn: sqlite3.Connection, clock: Clock) -> str:
     return code
 
 
-def announce_setup_code(code: str, out: TextIO | None = None) -> None:
-    """Show the code once on the console (the journal under systemd), never in the app's log."""
+@dataclass(frozen=True, slots=True)
+class SetupHint:
+    """Where the owner takes the setup code: commands that work as printed, and the web address
+    of the browser set-up (None when the API is off or its port is not known)."""
+
+    program: tuple[str, ...]  # e.g. runuser -u camera-app -- /opt/camera-app/bin/camera-app-launch
+    config_file: Path | None
+    web_url: str | None
+
+    @classmethod
+    def of(
+        cls,
+        executable: Sequence[str],
+        config_file: Path | None,
+        listen_url: str | None,
+        run_as: str | None = None,
+    ) -> SetupHint:
+        """``executable``: the program and its leading arguments; ``config_file``: the config
+        the service was started with; ``listen_url``: the owner API's listener; ``run_as``: the
+        service's user, which the command must run as (the database's files must stay its own).
+        """
+        program = tuple(executable)
+        if run_as is not None:
+            program = ("runuser", "-u", run_as, "--", *program)
+        config = Path(config_file).absolute() if config_file is not None else None
+        return cls(program, config, browser_address(listen_url) + "/" if listen_url else None)
+
+    def command(self, *action: str) -> str:
+        """The shell command for ``camera-app <action>`` with this device's config."""
+        words = [*self.program, *action]
+        if self.config_file is not None:
+            words += ["--config", str(self.config_file)]
+        return shlex.join(words)
+
+    @classmethod
+    def of_this_process(cls, config_file: Path | None, listen_url: str | None) -> SetupHint:
+        """The hint for the running ``camera-app``: the launcher the systemd unit runs it
+        through (``CAMERA_APP_LAUNCHER``, set by ``camera-app-launch``), else its own absolute
+        path; as the service user when systemd started it."""
+        under_systemd = "INVOCATION_ID" in os.environ
+        run_as = pwd.getpwuid(os.geteuid()).pw_name if under_systemd else None
+        return cls.of(_this_executable(), config_file, listen_url, run_as)
+
+
+def _this_executable() -> list[str]:
+    launcher = os.environ.get("CAMERA_APP_LAUNCHER")
+    if launcher:
+        return [launcher]
+    script = Path(sys.argv[0]).absolute() if sys.argv and sys.argv[0] else None
+    if script is not None and script.suffix != ".py" and os.access(script, os.X_OK):
+        return [str(script)]  # the console script (a symlink to it is kept as it was called)
+    return [sys.executable, "-m", "camera_app.cli"]  # started as python -m, or embedded
+
+
+def browser_address(listen_url: str) -> str:
+    """The address a browser opens for a listener at ``listen_url`` (``scheme://host:port``): a
+    wildcard listen address (0.0.0.0, ::) is named by the device's host name instead."""
+    parts = urlsplit(listen_url)
+    host = parts.hostname or ""
+    try:
+        wildcard = ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        wildcard = False
+    if wildcard:
+        host = socket.gethostname()
+    elif ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+def announce_setup_code(code: str, hint: SetupHint, out: TextIO | None = None) -> None:
+    """Show the code once on the console (the journal under systemd), never in the app's log,
+    with the exact command and the web address that take it."""
     out = out or sys.stderr
-    out.write(
-        "\n"
-        "  ┌──────────────────────────────────────────────────────────┐\n"
-        "  │  No owner account yet. One-time setup code:              │\n"
-        f"  │      {code}                                      │\n"
-        "  │  Create the owner with:  camera-app owner setup          │\n"
-        "  │  It is shown only this once and expires in 7 days.       │\n"
-        "  └──────────────────────────────────────────────────────────┘\n\n"
-    )
+    lines = [
+        "No owner account yet. One-time setup code:",
+        f"    {code}",
+        "It is shown only this once and expires in 7 days.",
+    ]
+    if hint.web_url:
+        lines += ["Create the owner account in a browser at:", f"    {hint.web_url}"]
+        lines.append("or on this device with:")
+    else:
+        lines.append("Create the owner account on this device with:")
+    lines.append(f"    {hint.command('owner', 'setup')}")
+    rule = "─" * 62
+    out.write("\n  ┌" + rule + "\n" + "".join(f"  │  {line}\n" for line in lines))
+    out.write("  └" + rule + "\n\n")
     out.flush()
 
 
-def ensure_setup_code(conn: sqlite3.Connection, clock: Clock, out: TextIO | None = None) -> bool:
+def ensure_setup_code(
+    conn: sqlite3.Connection, clock: Clock, out: TextIO | None = None, *, hint: SetupHint
+) -> bool:
     """On a device without an owner, issue and show a setup code unless a valid one is pending.
 
     Returns True when a new code was shown.
@@ -86,10 +174,11 @@ def ensure_setup_code(conn: sqlite3.Connection, clock: Clock, out: TextIO | None
     if pending:
         log.warning(
             "no owner account yet: use the setup code shown at first start, or make a new one "
-            "with 'camera-app owner new-code'"
+            "with: %s",
+            hint.command("owner", "new-code"),
         )
         return False
-    announce_setup_code(issue_setup_code(conn, clock), out)
+    announce_setup_code(issue_setup_code(conn, clock), hint, out)
     log.warning("no owner account yet: a one-time setup code was shown on the console")
     return True
 

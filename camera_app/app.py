@@ -8,13 +8,14 @@ Everything the API's handlers use is built here; the API package only speaks HTT
 from __future__ import annotations
 
 import concurrent.futures
+import errno
 import logging
 import sqlite3
 from collections.abc import Mapping
 
-from camera_app.api.app import public_base_url
 from camera_app.api.context import ApiContext
 from camera_app.api.server import ApiServer
+from camera_app.config.api import ApiConfig
 from camera_app.config.app import AppConfig
 from camera_app.eventloop import LoopThread
 from camera_app.health import DeviceHealth
@@ -29,6 +30,7 @@ from camera_app.preview import LatestPicture
 from camera_app.tokens import ApiTokens
 from firmware.clock import Clock
 from firmware.db import open_database
+from firmware.errors import AppError, ExitCode
 from firmware.indicator import StreamingIndicator
 from firmware.paths import StoragePaths
 from privacy.audit import AuditLog
@@ -42,10 +44,38 @@ START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 
 
+class ApiUnavailable(AppError, RuntimeError):
+    """The owner API could not start; the message says why and what to do."""
+
+    exit_code = ExitCode.RUNTIME
+
+
+def _start_failure(api: ApiConfig, err: Exception) -> ApiUnavailable:
+    where = f"{api.host}:{api.port}"
+    if isinstance(err, OSError) and err.errno == errno.EADDRINUSE:
+        return ApiUnavailable(
+            f"the owner API cannot listen on {where}: the port is already in use (another "
+            "camera-app, or another program, holds it). Stop that program, or choose another "
+            "port with 'camera-app run --port N' or api.port in the config file"
+        )
+    if isinstance(err, OSError) and err.errno == errno.EACCES:
+        return ApiUnavailable(
+            f"the owner API may not listen on {where}: ports below 1024 need privileges this "
+            "service does not have; choose a port from 1024 up (--port N or api.port)"
+        )
+    if isinstance(err, OSError) and err.errno == errno.EADDRNOTAVAIL:
+        return ApiUnavailable(
+            f"the owner API cannot listen on {where}: this device has no such address; "
+            "use --host or api.host with one of its addresses, or 0.0.0.0"
+        )
+    return ApiUnavailable(f"the owner API could not start on {where}: {err}")
+
+
 class OwnerServices:
     """The live subsystem and the owner API, running on their own event-loop thread.
 
-    ``start()`` returns once the API listens (raises RuntimeError if it cannot); ``stop()`` ends
+    ``start()`` returns once the API listens (raises :class:`ApiUnavailable` if it cannot,
+    saying why); ``stop()`` ends
     every live stream first (nothing streams without the API that controls it), then closes the
     listener and the loop. ``cameras`` overrides the cameras of the config (tests, several
     cameras); ``monitoring``, ``health``, ``preview`` and ``masks`` come from the capture side
@@ -86,7 +116,7 @@ class OwnerServices:
             self.url = self._loop.run(self._start(), START_TIMEOUT_S)
         except Exception as err:
             self.stop()
-            raise RuntimeError(f"owner API could not start: {err}") from err
+            raise _start_failure(self._config.api, err) from err
         assert self.live is not None
         self._supervision = self._loop.spawn(self.live.supervise())
 
@@ -123,7 +153,6 @@ class OwnerServices:
             tokens=ApiTokens(conn, clock, audit),
             limiter=LoginLimiter(config.api.login_max_failures, config.api.login_window_s, clock),
             audit=audit,
-            public_base_url=public_base_url(config),
             tls=config.api.tls,
         )
         self._server = ApiServer(self.context)

@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from camera_app.config import AppConfig, load_config
+from camera_app.config import AppConfig, load_config, override_api_address
 from firmware.clock import SystemClock
 from firmware.db import DatabaseError, open_database
 from firmware.errors import AppError, ExitCode
@@ -41,6 +41,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from camera_app.service import run_service
 
     config = _load(args.config)
+    if args.host is not None or args.port is not None:
+        config = override_api_address(config, host=args.host, port=args.port)
     _setup_logging(args.log_level or config.logging.level)
     return run_service(
         config,
@@ -112,14 +114,21 @@ def _cmd_owner_setup(args: argparse.Namespace) -> int:
 
 
 def _cmd_owner_new_code(args: argparse.Namespace) -> int:
-    from camera_app.accounts import announce_setup_code, has_owner, issue_setup_code
+    from camera_app.accounts import SetupHint, announce_setup_code, has_owner, issue_setup_code
 
+    config = _load(args.config)
+    api = config.api
+    # the address the service listens on by its config (a port of 0 is only known to it)
+    listen = None
+    if api.enabled and api.port:
+        listen = f"{'https' if api.tls else 'http'}://{api.host}:{api.port}"
+    hint = SetupHint.of_this_process(Path(args.config) if args.config else None, listen)
     conn = _open_db(args)
     try:
         if has_owner(conn):
             sys.stderr.write("error: an owner account already exists\n")
             return ExitCode.USAGE
-        announce_setup_code(issue_setup_code(conn, SystemClock()))
+        announce_setup_code(issue_setup_code(conn, SystemClock()), hint)
     finally:
         conn.close()
     return ExitCode.OK
@@ -337,6 +346,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--source",
         help="override capture.source: auto, picamera2, v4l2:DEV, file:PATH, rtsp://…, test:",
+    )
+    run.add_argument(
+        "--port",
+        type=int,
+        help="listen on this TCP port for the owner API and web app (overrides api.port; "
+        "0: any free port)",
+    )
+    run.add_argument(
+        "--host",
+        help="listen on this address (overrides api.host; plain HTTP only on a loopback address)",
     )
     run.add_argument("--duration", type=float, help="stop after this many seconds")
     run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

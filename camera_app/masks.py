@@ -139,6 +139,16 @@ class MaskSettings:
         with self._lock:
             return self._current
 
+    def attach_feed(self, feed: CaptureFeed) -> None:
+        """Let saves swap ``feed``'s masker from now on, and give it the masks in force now.
+
+        The service opens the camera after the owner API listens (a taken port then ends the
+        start before the camera opens), so a save may come before the feed exists: under the
+        lock, nothing saved in between is lost."""
+        with self._lock:
+            self._feed = feed
+            feed.swap_masker_threadsafe(self._current.masker())
+
     @property
     def file_backed(self) -> bool:
         return self._file is not None

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from camera_app.accounts import ensure_setup_code
+from camera_app.accounts import SetupHint, ensure_setup_code
 from camera_app.app import OwnerServices
 from camera_app.config.app import AppConfig
 from camera_app.config.changes import record_config_changes
@@ -16,7 +16,7 @@ from camera_app.config.file import ConfigFile
 from camera_app.health import DeviceHealth
 from camera_app.heartbeat import ServiceHeartbeat
 from camera_app.live.subsystem import LiveSubsystem
-from camera_app.masks import Masks, MaskSettings
+from camera_app.masks import MaskSettings
 from camera_app.monitor.control import MonitoringControl
 from camera_app.monitor.pipeline import MonitoringPipeline
 from camera_app.monitor.store import EventStore
@@ -49,7 +49,9 @@ def run_service(
 
     Returns a process exit code; a source that cannot be opened at all is a final error (exit 4)
     rather than a crash loop, while live cameras that fail later are reconnected by the feed.
-    ``config_file`` is the file ``config`` was read from: the owner app saves masks into it.
+    An owner API that cannot listen raises :class:`~camera_app.app.ApiUnavailable` (exit 4).
+    ``config_file`` is the file ``config`` came from: named in the setup banner's command, and
+    where the owner app saves masks.
     """
     stop = stop or threading.Event()
     _install_signal_handlers(stop)
@@ -58,38 +60,47 @@ def run_service(
     conn = open_database(paths.database)
     store = EventStore(conn)
     recover_interrupted(store, paths)
-    ensure_setup_code(conn, clock)
     record_config_changes(conn, config, clock)
-
-    cap = config.capture
-    spec = source or cap.source
-    capture = open_source(
-        spec, width=cap.width, height=cap.height, fps=cap.fps, pacing=cap.pacing, loop=cap.loop
-    )
-    masker = Masks.of(config).masker()
-    if masker:
-        log.info("burning %d static privacy mask(s) into every frame", len(masker))
-    feed = CaptureFeed(capture, masker)
-    masks = MaskSettings(
-        config,
-        ConfigFile(config_file) if config_file is not None else None,
-        paths.database,
-        clock,
-        feed=feed,
-    )
-    pipeline = MonitoringPipeline(config, store, paths, clock, blocking=not capture.realtime)
     control = MonitoringControl(paths.database, clock)
-    control.apply(pipeline)  # armed or not as the owner left it, before the first frame
     health = DeviceHealth(paths.root, config.storage.quota_mb, clock)
     preview = LatestPicture()
+    indicator = StreamingIndicator(config.streaming.indicator_pin)
+    masks = MaskSettings(
+        config, ConfigFile(config_file) if config_file is not None else None, paths.database, clock
+    )
+    owner: OwnerServices | None = None
+    try:
+        # The API first: when it cannot listen (a port another program holds), the service ends
+        # here with the reason, instead of running on without it before the camera is opened.
+        owner = _start_owner_services(config, clock, indicator, control, health, preview, masks)
+        listen_url = owner.url if owner is not None else None
+        ensure_setup_code(conn, clock, hint=SetupHint.of_this_process(config_file, listen_url))
+        cap = config.capture
+        spec = source or cap.source
+        capture = open_source(
+            spec, width=cap.width, height=cap.height, fps=cap.fps, pacing=cap.pacing, loop=cap.loop
+        )
+    except BaseException:
+        if owner is not None:
+            owner.stop()
+        indicator.close()
+        control.close()
+        masks.close()
+        conn.close()
+        raise
+    feed = CaptureFeed(capture, None)
+    masks.attach_feed(feed)  # the masks in force, also one saved while the camera opened
+    masker = masks.current.masker()
+    if masker:
+        log.info("burning %d static privacy mask(s) into every frame", len(masker))
+    pipeline = MonitoringPipeline(config, store, paths, clock, blocking=not capture.realtime)
+    control.apply(pipeline)  # armed or not as the owner left it, before the first frame
     log.info(
         "monitoring camera %s from %s; data in %s; live streaming is off until the owner starts it",
         config.camera.id,
         capture.name,
         paths.root,
     )
-    indicator = StreamingIndicator(config.streaming.indicator_pin)
-    owner = _start_owner_services(config, clock, indicator, control, health, preview, masks)
     live = owner.live if owner is not None else None
     privacy_feed = (
         live.open_feed(config.camera.id, lambda: build_stage(config.privacy))
@@ -175,7 +186,12 @@ def _start_owner_services(
     preview: LatestPicture,
     masks: MaskSettings,
 ) -> OwnerServices | None:
-    """The owner API and the live subsystem; None when the API is off or cannot start."""
+    """The owner API and the live subsystem; None when the API is off.
+
+    Raises :class:`~camera_app.app.ApiUnavailable` when it cannot start: a device whose owner
+    cannot reach it (nor change its settings, nor see its recordings) must not look as if it
+    ran, so ``camera-app run`` ends with the reason and systemd shows a failed unit.
+    """
     if not config.api.enabled:
         log.info("owner API disabled (api.enabled: false); live streaming is unavailable")
         return None
@@ -188,12 +204,7 @@ def _start_owner_services(
         preview=preview,
         masks=masks,
     )
-    try:
-        owner.start()
-    except RuntimeError as err:
-        # Monitoring is the camera's first job: it keeps recording without the API.
-        log.error("%s; monitoring continues, live streaming is unavailable", err)
-        return None
+    owner.start()
     return owner
 
 

@@ -2,8 +2,13 @@
 
 The sign is an A4 PDF in Simplified Chinese and English: heading, camera pictogram, who operates
 the camera and why, how to reach them, when it streams, the notice id, the privacy statement
-(faces blurred before streaming, nothing used for training) and a QR code to the public notice
-page with its URL printed underneath.
+and a QR code to the public notice page with its URL printed underneath.
+
+The privacy statement (:class:`PrivacyStatement`) is worded from the device's configuration, so
+that it stays true: how faces are redacted in the live stream (a solid box or pixelated, as
+``privacy.method`` says), that the camera also keeps private recordings (faces not redacted),
+who keeps them and for how long (``storage.retention_days``), and that nothing is used for
+training.
 
 The Chinese text is set in an embedded TrueType font (WenQuanYi Micro Hei, Debian package
 ``fonts-wqy-microhei``; Zen Hei from ``fonts-wqy-zenhei`` also works). reportlab's built-in CID
@@ -17,12 +22,15 @@ import logging
 import os
 import re
 import secrets
+import shutil
+import subprocess
 import tempfile
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 import segno
@@ -34,7 +42,15 @@ from reportlab.pdfgen.canvas import Canvas
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FONT_CANDIDATES", "MAX_LENGTHS", "NoticeInfo", "new_notice_id", "render_notice_pdf"]
+__all__ = [
+    "FONT_CANDIDATES",
+    "MAX_LENGTHS",
+    "NoticeInfo",
+    "PrivacyStatement",
+    "new_notice_id",
+    "render_notice_pdf",
+    "render_preview_png",
+]
 
 # Ordered by preference; (path, index of the face inside a .ttc collection).
 FONT_CANDIDATES: tuple[tuple[Path, int], ...] = (
@@ -60,13 +76,12 @@ _NOTICE_ID_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
 
 HEADING_ZH = "直播摄像提示"
 HEADING_EN = "Live camera notice"
-STATEMENT_ZH = (
-    "画面中的人脸在直播前已自动模糊处理。本摄像头拍摄的任何画面都不会用于训练人工智能或其他模型。"
-)
-STATEMENT_EN = (
-    "Faces are blurred automatically before the video is streamed. Nothing this camera "
-    "captures is used to train AI or any other model."
-)
+Redaction = Literal["fill", "pixelate"]
+# How the live stream hides faces, by privacy.method: (zh, en)
+_REDACTION_WORDS: dict[str, tuple[str, str]] = {
+    "fill": ("用实心色块完全遮挡", "covered with solid blocks"),
+    "pixelate": ("打上马赛克", "pixelated"),
+}
 SCAN_ZH = "扫码查看完整隐私说明"
 SCAN_EN = "Scan for the full privacy notice"
 
@@ -83,9 +98,51 @@ def new_notice_id() -> str:
 
 
 @dataclass(frozen=True)
+class PrivacyStatement:
+    """The promise printed on the sign, worded from the configuration it describes.
+
+    ``redaction`` is ``privacy.method`` (``fill``: a solid box, ``pixelate``), and
+    ``retention_days`` is ``storage.retention_days``, how long the private recordings are kept.
+    """
+
+    redaction: Redaction
+    retention_days: float
+
+    def __post_init__(self) -> None:
+        if self.redaction not in _REDACTION_WORDS:
+            raise ValueError(f"redaction must be one of {', '.join(_REDACTION_WORDS)}")
+        days = self.retention_days
+        if isinstance(days, bool) or not isinstance(days, int | float) or not 0 < days <= 3650:
+            raise ValueError("retention_days must be a number of days from 0 to 3650")
+
+    def _days(self) -> str:
+        return f"{self.retention_days:g}"
+
+    def zh(self) -> str:
+        redacted = _REDACTION_WORDS[self.redaction][0]
+        return (
+            f"直播：画面中的人脸在视频离开摄像头之前已自动{redacted}，无法确认的画面不会播出。"
+            f"录像：本摄像头另有不公开的移动侦测录像（人脸未遮挡），由运营方保存在摄像头内，"
+            f"最长保留 {self._days()} 天，不用于直播。"
+            "本摄像头拍摄的任何画面都不会用于训练人工智能或其他模型。"
+        )
+
+    def en(self) -> str:
+        redacted = _REDACTION_WORDS[self.redaction][1]
+        unit = "day" if self.retention_days == 1 else "days"
+        return (
+            f"Live stream: faces are {redacted} automatically before the video leaves the "
+            "camera; frames it cannot check are not streamed. Recordings: the camera also "
+            "records motion privately, with faces not masked; the operator keeps these "
+            f"recordings on the camera for at most {self._days()} {unit} and does not stream "
+            "them. Nothing this camera captures is used to train AI or any other model."
+        )
+
+
+@dataclass(frozen=True)
 class NoticeInfo:
-    """What the posted notice says. Every field is required, single-line and length-limited;
-    construction raises ``ValueError`` on bad input."""
+    """What the posted notice says. Every text field is required, single-line and
+    length-limited; construction raises ``ValueError`` on bad input."""
 
     notice_id: str
     operator: str
@@ -94,9 +151,14 @@ class NoticeInfo:
     streaming_hours: str
     notice_url: str
     camera_name: str
+    statement: PrivacyStatement
 
     def __post_init__(self) -> None:
+        if not isinstance(self.statement, PrivacyStatement):
+            raise ValueError("statement must be a PrivacyStatement")
         for field in fields(self):
+            if field.name not in MAX_LENGTHS:
+                continue
             value = getattr(self, field.name)
             if not isinstance(value, str):
                 raise ValueError(f"{field.name} must be a string, not {type(value).__name__}")
@@ -142,10 +204,10 @@ def render_notice_pdf(info: NoticeInfo, out: Path, *, font_path: Path | None = N
     # Re-validate: frozen stops plain assignment only; object.__setattr__ can still change a field.
     info.__post_init__()
     font = _register_font(font_path)
-    for field in fields(info):
-        missing = _missing_glyphs(font, getattr(info, field.name))
+    for name in MAX_LENGTHS:
+        missing = _missing_glyphs(font, getattr(info, name))
         if missing:
-            raise ValueError(f"{field.name} has characters the sign cannot print: {missing!r}")
+            raise ValueError(f"{name} has characters the sign cannot print: {missing!r}")
 
     out = Path(out)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
@@ -168,6 +230,35 @@ def render_notice_pdf(info: NoticeInfo, out: Path, *, font_path: Path | None = N
     log.info("wrote posted notice %s to %s", info.notice_id, out)
 
 
+PREVIEW_DPI = 96  # A4 at 96 dpi: 794 x 1123 pixels, a phone screen's worth of detail
+_PREVIEW_TIMEOUT_S = 30.0
+
+
+def render_preview_png(pdf: Path, *, dpi: int = PREVIEW_DPI) -> bytes:
+    """The first page of the sign ``pdf`` as a PNG, for showing it before it is printed.
+
+    Rendered by poppler's ``pdftoppm`` (Debian package ``poppler-utils``, which
+    ``deploy/sysdeps.sh`` installs; none of the Python packages the app depends on renders
+    PDF). Raises ``RuntimeError`` when it is missing or fails.
+    """
+    tool = shutil.which("pdftoppm")
+    if tool is None:
+        raise RuntimeError("pdftoppm is missing: install the Debian package poppler-utils")
+    with tempfile.TemporaryDirectory(prefix="sign-preview.") as tmp:
+        prefix = Path(tmp) / "page"
+        args = [tool, "-png", "-r", str(dpi), "-f", "1", "-l", "1", "-singlefile"]
+        try:
+            subprocess.run(
+                [*args, str(pdf), str(prefix)],
+                check=True,
+                capture_output=True,
+                timeout=_PREVIEW_TIMEOUT_S,
+            )
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
+            raise RuntimeError(f"pdftoppm could not render {pdf.name}: {err}") from None
+        return prefix.with_suffix(".png").read_bytes()
+
+
 @lru_cache(maxsize=4)
 def _register_font(font_path: Path | None) -> TTFont:
     candidates = ((Path(font_path), 0),) if font_path is not None else FONT_CANDIDATES
@@ -175,8 +266,11 @@ def _register_font(font_path: Path | None) -> TTFont:
         if path.is_file():
             font = TTFont(_FONT_NAME, str(path), subfontIndex=index)
             pdfmetrics.registerFont(font)
-            fixed = HEADING_ZH + HEADING_EN + STATEMENT_ZH + STATEMENT_EN + SCAN_ZH + SCAN_EN
+            fixed = HEADING_ZH + HEADING_EN + SCAN_ZH + SCAN_EN
             fixed += "".join(zh + en for zh, en, _ in _ROWS)
+            for method in get_args(Redaction):
+                statement = PrivacyStatement(method, 14)
+                fixed += statement.zh() + statement.en()
             missing = _missing_glyphs(font, fixed)
             if missing:
                 raise RuntimeError(f"font {path} lacks glyphs for the sign text: {missing!r}")
@@ -224,8 +318,18 @@ def _draw_sign(c: Canvas, info: NoticeInfo) -> None:
     qr_size = 150.0
     qr_bottom = _MARGIN + 40
     body_top = top - band_h - 18
-    statement_h = _draw_statement(c, body_top)
-    _draw_rows(c, info, body_top - statement_h - 16, qr_bottom + qr_size + 14)
+    rows_bottom = qr_bottom + qr_size + 14
+    # The statement is the sign's promise: it gets the largest size that leaves room for the rows.
+    for zh_size in (14.0, 13.0, 12.0):
+        statement = _StatementLayout.of(info.statement, zh_size)
+        rows = _RowsLayout.of(info, body_top - statement.height - 16 - rows_bottom)
+        if rows is not None:
+            break
+    else:
+        # MAX_LENGTHS is chosen so this cannot happen; kept so an overflow never prints silently.
+        raise ValueError("the notice text is too long to fit on one page")
+    _draw_statement(c, statement, body_top)
+    _draw_rows(c, rows, body_top - statement.height - 16)
 
     _draw_qr(c, info.notice_url, _MARGIN, qr_bottom, qr_size)
     cap_x = _MARGIN + qr_size + 20
@@ -247,50 +351,84 @@ def _draw_sign(c: Canvas, info: NoticeInfo) -> None:
         uy -= url_size * 1.2
 
 
-def _draw_statement(c: Canvas, top: float) -> float:
-    """The privacy statement panel right under the heading; returns its height."""
-    pad = 14.0
-    width = _W - 2 * _MARGIN
-    text_x = _MARGIN + pad + 36
-    text_w = _W - _MARGIN - pad - text_x
-    zh_lines = _wrap(STATEMENT_ZH, 16, text_w)
-    en_lines = _wrap(STATEMENT_EN, 13, text_w)
-    height = pad * 2 + len(zh_lines) * 22 + 4 + len(en_lines) * 17
+_STATEMENT_PAD = 14.0
+_STATEMENT_TEXT_X = _MARGIN + _STATEMENT_PAD + 36
+
+
+@dataclass(frozen=True)
+class _StatementLayout:
+    """The privacy statement broken into lines at one size (English a little smaller)."""
+
+    zh_size: float
+    en_size: float
+    zh_lines: list[str]
+    en_lines: list[str]
+
+    @classmethod
+    def of(cls, statement: PrivacyStatement, zh_size: float) -> _StatementLayout:
+        en_size = round(zh_size * 0.8, 1)
+        text_w = _W - _MARGIN - _STATEMENT_PAD - _STATEMENT_TEXT_X
+        zh = _wrap(statement.zh(), zh_size, text_w)
+        return cls(zh_size, en_size, zh, _wrap(statement.en(), en_size, text_w))
+
+    @property
+    def height(self) -> float:
+        zh_h = len(self.zh_lines) * self.zh_size * 1.35
+        en_h = len(self.en_lines) * self.en_size * 1.3
+        return _STATEMENT_PAD * 2 + zh_h + 4 + en_h
+
+
+def _draw_statement(c: Canvas, layout: _StatementLayout, top: float) -> None:
+    """The privacy statement panel right under the heading."""
+    pad = _STATEMENT_PAD
+    height = layout.height
     c.setFillColor(_PANEL)
-    c.roundRect(_MARGIN, top - height, width, height, 10, stroke=0, fill=1)
+    c.roundRect(_MARGIN, top - height, _W - 2 * _MARGIN, height, 10, stroke=0, fill=1)
     c.setFillColor(_ACCENT)
     c.rect(_MARGIN, top - height, 6, height, stroke=0, fill=1)
     _draw_shield(c, _MARGIN + pad + 4, top - pad - 26, 24)
-    y = top - pad - 16
-    for line in zh_lines:
-        _bold_text(c, text_x, y, line, 16, _INK)
-        y -= 22
+    y = top - pad - layout.zh_size
+    for line in layout.zh_lines:
+        _bold_text(c, _STATEMENT_TEXT_X, y, line, layout.zh_size, _INK)
+        y -= layout.zh_size * 1.35
     y -= 4
-    c.setFont(_FONT_NAME, 13)
+    c.setFont(_FONT_NAME, layout.en_size)
     c.setFillColor(_INK)
-    for line in en_lines:
-        c.drawString(text_x, y + 4, line)
-        y -= 17
-    return height
+    for line in layout.en_lines:
+        c.drawString(_STATEMENT_TEXT_X, y + 4, line)
+        y -= layout.en_size * 1.3
 
 
-def _draw_rows(c: Canvas, info: NoticeInfo, top: float, bottom: float) -> None:
-    """Label/value rows, shrinking the values until all of them fit between top and bottom."""
-    value_x = _MARGIN + 130
-    value_w = _W - _MARGIN - value_x
-    for size in (15.0, 14.0, 13.0, 12.0, 11.0, 10.0, 9.0):
-        leading = size * 1.3
-        blocks = [_wrap(getattr(info, attr), size, value_w) for _, _, attr in _ROWS]
-        row_heights = [max(len(lines) * leading, 28.0) + 8 for lines in blocks]
-        if sum(row_heights) <= top - bottom:
-            break
-    else:
-        # MAX_LENGTHS is chosen so this cannot happen; kept so an overflow never prints silently.
-        raise ValueError("the notice text is too long to fit on one page")
+_ROW_VALUE_X = _MARGIN + 130
+
+
+@dataclass(frozen=True)
+class _RowsLayout:
+    """The label/value rows at the largest value size that fits."""
+
+    size: float
+    blocks: list[list[str]]
+    heights: list[float]
+
+    @classmethod
+    def of(cls, info: NoticeInfo, available: float) -> _RowsLayout | None:
+        """None when the rows do not fit in ``available`` points even at the smallest size."""
+        value_w = _W - _MARGIN - _ROW_VALUE_X
+        for size in (15.0, 14.0, 13.0, 12.0, 11.0, 10.0, 9.0):
+            blocks = [_wrap(getattr(info, attr), size, value_w) for _, _, attr in _ROWS]
+            heights = [max(len(lines) * size * 1.3, 28.0) + 8 for lines in blocks]
+            if sum(heights) <= available:
+                return cls(size, blocks, heights)
+        return None
+
+
+def _draw_rows(c: Canvas, layout: _RowsLayout, top: float) -> None:
+    """Label/value rows from ``top`` down."""
+    size = layout.size
     c.setStrokeColor(HexColor("#D0D0D0"))
     c.setLineWidth(0.6)
     y = top
-    for (zh, en, attr), lines, row_h in zip(_ROWS, blocks, row_heights, strict=True):
+    for (zh, en, attr), lines, row_h in zip(_ROWS, layout.blocks, layout.heights, strict=True):
         c.line(_MARGIN, y, _W - _MARGIN, y)
         _bold_text(c, _MARGIN, y - 16, zh, 12, _INK)
         c.setFont(_FONT_NAME, 9)
@@ -300,8 +438,8 @@ def _draw_rows(c: Canvas, info: NoticeInfo, top: float, bottom: float) -> None:
         c.setFont(_FONT_NAME, size)
         ly = y - 4 - size
         for line in lines:
-            c.drawString(value_x, ly, line)
-            ly -= leading
+            c.drawString(_ROW_VALUE_X, ly, line)
+            ly -= size * 1.3
         y -= row_h
     c.line(_MARGIN, y, _W - _MARGIN, y)
 
@@ -401,6 +539,7 @@ def _draw_qr(c: Canvas, url: str, x: float, y: float, size: float) -> None:
 
 
 _CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
+_NO_LINE_START = frozenset("，。、；：？！）》」』”’,.;:?!)")
 _TOKEN_RE = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+\s*|\s+")
 
 
@@ -416,13 +555,16 @@ def _wrap(text: str, size: float, width: float) -> list[str]:
     line = ""
     for token in _tokens(text):
         candidate = line + token
-        if pdfmetrics.stringWidth(candidate.rstrip(), _FONT_NAME, size) <= width or not line:
+        fits = pdfmetrics.stringWidth(candidate.rstrip(), _FONT_NAME, size) <= width
+        # Chinese typesetting never starts a line with closing punctuation: it hangs instead.
+        hangs = not fits and bool(line) and token in _NO_LINE_START
+        if fits or not line or hangs:
             line = candidate
         else:
             lines.append(line.rstrip())
             line = token.lstrip()
         # A single over-long token (a long email or URL) is broken at characters.
-        if pdfmetrics.stringWidth(line.rstrip(), _FONT_NAME, size) > width:
+        if not hangs and pdfmetrics.stringWidth(line.rstrip(), _FONT_NAME, size) > width:
             *full, line = _wrap_chars(line, size, width)
             lines.extend(full)
     if line.strip():

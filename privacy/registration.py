@@ -5,7 +5,12 @@ such as a kindergarten (legal representative's name and resident ID + the instit
 Social Credit Code) and a ``business`` (responsible person's name and resident ID + the merchant's
 USCC). Numbers are checked with python-stdnum (``stdnum.cn.ric``, ``stdnum.cn.uscc``).
 
-The resident ID number is stored only encrypted (``privacy.secrets.FieldCipher``) and shown only
+People without a PRC resident ID register with a passport or a Mainland Travel Permit for Hong
+Kong/Macao or Taiwan residents instead (``privacy.documents``: document type, issuing country,
+number). An institution or business may give its name as registered (``organisation``); company
+names keep their ``&``, parentheses and digits.
+
+The document number is stored only encrypted (``privacy.secrets.FieldCipher``) and shown only
 masked; it never appears in exceptions, logs or reprs. The USCC is public information about an
 organisation and is stored in clear.
 """
@@ -31,12 +36,14 @@ from stdnum.exceptions import (
 from firmware.clock import Clock
 from firmware.errors import AppError, ExitCode
 from privacy.audit import AuditEvent, AuditLog
+from privacy.documents import DocumentError, DocumentType, mask_document, validate_document
 from privacy.gates.roles import RegistrationKind
 from privacy.secrets import FieldCipher
 
 log = logging.getLogger(__name__)
 
 MAX_NAME_CHARS = 64
+MAX_ORGANISATION_CHARS = 100
 MAX_REASON_CHARS = 200
 MAX_AGE_YEARS = 130
 # Birth dates on resident IDs are Chinese calendar dates; judge "future" in China Standard Time.
@@ -46,6 +53,9 @@ CHINA_TZ = timezone(timedelta(hours=8), "CST")
 # as U+00B7, the one GB 18030 forms and official documents use.
 _MIDDLE_DOTS = {"\u00b7": "\u00b7", "\u30fb": "\u00b7", "\u2027": "\u00b7", "\u2022": "\u00b7"}
 _NAME_PUNCTUATION = frozenset(" .-'\u2019\u00b7")
+# What registered company names use besides letters and digits: "Smith & Sons (Shanghai) Ltd.",
+# "上海某某（浦东）有限公司", "A/S", "Müller-Lüdenscheid GmbH & Co. KG", "某某·科技".
+_ORGANISATION_PUNCTUATION = frozenset(" .,-'\u2019\u00b7&()/+\uff06\uff08\uff09\u3001\uff0c\u2013")
 
 
 class RegistrationError(AppError, ValueError):
@@ -264,6 +274,42 @@ def validate_name(value: str) -> str:
     return name
 
 
+def validate_organisation(value: str) -> str:
+    """Check an institution's or business's name and return it normalised (NFC, trimmed).
+
+    Allows letters of any script, digits, combining marks, single spaces and the punctuation of
+    registered company names (``& ( ) （ ） . , - ' / + 、 ·``); 1-100 characters, at least one
+    letter; no control or invisible characters, no other symbols.
+    """
+    what = "organisation"
+    if not isinstance(value, str):
+        raise RegistrationError(what, "format", f"{what} must be text")
+    name = unicodedata.normalize("NFC", value).strip()
+    if not name:
+        raise RegistrationError(what, "length", f"{what} is empty")
+    if len(name) > MAX_ORGANISATION_CHARS:
+        raise RegistrationError(
+            what, "length", f"{what} is longer than {MAX_ORGANISATION_CHARS} characters"
+        )
+    for ch in name:
+        category = unicodedata.category(ch)
+        if category[0] == "C" or category in ("Zl", "Zp"):
+            raise RegistrationError(
+                what, "format", f"{what} contains a control or invisible character"
+            )
+        if category[0] not in "LMN" and ch not in _ORGANISATION_PUNCTUATION:
+            raise RegistrationError(
+                what,
+                "format",
+                f"{what} contains a character not allowed in names (U+{ord(ch):04X})",
+            )
+    if "  " in name:
+        raise RegistrationError(what, "format", f"{what} contains consecutive spaces")
+    if not any(unicodedata.category(ch)[0] == "L" for ch in name):
+        raise RegistrationError(what, "format", f"{what} contains no letters")
+    return name
+
+
 def mask_resident_id(compact: str) -> str:
     """Mask a compact resident ID number for display: first 3 and last 4 characters visible.
 
@@ -282,7 +328,8 @@ class Registration:
     """One real-name registration as shown to people: the ID number only in masked form.
 
     ``name`` is the responsible person's name (owner, legal representative or responsible
-    person); it is kept out of ``repr`` so the record can be logged safely.
+    person); it is kept out of ``repr`` so the record can be logged safely. ``masked_id`` is
+    the masked number of the document (``document_type``, issued by ``country``).
     """
 
     id: str
@@ -293,13 +340,22 @@ class Registration:
     created_at: float
     revoked_at: float | None = None
     revoke_reason: str | None = field(default=None, repr=False)
+    document_type: DocumentType = DocumentType.RESIDENT_ID
+    country: str = "CN"
+    organisation: str | None = None
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
 
 
-_COLUMNS = "id, kind, name, masked_id, uscc, created_at, revoked_at, revoke_reason"
+# Registrations made before migration 0005 have no details row: a resident ID, from CN.
+_COLUMNS = (
+    "id, kind, name, masked_id, uscc, created_at, revoked_at, revoke_reason,"
+    " coalesce(document_type, 'resident_id') AS document_type,"
+    " coalesce(country, 'CN') AS country, organisation"
+)
+_FROM = "registrations LEFT JOIN registration_details ON registration_id = id"
 
 
 def _aad(registration_id: str) -> str:
@@ -316,6 +372,9 @@ def _row(row: sqlite3.Row) -> Registration:
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
         revoke_reason=row["revoke_reason"],
+        document_type=DocumentType(row["document_type"]),
+        country=row["country"],
+        organisation=row["organisation"],
     )
 
 
@@ -337,26 +396,53 @@ class RegistrationStore:
         self,
         kind: RegistrationKind | str,
         name: str,
-        resident_id: str,
+        number: str,
         uscc: str | None = None,
         *,
         actor: str,
+        document_type: DocumentType | str = DocumentType.RESIDENT_ID,
+        country: str | None = None,
+        organisation: str | None = None,
     ) -> Registration:
-        """Validate every input, then store one registration and audit it (the ID only masked).
-        A refused input stores nothing.
+        """Validate every input, then store one registration and audit it (the number only
+        masked). A refused input stores nothing.
 
-        ``uscc`` is required for ``institution`` and ``business`` and refused for ``owner``.
+        ``number`` is the number of the ``document_type`` document: an 18-character PRC
+        resident ID (``country`` CN or left out), or a passport (``country``: the ISO 3166-1
+        alpha-2 code of the issuing country) or permit (see ``privacy.documents``). ``uscc`` is
+        required for ``institution`` and ``business`` and refused for ``owner``; so is
+        ``organisation``, which is optional.
         """
         if kind not in set(RegistrationKind):
             kinds = ", ".join(RegistrationKind)
             raise RegistrationError("kind", "format", f"kind must be one of {kinds}")
         kind = RegistrationKind(kind)
-        clean_name = validate_name(name)
+        if document_type not in set(DocumentType):
+            types = ", ".join(DocumentType)
+            raise RegistrationError("document_type", "format", f"document_type: one of {types}")
+        document_type = DocumentType(document_type)
+        clean_name = self._person_name(kind, name)
         now = self._clock.wall()
-        number = validate_resident_id(resident_id, today=_today(now))
+        if document_type == DocumentType.RESIDENT_ID:
+            if country is not None and country.strip().upper() != "CN":
+                raise RegistrationError(
+                    "country", "mismatch", "country: a resident ID number is issued by CN"
+                )
+            number = validate_resident_id(number, today=_today(now))
+            issuer, masked = "CN", mask_resident_id(number)
+        else:
+            try:
+                number, issuer = validate_document(document_type, number, country)
+            except DocumentError as err:
+                raise RegistrationError(err.field, err.check, str(err)) from None
+            masked = mask_document(number)
         if kind == RegistrationKind.OWNER:
             if uscc is not None:
                 raise RegistrationError("uscc", "format", "an owner registration has no USCC")
+            if organisation is not None:
+                raise RegistrationError(
+                    "organisation", "format", "an owner registration names no organisation"
+                )
             code = None
         else:
             if uscc is None:
@@ -366,38 +452,74 @@ class RegistrationStore:
                     f"{with_article(kind)} registration needs the Unified Social Credit Code",
                 )
             code = validate_uscc(uscc)
+            if organisation is not None:
+                organisation = validate_organisation(organisation)
         reg = Registration(
             id=uuid.uuid4().hex,
             kind=kind,
             name=clean_name,
-            masked_id=mask_resident_id(number),
+            masked_id=masked,
             uscc=code,
             created_at=now,
+            document_type=document_type,
+            country=issuer,
+            organisation=organisation,
         )
         sealed = self._cipher.encrypt(number, _aad(reg.id))
-        self._conn.execute(
-            "INSERT INTO registrations (id, kind, name, resident_id_enc, masked_id, uscc,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (reg.id, reg.kind, reg.name, sealed, reg.masked_id, reg.uscc, reg.created_at),
-        )
-        self._audit.append(
-            AuditEvent.REGISTRATION_ADDED,
-            actor=actor,
-            details={"registration": reg.id, "kind": reg.kind, "masked": reg.masked_id},
-        )
-        log.info("registration %s (%s) added", reg.id, kind)
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.execute(
+                "INSERT INTO registrations (id, kind, name, resident_id_enc, masked_id, uscc,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (reg.id, reg.kind, reg.name, sealed, reg.masked_id, reg.uscc, reg.created_at),
+            )
+            self._conn.execute(
+                "INSERT INTO registration_details (registration_id, document_type, country,"
+                " organisation) VALUES (?, ?, ?, ?)",
+                (reg.id, reg.document_type, reg.country, reg.organisation),
+            )
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        details: dict[str, object] = {
+            "registration": reg.id,
+            "kind": reg.kind,
+            "masked": reg.masked_id,
+            "document_type": reg.document_type,
+            "country": reg.country,
+        }
+        if reg.organisation is not None:
+            details["organisation"] = reg.organisation
+        self._audit.append(AuditEvent.REGISTRATION_ADDED, actor=actor, details=details)
+        log.info("registration %s (%s, %s) added", reg.id, kind, document_type)
         return reg
+
+    @staticmethod
+    def _person_name(kind: RegistrationKind, name: str) -> str:
+        try:
+            return validate_name(name)
+        except RegistrationError as err:
+            if kind == RegistrationKind.OWNER or err.check != "format":
+                raise
+            # the organisation's own name is typed here often: say where it goes
+            raise RegistrationError(
+                "name",
+                "format",
+                f"{err}; name is the responsible person's, the {kind}'s own name goes in "
+                "organisation",
+            ) from None
 
     def get(self, registration_id: str) -> Registration | None:
         row = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM registrations WHERE id = ?",  # noqa: S608 - constant columns
+            f"SELECT {_COLUMNS} FROM {_FROM} WHERE id = ?",  # noqa: S608 - constant columns
             (registration_id,),
         ).fetchone()
         return _row(row) if row else None
 
     def active(self, kind: RegistrationKind | None = None) -> list[Registration]:
         """Registrations not revoked, oldest first, optionally of one kind."""
-        sql = f"SELECT {_COLUMNS} FROM registrations WHERE revoked_at IS NULL"  # noqa: S608
+        sql = f"SELECT {_COLUMNS} FROM {_FROM} WHERE revoked_at IS NULL"  # noqa: S608
         params: tuple[str, ...] = ()
         if kind is not None:
             sql += " AND kind = ?"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 from aiohttp import web
 
 from camera_app.api import (
@@ -24,18 +22,10 @@ from camera_app.api import (
 from camera_app.api.context import CTX, ApiContext
 from camera_app.api.errors import Handler, json_errors
 from camera_app.api.routes import RouteTable, openapi
-from camera_app.config.app import AppConfig
 
 API_VERSION = "1"
 MAX_BODY_BYTES = 64 * 1024
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-def public_base_url(config: AppConfig) -> str:
-    if config.streaming.public_url:
-        return config.streaming.public_url.rstrip("/")
-    scheme = "https" if config.api.tls else "http"
-    return f"{scheme}://{socket.gethostname()}:{config.api.port}"
 
 
 @web.middleware

@@ -55,7 +55,6 @@ class ApiContext:
     tokens: ApiTokens
     limiter: LoginLimiter
     audit: AuditLog
-    public_base_url: str
     tls: bool
 
     @property

@@ -16,8 +16,17 @@ from camera_app.api.schemas import (
     RegistrationBody,
     RevokeBody,
 )
+from privacy.documents import DocumentType
 from privacy.gates.store import PostedNotice
-from privacy.notice_sign import MAX_LENGTHS, NoticeInfo, new_notice_id, render_notice_pdf
+from privacy.notice_sign import (
+    MAX_LENGTHS,
+    NoticeInfo,
+    PrivacyStatement,
+    new_notice_id,
+    render_notice_pdf,
+    render_preview_png,
+)
+from privacy.public_url import PublicUrlError, check_public_url
 from privacy.registration import Registration, RegistrationError, UnknownRegistration
 
 routes = RouteTable()
@@ -29,7 +38,12 @@ def _registration_json(reg: Registration) -> dict[str, object]:
         "id": reg.id,
         "kind": reg.kind,
         "name": reg.name,
-        "resident_id": reg.masked_id,
+        "document_type": reg.document_type,
+        "country": reg.country,
+        "document_number": reg.masked_id,
+        # kept for clients of resident-ID registrations (the same masked number)
+        "resident_id": reg.masked_id if reg.document_type == DocumentType.RESIDENT_ID else None,
+        "organisation": reg.organisation,
         "uscc": reg.uscc,
         "created_at": reg.created_at,
         "revoked_at": reg.revoked_at,
@@ -41,6 +55,27 @@ def _refused(err: RegistrationError) -> ApiError:
     return ApiError(
         422, "invalid_registration", str(err), extra={"field": err.field, "check": err.check}
     )
+
+
+def _document_number(body: RegistrationBody) -> str:
+    """The number from the field its document type uses; the other one must be left out."""
+    if body.document_type == DocumentType.RESIDENT_ID:
+        used, unused = ("resident_id", body.resident_id), ("document_number", body.document_number)
+    else:
+        used, unused = ("document_number", body.document_number), ("resident_id", body.resident_id)
+    if unused[1] is not None:
+        raise _refused(
+            RegistrationError(
+                unused[0], "format", f"{unused[0]}: not for document_type {body.document_type}"
+            )
+        )
+    if used[1] is None:
+        raise _refused(
+            RegistrationError(
+                used[0], "length", f"{used[0]}: required for document_type {body.document_type}"
+            )
+        )
+    return used[1]
 
 
 @routes.add(
@@ -58,7 +93,8 @@ async def list_registrations(call: Call) -> web.Response:
 @routes.add(
     "POST",
     "/api/registrations",
-    summary="Register the person responsible (resident ID, plus USCC for organisations)",
+    summary="Register the person responsible (resident ID, passport or HK/Macao/Taiwan permit; "
+    "plus USCC for organisations)",
     roles=OWNER,
     tag="registration",
     body=RegistrationBody,
@@ -69,7 +105,14 @@ async def add_registration(call: Call) -> web.Response:
     body = await call.body(RegistrationBody)
     try:
         reg = ctx.registrations.add(
-            body.kind, body.name, body.resident_id, body.uscc, actor=call.actor
+            body.kind,
+            body.name,
+            _document_number(body),
+            body.uscc,
+            actor=call.actor,
+            document_type=body.document_type,
+            country=body.country,
+            organisation=body.organisation,
         )
     except RegistrationError as err:
         raise _refused(err) from None
@@ -114,14 +157,25 @@ def _hours_text(body: NoticeBody) -> str:
     roles=OWNER,
     tag="notice",
     body=NoticeBody,
-    responses={201: "Sign generated; print, post, then attest"},
+    responses={
+        201: "Sign generated; print, post, then attest",
+        422: "A field is invalid, or the public URL is one a customer's phone cannot open "
+        "(unreachable_public_url, with the check that failed; reason in the Accept-Language)",
+    },
 )
 async def create_notice(call: Call) -> web.Response:
     ctx = call.ctx
     camera = call.camera
     body = await call.body(NoticeBody)
+    try:
+        base = check_public_url(body.public_url or ctx.config.streaming.public_url)
+    except PublicUrlError as err:
+        raise ApiError(
+            422, "unreachable_public_url", err.message(call.lang), extra={"check": err.check}
+        ) from None
     notice_id = new_notice_id()
-    url = f"{ctx.public_base_url}/notice/{notice_id}"
+    url = f"{base}/notice/{notice_id}"
+    config = ctx.config
     try:
         info = NoticeInfo(
             notice_id=notice_id,
@@ -131,6 +185,7 @@ async def create_notice(call: Call) -> web.Response:
             streaming_hours=_hours_text(body),
             notice_url=url,
             camera_name=camera.name,
+            statement=PrivacyStatement(config.privacy.method, config.storage.retention_days),
         )
     except ValueError as err:
         raise ApiError(422, "invalid_input", str(err)) from None
@@ -151,7 +206,12 @@ async def create_notice(call: Call) -> web.Response:
         actor=call.actor,
     )
     return web.json_response(
-        {**notice.to_json(), "sign": f"/api/notices/{notice_id}/sign.pdf"}, status=201
+        {
+            **notice.to_json(),
+            "sign": f"/api/notices/{notice_id}/sign.pdf",
+            "preview": f"/api/notices/{notice_id}/sign.png",
+        },
+        status=201,
     )
 
 
@@ -184,6 +244,28 @@ async def notice_sign(call: Call) -> web.StreamResponse:
             "Content-Disposition": f'attachment; filename="notice-{notice.id}.pdf"',
         },
     )
+
+
+@routes.add(
+    "GET",
+    "/api/notices/{notice_id}/sign.png",
+    summary="Preview the sign: its page as a PNG image (96 dpi), to show before printing",
+    roles=OWNER,
+    tag="notice",
+    content="image/png",
+    responses={200: "The page", 410: "The sign file is gone", 503: "Cannot render here"},
+)
+async def notice_sign_preview(call: Call) -> web.Response:
+    ctx = call.ctx
+    notice = _owned_notice(call)
+    path = ctx.paths.absolute(notice.pdf_path)
+    if not path.is_file():
+        raise ApiError(410, "sign_missing", "the sign file is gone; generate a new notice")
+    try:
+        png = await asyncio.get_running_loop().run_in_executor(None, render_preview_png, path)
+    except RuntimeError as err:
+        raise ApiError(503, "preview_unavailable", str(err)) from None
+    return web.Response(body=png, content_type="image/png")
 
 
 @routes.add(

@@ -12,7 +12,7 @@ from camera_app.accounts import has_owner
 from camera_app.api.errors import ApiError
 from camera_app.api.routes import OWNER, PUBLIC, Call, RouteTable
 from camera_app.update.status import UpdateStatus, load_update_status
-from privacy.notice_sign import HEADING_EN, HEADING_ZH, STATEMENT_EN, STATEMENT_ZH
+from privacy.notice_sign import HEADING_EN, HEADING_ZH, PrivacyStatement
 
 routes = RouteTable()
 OPENAPI_KEY = web.AppKey("openapi", dict)
@@ -125,6 +125,7 @@ async def notice_page(call: Call) -> web.Response:
         ),
     ]
     rows += _model_rows(load_update_status(ctx.paths.root), ctx.controller.tz)
+    statement = PrivacyStatement(ctx.config.privacy.method, ctx.config.storage.retention_days)
     page = _PAGE.format(
         title=e(f"{HEADING_ZH} / {HEADING_EN}"),
         heading_zh=e(HEADING_ZH),
@@ -132,8 +133,8 @@ async def notice_page(call: Call) -> web.Response:
         live_class=" live" if live else "",
         state=e(state),
         rows="".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in rows),
-        statement_zh=e(STATEMENT_ZH),
-        statement_en=e(STATEMENT_EN),
+        statement_zh=e(statement.zh()),
+        statement_en=e(statement.en()),
         notice_id=e(f"Notice {notice.id}"),
     )
     return web.Response(text=page, content_type="text/html")

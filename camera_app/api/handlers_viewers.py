@@ -45,6 +45,14 @@ def _check_grant(ctx: ApiContext, body: ViewerBody) -> None:
             raise ApiError(422, "invalid_input", "schedule: parents need viewing hours")
         if body.expires_on is None:
             raise ApiError(422, "invalid_input", "expires_on: parents need an end date")
+        if not body.watermark:
+            raise ApiError(
+                422,
+                "invalid_input",
+                "watermark: a parent's stream always carries the watermark (their account and "
+                "the time), so that a recording of other children can be traced; leave it out "
+                "or send true",
+            )
 
 
 @routes.add(

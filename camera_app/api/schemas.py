@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from camera_app.masks import MAX_MASKS, MAX_POINTS, MIN_AREA
 from camera_app.tokens import Scope
 from firmware.geometry import polygon_area, polygon_is_simple
+from privacy.documents import DocumentType
 from privacy.gates.roles import RegistrationKind, Role
 from privacy.gates.schedule import Schedule
 
@@ -94,13 +95,39 @@ class StopBody(Body):
 
 class RegistrationBody(Body):
     kind: RegistrationKind
-    name: Annotated[str, Field(max_length=200)]
-    resident_id: Annotated[str, Field(max_length=64)] = Field(
-        description="18-character PRC resident ID number; stored encrypted, shown masked."
+    name: Annotated[str, Field(max_length=200)] = Field(
+        description="The responsible person's name (owner, legal representative or "
+        "responsible person)."
+    )
+    document_type: DocumentType = Field(
+        default=DocumentType.RESIDENT_ID,
+        description="The identity document: resident_id (PRC resident ID, also HK/Macao/Taiwan "
+        "residence permits), passport, hk_macao_permit or taiwan_permit (Mainland Travel "
+        "Permits).",
+    )
+    resident_id: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None,
+        description="document_type resident_id: the 18-character PRC resident ID number; "
+        "stored encrypted, shown masked.",
+    )
+    document_number: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None,
+        description="Other document types: the passport or permit number; stored encrypted, "
+        "shown masked.",
+    )
+    country: Annotated[str, Field(max_length=8)] | None = Field(
+        default=None,
+        description="ISO 3166-1 alpha-2 code of the country that issued the passport (required "
+        "for passports); for a permit the holder's region (HK, MO, TW), derived when left out.",
     )
     uscc: Annotated[str, Field(max_length=64)] | None = Field(
         default=None,
         description="Unified Social Credit Code (institution and business only).",
+    )
+    organisation: Annotated[str, Field(max_length=200)] | None = Field(
+        default=None,
+        description="Institution or business only: its name as registered, e.g. "
+        "'Smith & Sons (Shanghai) Ltd.' or '上海某某（浦东）有限公司'.",
     )
 
 
@@ -113,6 +140,13 @@ class NoticeBody(Body):
     purpose: Annotated[_Text, Field(max_length=160)]
     contact: Annotated[_Text, Field(max_length=120)]
     hours: Schedule = Field(description="Streaming hours printed on the sign (and enforced).")
+    public_url: Annotated[str, Field(max_length=200)] | None = Field(
+        default=None,
+        description="Public base URL customers' phones open (the QR code points at "
+        "<public_url>/notice/<id>), e.g. https://shop-cam.example.com. Default: "
+        "streaming.public_url. Refused (422 unreachable_public_url) when missing, loopback, "
+        "link-local, private, .local/.lan/.home.arpa, single-label or not http(s).",
+    )
 
 
 class AttestBody(Body):
@@ -139,7 +173,8 @@ class ViewerBody(Body):
     )
     watermark: bool = Field(
         default=True,
-        description="Burn account id + time into the stream (always on for parents).",
+        description="Burn account id + time into the stream. Always on for parents: false "
+        "is refused for them (422).",
     )
     expires_on: date | None = Field(
         default=None, description="Parents: required last day of access (YYYY-MM-DD)."

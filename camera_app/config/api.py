@@ -24,9 +24,16 @@ class ApiConfig(StrictModel):
         default="0.0.0.0",  # noqa: S104 - a camera is reached over the LAN, always with TLS
         min_length=1,
         max_length=255,
-        description="Address to listen on. 0.0.0.0 = every interface (HTTPS required).",
+        description="Address to listen on. 0.0.0.0 = every interface (HTTPS required). "
+        "'camera-app run --host ADDRESS' overrides it.",
     )
-    port: int = Field(default=8443, ge=0, le=65535, description="TCP port (0: any free port).")
+    port: int = Field(
+        default=8443,
+        ge=0,
+        le=65535,
+        description="TCP port (0: any free port); 'camera-app run --port N' overrides it. A port "
+        "another program holds ends 'camera-app run' with that reason (exit code 4).",
+    )
     tls: bool = Field(
         default=True,
         description="HTTPS with the device certificate (made on first run, fingerprint logged). "

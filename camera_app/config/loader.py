@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from camera_app.config.api import ApiConfig
 from camera_app.config.app import AppConfig
 from firmware.errors import AppError, ExitCode
 
@@ -110,3 +111,29 @@ def read_yaml(raw: bytes, source: str) -> Any:
 def config_from_bytes(raw: bytes, source: str, *, base_dir: Path) -> AppConfig:
     """The config in the text of a config file, exactly as :func:`load_config` reads it."""
     return parse_config(read_yaml(raw, source), source, base_dir=base_dir)
+
+
+def override_api_address(
+    config: AppConfig, *, host: str | None = None, port: int | None = None
+) -> AppConfig:
+    """``config`` listening on ``host``/``port`` instead (``camera-app run --host/--port``).
+
+    Checked by the same rules as the file (a port from 0 to 65535; plain HTTP only on a loopback
+    address); a refused value raises :class:`ConfigError` naming the option.
+    """
+    changes: dict[str, Any] = {}
+    if host is not None:
+        changes["host"] = host
+    if port is not None:
+        changes["port"] = port
+    try:
+        api = ApiConfig.model_validate({**config.api.model_dump(), **changes})
+    except ValidationError as err:
+        # a rule across keys (no plain HTTP off loopback) is about the address: --host
+        options = {"host": "--host", "port": "--port", "(top level)": "--host"}
+        problems = []
+        for problem in _problems(err):
+            key, _, why = problem.partition(": ")
+            problems.append(f"{options.get(key, key)}: {why}")
+        raise ConfigError("the command line", problems) from None
+    return config.model_copy(update={"api": api})

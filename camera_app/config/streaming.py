@@ -64,9 +64,11 @@ class StreamingConfig(StrictModel):
         default=None,
         pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
         max_length=200,
-        description="Base URL under which the public notice page is reachable "
-        "(printed as a QR code on the merchant sign), e.g. https://shop-cam.example.com. "
-        "Default: https://<hostname>:<api.port>.",
+        description="Public base URL under which customers' phones reach the notice page "
+        "(printed as a QR code on the merchant sign), e.g. https://shop-cam.example.com. The "
+        "default for a notice's public_url; a sign is refused while neither gives an address "
+        "a phone on the internet can open (not localhost, a private or link-local address, "
+        ".local/.lan/.home.arpa or a single-label name).",
     )
 
     relay: RelayConfig = Field(

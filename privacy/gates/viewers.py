@@ -82,6 +82,13 @@ class Viewer:
     revoked_at: float | None
     revoke_reason: str | None
 
+    @property
+    def watermarked(self) -> bool:
+        """Whether their stream carries the watermark: as invited, and always for a parent (a
+        parent's recording of other children must stay traceable), whatever was stored for
+        invitations made before the API refused ``watermark: false`` for parents."""
+        return self.watermark or self.role == Role.PARENT
+
     def to_json(self) -> dict[str, object]:
         return {
             "id": self.id,
@@ -90,7 +97,7 @@ class Viewer:
             "cameras": list(self.cameras),
             "rooms": list(self.rooms),
             "schedule": self.schedule.model_dump() if self.schedule else None,
-            "watermark": self.watermark,
+            "watermark": self.watermarked,
             "expires_at": self.expires_at,
             "invited_at": self.invited_at,
             "accepted_at": self.accepted_at,
@@ -197,7 +204,7 @@ class ViewerStore:
                 "role": viewer.role,
                 "cameras": list(viewer.cameras),
                 "rooms": list(viewer.rooms),
-                "watermark": viewer.watermark,
+                "watermark": viewer.watermarked,
                 "expires_at": expires_at,
             },
         )
@@ -450,7 +457,7 @@ def decide_access(
     return Access(
         True,
         # always on kindergarten streams: a parent's recording of other children is traceable
-        watermark=viewer.watermark or kindergarten,
+        watermark=viewer.watermarked or kindergarten,
         audio=not kindergarten,
         seconds_left=seconds_left,
     )

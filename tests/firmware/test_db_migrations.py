@@ -130,6 +130,13 @@ def test_stores_read_the_old_rows(old_db: Path) -> None:
         registrations = RegistrationStore(conn, FieldCipher(FIXTURE_KEY), clock, log)
         [owner] = registrations.active("owner")
         assert registrations.reveal_resident_id(owner.id) == "11010519491231002X"
+        # no registration_details row (0005): what every registration was before, a PRC
+        # resident ID from CN, without an organisation name
+        assert (owner.document_type, owner.country, owner.organisation) == (
+            "resident_id",
+            "CN",
+            None,
+        )
 
         gates = GateStore(conn, clock, log)
         opt_in = gates.current_opt_in("cam1")

@@ -17,7 +17,13 @@ import cv2
 import numpy as np
 import pytest
 
-from privacy.notice_sign import MAX_LENGTHS, NoticeInfo, new_notice_id, render_notice_pdf
+from privacy.notice_sign import (
+    MAX_LENGTHS,
+    NoticeInfo,
+    PrivacyStatement,
+    new_notice_id,
+    render_notice_pdf,
+)
 
 POPPLER = "the Debian package poppler-utils (deploy/sysdeps.sh installs it)"
 
@@ -29,7 +35,10 @@ def _tool(name: str) -> str:
     return path
 
 
-def _info(**changes: str) -> NoticeInfo:
+FILL_14_DAYS = PrivacyStatement("fill", 14)
+
+
+def _info(statement: PrivacyStatement = FILL_14_DAYS, **changes: str) -> NoticeInfo:
     notice_id = changes.pop("notice_id", "N-7F3K-92QD")
     values = {
         "notice_id": notice_id,
@@ -41,7 +50,7 @@ def _info(**changes: str) -> NoticeInfo:
         "camera_name": "前台 Front counter",
     }
     values.update(changes)
-    return NoticeInfo(**values)
+    return NoticeInfo(**values, statement=statement)
 
 
 def _page_png(pdf: Path, tmp_path: Path) -> np.ndarray:
@@ -101,9 +110,7 @@ def test_text_is_extractable_in_both_languages(
         "直播摄像提示",
         "Live camera notice",
         "人脸",
-        "模糊",
         "训练",
-        "Faces are blurred",
         "used to train",
         info.operator,
         info.notice_id,
@@ -111,6 +118,65 @@ def test_text_is_extractable_in_both_languages(
         info.notice_url,
     ):
         assert expected in text
+
+
+def _statement_text(pdf: Path) -> tuple[str, str]:
+    """The sign's text in reading order: Chinese with every space and line break removed (it
+    wraps at any character), English with runs of white space made one space."""
+    out = subprocess.run([_tool("pdftotext"), pdf, "-"], check=True, capture_output=True, text=True)
+    return re.sub(r"\s+", "", out.stdout), re.sub(r"\s+", " ", out.stdout)
+
+
+@pytest.mark.parametrize(
+    ("statement", "zh_says", "en_says"),
+    [
+        (
+            FILL_14_DAYS,
+            ["用实心色块完全遮挡", "最长保留14天"],
+            ["faces are covered with solid blocks", "for at most 14 days"],
+        ),
+        (
+            PrivacyStatement("pixelate", 30),
+            ["打上马赛克", "最长保留30天"],
+            ["faces are pixelated", "for at most 30 days"],
+        ),
+        (PrivacyStatement("fill", 1), ["最长保留1天"], ["for at most 1 day and"]),
+        (PrivacyStatement("fill", 2.5), ["最长保留2.5天"], ["for at most 2.5 days"]),
+    ],
+)
+def test_statement_says_what_the_device_does(
+    tmp_path: Path, statement: PrivacyStatement, zh_says: list[str], en_says: list[str]
+) -> None:
+    """Worded from the config: how the stream redacts (never "blurred", which neither method
+    is), that private recordings with faces exist, who keeps them and for how long."""
+    pdf = tmp_path / "notice.pdf"
+    render_notice_pdf(_info(statement), pdf)
+    zh, en = _statement_text(pdf)
+    for says in (
+        *zh_says,
+        "直播：画面中的人脸",
+        "不公开的移动侦测录像（人脸未遮挡）",
+        "由运营方保存在摄像头内",
+        "无法确认的画面不会播出",
+    ):
+        assert says in zh, says
+    for says in (
+        *en_says,
+        "Live stream: faces are",
+        "the camera also records motion privately, with faces not masked",
+        "the operator keeps these recordings on the camera",
+        "frames it cannot check are not streamed",
+    ):
+        assert says in en, says
+    assert "blur" not in en.lower() and "模糊" not in zh
+
+
+@pytest.mark.parametrize(
+    ("redaction", "days"), [("blur", 14), ("fill", 0), ("fill", -1), ("fill", 3651), ("fill", True)]
+)
+def test_statement_refuses_what_it_cannot_word(redaction: str, days: float) -> None:
+    with pytest.raises(ValueError):
+        PrivacyStatement(redaction, days)  # type: ignore[arg-type]
 
 
 def test_fonts_are_embedded_so_nothing_depends_on_the_viewer(
@@ -157,7 +223,8 @@ def test_longest_allowed_inputs_fit_and_qr_still_decodes(tmp_path: Path) -> None
     values["notice_id"] = "N" * MAX_LENGTHS["notice_id"]
     url = "https://notice.example.cn/n/"
     values["notice_url"] = url + "a" * (MAX_LENGTHS["notice_url"] - len(url))
-    info = NoticeInfo(**values)
+    # the longest statement: pixelated, and a retention period with decimals
+    info = NoticeInfo(**values, statement=PrivacyStatement("pixelate", 3649.5))
     pdf = tmp_path / "long.pdf"
     render_notice_pdf(info, pdf)
     assert _decode_qr(_page_png(pdf, tmp_path)) == info.notice_url

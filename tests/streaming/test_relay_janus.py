@@ -553,6 +553,7 @@ def test_a_relay_that_never_answers_does_not_hold_up_the_gates(
                 "camera": {"id": "counter", "name": "Front counter"},
                 "streaming": {
                     "profile": "merchant",
+                    "public_url": "https://shop-cam.example.com",
                     "relay": {"whip_url": url, "token_file": str(token_file)},
                 },
             }

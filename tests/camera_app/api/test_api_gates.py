@@ -17,8 +17,10 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from firmware.indicator import StreamingIndicator
-from privacy.audit import verify
-from privacy.gates.viewers import CameraInfo
+from privacy.audit import AuditLog, verify
+from privacy.gates.roles import Role
+from privacy.gates.schedule import Schedule
+from privacy.gates.viewers import CameraInfo, ViewerStore
 from testkit.api import (
     MONDAY_10,
     OWNER,
@@ -195,6 +197,48 @@ def test_jurisdiction_switch_disables_live_viewing_entirely(start_api: ApiFactor
     assert watch.status == 403 and watch.error == "live_viewing_forbidden"
 
 
+def test_a_parent_without_watermark_is_refused_and_the_list_shows_the_effective_one(
+    start_api: ApiFactory,
+) -> None:
+    api, owner = kindergarten(start_api)
+    refused = owner.post(
+        "/api/viewers",
+        {
+            "username": "parent-wu",
+            "role": "parent",
+            "rooms": ["Sunflower"],
+            "schedule": WEEKDAYS_8_TO_17,
+            "expires_on": "2027-01-31",
+            "watermark": False,
+        },
+    )
+    assert refused.status == 422 and refused.body["reason"].startswith("watermark:")
+    assert "always" in refused.body["reason"]
+    assert owner.get("/api/viewers").body == []
+    assert not [e for e in audit_events(api) if e["event"] == "viewer_invited"]
+
+    # a parent invited before this was refused has watermark 0 stored: it is shown (and applied)
+    conn = api.db()
+    try:
+        ViewerStore(conn, api.clock, AuditLog(conn, api.clock)).invite(
+            "parent-old",
+            Role.PARENT,
+            cameras=[],
+            rooms=["Sunflower"],
+            schedule=Schedule.model_validate(WEEKDAYS_8_TO_17),
+            watermark=False,
+            expires_at=MONDAY_10 + 86400 * 60,
+            actor=OWNER,
+        )
+        stored = conn.execute("SELECT watermark FROM viewers").fetchone()[0]
+    finally:
+        conn.close()
+    assert stored == 0
+    invite_parent(owner, api)  # leaves watermark out: on
+    listed = {v["username"]: v["watermark"] for v in owner.get("/api/viewers").body}
+    assert listed == {"parent-old": True, "parent-li": True}
+
+
 def test_parent_schedule_room_and_camera_are_enforced(start_api: ApiFactory) -> None:
     api, owner = kindergarten(start_api)
     ready_kindergarten(api, owner)
@@ -333,7 +377,11 @@ def merchant(start_api: ApiFactory) -> tuple[RunningApi, Client]:
     api = start_api(
         {
             "camera": {"id": "counter", "name": "Front counter"},
-            "streaming": {"profile": "merchant", "notice_reconfirm_days": 30},
+            "streaming": {
+                "profile": "merchant",
+                "notice_reconfirm_days": 30,
+                "public_url": "https://shop-cam.example.com/",
+            },
         }
     )
     return api, api.owner()

@@ -57,7 +57,7 @@ WEEKDAYS_8_TO_17 = {
     "windows": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:00", "end": "17:00"}]
 }
 KINDERGARTEN = {"streaming": {"profile": "kindergarten", "live_childcare_viewing_permitted": True}}
-MERCHANT = {"streaming": {"profile": "merchant"}}
+MERCHANT = {"streaming": {"profile": "merchant", "public_url": "https://shop-cam.example.com"}}
 
 VALID_ID = make_id()  # 110101 19900307 123 + check digit; the test clock is 2026-11-16
 VALID_USCC = make_uscc()

@@ -106,7 +106,7 @@ def test_owner_sets_up_then_plays_downloads_deletes_and_disarms(
     # first run: the setup form, with the code from the device's console
     expect(page.get_by_test_id("setup-form")).to_be_visible()
     page.get_by_label("Setup code").fill(device.setup_code())
-    page.get_by_label("New password (at least 12 characters)").fill(OWNER_PASSWORD)
+    page.get_by_label("New password (at least 10 characters)").fill(OWNER_PASSWORD)
     page.get_by_role("button", name="Create the owner account").click()
     expect(page.get_by_text("Logged in as owner")).to_be_visible()
 

@@ -108,11 +108,12 @@ def _opt_in(page: Page, camera: str) -> None:
     _gate_done(page, "opt_in")
 
 
-def _register(page: Page, name: str) -> None:
+def _register(page: Page, organisation: str, person: str) -> None:
     form = page.get_by_test_id("registration-form")
-    form.locator("input[name=name]").fill(name)
-    form.locator("input[name=resident_id]").fill(make_id())
+    form.locator("input[name=organisation]").fill(organisation)
     form.locator("input[name=uscc]").fill(make_uscc())
+    form.locator("input[name=name]").fill(person)
+    form.locator("input[name=resident_id]").fill(make_id())
     form.get_by_role("button", name="Register").click()
     _gate_done(page, "registration")
     # the number is masked once sent
@@ -160,7 +161,7 @@ def test_kindergarten_parent_joins_by_invite_and_watches_only_inside_the_window(
     director.get_by_test_id("nav-streaming").click()
     expect(director.get_by_test_id("streaming-wizard")).to_be_visible()
     _opt_in(director, "sunflower")
-    _register(director, "阳光幼儿园 张老师")
+    _register(director, "上海市阳光幼儿园（浦东）", "张老师")
     consent = director.get_by_test_id("consent-form")
     consent.locator("input").nth(0).fill("Signed forms in the office cabinet, folder 3")
     consent.locator("input").nth(1).fill("18")
@@ -238,19 +239,30 @@ def test_shop_from_an_empty_device_to_a_public_link_playing(
     owner, _ = open_page(browser, device.url)
     expect(owner.get_by_test_id("setup-form")).to_be_visible()
     owner.get_by_label("Setup code").fill(device.setup_code())
-    owner.get_by_label("New password (at least 12 characters)").fill(OWNER_PASSWORD)
+    owner.get_by_label("New password (at least 10 characters)").fill(OWNER_PASSWORD)
     owner.get_by_role("button", name="Create the owner account").click()
     expect(owner.get_by_text("Logged in as owner")).to_be_visible()
 
     owner.get_by_test_id("nav-streaming").click()
     _opt_in(owner, "counter")
-    _register(owner, "Smith & Sons (Shanghai) Ltd.")
+    _register(owner, "Smith & Sons (Shanghai) Ltd.", "John Smith")
     sign = owner.get_by_test_id("notice-form")
     sign.locator("input").nth(0).fill("Smith & Sons (Shanghai) Ltd.")
     sign.locator("input").nth(1).fill("Showing the bakery counter to customers online")
     sign.locator("input").nth(2).fill("021-5555 0100")
     _set_window(owner, "notice-hours", list(DAYS), "00:00", "23:59")
+    # an address a customer's phone cannot open is refused, with the reason in the step
+    sign.get_by_test_id("notice-public-url").fill("http://192.168.1.20:8080")
     sign.get_by_role("button", name="Make the sign").click()
+    expect(owner.get_by_test_id("gate-notice_posted").locator(".step-error")).to_contain_text(
+        "not on a customer's phone"
+    )
+    sign.get_by_test_id("notice-public-url").fill("")  # the configured public address then
+    sign.get_by_role("button", name="Make the sign").click()
+    expect(owner.get_by_test_id("notice-preview")).to_be_visible()
+    assert wait_in_page(
+        owner, "document.querySelector('[data-testid=notice-preview]').naturalWidth > 500"
+    )
     with owner.expect_download() as wait:
         owner.get_by_test_id("notice-download").click()
     pdf = Path(wait.value.path()).read_bytes()

@@ -45,7 +45,15 @@ addTexts({
       "Real-name registration of the kindergarten (its Unified Social Credit Code) and the person responsible.",
     gate_registration_text_business:
       "Real-name registration of the business (its Unified Social Credit Code, as on the business licence) and the person responsible.",
-    reg_name: "Full name",
+    reg_name: "Full name of the person responsible",
+    reg_organisation: "Name of the kindergarten or business, as registered",
+    reg_document: "Identity document",
+    doc_resident_id: "PRC resident ID card (also HK/Macao/Taiwan residence permits)",
+    doc_passport: "Passport",
+    doc_hk_macao_permit: "Mainland Travel Permit for Hong Kong and Macao Residents",
+    doc_taiwan_permit: "Mainland Travel Permit for Taiwan Residents",
+    reg_number: "Document number",
+    reg_country: "Issuing country (two letters, e.g. GB, US, DE)",
     reg_resident_id: "Resident ID number (18 characters)",
     reg_uscc: "Unified Social Credit Code (18 characters)",
     reg_submit: "Register",
@@ -72,6 +80,10 @@ addTexts({
     notice_purpose: "Why the shop streams",
     notice_contact: "Contact (phone or e-mail)",
     notice_hours: "Streaming hours (printed on the sign, and enforced)",
+    notice_public_url: "The camera's public address (its QR code opens this)",
+    notice_public_url_hint:
+      "An https:// address customers' phones can open from the internet. Leave it empty to use the one the installer configured.",
+    notice_preview: "The sign as it will print",
     notice_make: "Make the sign",
     notice_made: "The sign is ready. Download it, print it and post it.",
     notice_download: "Download the sign (PDF)",
@@ -128,7 +140,15 @@ addTexts({
     gate_registration_text_owner: "对直播负责的主人需实名登记。身份证号码加密保存，之后只显示末几位。",
     gate_registration_text_institution: "幼儿园（统一社会信用代码）及负责人需实名登记。",
     gate_registration_text_business: "商户（营业执照上的统一社会信用代码）及负责人需实名登记。",
-    reg_name: "姓名",
+    reg_name: "责任人姓名",
+    reg_organisation: "幼儿园或商户的登记名称",
+    reg_document: "身份证件",
+    doc_resident_id: "居民身份证（含港澳台居民居住证）",
+    doc_passport: "护照",
+    doc_hk_macao_permit: "港澳居民来往内地通行证",
+    doc_taiwan_permit: "台湾居民来往大陆通行证",
+    reg_number: "证件号码",
+    reg_country: "签发国家（两位字母代码，如 GB、US、DE）",
     reg_resident_id: "居民身份证号码（18 位）",
     reg_uscc: "统一社会信用代码（18 位）",
     reg_submit: "登记",
@@ -154,6 +174,9 @@ addTexts({
     notice_purpose: "直播目的",
     notice_contact: "联系方式（电话或邮箱）",
     notice_hours: "直播时间（印在告示上，并严格执行）",
+    notice_public_url: "摄像头的公网地址（二维码打开此地址）",
+    notice_public_url_hint: "顾客手机可以从互联网打开的 https:// 地址。留空则使用安装人员配置的地址。",
+    notice_preview: "告示打印效果",
     notice_make: "生成告示牌",
     notice_made: "告示牌已生成。请下载、打印并张贴。",
     notice_download: "下载告示牌（PDF）",
@@ -430,7 +453,10 @@ export async function render(root, ctx) {
           h(
             "li",
             { class: "actions", testid: "registration" },
-            t("reg_done", { name: r.name, masked: r.resident_id }),
+            t("reg_done", {
+              name: r.organisation ? `${r.organisation} · ${r.name}` : r.name,
+              masked: r.document_number ?? r.resident_id ?? "",
+            }),
             button(t("reg_revoke"), async () => {
               const reason = window.prompt(t("reg_revoke_reason"));
               if (!reason) return;
@@ -442,27 +468,54 @@ export async function render(root, ctx) {
         ),
       );
     }
+    const organisation =
+      kind === "owner" ? null : h("input", { name: "organisation", required: true, maxlength: 200 });
     const name = h("input", { name: "name", required: true, maxlength: 200, autocomplete: "name" });
+    const documentType = h(
+      "select",
+      { name: "document_type" },
+      ["resident_id", "passport", "hk_macao_permit", "taiwan_permit"].map((d) =>
+        h("option", { value: d }, t(`doc_${d}`)),
+      ),
+    );
     const resident = h("input", {
       name: "resident_id",
       required: true,
-      maxlength: 18,
+      maxlength: 64,
       autocomplete: "off",
       spellcheck: "false",
       inputmode: "text",
     });
+    const numberLabel = h("span", { class: "field-label" }, t("reg_resident_id"));
+    const country = h("input", { name: "country", maxlength: 2, autocapitalize: "characters", spellcheck: "false" });
+    const countryField = field(t("reg_country"), country);
+    const syncDocument = () => {
+      const passport = documentType.value === "passport";
+      numberLabel.textContent = documentType.value === "resident_id" ? t("reg_resident_id") : t("reg_number");
+      countryField.hidden = !passport;
+      country.required = passport;
+    };
+    documentType.addEventListener("change", syncDocument);
     const uscc = kind === "owner" ? null : h("input", { name: "uscc", required: true, maxlength: 18, spellcheck: "false" });
     const form = h(
       "form",
       { testid: "registration-form" },
-      field(t("reg_name"), name),
-      field(t("reg_resident_id"), resident),
+      organisation ? field(t("reg_organisation"), organisation) : null,
       uscc ? field(t("reg_uscc"), uscc) : null,
+      field(t("reg_name"), name),
+      field(t("reg_document"), documentType),
+      h("label", { class: "field" }, numberLabel, resident),
+      countryField,
       h("button", { type: "submit" }, t("reg_submit")),
     );
+    syncDocument();
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      const json = { kind, name: name.value, resident_id: resident.value.trim() };
+      const json = { kind, name: name.value, document_type: documentType.value };
+      if (documentType.value === "resident_id") json.resident_id = resident.value.trim();
+      else json.document_number = resident.value.trim();
+      if (documentType.value === "passport") json.country = country.value.trim().toUpperCase();
+      if (organisation) json.organisation = organisation.value.trim();
       if (uscc) json.uscc = uscc.value.trim();
       step("registration", async () => {
         await postJson("/api/registrations", json);
@@ -522,6 +575,13 @@ export async function render(root, ctx) {
           h("a", { href: `/notice/${encodeURIComponent(notice.id)}`, target: "_blank", rel: "noopener" }, t("notice_page")),
         ),
         h("p", {}, notice.operator, " · ", describeSchedule(notice.hours)),
+        h("img", {
+          src: `/api/notices/${encodeURIComponent(notice.id)}/sign.png`,
+          alt: t("notice_preview"),
+          class: "sign-preview",
+          testid: "notice-preview",
+          loading: "lazy",
+        }),
         notice.attested_at
           ? h("p", {}, t("notice_attested", { date: formatDateTime(notice.attested_at) }))
           : attestForm(notice),
@@ -542,6 +602,13 @@ export async function render(root, ctx) {
     const purpose = h("input", { required: true, maxlength: 160, value: previous?.purpose ?? "" });
     const contact = h("input", { required: true, maxlength: 120, value: previous?.contact ?? "" });
     const hours = scheduleEditor(previous?.hours ?? null, { testid: "notice-hours" });
+    const publicUrl = h("input", {
+      type: "url",
+      maxlength: 200,
+      placeholder: "https://",
+      testid: "notice-public-url",
+      value: previous?.url ? new URL(previous.url).origin : "",
+    });
     const form = h(
       "form",
       { testid: "notice-form" },
@@ -549,6 +616,7 @@ export async function render(root, ctx) {
       field(t("notice_purpose"), purpose),
       field(t("notice_contact"), contact),
       h("div", { class: "field" }, h("span", { class: "field-label" }, t("notice_hours")), hours.element),
+      field(t("notice_public_url"), publicUrl, t("notice_public_url_hint")),
       h("button", { type: "submit" }, t("notice_make")),
     );
     form.addEventListener("submit", (event) => {
@@ -556,12 +624,14 @@ export async function render(root, ctx) {
       step(
         "notice_posted",
         async () => {
-          await postJson(`/api/cameras/${encodeURIComponent(camera.id)}/notices`, {
+          const json = {
             operator: operator.value,
             purpose: purpose.value,
             contact: contact.value,
             hours: hours.value(),
-          });
+          };
+          if (publicUrl.value.trim()) json.public_url = publicUrl.value.trim();
+          await postJson(`/api/cameras/${encodeURIComponent(camera.id)}/notices`, json);
           remaking = false;
         },
         "notice_made",

@@ -270,7 +270,10 @@ async def _end_by_owner(api: RunningApi, owner: Client, parent: Client) -> None:
 
 def test_public_viewers_are_listed_by_their_link_label(start_api: ApiFactory) -> None:
     api = start_api(
-        {"camera": {"id": "counter", "name": "Counter"}, "streaming": {"profile": "merchant"}}
+        {
+            "camera": {"id": "counter", "name": "Counter"},
+            "streaming": {"profile": "merchant", "public_url": "https://shop-cam.example.com"},
+        }
     )
     owner = api.owner()
     register(owner, "business", uscc=make_uscc())

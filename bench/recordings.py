@@ -131,7 +131,7 @@ def _family(owner: Client, server_url: str) -> Client:
     guest = Client(server_url)
     accepted = guest.post(
         "/api/invites/accept",
-        {"code": invited.body["invite_code"], "password": FAMILY_PASSWORD, "consent": True},
+        {"code": invited.body["code"], "password": FAMILY_PASSWORD, "consent": True},
     )
     assert accepted.status == 201, accepted.body
     granted = owner.post(f"/api/viewers/{invited.body['id']}/recordings", {"cameras": [CAMERA]})

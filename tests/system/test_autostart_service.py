@@ -64,6 +64,7 @@ def test_merchant_stream_starts_by_itself_inside_the_posted_hours_and_stops_outs
             "api": {"host": "127.0.0.1", "port": port, "tls": False},
             "streaming": {
                 "profile": "merchant",
+                "public_url": "https://shop-cam.example.com",
                 "notice_reconfirm_days": 1,
                 "notice_remind_days": 1,
             },

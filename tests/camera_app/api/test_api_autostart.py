@@ -15,6 +15,7 @@ from testkit.api import MONDAY_10, TZ, ApiFactory, Client, RunningApi, make_uscc
 from testkit.gates import DAILY_9_TO_21, audit_events, opt_in, register
 
 DAY_S = 86400.0
+SHOP_URL = "https://shop-cam.example.com"
 TODAY_21 = datetime(2026, 11, 16, 21, 0, tzinfo=TZ).timestamp()
 TOMORROW_9 = datetime(2026, 11, 17, 9, 0, tzinfo=TZ).timestamp()
 
@@ -23,7 +24,7 @@ def merchant(start_api: ApiFactory, **streaming: object) -> tuple[RunningApi, Cl
     api = start_api(
         {
             "camera": {"id": "counter", "name": "Front counter"},
-            "streaming": {"profile": "merchant", **streaming},
+            "streaming": {"profile": "merchant", "public_url": SHOP_URL, **streaming},
         }
     )
     return api, api.owner()

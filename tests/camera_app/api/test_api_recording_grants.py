@@ -53,7 +53,7 @@ def _invite(api: RunningApi, owner: Client, body: dict[str, Any]) -> tuple[str, 
     guest = api.client()
     accepted = guest.post(
         "/api/invites/accept",
-        {"code": invited.body["invite_code"], "password": PASSWORD, "consent": True},
+        {"code": invited.body["code"], "password": PASSWORD, "consent": True},
     )
     assert accepted.status == 201, accepted.body
     return invited.body["id"], guest.login(body["username"], PASSWORD)

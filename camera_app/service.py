@@ -5,14 +5,12 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from pathlib import Path
 from types import FrameType
 
 from camera_app.accounts import ensure_setup_code
 from camera_app.app import OwnerServices
 from camera_app.config.app import AppConfig
 from camera_app.config.changes import record_config_changes
-from camera_app.config.file import ConfigFile
 from camera_app.health import DeviceHealth
 from camera_app.heartbeat import ServiceHeartbeat
 from camera_app.live.subsystem import LiveSubsystem
@@ -43,13 +41,13 @@ def run_service(
     duration: float | None,
     clock: Clock,
     stop: threading.Event | None = None,
-    config_file: Path | None = None,
 ) -> int:
     """Run until ``stop`` is set, SIGTERM/SIGINT, ``duration`` seconds, or a finite source ends.
 
     Returns a process exit code; a source that cannot be opened at all is a final error (exit 4)
     rather than a crash loop, while live cameras that fail later are reconnected by the feed.
-    ``config_file`` is the file ``config`` was read from: the owner app saves masks into it.
+    ``config`` is as :func:`camera_app.config.load_service_config` gives it: the owner app saves
+    masks beside the data, and they are over the config file's at the next start.
     """
     stop = stop or threading.Event()
     _install_signal_handlers(stop)
@@ -70,13 +68,7 @@ def run_service(
     if masker:
         log.info("burning %d static privacy mask(s) into every frame", len(masker))
     feed = CaptureFeed(capture, masker)
-    masks = MaskSettings(
-        config,
-        ConfigFile(config_file) if config_file is not None else None,
-        paths.database,
-        clock,
-        feed=feed,
-    )
+    masks = MaskSettings(config, paths.database, clock, feed=feed)
     pipeline = MonitoringPipeline(config, store, paths, clock, blocking=not capture.realtime)
     control = MonitoringControl(paths.database, clock)
     control.apply(pipeline)  # armed or not as the owner left it, before the first frame

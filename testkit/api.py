@@ -27,8 +27,7 @@ from stdnum.cn import ric, uscc
 
 from camera_app.accounts import issue_setup_code
 from camera_app.app import OwnerServices
-from camera_app.config import AppConfig, load_config, parse_config
-from camera_app.config.file import ConfigFile
+from camera_app.config import AppConfig, load_service_config, parse_config
 from camera_app.health import DeviceHealth
 from camera_app.masks import MaskSettings
 from camera_app.monitor.control import MonitoringControl
@@ -185,8 +184,9 @@ ApiFactory = Callable[..., RunningApi]
 def start_api(tmp_path: Path) -> Iterator[ApiFactory]:
     """Start servers: ``start_api(config_overrides, cameras=[...])``; all stopped afterwards.
 
-    ``config_file=True`` writes the config to a file and loads it from there, as
-    ``camera-app run --config FILE`` does (the owner app can then save masks into it)."""
+    ``config_file=True`` writes the config to a file and loads it from there as
+    ``camera-app run --config FILE`` does (the owner's saved masks in its data directory over
+    it)."""
     started: list[RunningApi] = []
 
     def start(
@@ -208,7 +208,7 @@ def start_api(tmp_path: Path) -> Iterator[ApiFactory]:
         if config_file:  # as camera-app run --config FILE reads it
             path = tmp_path / f"config{len(started)}.yaml"
             path.write_text(yaml.safe_dump(data, sort_keys=False))
-            config = load_config(path)
+            config = load_service_config(path).config
         else:
             config = parse_config(data)
         clock = FakeClock(MONDAY_10)  # the server reads it on its own thread: thread-safe
@@ -223,9 +223,7 @@ def start_api(tmp_path: Path) -> Iterator[ApiFactory]:
         monitoring = MonitoringControl(paths.database, clock)
         health = DeviceHealth(paths.root, config.storage.quota_mb, clock)
         preview = LatestPicture()
-        masks = MaskSettings(
-            config, ConfigFile(path) if path is not None else None, paths.database, clock
-        )
+        masks = MaskSettings(config, paths.database, clock)
         server = OwnerServices(
             config,
             clock,

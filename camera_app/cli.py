@@ -11,7 +11,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from camera_app.config import AppConfig, load_config, override_api_address
+from camera_app.config import AppConfig, load_config, load_service_config, override_api_address
+from camera_app.config.owner_masks import ServiceConfig
 from firmware.clock import SystemClock
 from firmware.db import DatabaseError, open_database
 from firmware.errors import AppError, ExitCode
@@ -37,13 +38,27 @@ def _load(path: str | None) -> AppConfig:
     return load_config(Path(path) if path else None)
 
 
+def _owner_masks_note(loaded: ServiceConfig) -> str | None:
+    """What the owner's saved masks do to the config file's, in one line; None without them."""
+    if loaded.owner_masks is None:
+        return None
+    replaced = loaded.replaced()
+    where = f"masks saved in the owner app ({loaded.owner_masks_path})"
+    if not replaced:
+        return f"{where}: the same as the config file's"
+    return f"{where} replace the config file's {', '.join(replaced)}"
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from camera_app.service import run_service
 
-    config = _load(args.config)
+    loaded = load_service_config(Path(args.config) if args.config else None)
+    config = loaded.config
     if args.host is not None or args.port is not None:
         config = override_api_address(config, host=args.host, port=args.port)
     _setup_logging(args.log_level or config.logging.level)
+    if note := _owner_masks_note(loaded):
+        log.info("%s", note)
     return run_service(
         config,
         source=args.source,
@@ -54,8 +69,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
-    _load(args.file)
+    """The file as ``run`` loads it: the owner's saved masks (in its data directory) over it."""
+    loaded = load_service_config(Path(args.file))
     sys.stdout.write(f"{args.file}: OK\n")
+    if note := _owner_masks_note(loaded):
+        sys.stdout.write(note + "\n")
     return ExitCode.OK
 
 

@@ -1,5 +1,7 @@
-"""The owner's privacy masks and motion masks, edited in the owner app: saved into the config
-file (audited ``config_changed``) and put in force at once, without a restart.
+"""The owner's privacy masks and motion masks, edited in the owner app: saved into the data
+directory (``owner-masks.yaml``, laid over the config file's masks at every start; see
+:mod:`camera_app.config.owner_masks`), audited ``config_changed`` and put in force at once,
+without a restart.
 
 The masks in force are one immutable :class:`Masks` object. Saving builds a new one and swaps
 the reference: the capture feed's masker (under the feed's lock, from the API's thread), and the
@@ -13,21 +15,26 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 
 from camera_app.config.app import AppConfig
-from camera_app.config.changes import record_config_changes, section_digests
-from camera_app.config.file import ConfigFile
+from camera_app.config.changes import record_config_changes
 from camera_app.config.loader import ConfigError
+from camera_app.config.owner_masks import (
+    OwnerMasks,
+    SavedMotionMasks,
+    SavedPrivacyMasks,
+    write_owner_masks,
+)
 from camera_app.monitor.pipeline import MonitoringPipeline
 from firmware.capture import CaptureFeed
 from firmware.clock import Clock
 from firmware.configbase import NamedPolygon
 from firmware.db import open_database
 from firmware.masks import PrivacyMasker, pixel_polygon
+from firmware.paths import StoragePaths
 
 log = logging.getLogger(__name__)
 
@@ -66,18 +73,12 @@ class Masks:
     def motion_polygons(self) -> list[list[tuple[float, float]]]:
         return [list(m.points) for m in self.motion]
 
-    def into(self, data: dict[str, Any]) -> dict[str, Any]:
-        """``data`` (a config file's YAML document) with these masks in place of its own; every
-        other key is kept as it was."""
-        out = dict(data)
-        privacy = dict(out.get("privacy_masks") or {})
-        privacy["color"] = list(self.color)
-        privacy["areas"] = [a.model_dump(mode="json") for a in self.privacy]
-        motion = dict(out.get("motion") or {})
-        motion["masks"] = [m.model_dump(mode="json") for m in self.motion]
-        out["privacy_masks"] = privacy
-        out["motion"] = motion
-        return out
+    def saved(self) -> OwnerMasks:
+        """These masks as the owner's masks file holds them."""
+        return OwnerMasks(
+            privacy_masks=SavedPrivacyMasks(color=self.color, areas=list(self.privacy)),
+            motion=SavedMotionMasks(masks=list(self.motion)),
+        )
 
 
 class MaskError(Exception):
@@ -106,32 +107,32 @@ class MaskSettings:
     """The masks in force: what the owner API shows, saves and previews, and what the capture
     loop applies. Thread-safe (the API calls it from its thread, the capture loop from its own).
 
-    ``config_file`` is the file the service was started with; None when the config was not read
-    from a file (``camera-app run`` without ``--config``), and then :meth:`save` refuses, since
-    masks that vanish at the next start would give a false sense of privacy. ``feed`` is the
-    capture feed whose masker a save swaps (None where nothing captures, as in API tests).
-    The database connection (for the audit record) is this object's own.
+    ``config`` is the config in force, as :func:`camera_app.config.load_service_config` gives it
+    (the owner's saved masks already over the config file's). A save writes the owner's masks
+    file in its data directory, never the config file, so it works where the config file is
+    read-only to the service. ``feed`` is the capture feed whose masker a save swaps (None where
+    nothing captures, as in API tests). The database connection (for the audit record) is this
+    object's own.
     """
 
     def __init__(
         self,
         config: AppConfig,
-        config_file: ConfigFile | None,
         database: Path,
         clock: Clock,
         *,
         feed: CaptureFeed | None = None,
     ) -> None:
         self.camera_id = config.camera.id
-        self._file = config_file
+        self.path = StoragePaths(config.storage.data_dir).owner_masks
         self._clock = clock
         self._feed = feed
         self._conn = open_database(database)
         self._lock = threading.Lock()
+        # The whole config in force: a save audits it with only the masks changed, so a config
+        # file edited by hand since the start is recorded at the next start, by the file.
+        self._config = config
         self._current = Masks.of(config)
-        # The file's sections as this process last read or wrote them: a file edited by hand
-        # since then is not silently taken over (or attributed to the owner) by a save.
-        self._known_sections = section_digests(config)
         self._applied = self._current  # what the capture loop's pipeline has (its thread only)
 
     @property
@@ -150,63 +151,41 @@ class MaskSettings:
             feed.swap_masker_threadsafe(self._current.masker())
 
     @property
-    def file_backed(self) -> bool:
-        return self._file is not None
+    def editable(self) -> bool:
+        """Whether there is a data directory to save into."""
+        return self.path.parent.is_dir()
 
     def save(self, masks: Masks, *, actor: str) -> list[str]:
-        """Write ``masks`` into the config file, put them in force and audit the change.
+        """Write ``masks`` into the owner's masks file, put them in force and audit the change.
 
         Returns the config sections that changed (``[]`` when ``masks`` are those in force:
-        nothing is written). Raises :class:`MaskError` and changes nothing when the config is
-        not file-backed, the file changed or broke since this process read it, the result would
-        not be a valid config, or the file cannot be written.
+        nothing is written). Raises :class:`MaskError` and changes nothing when the file would
+        not read back as ``masks`` or cannot be written.
         """
-        if self._file is None:
-            raise MaskError(
-                "config_not_file_backed",
-                "the service was started without a config file (--config), so saved masks "
-                "would be lost at the next start; start it with one",
-            )
         with self._lock:
             if masks == self._current:
                 return []
+            saved = masks.saved()
             try:
-                snapshot = self._file.read()
+                write_owner_masks(self.path, saved)
             except ConfigError as err:
                 raise MaskError(
-                    "config_file_invalid", f"the config file is broken now: {err}"
-                ) from None
-            edited = sorted(
-                name
-                for name, digest in section_digests(snapshot.config).items()
-                if self._known_sections.get(name) != digest
-            )
-            if edited:
-                raise MaskError(
-                    "config_file_changed",
-                    "the config file was edited since the service started (sections: "
-                    f"{', '.join(edited)}); restart the service so it runs what the file says, "
-                    "then save the masks again",
-                )
-            try:
-                saved = self._file.rewrite(masks.into(snapshot.data), snapshot)
-            except ConfigError as err:
-                raise MaskError(
-                    "invalid_config", f"the masks do not make a valid config: {err}"
+                    "invalid_config", f"the masks do not make a valid masks file: {err}"
                 ) from None
             except OSError as err:
                 raise MaskError(
-                    "config_not_writable",
-                    f"cannot write the config file {self._file.path}: {err.strerror or err}",
+                    "masks_not_writable",
+                    f"cannot write the masks file {self.path}: {err.strerror or err}",
                 ) from None
-            self._known_sections = section_digests(saved)
-            self._current = Masks.of(saved)
+            self._config = saved.over(self._config)
+            self._current = Masks.of(self._config)
             if self._feed is not None:
                 self._feed.swap_masker_threadsafe(self._current.masker())
-            changed = record_config_changes(self._conn, saved, self._clock, actor=actor)
+            changed = record_config_changes(self._conn, self._config, self._clock, actor=actor)
         log.info(
-            "masks saved by %s: %d privacy, %d motion",
+            "masks saved by %s into %s: %d privacy, %d motion",
             actor,
+            self.path,
             len(masks.privacy),
             len(masks.motion),
         )

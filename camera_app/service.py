@@ -12,7 +12,6 @@ from camera_app.accounts import SetupHint, ensure_setup_code
 from camera_app.app import OwnerServices
 from camera_app.config.app import AppConfig
 from camera_app.config.changes import record_config_changes
-from camera_app.config.file import ConfigFile
 from camera_app.health import DeviceHealth
 from camera_app.heartbeat import ServiceHeartbeat
 from camera_app.live.subsystem import LiveSubsystem
@@ -50,8 +49,9 @@ def run_service(
     Returns a process exit code; a source that cannot be opened at all is a final error (exit 4)
     rather than a crash loop, while live cameras that fail later are reconnected by the feed.
     An owner API that cannot listen raises :class:`~camera_app.app.ApiUnavailable` (exit 4).
-    ``config_file`` is the file ``config`` came from: named in the setup banner's command, and
-    where the owner app saves masks.
+    ``config`` is as :func:`camera_app.config.load_service_config` gives it (the owner app saves
+    masks beside the data, over the config file's at the next start); ``config_file`` is the
+    file it came from, named in the setup banner's command.
     """
     stop = stop or threading.Event()
     _install_signal_handlers(stop)
@@ -65,9 +65,7 @@ def run_service(
     health = DeviceHealth(paths.root, config.storage.quota_mb, clock)
     preview = LatestPicture()
     indicator = StreamingIndicator(config.streaming.indicator_pin)
-    masks = MaskSettings(
-        config, ConfigFile(config_file) if config_file is not None else None, paths.database, clock
-    )
+    masks = MaskSettings(config, paths.database, clock)
     owner: OwnerServices | None = None
     try:
         # The API first: when it cannot listen (a port another program holds), the service ends

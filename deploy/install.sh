@@ -220,7 +220,7 @@ install_files() {
         echo "    wrote $CONF_DIR/config.yaml (edit it, then: systemctl restart camera-app)"
     fi
     "$venv/bin/camera-app" check-config "$config" >/dev/null \
-        || die "$CONF_DIR/config.yaml is not valid (see above); fix it and run the installer again"
+        || die "the config is not valid (the error above names the file); fix it and run the installer again"
     # status.json is rewritten every second: keep it in RAM (RuntimeDirectory=camera-app), not
     # on the SD card. A leftover real directory (from a run by hand) only held a status file.
     local run

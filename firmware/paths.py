@@ -17,6 +17,12 @@ class StoragePaths:
         return self.root / "camera.db"
 
     @property
+    def owner_masks(self) -> Path:
+        """The privacy and motion masks the owner saved in the owner app; laid over the config
+        file's at every start (``camera_app.config.owner_masks``)."""
+        return self.root / "owner-masks.yaml"
+
+    @property
     def clips(self) -> Path:
         return self.root / "clips"
 

@@ -27,8 +27,7 @@ from stdnum.cn import ric, uscc
 
 from camera_app.accounts import issue_setup_code
 from camera_app.app import OwnerServices
-from camera_app.config import AppConfig, load_config, parse_config
-from camera_app.config.file import ConfigFile
+from camera_app.config import AppConfig, load_service_config, parse_config
 from camera_app.health import DeviceHealth
 from camera_app.masks import MaskSettings
 from camera_app.monitor.control import MonitoringControl
@@ -203,7 +202,7 @@ def launch(
         data.setdefault(section, {}).update(values)
     if config_path is not None:
         config_path.write_text(yaml.safe_dump(data, sort_keys=False))
-        config = load_config(config_path)
+        config = load_service_config(config_path).config
     else:
         config = parse_config(data)
     clock = FakeClock(MONDAY_10)  # the server reads it on its own thread: thread-safe
@@ -218,9 +217,7 @@ def launch(
     monitoring = MonitoringControl(paths.database, clock)
     health = DeviceHealth(paths.root, config.storage.quota_mb, clock)
     preview = LatestPicture()
-    masks = MaskSettings(
-        config, ConfigFile(config_path) if config_path is not None else None, paths.database, clock
-    )
+    masks = MaskSettings(config, paths.database, clock)
     server = OwnerServices(
         config,
         clock,
@@ -247,8 +244,9 @@ def shutdown(running: RunningApi) -> None:
 def start_api(tmp_path: Path) -> Iterator[ApiFactory]:
     """Start servers: ``start_api(config_overrides, cameras=[...])``; all stopped afterwards.
 
-    ``config_file=True`` writes the config to a file and loads it from there, as
-    ``camera-app run --config FILE`` does (the owner app can then save masks into it)."""
+    ``config_file=True`` writes the config to a file and loads it from there as
+    ``camera-app run --config FILE`` does (the owner's saved masks in its data directory over
+    it)."""
     started: list[RunningApi] = []
 
     def start(

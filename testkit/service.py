@@ -46,9 +46,7 @@ def stop_service(proc: subprocess.Popen[str]) -> str:
     return err
 
 
-def owner_of(port: int, data_dir: Path) -> Client:
-    """Wait for the service's API, make the owner account with a fresh setup code (as
-    ``camera-app setup-code`` does on the console) and log in."""
+def _wait_for_api(port: int) -> Client:
     client = Client(f"http://127.0.0.1:{port}")
 
     def answers() -> bool:
@@ -58,6 +56,13 @@ def owner_of(port: int, data_dir: Path) -> Client:
             return False
 
     assert wait_until(answers), "the service's API did not answer"
+    return client
+
+
+def owner_of(port: int, data_dir: Path) -> Client:
+    """Wait for the service's API, make the owner account with a fresh setup code (as
+    ``camera-app setup-code`` does on the console) and log in."""
+    client = _wait_for_api(port)
     conn = open_database(data_dir / "camera.db")
     try:
         code = issue_setup_code(conn, SystemClock())
@@ -68,6 +73,11 @@ def owner_of(port: int, data_dir: Path) -> Client:
     )
     assert reply.status == 201, reply.body
     return client.login("owner", OWNER_PASSWORD)
+
+
+def owner_again(port: int) -> Client:
+    """After a restart: wait for the API and log in the owner :func:`owner_of` made."""
+    return _wait_for_api(port).login("owner", OWNER_PASSWORD)
 
 
 def go_live(owner: Client, camera: str = "cam1") -> None:

@@ -1,5 +1,6 @@
 """The owner's privacy masks and motion masks: shown, previewed on the camera's picture, and saved
-into the config file to take effect at once (owner only; other roles get 404)."""
+(into the data directory, over the config file's at every start) to take effect at once (owner
+only; other roles get 404)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,7 @@ from privacy.audit import AuditEvent
 routes = RouteTable()
 
 _REFUSED = {
-    "config_not_file_backed": 409,
-    "config_file_changed": 409,
-    "config_file_invalid": 409,
-    "config_not_writable": 409,
+    "masks_not_writable": 409,
     "invalid_config": 422,
 }
 
@@ -66,7 +64,7 @@ def _describe(call: Call, settings: MaskSettings) -> dict[str, Any]:
         "color_bgr": list(masks.color),
         "frame": {"width": width, "height": height},
         "limits": {"masks": MAX_MASKS, "points": MAX_POINTS},
-        "editable": settings.file_backed,
+        "editable": settings.editable,
     }
 
 
@@ -86,15 +84,16 @@ async def get_masks(call: Call) -> web.Response:
 @routes.add(
     "PUT",
     "/api/cameras/{camera_id}/masks",
-    summary="Save both mask lists into the config file (validated, atomic, the old file kept "
-    "beside it as .bak, audited config_changed) and put them in force at once",
+    summary="Save both mask lists (validated; written atomically to owner-masks.yaml in the "
+    "data directory, which replaces the config file's masks at every start, so the config "
+    "file is never written; audited config_changed) and put them in force at once",
     roles=OWNER,
     tag="device",
     hidden=True,
     body=MasksBody,
     responses={
         200: "Saved and in force (changed: the config sections that changed)",
-        409: "The config is not file-backed, not writable, or was edited since the start",
+        409: "The data directory cannot be written (masks_not_writable)",
     },
 )
 async def put_masks(call: Call) -> web.Response:

@@ -50,8 +50,9 @@ def record_config_changes(
 
     Returns the names of the sections that changed (every section on the first start).
     ``actor`` is who changed them: the config file (edited by hand, seen at start), or the
-    owner who saved a setting in the owner app, which rewrote the file (so the next start finds
-    nothing new to record).
+    owner who saved a setting in the owner app. ``config`` is the config in force, the owner's
+    saved masks included, so the next start (which loads them over the file again) finds
+    nothing new to record.
     """
     audit = AuditLog(conn, clock)
     current = section_digests(config)

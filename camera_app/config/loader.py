@@ -40,7 +40,8 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return "".join(parts) or "(top level)"
 
 
-def _problems(err: ValidationError) -> list[str]:
+def key_path_problems(err: ValidationError) -> list[str]:
+    """One ``"key.path: reason"`` per error of ``err``."""
     out = []
     for e in err.errors(include_url=False):
         # Pydantic appends the tag of a failing validator ("function-after[...]"), drop it.
@@ -62,7 +63,7 @@ def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = No
     try:
         config = AppConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(source, _problems(err)) from None
+        raise ConfigError(source, key_path_problems(err)) from None
     if base_dir is not None and not config.storage.data_dir.is_absolute():
         storage = config.storage.model_copy(
             update={"data_dir": (base_dir / config.storage.data_dir).resolve()}
@@ -132,7 +133,7 @@ def override_api_address(
         # a rule across keys (no plain HTTP off loopback) is about the address: --host
         options = {"host": "--host", "port": "--port", "(top level)": "--host"}
         problems = []
-        for problem in _problems(err):
+        for problem in key_path_problems(err):
             key, _, why = problem.partition(": ")
             problems.append(f"{options.get(key, key)}: {why}")
         raise ConfigError("the command line", problems) from None

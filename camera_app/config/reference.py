@@ -51,18 +51,29 @@ def render() -> str:
         "",
         "Generated from the pydantic models by `python -m camera_app.config.reference`.",
         "",
-        "**Written by the owner app too.** `privacy_masks` and `motion.masks` are also edited in "
-        "the owner app (`PUT /api/cameras/{camera_id}/masks`, see docs/api.md), which takes "
-        "effect at once, without a restart. Saving rewrites this file: the new text is checked "
-        "with the same loader first, the previous file is kept beside it as `<name>.bak`, the "
-        "new one replaces it atomically with the same permissions, and an audit record "
-        "`config_changed` names the owner. Values and key order are kept, **comments are not** "
-        "(the rewritten file says so in its first lines). A file edited by hand since the "
-        "service started is never overwritten: restart first. The service must be able to "
-        "write the file and its directory; without `--config` (defaults only) masks cannot be "
-        "saved. On a device installed by `deploy/install.sh` the file is root-owned and `/etc` "
-        "is read-only for the service (`ProtectSystem=strict`), so saving is refused "
-        "(`config_not_writable`) there until the install grants it.",
+        "**Masks saved in the owner app win over this file's.** `privacy_masks.color`, "
+        "`privacy_masks.areas` and `motion.masks` are also edited in the owner app (`PUT "
+        "/api/cameras/{camera_id}/masks`, see docs/api.md), which takes effect at once, without "
+        "a restart. The app never writes this file (on a device installed by "
+        "`deploy/install.sh` it is root's and `/etc` is read-only to the service, on purpose). "
+        "It saves the owner's masks to `owner-masks.yaml` in `storage.data_dir`, which the "
+        "service owns: written atomically (a power cut leaves the old file or the new one, "
+        "never half), mode 0640, audited as `config_changed` with the owner as actor. Wherever "
+        "the service loads its config (`camera-app run`, and `camera-app check-config FILE`, "
+        "which prints a line when they replace this file's masks) the three keys of that file "
+        "replace these three whole; every other key, `motion.threshold` included, is this "
+        "file's. Without an `owner-masks.yaml` this file's masks apply. So a mask added here "
+        "after the owner saved masks in the app does not apply (the start logs which keys are "
+        "replaced); to go back to this file's masks, delete `owner-masks.yaml` and restart.",
+        "",
+        "`owner-masks.yaml` holds the same keys as here, every one required: "
+        "`privacy_masks: {color: [B, G, R], areas: [...]}` and `motion: {masks: [...]}`. "
+        "**A broken one fails closed:** if it cannot be read, is not YAML, or misses or "
+        "misspells a key, the service does not start (exit 3, a config error, which systemd "
+        "does not retry) and the message names the file and the key path "
+        "(`privacy_masks.areas[0].points[1][0]: ...`). Starting with this file's masks instead "
+        "would record what the owner hid, and the two cannot be merged when the owner's cannot "
+        "be read. Fix it, or delete it to go back to this file's masks.",
         "",
     ]
     for section, field in AppConfig.model_fields.items():

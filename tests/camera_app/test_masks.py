@@ -12,7 +12,6 @@ import numpy as np
 import yaml
 
 from camera_app.config import load_config
-from camera_app.config.file import ConfigFile
 from camera_app.masks import Masks, MaskSettings
 from camera_app.monitor.pipeline import MonitoringPipeline
 from camera_app.monitor.store import EventStore
@@ -48,9 +47,7 @@ def _settings(tmp_path: Path, feed: CaptureFeed | None = None) -> tuple[MaskSett
     config = load_config(path)
     StoragePaths(data).create()
     clock = FakeClock(1_800_000_000.0)
-    return MaskSettings(
-        config, ConfigFile(path), StoragePaths(data).database, clock, feed=feed
-    ), path
+    return MaskSettings(config, StoragePaths(data).database, clock, feed=feed), path
 
 
 def _masked(image: np.ndarray) -> bool:

@@ -203,7 +203,10 @@ def test_screens_at_phone_and_desktop_size_in_both_languages(
                 page.wait_for_load_state("networkidle")
                 assert page.locator("#error").text_content() == "", (screen, lang)
                 save_screenshot(page, f"{screen}-{lang}-{size}")
-            assert log.unexpected_errors("/api/me") == [], (lang, size)
+            assert log.unexpected_errors("/api/me", f"/api/cameras/{CAMERA}/live") == [], (
+                lang,
+                size,
+            )
             page.context.close()
 
 

@@ -134,10 +134,13 @@ def parse_owner_masks(raw: bytes, source: str) -> OwnerMasks:
 
 
 def read_owner_masks(path: Path) -> OwnerMasks | None:
-    """The owner's masks saved at ``path``; None when there is no such file."""
+    """The owner's masks saved at ``path``; None when there is no such file. A data directory
+    that is missing or not a directory holds none (the service then fails to create it: a
+    storage error, not a config error); one that cannot be read is an error, as nothing says
+    no masks are in it."""
     try:
         raw = path.read_bytes()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as err:
         raise OwnerMasksError(str(path), [f"cannot read file: {err.strerror or err}"]) from None

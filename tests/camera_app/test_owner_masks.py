@@ -62,6 +62,15 @@ def test_without_saved_masks_the_config_file_is_all(config_path: Path) -> None:
     assert loaded.owner_masks_path == _masks_file(config_path)
 
 
+def test_a_data_directory_that_is_not_one_holds_no_masks(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the data directory should be")
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"storage": {"data_dir": str(blocker / "data")}}))
+    loaded = load_service_config(path)  # the start then fails on the data directory (exit 4)
+    assert loaded.owner_masks is None and loaded.config == load_config(path)
+
+
 def test_the_saved_masks_win_over_the_config_files(config_path: Path) -> None:
     path = _masks_file(config_path)
     path.parent.mkdir()

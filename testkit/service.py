@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from camera_app.accounts import issue_setup_code
@@ -49,14 +50,35 @@ def stop_service(proc: subprocess.Popen[str]) -> str:
 def _wait_for_api(port: int) -> Client:
     client = Client(f"http://127.0.0.1:{port}")
 
-    def answers() -> bool:
-        try:
-            return client.get("/api/health").status == 200
-        except OSError:
-            return False
-
-    assert wait_until(answers), "the service's API did not answer"
+    assert wait_until(lambda: api_answers(client.base)), "the service's API did not answer"
     return client
+
+
+def api_answers(url: str) -> bool:
+    """Whether the owner API at ``url`` answers its health check."""
+    try:
+        return Client(url).get("/api/health").status == 200
+    except OSError:
+        return False
+
+
+@dataclass
+class Device:
+    """A running ``camera-app run``, seen from outside: its API and its data directory."""
+
+    url: str
+    data_dir: Path
+
+    def setup_code(self) -> str:
+        """A fresh one-time setup code, as ``camera-app owner new-code`` makes on the console."""
+        conn = open_database(self.data_dir / "camera.db")
+        try:
+            return issue_setup_code(conn, SystemClock())
+        finally:
+            conn.close()
+
+    def owner(self) -> Client:
+        return Client(self.url).login("owner", OWNER_PASSWORD)
 
 
 def owner_of(port: int, data_dir: Path) -> Client:

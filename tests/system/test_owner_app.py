@@ -12,7 +12,6 @@ import io
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -21,14 +20,11 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from camera_app.accounts import issue_setup_code
-from firmware.clock import SystemClock
-from firmware.db import open_database
 from testkit.api import Client
 from testkit.browser import DESKTOP, PHONE, needs_chromium, open_page, save_screenshot, wait_in_page
 from testkit.media import write_motion_video
 from testkit.net import free_port, wait_until
-from testkit.service import OWNER_PASSWORD, start_service, stop_service
+from testkit.service import OWNER_PASSWORD, Device, api_answers, start_service, stop_service
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -38,22 +34,6 @@ MAGENTA = (255, 0, 255)  # BGR
 # across the path of the moving box (x 0..560, y 180..300 of 640x480): motion on either side
 AREA = [(0.3, 0.25), (0.6, 0.25), (0.6, 0.75), (0.3, 0.75)]
 WIDTH, HEIGHT = 640, 480
-
-
-@dataclass
-class Device:
-    url: str
-    data_dir: Path
-
-    def setup_code(self) -> str:
-        conn = open_database(self.data_dir / "camera.db")
-        try:
-            return issue_setup_code(conn, SystemClock())
-        finally:
-            conn.close()
-
-    def owner(self) -> Client:
-        return Client(self.url).login("owner", OWNER_PASSWORD)
 
 
 @pytest.fixture
@@ -80,17 +60,10 @@ def device(tmp_path: Path) -> Iterator[Device]:
     proc = start_service(config, f"file:{video}")
     url = f"http://127.0.0.1:{port}"
     try:
-        assert wait_until(lambda: _answers(url)), "the service's API did not answer"
+        assert wait_until(lambda: api_answers(url)), "the service's API did not answer"
         yield Device(url, tmp / "data")
     finally:
         stop_service(proc)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return Client(url).get("/api/health").status == 200
-    except OSError:
-        return False
 
 
 def _log_in(page: Page) -> None:

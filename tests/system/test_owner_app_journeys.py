@@ -14,7 +14,6 @@ Only the streaming LED is fake (gpiozero's mock pin factory, as in every service
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -22,35 +21,16 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, Page, expect
 
-from camera_app.accounts import issue_setup_code
-from firmware.clock import SystemClock
-from firmware.db import open_database
 from testkit.api import Client, make_id, make_uscc
 from testkit.browser import needs_chromium, open_page, save_screenshot, wait_in_page
 from testkit.media import write_motion_video
 from testkit.net import free_port, wait_until
-from testkit.service import OWNER_PASSWORD, start_service, stop_service
+from testkit.service import OWNER_PASSWORD, Device, api_answers, start_service, stop_service
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
 FPS = 15
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-@dataclass
-class Device:
-    url: str
-    data_dir: Path
-
-    def setup_code(self) -> str:
-        conn = open_database(self.data_dir / "camera.db")
-        try:
-            return issue_setup_code(conn, SystemClock())
-        finally:
-            conn.close()
-
-    def owner(self) -> Client:
-        return Client(self.url).login("owner", OWNER_PASSWORD)
 
 
 DeviceFactory = Callable[[dict], Device]
@@ -74,19 +54,12 @@ def start_device(tmp_path: Path) -> Iterator[DeviceFactory]:
         path.write_text(yaml.safe_dump(data))
         procs.append(start_service(path, f"file:{video}"))
         url = f"http://127.0.0.1:{port}"
-        assert wait_until(lambda: _answers(url)), "the service's API did not answer"
+        assert wait_until(lambda: api_answers(url)), "the service's API did not answer"
         return Device(url, tmp_path / "data")
 
     yield start
     for proc in procs:
         stop_service(proc)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return Client(url).get("/api/health").status == 200
-    except OSError:
-        return False
 
 
 def _log_in(page: Page, username: str, password: str) -> None:

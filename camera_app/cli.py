@@ -229,7 +229,7 @@ def _cmd_redact(args: argparse.Namespace) -> int:
 
     config = _load(args.config)
     _setup_logging(config.logging.level)
-    stage = build_stage(config.privacy)
+    stage = build_stage(config.privacy, offline=True)
     try:
         result = redact_media(stage, Path(args.input), Path(args.output), progress=not args.quiet)
     finally:
@@ -249,7 +249,7 @@ def _cmd_privacy_bench(args: argparse.Namespace) -> int:
 
     config = _load(args.config)
     _setup_logging(config.logging.level)
-    result = run_bench(Path(args.data), lambda: build_stage(config.privacy))
+    result = run_bench(Path(args.data), lambda: build_stage(config.privacy, offline=True))
     if args.json:
         json.dump(result, sys.stdout, indent=1)
         sys.stdout.write("\n")

@@ -16,7 +16,12 @@ import numpy as np
 
 
 class VideoFileWriter:
-    """Encodes BGR frames at a constant rate. Odd sizes lose their last row/column (yuv420p)."""
+    """Encodes BGR frames at a constant rate, at exactly their size.
+
+    Even sizes use yuv420p (what every player takes); an odd width or height cannot be
+    subsampled by two, so those files are yuv444p (H.264 High 4:4:4) rather than losing a row
+    or a column.
+    """
 
     def __init__(
         self,
@@ -32,15 +37,17 @@ class VideoFileWriter:
         self._stream = self._container.add_stream(
             "libx264", rate=Fraction(fps).limit_denominator(1001)
         )
-        self._w, self._h = width - width % 2, height - height % 2
-        self._stream.width, self._stream.height = self._w, self._h
-        self._stream.pix_fmt = "yuv420p"
+        self._w, self._h = width, height
+        self._stream.width, self._stream.height = width, height
+        self._stream.pix_fmt = "yuv444p" if width % 2 or height % 2 else "yuv420p"
         self._stream.options = {"crf": str(crf), "preset": preset}
 
     def write(self, image: np.ndarray) -> None:
-        frame = av.VideoFrame.from_ndarray(
-            np.ascontiguousarray(image[: self._h, : self._w]), format="bgr24"
-        )
+        if image.shape[:2] != (self._h, self._w):
+            raise ValueError(
+                f"frame is {image.shape[1]}x{image.shape[0]}, the video {self._w}x{self._h}"
+            )
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
 

@@ -18,9 +18,12 @@ def _detector(spec: DetectorSpec, info: ModelInfo, floor: float) -> FaceDetector
     return BlazeFaceDetector(info.path, min_score=floor, name=spec.model)
 
 
-def build_stage(config: PrivacyConfig, models_dir: Path | None = None) -> PrivacyStage:
+def build_stage(
+    config: PrivacyConfig, models_dir: Path | None = None, *, offline: bool = False
+) -> PrivacyStage:
     """The stage the config describes. Every model file is checked against its pinned sha256
-    first; a missing or altered model raises ``ModelIntegrityError`` and no stage is built."""
+    first; a missing or altered model raises ``ModelIntegrityError`` and no stage is built.
+    ``offline`` (``camera-app redact`` and ``privacy-bench``): no live deadline."""
     infos = [verified_model(spec.model, models_dir) for spec in config.detectors]
     # Detectors report down to their uncertain band so the gate can see doubtful faces.
     schedule = [
@@ -28,4 +31,4 @@ def build_stage(config: PrivacyConfig, models_dir: Path | None = None) -> Privac
         for spec, info in zip(config.detectors, infos, strict=True)
     ]
     models = {info.name: f"{info.version} sha256:{info.sha256[:12]}" for info in infos}
-    return PrivacyStage(config, schedule, models)
+    return PrivacyStage(config, schedule, models, offline=offline)

@@ -35,6 +35,7 @@ class WithholdReason(enum.StrEnum):
     TOO_DARK = "too_dark"
     TOO_BLURRED = "too_blurred"
     HYSTERESIS = "hysteresis"
+    RECOVERY = "recovery"  # a stage rebuilt after a failure has no memory yet
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,11 +26,13 @@ class SceneMonitor:
     def __init__(self) -> None:
         self._previous: np.ndarray | None = None
         self._window = cv2.createHanningWindow(_THUMB, cv2.CV_32F)
+        self.grey: np.ndarray | None = None  # the last frame's 160 px wide grey copy
 
     def measure(self, image: np.ndarray) -> FrameQuality:
         h, w = image.shape[:2]
         small = cv2.resize(image, (160, max(1, round(160 * h / w))), interpolation=cv2.INTER_AREA)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        self.grey = grey
         thumb = cv2.resize(grey, _THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
         change = shift = 0.0
         if self._previous is not None:

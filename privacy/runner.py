@@ -1,5 +1,9 @@
 """Runs the face detectors on a worker thread with a deadline, so a slow or hung detector can
-delay no frame by more than the deadline and is never waited on twice."""
+delay no frame by more than the deadline and is never waited on twice.
+
+Offline (``camera-app redact``, ``privacy-bench``) there is no live deadline: a large photo takes
+what it takes (bounded by ``OFFLINE_LIMIT_S`` only so that a hung detector cannot hang the tool).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,12 @@ from privacy.frame import WithholdReason
 
 log = logging.getLogger(__name__)
 
-_PRIMING_RUNS = 2  # CenterFace (onnxruntime, dynamic shapes) reaches its speed on the third run
+# The first runs on a new frame size plan the inference (onnxruntime with dynamic shapes, the
+# tflite delegate) and take up to twice as long as later runs: that is start-up, not the lag the
+# deadline guards against, so they get this much time instead.
+FIRST_RUN_LIMIT_S = 15.0
+OFFLINE_LIMIT_S = 120.0
+FIRST_RUNS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +39,12 @@ class DetectionOutcome:
     ran: tuple[str, ...] = ()  # detectors that ran on the whole frame
 
 
+Plan = Sequence[PixelBox] | None  # a detector's job on a frame: crops, the whole frame, or skip
+
+
 class DetectorRunner:
-    """Runs detector ``i`` on the whole of every ``every[i]``-th frame, and on the frames between
-    on crops where people move or faces were (new faces come in with motion).
+    """Runs each detector of the schedule on what the stage plans for it on a frame: the whole
+    frame (``None``), crops of it, or nothing (no crops).
 
     Detections of all detectors are kept side by side, not suppressed against each other: for
     redaction the union of their boxes is what counts. The call waits at most ``deadline_s``. A
@@ -41,30 +53,31 @@ class DetectorRunner:
     back as ``detector_lag``.
     """
 
-    def __init__(self, schedule: Sequence[tuple[FaceDetector, int]], deadline_s: float) -> None:
-        if not schedule:
+    def __init__(self, detectors: Sequence[FaceDetector], deadline_s: float | None) -> None:
+        """``deadline_s`` None: offline, no live deadline."""
+        if not detectors:
             raise ValueError("the privacy stage needs at least one face detector")
-        self._schedule = tuple(schedule)
+        self._detectors = tuple(detectors)
         self._deadline = deadline_s
         self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-detect")
         self._pending: cf.Future[list[Detection]] | None = None
-        self._primed_shape: tuple[int, ...] | None = None
-
-    def _prime(self, image: np.ndarray) -> None:
-        """Run every detector untimed on a new frame size: the first inferences on a shape build
-        their execution plans and take up to twice as long as the later ones. The live
-        service meets this once at start; it is not the lag the deadline guards against."""
-        self._primed_shape = image.shape
-        detectors = [d for d, _ in self._schedule]
-        try:
-            for _ in range(_PRIMING_RUNS):
-                self._pool.submit(self._detect_all, [(d, None) for d in detectors], image).result()
-        except Exception:
-            log.exception("face detector failed while warming up")
+        self._shape: tuple[int, ...] | None = None
+        self._runs_on_shape = 0
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(d.name for d, _ in self._schedule)
+        return tuple(d.name for d in self._detectors)
+
+    def _limit(self, image: np.ndarray) -> float:
+        """How long this run may take."""
+        if image.shape != self._shape:
+            self._shape, self._runs_on_shape = image.shape, 0
+        self._runs_on_shape += 1
+        if self._deadline is None:
+            return OFFLINE_LIMIT_S
+        if self._runs_on_shape <= FIRST_RUNS:
+            return max(self._deadline, FIRST_RUN_LIMIT_S)
+        return self._deadline
 
     @staticmethod
     def _detect_all(
@@ -82,28 +95,24 @@ class DetectorRunner:
                     found.append(Detection((bx + x, by + y, bw, bh), d.score, d.source))
         return found
 
-    def run(
-        self, image: np.ndarray, index: int, crops: Sequence[PixelBox] | None = ()
-    ) -> DetectionOutcome:
-        """Detect on frame ``index``. Detectors not due for a full-frame run look at ``crops``
-        (where things move and faces were); ``None`` there means run them on the whole frame."""
+    def run(self, image: np.ndarray, plans: Sequence[Plan]) -> DetectionOutcome:
+        """Run detector ``i`` as ``plans[i]`` says: on the whole frame (None), on crops, or not
+        at all (no crops)."""
+        if len(plans) != len(self._detectors):
+            raise ValueError(f"{len(plans)} plans for {len(self._detectors)} detectors")
         if self._pending is not None and not self._pending.done():
             return DetectionOutcome((), WithholdReason.DETECTOR_LAG, 0.0)
-        if image.shape != self._primed_shape:
-            self._prime(image)
         start = time.perf_counter()
-        jobs: list[tuple[FaceDetector, Sequence[PixelBox] | None]] = []
-        for detector, every in self._schedule:
-            if index % every == 0 or crops is None:
-                jobs.append((detector, None))
-            elif crops:
-                jobs.append((detector, crops))
+        jobs = [(d, p) for d, p in zip(self._detectors, plans, strict=True) if p is None or p]
+        if not jobs:
+            return DetectionOutcome((), None, 0.0)
+        limit = self._limit(image)
         self._pending = self._pool.submit(self._detect_all, jobs, image)
         try:
-            detections = self._pending.result(timeout=self._deadline)
+            detections = self._pending.result(timeout=limit)
         except cf.TimeoutError:
-            log.warning("face detection missed its %.0f ms deadline", self._deadline * 1000)
-            return DetectionOutcome((), WithholdReason.DETECTOR_TIMEOUT, self._deadline)
+            log.warning("face detection missed its %.0f ms deadline", limit * 1000)
+            return DetectionOutcome((), WithholdReason.DETECTOR_TIMEOUT, limit)
         except Exception:
             log.exception("face detector failed")
             return DetectionOutcome((), WithholdReason.DETECTOR_ERROR, time.perf_counter() - start)
@@ -119,7 +128,7 @@ class DetectorRunner:
         Without a run in flight they are closed here, after the detection thread ended. A run
         still in flight (a hung detector) is not waited for: the detectors are then closed on
         the detection thread once it returns."""
-        detectors = [d for d, _ in self._schedule]
+        detectors = list(self._detectors)
         if self._pending is None or self._pending.done():
             self._pool.shutdown(wait=True)
             self._close_detectors(detectors)

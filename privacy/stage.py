@@ -10,9 +10,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from firmware.frames import Frame
-from firmware.geometry import Box, PixelBox, covered_fraction, intersection_area, iou
+from firmware.geometry import Box, PixelBox, area, covered_fraction, intersection_area, iou
 from firmware.motion.config import MotionConfig
 from firmware.motion.detector import MotionDetector
+from privacy.change import ChangeMap, patch_unchanged
 from privacy.config import PrivacyConfig
 from privacy.detect.base import Detection, FaceDetector
 from privacy.frame import RedactedFrame, WithholdReason
@@ -20,8 +21,8 @@ from privacy.framegate import FrameGate
 from privacy.quality import FrameQuality, SceneMonitor
 from privacy.redact import redact, redaction_region
 from privacy.regions import plan_crops
-from privacy.runner import DetectorRunner
-from privacy.track import FaceTracker
+from privacy.runner import DetectorRunner, Plan
+from privacy.track import FaceTracker, Track
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,10 @@ _PERSON_MAX_AREA = 0.25  # of the frame: a bigger blob is the camera or the ligh
 _HELD_FACE_PX = 40  # faces at least this tall are held by the every-frame detector (BlazeFace)
 _UPRIGHT = 1.5  # a near person's blob is at least this much taller than wide
 _CAMERA_MOVING_SHIFT = 0.5  # global shift in thumbnail pixels (80 px wide) per frame
+# Changed parts up to this share of the frame are searched by every detector on crops; beyond
+# it the every-frame detector runs on the whole frame and holds the big faces it is sure of, so
+# the crops can leave their bodies out.
+_SMALL_CHANGE = 0.2
 LATENCY_WINDOW = 1000  # frames of latency history kept for metrics
 
 
@@ -50,11 +55,19 @@ class PrivacyStage:
         config: PrivacyConfig,
         schedule: Sequence[tuple[FaceDetector, int]],
         models: Mapping[str, str],
+        *,
+        offline: bool = False,
     ) -> None:
-        """``schedule`` pairs each detector with how often it runs (every N frames)."""
+        """``schedule`` pairs each detector with how often it runs (every N frames), the
+        every-frame one first. ``offline``: no live deadline (``camera-app redact``)."""
         self._cfg = config
-        self._runner = DetectorRunner(schedule, config.deadline_ms / 1000)
+        self._every = [every for _, every in schedule]
+        deadline = None if offline else config.deadline_ms / 1000
+        self._runner = DetectorRunner([d for d, _ in schedule], deadline)
         self._tracker = FaceTracker(config.memory_frames)
+        self._changes = ChangeMap()
+        self._last_sweep = -1  # frame of the last whole-frame search by every detector
+        self._recovering = 0  # frames still withheld after a failure (hold_after_failure)
         self._scene = SceneMonitor()
         # Here motion only says where to look now: something still for 10 frames is left to the
         # full-frame sweeps, and ghosts of where someone lingered fade fast.
@@ -62,9 +75,15 @@ class PrivacyStage:
         self.gate = FrameGate(config.release_frames, models)
         self._rng = np.random.default_rng()
         self._index = 0
-        self._ran_on_scene: set[str] = set()  # detectors that have run on the current scene
         self.latencies_s: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._suspects: list[PixelBox] = []  # near faceless blobs of the previous frame
+
+    def hold_after_failure(self) -> None:
+        """This stage replaces one that failed: it has no memory of the faces the failed one
+        was covering, so it withholds until it has state again (``max(release_frames,
+        memory_frames)`` frames), still detecting and tracking on them."""
+        cfg = self._cfg
+        self._recovering = max(cfg.release_frames, cfg.memory_frames, 1)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -87,18 +106,23 @@ class PrivacyStage:
         height, width = image.shape[:2]
         quality = self._scene.measure(image)
         problem = self._quality_problem(quality)
-        if problem is WithholdReason.SCENE_CHANGE:
+        if self._index > 0 and quality.change > self._cfg.scene_change:
+            # a cut: nothing known holds, and the whole picture is searched on this frame
+            self.gate.counts["scene_change"] += 1
             self._tracker.reset()
-            self._ran_on_scene.clear()
+            self._changes.reset()
+        assert self._scene.grey is not None
+        self._changes.observe(self._scene.grey, width, height)
 
         motion_boxes = self._moving_boxes(image, quality)
-        crops = None  # a moving camera can bring a face in anywhere: whole frames then
-        if motion_boxes is not None:
-            crops = plan_crops(self._attention(motion_boxes), width, height)
-        outcome = self._runner.run(image, self._index, crops)
+        plans, searched = self._plan(motion_boxes, width, height)
+        outcome = self._runner.run(image, plans)
         problem = problem or outcome.failure
-        self._ran_on_scene.update(outcome.ran)
-        if problem is None and not self._ran_on_scene.issuperset(self._runner.names):
+        if outcome.failure is None:
+            self._changes.mark_searched(searched)
+            if searched is None:
+                self._last_sweep = self._index
+        if problem is None and not self._changes.searched_before:
             problem = WithholdReason.WARMUP
 
         cfg = self._cfg
@@ -111,6 +135,7 @@ class PrivacyStage:
             tracks = self._tracker.update(confident, self._index)
             if any(not _covered(d, tracks) for d in uncertain):
                 problem = problem or WithholdReason.UNCERTAIN_DETECTION
+        self._hold_unchanged(tracks)
 
         regions: list[PixelBox] = []
         for track in tracks:
@@ -122,41 +147,89 @@ class PrivacyStage:
             regions.extend(added)
             problem = problem or person_problem
 
+        if self._recovering > 0:
+            self._recovering -= 1
+            problem = problem or WithholdReason.RECOVERY
         if problem is not None:
             return self.gate.withhold(frame, problem)
         redacted = image.copy()
         redact(redacted, regions, cfg.method, self._rng)
         return self.gate.stream(frame, redacted, regions)
 
+    def _plan(
+        self, motion_boxes: Sequence[PixelBox] | None, width: int, height: int
+    ) -> tuple[list[Plan], list[PixelBox] | None]:
+        """What each detector searches on this frame, and what all of them searched (None: the
+        whole frame), so the change map can move on there.
+
+        The whole frame, by every detector: on the first frame and after a cut, while the camera
+        moves (a face can come in anywhere), and at least every ``sweep_frames`` (a face missed
+        once gets another chance). Otherwise only the parts that changed since they were last
+        searched, and the faces that no unchanged picture holds (see :meth:`_refresh`); when
+        those cover more than half the frame, the whole frame. Nothing changed: nothing is
+        searched. Small changes are left to the other detectors (the every-frame one, the first,
+        costs as much on a crop as on the whole frame); big ones get the every-frame detector on
+        the whole frame, which holds the big faces it is sure of so that the crops of the others
+        can leave out their bodies.
+        """
+        due = [self._index % every == 0 for every in self._every]
+        sweep_due = self._index - self._last_sweep >= self._cfg.sweep_frames
+        if not self._changes.searched_before or motion_boxes is None or sweep_due:
+            return [None] * len(due), None
+        changed, _share = self._changes.changed()
+        refresh = self._refresh()
+        if not changed and not refresh:
+            return [()] * len(due), []
+        crops = plan_crops([*changed, *refresh], width, height)
+        if crops is not None and sum(area(c) for c in crops) <= _SMALL_CHANGE * width * height:
+            plans: list[Plan] = [crops if d else () for d in due]
+            if len(due) > 1:
+                plans[0] = ()
+            return plans, _searched(plans)
+        if due[0]:
+            held = [_body_zone(t.box) for t in self._tracker.tracks if self._holds(t)]
+            unexplained = [b for b in changed if not any(intersection_area(b, h) for h in held)]
+            crops = plan_crops([*unexplained, *refresh], width, height)
+        first: Plan = None if due[0] else ()
+        plans = [first, *(crops if d else () for d in due[1:])]
+        return plans, _searched(plans)
+
+    def _holds(self, track: Track) -> bool:
+        """The every-frame detector found this face with confidence on the previous frame, and
+        it is big enough for that detector to keep finding it."""
+        sure = track.last_seen == self._index - 1 and track.score >= self._cfg.confident_score
+        return sure and track.box[3] >= _HELD_FACE_PX
+
+    def _refresh(self) -> list[Box]:
+        """Faces whose picture changed since they were found, and which the every-frame
+        detector cannot hold by itself (small or uncertain ones): their boxes are searched
+        again, so that they are refreshed instead of only predicted."""
+        out = []
+        for t in self._tracker.tracks:
+            if self._holds(t):
+                continue
+            if not patch_unchanged(t.patch, self._changes.patch(t.found_box or t.box)):
+                out.append(t.box)
+        return out
+
+    def _hold_unchanged(self, tracks: Sequence[Track]) -> None:
+        """Faces found now keep their picture; faces not found now whose picture is unchanged
+        since they were found are still there: they are held, with no time limit, for as long
+        as their picture stays the same."""
+        for t in tracks:
+            if t.last_seen == self._index:
+                t.found_box = t.box
+                t.patch = self._changes.patch(t.box)
+            elif patch_unchanged(t.patch, self._changes.patch(t.found_box or t.box)):
+                self._tracker.hold(t, self._index)
+
     def _quality_problem(self, quality: FrameQuality) -> WithholdReason | None:
         cfg = self._cfg
-        if self._index > 0 and quality.change > cfg.scene_change:
-            return WithholdReason.SCENE_CHANGE
         if quality.brightness < cfg.min_brightness:
             return WithholdReason.TOO_DARK
         if quality.sharpness < cfg.min_sharpness:
             return WithholdReason.TOO_BLURRED
         return None
-
-    def _attention(self, motion_boxes: Sequence[PixelBox]) -> list[Box]:
-        """Where the scheduled detectors must look between their full-frame sweeps.
-
-        New faces come in with motion, so: moving blobs, except those of the body of a face that
-        was detected with confidence on the previous frame (the every-frame detector keeps that
-        one in hand, and the full-frame sweep still sees the whole picture); and the faces the
-        every-frame detector cannot hold by itself (small or uncertain ones), so that their
-        boxes are refreshed instead of only predicted.
-        """
-        previous = self._index - 1
-        held, refresh = [], []
-        for t in self._tracker.tracks:
-            sure = t.last_seen == previous and t.score >= self._cfg.confident_score
-            if sure and t.box[3] >= _HELD_FACE_PX:
-                held.append(_body_zone(t.box))
-            else:
-                refresh.append(t.box)
-        unexplained = [b for b in motion_boxes if not any(intersection_area(b, h) for h in held)]
-        return [*unexplained, *refresh]
 
     def _moving_boxes(
         self, image: np.ndarray, quality: FrameQuality
@@ -223,6 +296,18 @@ class PrivacyStage:
 
     def close(self) -> None:
         self._runner.close()
+
+
+def _searched(plans: Sequence[Plan]) -> list[PixelBox] | None:
+    """What the thorough detectors searched (all but the every-frame one, the first, unless it
+    is alone): the whole frame (None), the crops they all had, or nothing. The crop detectors of
+    one frame all get the same crops."""
+    if len(plans) > 1:
+        plans = plans[1:]
+    if any(p is not None and not p for p in plans):
+        return []
+    crops = [p for p in plans if p is not None]
+    return None if not crops else list(crops[0])
 
 
 def _covered(det: Detection, tracks: Sequence) -> bool:

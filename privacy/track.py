@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from firmware.geometry import Box, centre, centres_near, iou
 from privacy.detect.base import Detection
 
@@ -17,6 +19,9 @@ class Track:
     last_seen: int
     velocity: tuple[float, float] = (0.0, 0.0)
     hits: int = 1
+    # the small grey pixels under the box when the face was last found (see privacy.change)
+    patch: np.ndarray | None = None
+    found_box: Box | None = None  # the box it was last found at
 
     def missed(self, frame: int) -> int:
         return frame - self.last_seen
@@ -41,6 +46,15 @@ class FaceTracker:
 
     def reset(self) -> None:
         self._tracks.clear()
+
+    @staticmethod
+    def hold(track: Track, frame: int) -> None:
+        """The face's pixels are unchanged since it was found, so it is still there: it counts
+        as seen on ``frame``, where it was found, and stops moving."""
+        if track.found_box is not None:
+            track.box = track.found_box
+        track.velocity = (0.0, 0.0)
+        track.last_seen = frame
 
     def update(self, detections: Sequence[Detection], frame: int) -> list[Track]:
         """Advance to ``frame`` with its detections; return the live tracks."""

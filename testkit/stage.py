@@ -11,7 +11,6 @@ import numpy as np
 from firmware.frames import Frame
 from privacy.config import DetectorSpec, PrivacyConfig
 from privacy.detect.base import Detection
-from privacy.runner import _PRIMING_RUNS
 from privacy.stage import PrivacyStage
 from testkit.media import scene_background
 
@@ -25,26 +24,14 @@ Script = Callable[[int], list[Detection]]
 
 
 class ScriptedDetector:
-    """Returns, raises or sleeps as ``script(n)`` says for its n-th timed call.
-
-    The stage primes its detectors per frame size with untimed calls; those return nothing and
-    are not counted in ``calls``.
-    """
+    """Returns, raises or sleeps as ``script(n)`` says for its n-th call."""
 
     def __init__(self, script: Script, name: str = "scripted") -> None:
         self.name = name
         self.calls = 0
-        self.priming_calls = 0
         self._script = script
 
-    @property
-    def primed(self) -> bool:
-        return self.priming_calls > 0
-
     def detect(self, image: np.ndarray) -> list[Detection]:
-        if self.priming_calls < _PRIMING_RUNS:
-            self.priming_calls += 1
-            return []
         n = self.calls
         self.calls += 1
         return self._script(n)
@@ -61,11 +48,14 @@ def always(*dets: Detection) -> Script:
 
 
 def stage_config(**kw: object) -> PrivacyConfig:
-    """A privacy config of one detector, no person check and no release delay; ``kw`` override."""
+    """A privacy config of one detector searching the whole of every frame (``sweep_frames``
+    1: the scripted faces are not in the pixels, so change-driven search would skip them), no
+    person check and no release delay; ``kw`` override."""
     base: dict = {
         "detectors": [DetectorSpec(model="blazeface_full_range")],
         "person_check": False,
         "release_frames": 0,
+        "sweep_frames": 1,
     }
     base.update(kw)
     return PrivacyConfig(**base)

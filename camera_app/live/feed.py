@@ -11,7 +11,8 @@ camera's last frame, and a frame that was still in the stage is not published.
 
 Fail closed: if the stage cannot be built (a model missing or altered) the stream is stopped
 with the reason; if processing a frame raises, that frame goes out as the privacy-hold slate and
-the stage is rebuilt for the next one.
+the stage is rebuilt for the next one. The rebuilt stage knows nothing of the faces the failed
+one was covering, so it withholds until it has state again (``hold_after_failure``).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class LivePrivacyFeed:
         self._generation = 0  # bumped at every stop: frames of an older stream are dropped
         self._closed = False
         self._stage: PrivacyStage | None = None
+        self._failed = False  # the last stage failed: the next one starts withholding
         self.stats = LiveFeedStats()
         self._thread = threading.Thread(target=self._run, name="privacy-stage", daemon=True)
 
@@ -128,6 +130,7 @@ class LivePrivacyFeed:
             frame, generation = taken
             if built_for != generation:
                 self._discard_stage()
+                self._failed = False  # a new stream starts from a fresh warm-up anyway
                 built_for = generation
             if frame is None:
                 continue
@@ -135,6 +138,9 @@ class LivePrivacyFeed:
                 self._stage = self._build_or_stop()
                 if self._stage is None:
                     continue
+                if self._failed:
+                    self._stage.hold_after_failure()
+                    self._failed = False
             redacted = self._process(self._stage, frame)
             with self._cond:
                 if generation != self._generation or not self._is_live(self.camera_id):
@@ -168,5 +174,6 @@ class LivePrivacyFeed:
             # the slate, and the stage, whose state may be half-updated, is rebuilt.
             log.exception("privacy stage failed on a %s frame; sending the slate", self.camera_id)
             self.stats.failures += 1
+            self._failed = True
             self._discard_stage()
             return stage.gate.withhold(frame, WithholdReason.DETECTOR_ERROR)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import threading
 import time
 
+import cv2
 import numpy as np
 import pytest
 
 from privacy.config import DetectorSpec
 from privacy.detect.base import Detection
 from privacy.frame import FrameStatus, RedactedFrame, WithholdReason
+from privacy.runner import FIRST_RUNS
 from privacy.slate import privacy_hold_slate
 from privacy.stage import PrivacyStage
 from testkit.media import scene_background
@@ -71,32 +73,49 @@ def test_detector_error_withholds_then_recovers() -> None:
 
 
 def test_slow_detector_times_out_and_lags() -> None:
+    slow = FIRST_RUNS + 1  # the first runs on a frame size plan the inference: not timed
+
     def script(n: int) -> list[Detection]:
-        if n == 1:
-            time.sleep(0.5)
+        if n in (0, slow):
+            time.sleep(0.3)
         return [face()]
 
     stage, detector = scripted_stage(script, deadline_ms=100)
-    assert stage.process(scene_frame(0)).streamed
-    assert detector.primed  # warmed up untimed on the first frame size
-    assert stage.process(scene_frame(1)).reason is WithholdReason.DETECTOR_TIMEOUT
+    assert stage.process(scene_frame(0)).streamed  # a slow first run is start-up
+    for i in range(1, slow):
+        assert stage.process(scene_frame(i)).streamed
+    assert stage.process(scene_frame(slow)).reason is WithholdReason.DETECTOR_TIMEOUT
     # the late run is still going: the next frame is not even submitted
-    assert stage.process(scene_frame(2)).reason is WithholdReason.DETECTOR_LAG
-    assert detector.calls == 2
-    time.sleep(0.5)
-    assert stage.process(scene_frame(3)).streamed
+    assert stage.process(scene_frame(slow + 1)).reason is WithholdReason.DETECTOR_LAG
+    assert detector.calls == slow + 1
+    time.sleep(0.4)
+    assert stage.process(scene_frame(slow + 2)).streamed
 
 
 def test_timeout_frame_never_shows_the_face() -> None:
     def script(n: int) -> list[Detection]:
-        time.sleep(0.3)
+        if n >= FIRST_RUNS:
+            time.sleep(0.3)
         return [face()]
 
     stage, _ = scripted_stage(script, deadline_ms=50)
-    frame = scene_frame(0)
-    out = stage.process(frame)
+    for i in range(FIRST_RUNS):
+        stage.process(scene_frame(i))
+    out = stage.process(scene_frame(FIRST_RUNS))
     assert out.status is FrameStatus.WITHHELD
     assert np.array_equal(out.image, privacy_hold_slate(W, H))
+
+
+def test_offline_stage_waits_for_a_slow_detector() -> None:
+    """Offline (camera-app redact) a big photo takes what it takes: redacted, not withheld."""
+    detector = ScriptedDetector(
+        lambda n: time.sleep(0.2) or [face()]  # type: ignore[func-returns-value]
+    )
+    stage = PrivacyStage(
+        stage_config(deadline_ms=50), [(detector, 1)], {"scripted": "1"}, offline=True
+    )
+    outs = [stage.process(scene_frame(i)) for i in range(FIRST_RUNS + 2)]
+    assert all(o.streamed and o.regions for o in outs)
 
 
 @pytest.mark.parametrize(
@@ -122,8 +141,8 @@ def test_dark_and_covered_frames_are_withheld() -> None:
     assert stage.process(scene_frame(0, grey)).reason is WithholdReason.TOO_BLURRED
 
 
-def test_scene_change_resets_tracks_and_waits_for_every_detector() -> None:
-    fast = ScriptedDetector(always(face()), "fast")
+def test_scene_change_resets_tracks_and_searches_the_new_scene_with_every_detector() -> None:
+    fast = ScriptedDetector(lambda n: [face()] if n == 0 else [], "fast")
     slow = ScriptedDetector(always(), "slow")
     config = stage_config(
         detectors=[
@@ -131,15 +150,21 @@ def test_scene_change_resets_tracks_and_waits_for_every_detector() -> None:
             DetectorSpec(model="centerface", every=3),
         ],
         memory_frames=3,
+        sweep_frames=30,
     )
     stage = PrivacyStage(config, [(fast, 1), (slow, 3)], {})
-    for i in range(4):
-        assert stage.process(scene_frame(i)).streamed
+    for i in range(4):  # a still picture: searched once, the face held by its unchanged pixels
+        out = stage.process(scene_frame(i))
+        assert out.streamed and out.regions
+    assert fast.calls == slow.calls == 1
+    slow_calls = slow.calls
     other = np.ascontiguousarray(255 - scene_background(W, H, seed=99))
-    assert stage.process(scene_frame(4, other)).reason is WithholdReason.SCENE_CHANGE
-    # the slow detector last ran at frame 3 (old scene); it runs again at frame 6
-    assert stage.process(scene_frame(5, other)).reason is WithholdReason.WARMUP
-    assert stage.process(scene_frame(6, other)).streamed
+    out = stage.process(scene_frame(4, other))
+    # a cut: the old face is forgotten (its picture is gone), and although the slow detector
+    # is not due (frame 4, every 3rd), it searches the new scene at once, which then streams
+    assert out.streamed and out.regions == ()
+    assert slow.calls == slow_calls + 1
+    assert stage.counts["scene_change"] == 1
 
 
 def test_frame_memory_keeps_a_missed_face_redacted() -> None:
@@ -159,10 +184,29 @@ def test_frame_memory_keeps_a_missed_face_redacted() -> None:
         assert rx <= x and ry <= y and rx + rw >= x + w and ry + rh >= y + h, (i, out.regions)
 
 
-def test_memory_ends() -> None:
+def _restless(i: int) -> np.ndarray:
+    """The scene, with the face's area different on every frame (someone there, moving)."""
+    image = scene_background(W, H).copy()
+    x, y, w, h = (int(v) for v in FACE)
+    blocks = np.random.default_rng(100 + i).integers(0, 255, (h // 10, w // 10, 3), np.uint8)
+    image[y : y + h, x : x + w] = cv2.resize(blocks, (w, h), interpolation=cv2.INTER_NEAREST)
+    return image
+
+
+def test_memory_ends_once_the_face_area_changes() -> None:
     stage, _ = scripted_stage(lambda n: [face()] if n == 0 else [], memory_frames=2)
-    regions = [stage.process(scene_frame(i)).regions for i in range(5)]
+    regions = [stage.process(scene_frame(i, _restless(i))).regions for i in range(5)]
     assert [bool(r) for r in regions] == [True, True, True, False, False]
+
+
+def test_a_face_whose_pixels_do_not_change_stays_redacted() -> None:
+    """A missed face whose picture is what it was when it was found is still there: it stays
+    redacted past memory_frames, for as long as its pixels stay the same, and no longer."""
+    stage, _ = scripted_stage(lambda n: [face()] if n == 0 else [], memory_frames=2)
+    still = [stage.process(scene_frame(i)) for i in range(12)]
+    assert all(o.streamed and o.regions for o in still)
+    moved = [stage.process(scene_frame(i, _restless(i))).regions for i in range(12, 16)]
+    assert [bool(r) for r in moved] == [True, True, False, False]
 
 
 def test_faceless_person_near_is_withheld_far_is_redacted() -> None:
@@ -237,11 +281,12 @@ def test_close_frees_the_detectors_at_once_and_never_waits_for_a_hung_one() -> N
     assert closed_on == [threading.current_thread().name]
 
     release = threading.Event()
-    hung = ScriptedDetector(lambda n: release.wait(5) and [] if n == 0 else [])
+    hung = ScriptedDetector(lambda n: release.wait(5) and [] if n == FIRST_RUNS else [])
     hung_closed: list[str] = []
     hung.close = lambda: hung_closed.append(threading.current_thread().name)  # type: ignore[attr-defined]
     stage = PrivacyStage(stage_config(deadline_ms=50), [(hung, 1)], {"scripted": "1"})
-    stage.process(scene_frame(0))  # times out: the run is still in flight
+    for i in range(FIRST_RUNS + 1):
+        stage.process(scene_frame(i))  # the last one times out: the run is still in flight
     started = time.monotonic()
     stage.close()
     assert time.monotonic() - started < 1 and hung_closed == []

@@ -117,6 +117,36 @@ def test_image_and_image_folder(tmp_path: Path) -> None:
     assert not leak_score(crop(astronaut, FACE), crop(redacted, FACE)).leaked
 
 
+@pytest.mark.parametrize(("width", "height"), [(641, 361), (650, 370), (333, 250)])
+def test_output_has_the_size_of_the_input(tmp_path: Path, width: int, height: int) -> None:
+    """Odd sizes and sizes that are no multiple of 16 come out as they went in."""
+    frames = [cv2.resize(f, (width, height)) for f in _moving_face_frames(6)[0]]
+    source, output = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    write_video(source, frames, FPS)
+    assert _decode(source)[0].shape == (height, width, 3)
+    result = _redact("--input", str(source), "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    out = _decode(output)
+    assert len(out) == len(frames) and {f.shape for f in out} == {(height, width, 3)}
+
+
+def test_a_large_photo_is_redacted_not_withheld(tmp_path: Path) -> None:
+    """Offline there is no live deadline: a 2000x1500 photo takes what it takes."""
+    photo = cv2.resize(scene_background(W, H), (2000, 1500))
+    face = cv2.resize(_astronaut(), (1024, 1024))
+    photo[200:1224, 500:1524] = face
+    box = (500 + 2 * FACE[0], 200 + 2 * FACE[1], 2 * FACE[2], 2 * FACE[3])
+    source, output, report = tmp_path / "big.png", tmp_path / "out.png", tmp_path / "r.json"
+    cv2.imwrite(str(source), photo)
+    result = _redact("--input", str(source), "--output", str(output), "--report", str(report))
+    assert result.returncode == 0, result.stderr
+    (frame,) = json.loads(report.read_text())["frames"]
+    assert frame["status"] == "streamed", frame
+    redacted = cv2.imread(str(output))
+    assert redacted.shape == photo.shape
+    assert not leak_score(crop(photo, box), crop(redacted, box)).leaked
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [(None, "no such file"), (b"not a video at all" * 50, "not a readable video")],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from camera_app.live.feed import ACTOR, LivePrivacyFeed
@@ -18,7 +19,7 @@ from privacy import RedactedFrame
 from privacy.frame import WithholdReason
 from privacy.models import ModelIntegrityError
 from privacy.stage import PrivacyStage
-from testkit.stage import always, scene_frame, scripted_stage
+from testkit.stage import FACE, always, face, scene_frame, scripted_stage, stage_config
 
 CAM = "cam1"
 
@@ -169,3 +170,43 @@ def test_a_stage_that_raises_sends_the_slate_and_is_rebuilt(harness) -> None:
     assert h.feed.stats.failures == 1
     assert h.builds == 2 and not h.stops
     assert h.closed == 1  # the failed stage was freed
+
+
+def test_a_stage_rebuilt_after_a_failure_withholds_until_it_has_state(harness) -> None:
+    """The rebuild case: the stage raises while a face is covered, and the rebuilt stage's
+    detector misses that face on its first frames (no tracker memory, no hysteresis yet). No
+    frame may stream with the face uncovered: the rebuilt stage withholds for
+    max(release_frames, memory_frames) frames while it detects and tracks."""
+    builds = {"n": 0}
+    misses = 5  # the rebuilt stage's detector misses the face on its first calls
+
+    def build() -> PrivacyStage:
+        builds["n"] += 1
+        if builds["n"] == 1:
+            stage = scripted_stage(always(face()))[0]
+            process = stage.process
+            seen = {"n": 0}
+
+            def failing_on_the_fourth(frame):
+                seen["n"] += 1
+                if seen["n"] == 4:
+                    raise RuntimeError("bug in a tracker")
+                return process(frame)
+
+            stage.process = failing_on_the_fourth  # type: ignore[method-assign]
+            return stage
+        return scripted_stage(lambda n: [] if n < misses else [face()])[0]
+
+    h = harness(build=build)
+    h.live = True
+    memory = stage_config().memory_frames
+    h.offer_until(3 + 1 + memory + 3)
+    assert h.builds == 2 and h.feed.stats.failures == 1
+    recovering = [f for f in h.published if f.reason == WithholdReason.RECOVERY]
+    assert len(recovering) == memory
+    x, y, w, hh = (int(v) for v in FACE)
+    original = scene_frame(0).image[y : y + hh, x : x + w]
+    streamed = [f for f in h.published if f.streamed]
+    assert len(streamed) >= 3 + 3
+    for f in streamed:
+        assert not np.array_equal(f.image[y : y + hh, x : x + w], original), f.sequence

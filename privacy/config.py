@@ -116,7 +116,19 @@ class PrivacyConfig(StrictModel):
         "frame, or block out the whole person.",
     )
     min_brightness: float = Field(
-        default=25, ge=0, le=255, description="Mean grey level below which a frame is too dark."
+        default=8,
+        ge=0,
+        le=255,
+        description="Mean grey level below which a frame is too dark to vouch for (withheld). "
+        "Darker frames than dark_lift_below are brightened for the detectors; measured in "
+        "docs/privacy-detectors.md (dark scenes).",
+    )
+    dark_lift_below: float = Field(
+        default=16,
+        ge=0,
+        le=255,
+        description="Mean grey level below which the detectors search a brightened copy of the "
+        "frame (the streamed picture is not changed).",
     )
     min_sharpness: float = Field(
         default=8,

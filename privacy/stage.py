@@ -18,7 +18,7 @@ from privacy.config import PrivacyConfig
 from privacy.detect.base import Detection, FaceDetector
 from privacy.frame import RedactedFrame, WithholdReason
 from privacy.framegate import FrameGate
-from privacy.quality import FrameQuality, SceneMonitor
+from privacy.quality import FrameQuality, SceneMonitor, lift
 from privacy.redact import redact, redaction_region
 from privacy.regions import plan_crops
 from privacy.runner import DetectorRunner, Plan
@@ -39,6 +39,7 @@ _CAMERA_MOVING_SHIFT = 0.5  # global shift in thumbnail pixels (80 px wide) per 
 # it the every-frame detector runs on the whole frame and holds the big faces it is sure of, so
 # the crops can leave their bodies out.
 _SMALL_CHANGE = 0.2
+_LIFT_TARGET = 110.0  # mean grey level a dark frame is brightened to for the detectors
 LATENCY_WINDOW = 1000  # frames of latency history kept for metrics
 
 
@@ -116,7 +117,10 @@ class PrivacyStage:
 
         motion_boxes = self._moving_boxes(image, quality)
         plans, searched = self._plan(motion_boxes, width, height)
-        outcome = self._runner.run(image, plans)
+        searchable = image
+        if quality.brightness < self._cfg.dark_lift_below:
+            searchable = lift(image, quality.brightness, _LIFT_TARGET)
+        outcome = self._runner.run(searchable, plans)
         problem = problem or outcome.failure
         if outcome.failure is None:
             self._changes.mark_searched(searched)
@@ -227,7 +231,11 @@ class PrivacyStage:
         cfg = self._cfg
         if quality.brightness < cfg.min_brightness:
             return WithholdReason.TOO_DARK
-        if quality.sharpness < cfg.min_sharpness:
+        sharpness = quality.sharpness
+        if quality.brightness < cfg.dark_lift_below:
+            # detail as the detectors see it, on the brightened copy (contrast grows with gain)
+            sharpness *= (_LIFT_TARGET / max(quality.brightness, 1.0)) ** 2
+        if sharpness < cfg.min_sharpness:
             return WithholdReason.TOO_BLURRED
         return None
 

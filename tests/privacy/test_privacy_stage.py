@@ -141,6 +141,26 @@ def test_dark_and_covered_frames_are_withheld() -> None:
     assert stage.process(scene_frame(0, grey)).reason is WithholdReason.TOO_BLURRED
 
 
+def test_a_dim_room_is_searched_brightened_and_streamed() -> None:
+    """A dim frame (mean grey 12) is not withheld: the detectors search a brightened copy, and
+    the streamed picture keeps its own pixels outside the redaction."""
+    seen: list[float] = []
+
+    class Recording:
+        name = "recording"
+
+        def detect(self, image: np.ndarray) -> list[Detection]:
+            seen.append(float(image.mean()))
+            return [face()]
+
+    dim = (scene_background(W, H).astype(np.float32) * 0.15).astype(np.uint8)
+    stage = PrivacyStage(stage_config(), [(Recording(), 1)], {"recording": "1"})
+    out = stage.process(scene_frame(0, dim))
+    assert out.streamed and out.regions
+    assert seen and seen[0] > 3 * dim.mean()
+    assert np.array_equal(out.image[400:470, 10:200], dim[400:470, 10:200])
+
+
 def test_scene_change_resets_tracks_and_searches_the_new_scene_with_every_detector() -> None:
     fast = ScriptedDetector(lambda n: [face()] if n == 0 else [], "fast")
     slow = ScriptedDetector(always(), "slow")

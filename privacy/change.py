@@ -56,14 +56,18 @@ class ChangeMap:
         """False until the whole picture has been searched once (and after a reset)."""
         return self._reference is not None
 
-    def changed(self) -> tuple[list[PixelBox], float]:
-        """Boxes around the parts that changed since they were searched, and the changed share
-        of the picture. Everything, when the picture was never searched."""
+    def changed(self, leave_out: Sequence[Box] = ()) -> tuple[list[PixelBox], float]:
+        """Boxes around the parts that changed since they were searched, except those inside
+        ``leave_out`` (frame pixels), and the changed share of the picture. Everything, when
+        the picture was never searched."""
         current = self._require_current()
         h, w = current.shape
         if self._reference is None:
             return [self._to_frame((0, 0, w, h))], 1.0
         mask = (np.abs(current - self._reference) > self._threshold).astype(np.uint8)
+        for box in leave_out:
+            x0, y0, x1, y1 = self._to_small(box, inward=True)
+            mask[y0:y1, x0:x1] = 0
         if not mask.any():
             return [], 0.0
         mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))

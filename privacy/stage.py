@@ -21,7 +21,7 @@ from privacy.framegate import FrameGate
 from privacy.quality import FrameQuality, SceneMonitor, lift
 from privacy.redact import redact, redaction_region
 from privacy.regions import plan_crops
-from privacy.runner import DetectorRunner, Plan
+from privacy.runner import DetectionOutcome, DetectorRunner, Plan
 from privacy.track import FaceTracker, Track
 
 log = logging.getLogger(__name__)
@@ -116,16 +116,11 @@ class PrivacyStage:
         self._changes.observe(self._scene.grey, width, height)
 
         motion_boxes = self._moving_boxes(image, quality)
-        plans, searched = self._plan(motion_boxes, width, height)
         searchable = image
         if quality.brightness < self._cfg.dark_lift_below:
             searchable = lift(image, quality.brightness, _LIFT_TARGET)
-        outcome = self._runner.run(searchable, plans)
+        outcome = self._detect(searchable, motion_boxes)
         problem = problem or outcome.failure
-        if outcome.failure is None:
-            self._changes.mark_searched(searched)
-            if searched is None:
-                self._last_sweep = self._index
         if problem is None and not self._changes.searched_before:
             problem = WithholdReason.WARMUP
 
@@ -160,57 +155,79 @@ class PrivacyStage:
         redact(redacted, regions, cfg.method, self._rng)
         return self.gate.stream(frame, redacted, regions)
 
-    def _plan(
-        self, motion_boxes: Sequence[PixelBox] | None, width: int, height: int
-    ) -> tuple[list[Plan], list[PixelBox] | None]:
-        """What each detector searches on this frame, and what all of them searched (None: the
-        whole frame), so the change map can move on there.
+    def _detect(
+        self, image: np.ndarray, motion_boxes: Sequence[PixelBox] | None
+    ) -> DetectionOutcome:
+        """Search the frame for faces, as much as needed and no more.
 
         The whole frame, by every detector: on the first frame and after a cut, while the camera
         moves (a face can come in anywhere), and at least every ``sweep_frames`` (a face missed
         once gets another chance). Otherwise only the parts that changed since they were last
-        searched, and the faces that no unchanged picture holds (see :meth:`_refresh`); when
-        those cover more than half the frame, the whole frame. Nothing changed: nothing is
-        searched. Small changes are left to the other detectors (the every-frame one, the first,
-        costs as much on a crop as on the whole frame); big ones get the every-frame detector on
-        the whole frame, which holds the big faces it is sure of so that the crops of the others
-        can leave out their bodies.
+        searched, and the faces whose picture changed since they were found (see
+        :meth:`_refresh`); when those cover more than half the frame, the whole frame. Nothing
+        changed: nothing is searched.
+
+        Small changes are searched by the thorough detectors only (the every-frame detector,
+        the first, costs as much on a crop as on the whole frame). Big ones are searched in two
+        steps: the every-frame detector on the whole frame first, then the others on the
+        changes outside the big faces it has just found with confidence (it holds those by
+        itself; a face it did not find again this frame is searched by the others).
         """
+        height, width = image.shape[:2]
+        count = len(self._every)
         due = [self._index % every == 0 for every in self._every]
         sweep_due = self._index - self._last_sweep >= self._cfg.sweep_frames
         if not self._changes.searched_before or motion_boxes is None or sweep_due:
-            return [None] * len(due), None
+            return self._search(image, [None] * count)
         changed, _share = self._changes.changed()
-        refresh = self._refresh()
+        refresh = self._refresh(())
         if not changed and not refresh:
-            return [()] * len(due), []
+            return self._search(image, [()] * count)
         crops = plan_crops([*changed, *refresh], width, height)
-        if crops is not None and sum(area(c) for c in crops) <= _SMALL_CHANGE * width * height:
+        small = crops is not None and sum(area(c) for c in crops) <= _SMALL_CHANGE * width * height
+        if small or count == 1 or not due[0]:
             plans: list[Plan] = [crops if d else () for d in due]
-            if len(due) > 1:
+            if small and count > 1:
                 plans[0] = ()
-            return plans, _searched(plans)
-        if due[0]:
-            held = [_body_zone(t.box) for t in self._tracker.tracks if self._holds(t)]
-            unexplained = [b for b in changed if not any(intersection_area(b, h) for h in held)]
-            crops = plan_crops([*unexplained, *refresh], width, height)
-        first: Plan = None if due[0] else ()
-        plans = [first, *(crops if d else () for d in due[1:])]
-        return plans, _searched(plans)
+            return self._search(image, plans)
+        first = self._search(image, [None, *([()] * (count - 1))])
+        if first.failure is not None:
+            return first
+        found = [d.box for d in first.detections if self._holds(d)]
+        # only the faces themselves are left out: a smaller face beside or in front of one
+        # (a child before a parent) is still searched by the thorough detectors
+        unexplained, _share = self._changes.changed(leave_out=[_face_zone(b) for b in found])
+        crops = plan_crops([*unexplained, *self._refresh(found)], width, height)
+        rest = self._search(image, [(), *(crops if d else () for d in due[1:])])
+        return DetectionOutcome(
+            first.detections + rest.detections,
+            rest.failure,
+            first.elapsed_s + rest.elapsed_s,
+            first.ran + rest.ran,
+        )
 
-    def _holds(self, track: Track) -> bool:
-        """The every-frame detector found this face with confidence on the previous frame, and
-        it is big enough for that detector to keep finding it."""
-        sure = track.last_seen == self._index - 1 and track.score >= self._cfg.confident_score
-        return sure and track.box[3] >= _HELD_FACE_PX
+    def _search(self, image: np.ndarray, plans: Sequence[Plan]) -> DetectionOutcome:
+        """Run the detectors as planned; move the change map on where they searched."""
+        outcome = self._runner.run(image, plans)
+        if outcome.failure is None:
+            searched = _searched(plans)
+            self._changes.mark_searched(searched)
+            if searched is None:
+                self._last_sweep = self._index
+        return outcome
 
-    def _refresh(self) -> list[Box]:
-        """Faces whose picture changed since they were found, and which the every-frame
-        detector cannot hold by itself (small or uncertain ones): their boxes are searched
-        again, so that they are refreshed instead of only predicted."""
+    def _holds(self, detection: Detection) -> bool:
+        """The every-frame detector found this face with confidence, and it is big enough for
+        that detector to keep finding it."""
+        return detection.score >= self._cfg.confident_score and detection.box[3] >= _HELD_FACE_PX
+
+    def _refresh(self, found: Sequence[Box]) -> list[Box]:
+        """Faces whose picture changed since they were found, except where a face was just
+        ``found`` again: their boxes are searched again, so that they are refreshed instead of
+        only predicted."""
         out = []
         for t in self._tracker.tracks:
-            if self._holds(t):
+            if any(iou(t.box, b) > 0.3 for b in found):
                 continue
             if not patch_unchanged(t.patch, self._changes.patch(t.found_box or t.box)):
                 out.append(t.box)
@@ -320,6 +337,12 @@ def _searched(plans: Sequence[Plan]) -> list[PixelBox] | None:
 
 def _covered(det: Detection, tracks: Sequence) -> bool:
     return any(iou(det.box, t.box) > 0.3 for t in tracks)
+
+
+def _face_zone(face: Box) -> Box:
+    """A held face with its hair and the changes its own movement makes around it."""
+    x, y, w, h = face
+    return (x - 0.25 * w, y - 0.35 * h, 1.5 * w, 1.6 * h)
 
 
 def _body_zone(face: Box) -> PixelBox:

@@ -31,7 +31,6 @@ class WithholdReason(enum.StrEnum):
     DETECTOR_LAG = "detector_lag"
     UNCERTAIN_DETECTION = "uncertain_detection"
     PERSON_WITHOUT_FACE = "person_without_face"
-    SCENE_CHANGE = "scene_change"
     TOO_DARK = "too_dark"
     TOO_BLURRED = "too_blurred"
     HYSTERESIS = "hysteresis"

@@ -61,10 +61,12 @@ class PrivacyConfig(StrictModel):
         default=30,
         ge=1,
         le=900,
-        description="Search the whole frame with every detector at least every this many "
-        "frames. In between only what changed since it was last searched is searched again "
-        "(a face whose pixels have not changed since it was found stays redacted); a face "
-        "missed once gets another chance at each sweep.",
+        description="Every part of the picture is searched again at least every this many "
+        "frames (a rolling sweep, one quarter of the picture per frame on the first four "
+        "frames of each period; below 4, the whole picture on every frame). Otherwise only "
+        "what changed since it was last searched is searched again (a face whose pixels "
+        "have not changed since it was found stays redacted); a face missed once gets "
+        "another chance at each sweep.",
     )
     confident_score: float = Field(
         default=0.5,

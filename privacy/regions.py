@@ -12,16 +12,18 @@ def plan_crops(
     width: int,
     height: int,
     *,
+    exact: Iterable[PixelBox] = (),
     margin: int = 32,
     min_size: int = 160,
     max_fraction: float = 0.5,
 ) -> list[PixelBox] | None:
-    """Crops covering ``boxes`` with a margin (a face at a blob's edge keeps its context).
+    """Crops covering ``boxes`` with a margin (a face at a blob's edge keeps its context), and
+    ``exact`` boxes as they are.
 
     Overlapping crops are merged. Returns None when the crops would cover more than
     ``max_fraction`` of the frame: then one full-frame run is cheaper and sees more.
     """
-    rects = [expand(b, margin, min_size) for b in boxes]
+    rects = [expand(b, margin, min_size) for b in boxes] + list(exact)
     merged = True
     while merged:
         merged = False

@@ -16,6 +16,7 @@ from firmware.motion.detector import MotionDetector
 from privacy.change import ChangeMap, patch_unchanged
 from privacy.config import PrivacyConfig
 from privacy.detect.base import Detection, FaceDetector
+from privacy.detect.tiled import tile_grid
 from privacy.frame import RedactedFrame, WithholdReason
 from privacy.framegate import FrameGate
 from privacy.quality import FrameQuality, SceneMonitor, lift
@@ -39,6 +40,7 @@ _CAMERA_MOVING_SHIFT = 0.5  # global shift in thumbnail pixels (80 px wide) per 
 # it the every-frame detector runs on the whole frame and holds the big faces it is sure of, so
 # the crops can leave their bodies out.
 _SMALL_CHANGE = 0.2
+_SWEEP_OVERLAP = 0.25  # of a sweep tile: faces up to about an eighth of the frame are whole in one
 _LIFT_TARGET = 110.0  # mean grey level a dark frame is brightened to for the detectors
 LATENCY_WINDOW = 1000  # frames of latency history kept for metrics
 
@@ -67,7 +69,6 @@ class PrivacyStage:
         self._runner = DetectorRunner([d for d, _ in schedule], deadline)
         self._tracker = FaceTracker(config.memory_frames)
         self._changes = ChangeMap()
-        self._last_sweep = -1  # frame of the last whole-frame search by every detector
         self._recovering = 0  # frames still withheld after a failure (hold_after_failure)
         self._scene = SceneMonitor()
         # Here motion only says where to look now: something still for 10 frames is left to the
@@ -160,12 +161,11 @@ class PrivacyStage:
     ) -> DetectionOutcome:
         """Search the frame for faces, as much as needed and no more.
 
-        The whole frame, by every detector: on the first frame and after a cut, while the camera
-        moves (a face can come in anywhere), and at least every ``sweep_frames`` (a face missed
-        once gets another chance). Otherwise only the parts that changed since they were last
-        searched, and the faces whose picture changed since they were found (see
-        :meth:`_refresh`); when those cover more than half the frame, the whole frame. Nothing
-        changed: nothing is searched.
+        The whole frame, by every detector: on the first frame and after a cut, and while the
+        camera moves (a face can come in anywhere). Otherwise the parts that changed since they
+        were last searched, the faces whose picture changed since they were found (see
+        :meth:`_refresh`), and one tile of the rolling sweep (:meth:`_sweep_tile`); when those
+        cover more than half the frame, the whole frame.
 
         Small changes are searched by the thorough detectors only (the every-frame detector,
         the first, costs as much on a crop as on the whole frame). Big ones are searched in two
@@ -176,15 +176,18 @@ class PrivacyStage:
         height, width = image.shape[:2]
         count = len(self._every)
         due = [self._index % every == 0 for every in self._every]
-        sweep_due = self._index - self._last_sweep >= self._cfg.sweep_frames
-        if not self._changes.searched_before or motion_boxes is None or sweep_due:
+        if not self._changes.searched_before or motion_boxes is None:
             return self._search(image, [None] * count)
         changed, _share = self._changes.changed()
         refresh = self._refresh(())
-        if not changed and not refresh:
+        tile = self._sweep_tile(width, height)
+        if not changed and not refresh and not tile:
             return self._search(image, [()] * count)
-        crops = plan_crops([*changed, *refresh], width, height)
-        small = crops is not None and sum(area(c) for c in crops) <= _SMALL_CHANGE * width * height
+        moving = plan_crops([*changed, *refresh], width, height)
+        small = (
+            moving is not None and sum(area(c) for c in moving) <= _SMALL_CHANGE * width * height
+        )
+        crops = plan_crops([*changed, *refresh], width, height, exact=tile)
         if small or count == 1 or not due[0]:
             plans: list[Plan] = [crops if d else () for d in due]
             if small and count > 1:
@@ -197,7 +200,7 @@ class PrivacyStage:
         # only the faces themselves are left out: a smaller face beside or in front of one
         # (a child before a parent) is still searched by the thorough detectors
         unexplained, _share = self._changes.changed(leave_out=[_face_zone(b) for b in found])
-        crops = plan_crops([*unexplained, *self._refresh(found)], width, height)
+        crops = plan_crops([*unexplained, *self._refresh(found)], width, height, exact=tile)
         rest = self._search(image, [(), *(crops if d else () for d in due[1:])])
         return DetectionOutcome(
             first.detections + rest.detections,
@@ -210,11 +213,20 @@ class PrivacyStage:
         """Run the detectors as planned; move the change map on where they searched."""
         outcome = self._runner.run(image, plans)
         if outcome.failure is None:
-            searched = _searched(plans)
-            self._changes.mark_searched(searched)
-            if searched is None:
-                self._last_sweep = self._index
+            self._changes.mark_searched(_searched(plans))
         return outcome
+
+    def _sweep_tile(self, width: int, height: int) -> list[PixelBox]:
+        """The rolling sweep: on the first frames of every ``sweep_frames``, one quarter of the
+        picture (overlapping its neighbours) is searched whatever changed, so every part is
+        searched again at least that often and a face missed once, or one that came in
+        without changing the picture much, gets another chance. Spread over frames, a sweep
+        costs no frame more than a quarter of a whole-frame search."""
+        tiles = tile_grid(width, height, 2, 2, _SWEEP_OVERLAP)
+        if self._cfg.sweep_frames < len(tiles):
+            return list(tiles)  # a period shorter than a sweep: the whole frame, every frame
+        step = self._index % self._cfg.sweep_frames
+        return [tiles[step]] if step < len(tiles) else []
 
     def _holds(self, detection: Detection) -> bool:
         """The every-frame detector found this face with confidence, and it is big enough for

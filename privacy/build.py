@@ -8,13 +8,15 @@ from privacy.config import DetectorSpec, PrivacyConfig
 from privacy.detect.base import FaceDetector
 from privacy.detect.blazeface import BlazeFaceDetector
 from privacy.detect.centerface import CenterFaceDetector
+from privacy.detect.tiled import BoundedDetector
 from privacy.models import ModelInfo, verified_model
 from privacy.stage import PrivacyStage
 
 
 def _detector(spec: DetectorSpec, info: ModelInfo, floor: float) -> FaceDetector:
     if spec.model == "centerface":
-        return CenterFaceDetector(info.path, min_score=floor, name=spec.model)
+        # a photo is searched in tiles: its memory follows the tile, not the photo
+        return BoundedDetector(CenterFaceDetector(info.path, min_score=floor, name=spec.model))
     return BlazeFaceDetector(info.path, min_score=floor, name=spec.model)
 
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from firmware.geometry import PixelBox
@@ -53,12 +54,20 @@ class DetectorRunner:
     back as ``detector_lag``.
     """
 
-    def __init__(self, detectors: Sequence[FaceDetector], deadline_s: float | None) -> None:
-        """``deadline_s`` None: offline, no live deadline."""
+    def __init__(
+        self,
+        detectors: Sequence[FaceDetector],
+        deadline_s: float | None,
+        *,
+        crop_scale: float = 1.0,
+    ) -> None:
+        """``deadline_s`` None: offline, no live deadline. Crops are enlarged by ``crop_scale``
+        before detection (small faces get more pixels: the crops are where people are)."""
         if not detectors:
             raise ValueError("the privacy stage needs at least one face detector")
         self._detectors = tuple(detectors)
         self._deadline = deadline_s
+        self._crop_scale = crop_scale
         self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-detect")
         self._pending: cf.Future[list[Detection]] | None = None
         self._shape: tuple[int, ...] | None = None
@@ -79,20 +88,25 @@ class DetectorRunner:
             return max(self._deadline, FIRST_RUN_LIMIT_S)
         return self._deadline
 
-    @staticmethod
     def _detect_all(
-        jobs: Sequence[tuple[FaceDetector, Sequence[PixelBox] | None]], image: np.ndarray
+        self, jobs: Sequence[tuple[FaceDetector, Sequence[PixelBox] | None]], image: np.ndarray
     ) -> list[Detection]:
         """Run each job: a detector on the whole frame (None) or on crops of it."""
         found: list[Detection] = []
+        s = self._crop_scale
         for detector, crops in jobs:
             if crops is None:
                 found.extend(detector.detect(image))
                 continue
             for x, y, w, h in crops:
-                for d in detector.detect(np.ascontiguousarray(image[y : y + h, x : x + w])):
+                crop = image[y : y + h, x : x + w]
+                if s != 1.0:
+                    size = (max(1, round(w * s)), max(1, round(h * s)))
+                    crop = cv2.resize(crop, size, interpolation=cv2.INTER_LINEAR)
+                for d in detector.detect(np.ascontiguousarray(crop)):
                     bx, by, bw, bh = d.box
-                    found.append(Detection((bx + x, by + y, bw, bh), d.score, d.source))
+                    box = (bx / s + x, by / s + y, bw / s, bh / s)
+                    found.append(Detection(box, d.score, d.source))
         return found
 
     def run(self, image: np.ndarray, plans: Sequence[Plan]) -> DetectionOutcome:

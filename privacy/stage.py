@@ -66,7 +66,9 @@ class PrivacyStage:
         self._cfg = config
         self._every = [every for _, every in schedule]
         deadline = None if offline else config.deadline_ms / 1000
-        self._runner = DetectorRunner([d for d, _ in schedule], deadline)
+        self._runner = DetectorRunner(
+            [d for d, _ in schedule], deadline, crop_scale=config.crop_scale
+        )
         self._tracker = FaceTracker(config.memory_frames)
         self._changes = ChangeMap()
         self._recovering = 0  # frames still withheld after a failure (hold_after_failure)

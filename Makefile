@@ -55,6 +55,7 @@ $(PEER_STAMP):
 
 bench: $(STAMP) $(TEST_STAMP) $(PEER_STAMP)
 	$(BIN)/python -m bench.monitoring --output docs/benchmarks.md
+	$(BIN)/python -m bench.footage --dest var/faces-extra
 	$(BIN)/python -m bench.privacy --output docs/benchmarks.md
 	$(BIN)/python -m bench.api --output docs/benchmarks.md
 	$(BIN)/python -m bench.recordings --output docs/benchmarks.md

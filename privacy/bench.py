@@ -20,6 +20,8 @@ from privacy.stage import PrivacyStage
 log = logging.getLogger(__name__)
 
 FLAGS = ("profile", "small", "crowd", "occluded")
+#: scene type of a clip whose annotation has no ``"scene"`` key (faces-dev has none)
+UNLABELLED = "unlabelled"
 
 
 def _frames(path: Path) -> Iterator[np.ndarray]:
@@ -78,6 +80,7 @@ def bench_clip(annotation: Path, stage: PrivacyStage, workdir: Path) -> dict[str
     covered = _redacted_fractions(result.report["frames"], meta["width"], meta["height"])
     return {
         "clip": annotation.stem,
+        "scene": meta.get("scene") or UNLABELLED,
         "frames": frames,
         "withheld_frames": result.withheld,
         "withheld_ratio": result.withheld / frames if frames else 0.0,
@@ -133,6 +136,7 @@ def run_bench(data_dir: Path, make_stage: Callable[[], PrivacyStage]) -> dict[st
     return {
         "clips": clips,
         "per_flag": dict(per_flag),
+        "per_scene": per_scene(clips),
         "total": {
             "frames": frames,
             "withheld_frames": withheld,
@@ -141,6 +145,23 @@ def run_bench(data_dir: Path, make_stage: Callable[[], PrivacyStage]) -> dict[st
             "leaked": per_flag["all"]["leaked"],
         },
     }
+
+
+def per_scene(clips: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Faces, leaks and withheld frames summed over the clips of each scene type."""
+    scenes: dict[str, dict[str, Any]] = {}
+    for clip in clips:
+        s = scenes.setdefault(
+            clip["scene"], {"clips": 0, "frames": 0, "withheld_frames": 0, "faces": 0, "leaked": 0}
+        )
+        s["clips"] += 1
+        s["frames"] += clip["frames"]
+        s["withheld_frames"] += clip["withheld_frames"]
+        s["faces"] += clip["faces"].get("all", 0)
+        s["leaked"] += clip["leaked"].get("all", 0)
+    for s in scenes.values():
+        s["withheld_ratio"] = s["withheld_frames"] / s["frames"] if s["frames"] else 0.0
+    return dict(sorted(scenes.items()))
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -167,4 +188,14 @@ def format_table(result: dict[str, Any]) -> str:
         if flag in result["per_flag"]:
             f = result["per_flag"][flag]
             lines.append(f"| {flag} | {f['faces']} | {f['leaked']} |")
+    lines += [
+        "",
+        "| scene | clips | frames | withheld frames | withheld | faces | leaked |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for scene, s in result["per_scene"].items():
+        lines.append(
+            f"| {scene} | {s['clips']} | {s['frames']} | {s['withheld_frames']} | "
+            f"{s['withheld_ratio']:.0%} | {s['faces']} | {s['leaked']} |"
+        )
     return "\n".join(lines)

@@ -249,7 +249,10 @@ def _cmd_privacy_bench(args: argparse.Namespace) -> int:
 
     config = _load(args.config)
     _setup_logging(config.logging.level)
-    result = run_bench(Path(args.data), lambda: build_stage(config.privacy, offline=True))
+    keep = Path(args.keep) if args.keep else None
+    result = run_bench(
+        Path(args.data), lambda: build_stage(config.privacy, offline=True), keep=keep
+    )
     if args.json:
         json.dump(result, sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -399,6 +402,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--data", required=True, help="folder of clips with annotation JSONs")
     bench.add_argument("--json", action="store_true", help="full JSON result")
     bench.add_argument("--config", help="YAML config (its privacy: section applies)")
+    bench.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="keep the redacted media and reports in DIR, with judge-manifest.json for "
+        "../shared/tools/score_redaction.py --manifest",
+    )
     bench.set_defaults(func=_cmd_privacy_bench)
 
     events = sub.add_parser("events", help="motion events")

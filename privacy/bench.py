@@ -14,7 +14,14 @@ import cv2
 import numpy as np
 
 from privacy.leakcheck import crop, leak_score
-from privacy.offline import MediaError, is_image, read_image, redact_media, video_frames
+from privacy.offline import (
+    MediaError,
+    is_image,
+    read_image,
+    redact_media,
+    video_frames,
+    write_report,
+)
 from privacy.stage import PrivacyStage
 
 log = logging.getLogger(__name__)
@@ -40,10 +47,9 @@ def bench_clip(annotation: Path, stage: PrivacyStage, workdir: Path) -> dict[str
     except json.JSONDecodeError as err:
         raise MediaError(f"{annotation}: not valid JSON ({err})") from None
     media = annotation.parent / meta["media"]
-    output = (
-        workdir / f"{annotation.stem}.redacted{media.suffix if media.suffix != '.jpg' else '.png'}"
-    )
+    output = _redacted_output(annotation, media, workdir)
     result = redact_media(stage, media, output, progress=False)
+    write_report(workdir / f"{annotation.stem}.report.json", result.report)
     statuses = [f["status"] for f in result.report["frames"]]
     faces: Counter[str] = Counter()
     leaked: Counter[str] = Counter()
@@ -100,6 +106,26 @@ def bench_clip(annotation: Path, stage: PrivacyStage, workdir: Path) -> dict[str
     }
 
 
+def _redacted_output(annotation: Path, media: Path, workdir: Path) -> Path:
+    suffix = media.suffix if media.suffix != ".jpg" else ".png"
+    return workdir / f"{annotation.stem}.redacted{suffix}"
+
+
+def _write_judge_manifest(annotations: list[Path], workdir: Path) -> None:
+    entries = []
+    for annotation in annotations:
+        media = annotation.parent / json.loads(annotation.read_text())["media"]
+        entries.append(
+            {
+                "annotation": str(annotation.resolve()),
+                "original": str(media.resolve()),
+                "redacted": str(_redacted_output(annotation, media, workdir).resolve()),
+                "report": str((workdir / f"{annotation.stem}.report.json").resolve()),
+            }
+        )
+    (workdir / "judge-manifest.json").write_text(json.dumps(entries, indent=1))
+
+
 def _redacted_fractions(records: list[dict[str, Any]], width: int, height: int) -> list[float]:
     out = []
     for rec in records:
@@ -112,20 +138,29 @@ def _redacted_fractions(records: list[dict[str, Any]], width: int, height: int) 
     return out
 
 
-def run_bench(data_dir: Path, make_stage: Callable[[], PrivacyStage]) -> dict[str, Any]:
-    """Bench every ``*.json`` annotation in ``data_dir`` (each clip gets a fresh stage)."""
+def run_bench(
+    data_dir: Path, make_stage: Callable[[], PrivacyStage], keep: Path | None = None
+) -> dict[str, Any]:
+    """Bench every ``*.json`` annotation in ``data_dir`` (each clip gets a fresh stage).
+
+    With ``keep``, the redacted media and each clip's report stay there, with
+    ``judge-manifest.json`` for the reference judge (``score_redaction.py --manifest``)."""
     annotations = sorted(p for p in data_dir.glob("*.json") if "media" in p.read_text()[:4096])
     if not annotations:
         raise MediaError(f"{data_dir}: no annotated clips (*.json with a 'media' key)")
     clips = []
     with tempfile.TemporaryDirectory(prefix="privacy-bench-") as tmp:
+        workdir = keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         for annotation in annotations:
             stage = make_stage()
             try:
-                clips.append(bench_clip(annotation, stage, Path(tmp)))
+                clips.append(bench_clip(annotation, stage, workdir))
             finally:
                 stage.close()
             log.info("%s: done", annotation.stem)
+        if keep is not None:
+            _write_judge_manifest(annotations, keep)
     per_flag: dict[str, dict[str, int]] = defaultdict(lambda: {"faces": 0, "leaked": 0})
     for clip in clips:
         for flag, n in clip["faces"].items():

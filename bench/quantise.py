@@ -367,6 +367,8 @@ def _markdown(result: dict[str, Any], names: list[str]) -> str:
             f"{v[name]['cpu_ms']:.1f} / {v[name]['wall_ms']:.1f}" for v in result["speed"].values()
         ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if "per_flag" not in result:
+        return "\n".join(lines)
     lines += [
         "",
         f"Faces found at >= {FLOOR} / >= {CONFIDENT} (best score of an overlapping detection); "
@@ -451,12 +453,14 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
         for w, h in ((640, 480), (1280, 720))
     }
     log.info("speed: %s", result["speed"])
-    faces, false, frames = agreement(detectors, clips)
     names = list(detectors)
-    result.update(per_flag=per_flag(faces, names), false=false, frames=frames)
+    faces: list[dict[str, Any]] = []
+    if not args.speed_only:
+        faces, false, frames = agreement(detectors, clips)
+        result.update(per_flag=per_flag(faces, names), false=false, frames=frames)
+    print(_markdown(result, names))
     if args.json:
         args.json.write_text(json.dumps({**result, "faces": faces}, indent=1) + "\n")
-    print(_markdown(result, names))
     print("determinism:", json.dumps(determinism, indent=1))
     return result
 
@@ -487,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--stride", type=int, default=1, help="every N-th video frame")
     parser.add_argument("--runs", type=int, default=20, help="timed runs per model and size")
+    parser.add_argument("--speed-only", action="store_true", help="time, do not score")
     parser.add_argument("--json", type=Path, default=None, help="also write all numbers here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")

@@ -107,7 +107,7 @@ def _fit(image: np.ndarray) -> np.ndarray:
     return canvas
 
 
-METHODS = {"MinMax": 0, "Entropy": 1, "Percentile": 2}  # onnxruntime CalibrationMethod values
+METHODS = ("MinMax", "Entropy", "Percentile")  # onnxruntime CalibrationMethod names
 PERCENTILE = 99.999
 
 
@@ -116,21 +116,11 @@ class _Frames:
 
     def __init__(self, input_name: str, images: list[np.ndarray]) -> None:
         self._input = input_name
-        self._images = images
         self._it: Iterator[np.ndarray] = iter(images)
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         blob = next(self._it, None)
         return None if blob is None else {self._input: blob}
-
-    def rewind(self) -> None:
-        self._it = iter(self._images)
-
-    def __len__(self) -> int:
-        return len(self._images)
-
-    def set_range(self, start_index: int, end_index: int) -> None:
-        self._it = iter(self._images[start_index:end_index])
 
 
 def prepare_for_quantisation(fp32: bytes) -> Any:

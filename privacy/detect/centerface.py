@@ -54,6 +54,15 @@ def make_dynamic(model_bytes: bytes) -> bytes:
     return model.SerializeToString()
 
 
+def input_blob(image: np.ndarray) -> np.ndarray:
+    """The network input for a BGR uint8 image: 1x3xHxW float32 RGB 0..255 (the network was
+    trained without normalisation), zero-padded at the right and bottom to multiples of 32."""
+    height, width = image.shape[:2]
+    blob = np.zeros((1, 3, -(-height // ALIGN) * ALIGN, -(-width // ALIGN) * ALIGN), np.float32)
+    blob[0, :, :height, :width] = image[:, :, ::-1].transpose(2, 0, 1)
+    return blob
+
+
 # --- the detector -----------------------------------------------------------------------------
 
 
@@ -123,15 +132,11 @@ class CenterFaceDetector:
         check_image(image)
         height, width = image.shape[:2]
         scale = self._scale_for(width)
+        resized = image
         if scale != 1.0:
-            rw, rh = max(1, round(width * scale)), max(1, round(height * scale))
-            resized = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA)
-        else:
-            rw, rh, resized = width, height, image
-        pw, ph = -(-rw // ALIGN) * ALIGN, -(-rh // ALIGN) * ALIGN
-        blob = np.zeros((1, 3, ph, pw), dtype=np.float32)
-        # the network was trained on RGB 0..255 without normalisation
-        blob[0, :, :rh, :rw] = resized[:, :, ::-1].transpose(2, 0, 1)
+            dsize = (max(1, round(width * scale)), max(1, round(height * scale)))
+            resized = cv2.resize(image, dsize, interpolation=cv2.INTER_AREA)
+        blob = input_blob(resized)
         try:
             heat, size, offset = self._session.run(self._outputs, {self._input: blob})
         except Exception as exc:

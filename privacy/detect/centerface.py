@@ -9,8 +9,11 @@ OpenCV's dnn module is not used: it decodes this model into wrong boxes.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 import cv2
 import numpy as np
@@ -24,16 +27,34 @@ STRIDE = 4
 ALIGN = 32  # the network downsamples by 32: both input dims must be multiples of it
 
 
+@cache
+def _onnx_protobuf() -> ModuleType:
+    """The ONNX protobuf classes (``onnx/onnx_ml_pb2.py`` of the ``onnx`` package) without the
+    rest of the package: ``import onnx`` loads ml_dtypes and costs about 1.5 s of CPU at every
+    start, 40 times more than these classes. The classes are the very ones ``onnx`` uses (the
+    same descriptor), so both can live in one process."""
+    spec = importlib.util.find_spec("onnx")
+    if spec is None or not spec.submodule_search_locations:
+        raise DetectorError("the onnx package is not installed")
+    path = Path(spec.submodule_search_locations[0]) / "onnx_ml_pb2.py"
+    module_spec = importlib.util.spec_from_file_location("_camera_onnx_ml_pb2", path)
+    if module_spec is None or module_spec.loader is None:
+        raise DetectorError(f"cannot load the ONNX protobuf classes from {path}")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
 def make_dynamic(model_bytes: bytes) -> bytes:
     """The ONNX model with batch, height and width of its rank-4 graph inputs and outputs made
     symbolic, and without the initializers that the export also lists as graph inputs (weights
     listed as inputs could be overridden at run time, so onnxruntime would neither fold nor
     pre-pack them: dropping them makes inference about 1.8x faster)."""
-    import onnx
     from google.protobuf.message import DecodeError
 
+    model = _onnx_protobuf().ModelProto()
     try:
-        model = onnx.load_from_string(model_bytes)
+        model.ParseFromString(model_bytes)
     except DecodeError as exc:
         raise ValueError(str(exc)) from None
     graph = model.graph

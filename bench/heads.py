@@ -1,0 +1,282 @@
+"""Head-detector measurement on the annotated development set (../shared/data/faces-dev).
+
+Run with ``python -m bench.heads [--output docs/privacy-detectors.md]``.
+
+For each head-detector configuration it measures, on the same decoded frames:
+
+* face coverage, per flag (profile, small, crowd, occluded, none) and per clip: a face counts
+  as covered when one head box, grown 1.6x about its centre, covers at least half of the face
+  box; at the detector's floor (0.3) and at 0.5;
+* recall of the ``persons_no_face`` boxes (people seen from behind in animated_restaurant): a
+  person counts as found when at least half of one head box lies inside the person's box;
+* false head boxes per frame: boxes that touch no annotated face and lie mostly (half or more)
+  inside no ``persons_no_face`` box;
+* milliseconds per frame at the clip's own resolution and on 640x480 frames, with the process
+  pinned to one CPU core and the interpreter on one thread.
+
+With ``--output`` the generated tables replace the block between the markers in that Markdown
+file (appended at its end the first time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from bench.detectors import DATA, FLAGS, Clip, load_clips
+from privacy.detect import Detection, FaceDetector, TiledDetector
+from privacy.detect.head import HeadDetector
+from privacy.models import ModelIntegrityError, default_models_dir, verified_model
+
+FLOOR = 0.3
+CONFIDENT = 0.5
+GROW = 1.6
+START = "<!-- bench:heads:start -->"
+END = "<!-- bench:heads:end -->"
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass
+class Tally:
+    """Counts for one configuration on one clip; ``[0]`` at the floor, ``[1]`` at 0.5."""
+
+    faces: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("all", *FLAGS), 0))
+    covered: list[dict[str, int]] = field(
+        default_factory=lambda: [dict.fromkeys(("all", *FLAGS), 0) for _ in range(2)]
+    )
+    persons: int = 0
+    persons_found: list[int] = field(default_factory=lambda: [0, 0])
+    false_boxes: list[int] = field(default_factory=lambda: [0, 0])
+    frames: int = 0
+    ms: list[float] = field(default_factory=list)
+
+    def add(self, other: Tally) -> None:
+        for key in self.faces:
+            self.faces[key] += other.faces[key]
+            for level in range(2):
+                self.covered[level][key] += other.covered[level][key]
+        self.persons += other.persons
+        for level in range(2):
+            self.persons_found[level] += other.persons_found[level]
+            self.false_boxes[level] += other.false_boxes[level]
+        self.frames += other.frames
+        self.ms.extend(other.ms)
+
+
+def _inter(a: Box, b: Box) -> float:
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(w, 0.0) * max(h, 0.0)
+
+
+def score_frame(
+    dets: list[Detection],
+    faces: list[tuple[Box, tuple[str, ...]]],
+    persons: list[Box],
+    tally: Tally,
+) -> None:
+    tally.frames += 1
+    tally.persons += len(persons)
+    for _, flags in faces:
+        for key in ("all", *flags):
+            tally.faces[key] += 1
+    for level, threshold in enumerate((FLOOR, CONFIDENT)):
+        kept = [d for d in dets if d.score >= threshold]
+        grown = [d.scaled(GROW).box for d in kept]
+        for face, flags in faces:
+            if any(_inter(g, face) >= 0.5 * face[2] * face[3] for g in grown):
+                for key in ("all", *flags):
+                    tally.covered[level][key] += 1
+        for person in persons:
+            if any(_inter(d.box, person) >= 0.5 * d.area for d in kept):
+                tally.persons_found[level] += 1
+        for det in kept:
+            touches_face = any(_inter(det.box, face) > 0 for face, _ in faces)
+            in_person = any(_inter(det.box, p) >= 0.5 * det.area for p in persons)
+            if not touches_face and not in_person:
+                tally.false_boxes[level] += 1
+
+
+def load_persons(data_dir: Path, clip: Clip) -> dict[int, list[Box]]:
+    ann = json.loads((data_dir / f"{clip.name}.json").read_text())
+    return {
+        int(k): [tuple(map(float, p["box"])) for p in v]  # type: ignore[misc]
+        for k, v in ann.get("persons_no_face", {}).items()
+    }
+
+
+def evaluate(detector: FaceDetector, clips: list[Clip], data_dir: Path) -> dict[str, Tally]:
+    out = {}
+    for clip in clips:
+        persons = load_persons(data_dir, clip)
+        tally = Tally()
+        for _ in range(2):  # warm-up
+            detector.detect(clip.frames[0][1])
+        repeats = 5 if len(clip.frames) == 1 else 1  # a still image: median of a few runs
+        for index, image in clip.frames:
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                dets = detector.detect(image)
+                times.append((time.perf_counter() - t0) * 1000)
+            tally.ms.append(float(np.median(times)))
+            score_frame(dets, clip.faces.get(index, []), persons.get(index, []), tally)
+        out[clip.name] = tally
+    return out
+
+
+def time_at_vga(detector: FaceDetector, frames: list[np.ndarray]) -> float:
+    for _ in range(2):
+        detector.detect(frames[0])
+    t0 = time.perf_counter()
+    for image in frames:
+        detector.detect(image)
+    return (time.perf_counter() - t0) * 1000 / len(frames)
+
+
+def build_configs(model: Path) -> list[tuple[str, Callable[[], FaceDetector]]]:
+    def head() -> HeadDetector:
+        return HeadDetector(model, min_score=FLOOR)
+
+    return [
+        ("head (full frame)", head),
+        ("head tiled 2x2 + full", lambda: TiledDetector(head(), grid=(2, 2), overlap=0.3)),
+        ("head tiled 3x2 + full", lambda: TiledDetector(head(), grid=(3, 2), overlap=0.3)),
+    ]
+
+
+def _pct(found: int, total: int) -> str:
+    return "–" if total == 0 else f"{100 * found / total:.0f} % ({found}/{total})"
+
+
+def render(
+    results: dict[str, dict[str, Tally]], vga_ms: dict[str, float], meta: dict[str, str]
+) -> str:
+    lines = [
+        START,
+        f"Measured {meta['date']} on {meta['machine']}, one core; {meta['frames']} frames "
+        f"(every {meta['stride']}th video frame), {meta['faces']} face boxes, "
+        f"{meta['persons']} `persons_no_face` boxes. Cells: at the floor {FLOOR} / at "
+        f"{CONFIDENT}.",
+        "",
+        "| configuration | " + " | ".join(("all", *FLAGS)) + " | persons_no_face | "
+        "false boxes / frame | ms / frame native | ms / frame 640x480 |",
+        "|---" * (len(FLAGS) + 6) + "|",
+    ]
+    for name, per_clip in results.items():
+        total = Tally()
+        for tally in per_clip.values():
+            total.add(tally)
+        cells = [
+            f"{_pct(total.covered[0][k], total.faces[k])} / "
+            f"{100 * total.covered[1][k] / max(total.faces[k], 1):.0f} %"
+            for k in ("all", *FLAGS)
+        ]
+        persons = (
+            f"{_pct(total.persons_found[0], total.persons)} / "
+            f"{100 * total.persons_found[1] / max(total.persons, 1):.0f} %"
+        )
+        false = " / ".join(f"{n / total.frames:.2f}" for n in total.false_boxes)
+        lines.append(
+            f"| {name} | " + " | ".join(cells) + f" | {persons} | {false} | "
+            f"{np.mean(total.ms):.1f} | {vga_ms[name]:.1f} |"
+        )
+    lines += [
+        "",
+        "Per clip, face coverage and false boxes per frame (at the floor / at 0.5):",
+        "",
+        "| clip | " + " | ".join(results) + " |",
+        "|---" * (len(results) + 1) + "|",
+    ]
+    for clip in next(iter(results.values())):
+        cells = []
+        for per_clip in results.values():
+            t = per_clip[clip]
+            cells.append(
+                f"{_pct(t.covered[0]['all'], t.faces['all'])} / "
+                f"{100 * t.covered[1]['all'] / max(t.faces['all'], 1):.0f} %; "
+                f"fp {t.false_boxes[0] / t.frames:.2f} / {t.false_boxes[1] / t.frames:.2f}"
+            )
+        lines.append(f"| {clip} | " + " | ".join(cells) + " |")
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def write_block(path: Path, block: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.heads", description=__doc__)
+    parser.add_argument("--data", type=Path, default=DATA, help="annotated face set")
+    parser.add_argument("--models", type=Path, default=None, help="provisioned models dir")
+    parser.add_argument("--stride", type=int, default=1, help="use every Nth video frame")
+    parser.add_argument("--output", type=Path, default=None, help="Markdown file to update")
+    args = parser.parse_args(argv)
+
+    if not args.data.is_dir() or not any(args.data.glob("*.json")):
+        print(f"skipped: no annotated face set at {args.data}")
+        return 0
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    cv2.setNumThreads(1)
+    try:
+        model = verified_model("blazepose_detector", args.models or default_models_dir()).path
+    except ModelIntegrityError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    clips = load_clips(args.data, args.stride)
+    persons_total = sum(
+        len(load_persons(args.data, c).get(i, [])) for c in clips for i, _ in c.frames
+    )
+    meta = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, Python {platform.python_version()}",
+        "stride": str(args.stride),
+        "frames": str(sum(len(c.frames) for c in clips)),
+        "faces": str(sum(len(c.faces.get(i, [])) for c in clips for i, _ in c.frames)),
+        "persons": str(persons_total),
+    }
+    vga = [
+        cv2.resize(image, (640, 480), interpolation=cv2.INTER_AREA)
+        for clip in clips
+        if clip.name in {"opera_arcade", "animated_restaurant"}
+        for _, image in clip.frames[:10]
+    ]
+    results: dict[str, dict[str, Tally]] = {}
+    vga_ms: dict[str, float] = {}
+    for name, make in build_configs(model):
+        t0 = time.perf_counter()
+        detector = make()
+        results[name] = evaluate(detector, clips, args.data)
+        vga_ms[name] = time_at_vga(detector, vga)
+        inner = getattr(detector, "inner", detector)
+        inner.close()
+        print(f"  {name}: {time.perf_counter() - t0:.1f} s", flush=True)
+    block = render(results, vga_ms, meta)
+    print(block)
+    if args.output:
+        write_block(args.output, block)
+        print(f"updated {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

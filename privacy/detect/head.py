@@ -1,21 +1,24 @@
 """Head boxes of people, found by the BlazePose person detector, run with LiteRT.
 
 ``pose_detection.tflite`` (the first stage of MediaPipe's BlazePose, from the same pinned
-mediapipe wheel as BlazeFace) finds a person by their head: each candidate is a box around the
-face region plus four alignment keypoints (mid-hip, a point on the circle enclosing the body,
-mid-shoulder, a point on the circle enclosing the upper body). Unlike a face detector it fires on
-heads turned away, in profile or seen from behind, because it was trained to find the person, not
-facial features; it sees people sitting or standing, from the head and shoulders up.
+mediapipe wheel as BlazeFace) finds a person by the head and upper body: each candidate is a
+face-sized square centred a little below the face (between face and neck) plus four alignment
+keypoints (mid-hip, a point on the circle enclosing the body, mid-shoulder, a point on the circle
+enclosing the upper body). Unlike a face detector it fires on heads in profile, looking down or
+turned away, because it was trained to find people, not facial features; it sees people sitting
+or standing, from the head and shoulders up.
 
-The head box is the detector's face box grown to the whole head (:data:`HEAD_GROWTH`): the region
-that holds the face whichever way the person turns. The model letterboxes the whole image into a
-224x224 input, so a head smaller than about 1/12 of the image's longer side is lost: run it on
-regions (a motion blob) or wrap it in :class:`privacy.detect.tiled.TiledDetector` for far people.
+The head box is that square moved up the body axis (mid-hip towards the full-body circle point)
+onto the face and grown to the whole head (:data:`HEAD_SHIFT`, :data:`HEAD_GROWTH`, measured on
+faces-dev): the region that holds the face whichever way the person turns. The model letterboxes
+the whole image into a 224x224 input, so a head smaller than about 1/12 of the image's longer
+side is lost: run it on regions (a motion blob) or wrap it in
+:class:`privacy.detect.tiled.TiledDetector` for far people.
 
 MediaPipe's Tasks API has no task for this model (the PoseLandmarker runs it only as its first
 stage, full-frame, then a heavy landmark model per person), so the raw model runs on Google's
-LiteRT interpreter (``ai-edge-litert``); anchors and box decoding follow MediaPipe's
-``pose_detection_cpu.pbtxt`` graph.
+LiteRT interpreter (``ai-edge-litert``); anchors, normalisation and box decoding follow
+MediaPipe's ``pose_detection_cpu.pbtxt`` graph.
 """
 
 from __future__ import annotations
@@ -152,7 +155,9 @@ class HeadDetector:
             logits = self._interpreter.get_tensor(self._scores)[0, :, 0]
         except Exception as exc:
             raise DetectorError(f"{self.name} failed on a {width}x{height} frame: {exc}") from exc
-        scores = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -_SCORE_CLIP, _SCORE_CLIP)))
+        scores = 1.0 / (
+            1.0 + np.exp(-np.clip(logits.astype(np.float64), -_SCORE_CLIP, _SCORE_CLIP))
+        )
         keep = np.flatnonzero(scores >= self.min_score)
         if keep.size == 0:
             return []

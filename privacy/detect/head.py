@@ -1,18 +1,18 @@
 """Head boxes of people, found by the BlazePose person detector, run with LiteRT.
 
 ``pose_detection.tflite`` (the first stage of MediaPipe's BlazePose, from the same pinned
-mediapipe wheel as BlazeFace) finds a person by the head and upper body: each candidate is a
-face-sized square centred a little below the face (between face and neck) plus four alignment
-keypoints (mid-hip, a point on the circle enclosing the body, mid-shoulder, a point on the circle
-enclosing the upper body). Unlike a face detector it fires on heads in profile, looking down or
-turned away, because it was trained to find people, not facial features; it sees people sitting
-or standing, from the head and shoulders up.
+mediapipe wheel as BlazeFace) finds a person by the head and upper body: each candidate has a
+score and four alignment keypoints (mid-hip, a point on the circle enclosing the body,
+mid-shoulder, a point on the circle enclosing the upper body); its box is only the anchor size.
+Unlike a face detector it fires on heads in profile, looking down or turned away, because it was
+trained to find people, not facial features; it sees people sitting or standing, from the head
+and shoulders up.
 
-The head box is that square moved up the body axis (mid-hip towards the full-body circle point)
-onto the face and grown to the whole head (:data:`HEAD_SHIFT`, :data:`HEAD_GROWTH`, measured on
-faces-dev): the region that holds the face whichever way the person turns. The model letterboxes
-the whole image into a 224x224 input, so a head smaller than about 1/12 of the image's longer
-side is lost: run it on regions (a motion blob) or wrap it in
+The head box is a square centred :data:`HEAD_SHIFT` upper-body radii above the mid-shoulder
+along the upper-body axis, :data:`HEAD_SIZE` radii wide (both measured on faces-dev): the region
+that holds the face whichever way the person turns. The model letterboxes the whole image into a
+224x224 input, so a person whose head is smaller than about 1/15 of the image's longer side is
+lost: run it on regions (a motion blob) or wrap it in
 :class:`privacy.detect.tiled.TiledDetector` for far people.
 
 MediaPipe's Tasks API has no task for this model (the PoseLandmarker runs it only as its first
@@ -43,12 +43,14 @@ _STRIDES = (8, 16, 32, 32, 32)
 _ANCHORS_PER_LAYER = 2
 NUM_ANCHORS = 2254
 _SCORE_CLIP = 100.0
-# The model's box is a square about the size of the face (median face/box side 1.04 on
-# faces-dev) but centred between the face and the neck: the face centre lies HEAD_SHIFT box sides
-# further along the body axis (median 0.35-0.38, whichever keypoint pair gives the axis). The head
-# (hair, ears, back of the head) is about HEAD_GROWTH times the face.
-HEAD_SHIFT = 0.35
-HEAD_GROWTH = 1.4
+# The model's box is useless as a head box: its side is the same 44.7 input pixels for every
+# person (it is the anchor size). The upper-body keypoints carry the scale instead: the face
+# centre lies HEAD_SHIFT upper-body radii (mid-shoulder to the upper-body circle point) from the
+# mid-shoulder towards that point, and the face side is about 0.33 of the radius (medians over
+# 83 matched faces of faces-dev; 10th-90th percentile 0.20-0.34 and 0.20-0.42). A head box of
+# HEAD_SIZE radii holds the face and the hair, ears and back of the head around it.
+HEAD_SHIFT = 0.28
+HEAD_SIZE = 0.5
 _UP = np.array([0.0, -1.0], np.float32)
 
 
@@ -93,9 +95,9 @@ class HeadDetector:
     """Head boxes of people (any pose, sitting or standing) in a BGR uint8 image.
 
     ``min_score`` is the floor of the detector's person score (sigmoid, 0-1) below which
-    candidates are dropped; ``head_growth`` scales the model's face box about its centre to
-    the head box; ``threads`` is the interpreter's thread count. Not thread-safe: one instance
-    serves one thread.
+    candidates are dropped; ``head_size`` is the head box's side in upper-body radii;
+    ``threads`` is the interpreter's thread count. Not thread-safe: one instance serves one
+    thread.
     """
 
     def __init__(
@@ -103,7 +105,7 @@ class HeadDetector:
         model_path: str | Path,
         *,
         min_score: float = 0.3,
-        head_growth: float = HEAD_GROWTH,
+        head_size: float = HEAD_SIZE,
         suppression_iou: float = 0.3,
         threads: int = 1,
         name: str | None = None,
@@ -111,7 +113,7 @@ class HeadDetector:
         path = Path(model_path)
         self.name = name or f"head:{path.stem}"
         self.min_score = float(min_score)
-        self.head_growth = float(head_growth)
+        self.head_size = float(head_size)
         self.suppression_iou = float(suppression_iou)
         try:
             model = path.read_bytes()
@@ -163,15 +165,16 @@ class HeadDetector:
             return []
         centres = anchor_centres()[keep] * INPUT_SIZE
         values = raw[keep]
-        # offsets in input pixels from the anchor centre: box centre x, y, box width, height,
-        # then the keypoints mid-hip and the full-body circle point (above the head when upright)
-        box_centre = centres + values[:, 0:2]
-        size = values[:, 2]
-        axis = values[:, 6:8] - values[:, 4:6]
-        length = np.linalg.norm(axis, axis=1, keepdims=True)
-        up = np.where(length > 1e-3, axis / np.maximum(length, 1e-3), _UP)
-        head_centre = box_centre + up * (HEAD_SHIFT * size)[:, np.newaxis]
-        side = size * self.head_growth
+        # keypoints as offsets in input pixels from the anchor centre: values[:, 4:12] are
+        # mid-hip, full-body circle point, mid-shoulder, upper-body circle point
+        shoulder = centres + values[:, 8:10]
+        axis = values[:, 10:12] - values[:, 8:10]
+        radius = np.linalg.norm(axis, axis=1)
+        up = np.where(
+            (radius > 1e-3)[:, np.newaxis], axis / np.maximum(radius, 1e-3)[:, np.newaxis], _UP
+        )
+        head_centre = shoulder + up * (HEAD_SHIFT * radius)[:, np.newaxis]
+        side = radius * self.head_size
         found: list[Detection] = []
         for (x, y), w, score in zip(head_centre, side, scores[keep], strict=True):
             if w <= 0:

@@ -7,7 +7,9 @@ models::
     from privacy.models import verified_model
     detector = BlazeFaceDetector(verified_model("blazeface_short_range").path)
 
-See docs/privacy-detectors.md for how they compare on the development set.
+:class:`HeadDetector` returns head boxes of people (any pose) rather than faces, for the people
+the face detectors miss. See docs/privacy-detectors.md for how they compare on the development
+set.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from privacy.detect.base import Detection, DetectorError, FaceDetector, nms
 from privacy.detect.blazeface import BlazeFaceDetector
 from privacy.detect.centerface import CenterFaceDetector
+from privacy.detect.head import HeadDetector
 from privacy.detect.tiled import EnsembleDetector, TiledDetector
 
 __all__ = [
@@ -24,6 +27,7 @@ __all__ = [
     "DetectorError",
     "EnsembleDetector",
     "FaceDetector",
+    "HeadDetector",
     "TiledDetector",
     "nms",
 ]

@@ -25,7 +25,7 @@ from privacy.models import (
 from privacy.models.provision import ProvisionError, default_cache_dir, provision
 from testkit.paths import MODELS, REPO
 
-EXPECTED = {"blazeface_short_range", "blazeface_full_range", "centerface"}
+EXPECTED = {"blazeface_short_range", "blazeface_full_range", "centerface", "blazepose_detector"}
 
 
 @pytest.fixture(scope="module")

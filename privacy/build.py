@@ -8,9 +8,12 @@ from privacy.config import DetectorSpec, PrivacyConfig
 from privacy.detect.base import FaceDetector
 from privacy.detect.blazeface import BlazeFaceDetector
 from privacy.detect.centerface import CenterFaceDetector
+from privacy.detect.head import HeadDetector
 from privacy.detect.tiled import BoundedDetector
 from privacy.models import ModelInfo, verified_model
 from privacy.stage import PrivacyStage
+
+HEAD_MODEL = "blazepose_detector"
 
 
 def _detector(spec: DetectorSpec, info: ModelInfo, floor: float) -> FaceDetector:
@@ -32,5 +35,10 @@ def build_stage(
         (_detector(spec, info, spec.floor), spec.every)
         for spec, info in zip(config.detectors, infos, strict=True)
     ]
+    heads = None
+    if config.heads:
+        head_info = verified_model(HEAD_MODEL, models_dir)
+        infos.append(head_info)
+        heads = HeadDetector(head_info.path, min_score=config.head_min_score, name=HEAD_MODEL)
     models = {info.name: f"{info.version} sha256:{info.sha256[:12]}" for info in infos}
-    return PrivacyStage(config, schedule, models, offline=offline)
+    return PrivacyStage(config, schedule, models, offline=offline, heads=heads)

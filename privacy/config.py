@@ -126,6 +126,20 @@ class PrivacyConfig(StrictModel):
         description="A near moving person with no face found where the head is: withhold the "
         "frame, or block out the whole person.",
     )
+    heads: bool = Field(
+        default=True,
+        description="Look for heads (the BlazePose person detector) where a person-sized blob "
+        "moves with no face found, and in the tiles of the rolling sweep (people sitting "
+        "still): a head found is redacted like a face, so a profile, a head turning away or "
+        "someone half hidden is covered instead of withholding the frame. Measured in "
+        "docs/privacy-detectors.md (head detector).",
+    )
+    head_min_score: float = Field(
+        default=0.3,
+        gt=0,
+        lt=1,
+        description="Lowest person score of a head that is redacted.",
+    )
     min_brightness: float = Field(
         default=8,
         ge=0,

@@ -62,7 +62,8 @@ class DetectorRunner:
         crop_scale: float = 1.0,
     ) -> None:
         """``deadline_s`` None: offline, no live deadline. Crops are enlarged by ``crop_scale``
-        before detection (small faces get more pixels: the crops are where people are)."""
+        before detection (small faces get more pixels: the crops are where people are), except
+        for detectors that letterbox their input to a fixed size (``letterboxes = True``)."""
         if not detectors:
             raise ValueError("the privacy stage needs at least one face detector")
         self._detectors = tuple(detectors)
@@ -93,11 +94,12 @@ class DetectorRunner:
     ) -> list[Detection]:
         """Run each job: a detector on the whole frame (None) or on crops of it."""
         found: list[Detection] = []
-        s = self._crop_scale
         for detector, crops in jobs:
             if crops is None:
                 found.extend(detector.detect(image))
                 continue
+            # a detector that fits its input into a fixed size gains nothing from enlarging
+            s = 1.0 if getattr(detector, "letterboxes", False) else self._crop_scale
             for x, y, w, h in crops:
                 crop = image[y : y + h, x : x + w]
                 if s != 1.0:

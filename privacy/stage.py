@@ -10,7 +10,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from firmware.frames import Frame
-from firmware.geometry import Box, PixelBox, area, covered_fraction, intersection_area, iou
+from firmware.geometry import (
+    Box,
+    PixelBox,
+    area,
+    covered_fraction,
+    intersection_area,
+    iou,
+)
+from firmware.geometry import clip as clip_box
 from firmware.motion.config import MotionConfig
 from firmware.motion.detector import MotionDetector
 from privacy.change import ChangeMap, patch_unchanged
@@ -40,6 +48,7 @@ _CAMERA_MOVING_SHIFT = 0.5  # global shift in thumbnail pixels (80 px wide) per 
 # it the every-frame detector runs on the whole frame and holds the big faces it is sure of, so
 # the crops can leave their bodies out.
 _SMALL_CHANGE = 0.2
+_HEAD_REGIONS = 3  # faceless people searched for heads per frame, biggest first
 _SWEEP_OVERLAP = 0.25  # of a sweep tile: faces up to about an eighth of the frame are whole in one
 _LIFT_TARGET = 110.0  # mean grey level a dark frame is brightened to for the detectors
 LATENCY_WINDOW = 1000  # frames of latency history kept for metrics
@@ -60,17 +69,24 @@ class PrivacyStage:
         models: Mapping[str, str],
         *,
         offline: bool = False,
+        heads: FaceDetector | None = None,
     ) -> None:
         """``schedule`` pairs each detector with how often it runs (every N frames), the
-        every-frame one first. ``offline``: no live deadline (``camera-app redact``)."""
+        every-frame one first. ``heads`` finds heads where people are and no face was found
+        (:meth:`_find_heads`). ``offline``: no live deadline (``camera-app redact``)."""
         self._cfg = config
         self._every = [every for _, every in schedule]
         deadline = None if offline else config.deadline_ms / 1000
+        detectors = [d for d, _ in schedule]
+        self._heads = heads is not None
         self._runner = DetectorRunner(
-            [d for d, _ in schedule], deadline, crop_scale=config.crop_scale
+            [*detectors, *([heads] if heads is not None else [])],
+            deadline,
+            crop_scale=config.crop_scale,
         )
         self._tracker = FaceTracker(config.memory_frames)
         self._changes = ChangeMap()
+        self._changed_now: list[PixelBox] = []  # parts of this frame changed since searched
         self._recovering = 0  # frames still withheld after a failure (hold_after_failure)
         self._scene = SceneMonitor()
         # Here motion only says where to look now: something still for 10 frames is left to the
@@ -126,15 +142,19 @@ class PrivacyStage:
         problem = problem or outcome.failure
         if problem is None and not self._changes.searched_before:
             problem = WithholdReason.WARMUP
+        heads: list[Detection] = []
+        if problem is None and self._heads:
+            found, failure = self._find_heads(searchable, motion_boxes, outcome.detections)
+            heads, problem = list(found), failure
 
         cfg = self._cfg
         confident = [d for d in outcome.detections if d.score >= cfg.confident_score]
         # detectors report only down to their own floor: all the rest is the uncertain band
         uncertain = [d for d in outcome.detections if d.score < cfg.confident_score]
         if cfg.uncertain_action == "redact":
-            tracks = self._tracker.update(confident + uncertain, self._index)
+            tracks = self._tracker.update(confident + uncertain + heads, self._index)
         else:
-            tracks = self._tracker.update(confident, self._index)
+            tracks = self._tracker.update(confident + heads, self._index)
             if any(not _covered(d, tracks) for d in uncertain):
                 problem = problem or WithholdReason.UNCERTAIN_DETECTION
         self._hold_unchanged(tracks)
@@ -178,9 +198,11 @@ class PrivacyStage:
         height, width = image.shape[:2]
         count = len(self._every)
         due = [self._index % every == 0 for every in self._every]
+        self._changed_now = []
         if not self._changes.searched_before or motion_boxes is None:
             return self._search(image, [None] * count)
         changed, _share = self._changes.changed()
+        self._changed_now = changed
         refresh = self._refresh(())
         tile = self._sweep_tile(width, height)
         if not changed and not refresh and not tile:
@@ -211,11 +233,59 @@ class PrivacyStage:
             first.ran + rest.ran,
         )
 
+    def _find_heads(
+        self,
+        image: np.ndarray,
+        motion_boxes: Sequence[PixelBox] | None,
+        faces: Sequence[Detection],
+    ) -> tuple[tuple[Detection, ...], WithholdReason | None]:
+        """Heads where people are and no face was found, redacted like faces (head-level
+        redaction instead of a withheld frame, and no face left to a detector that cannot see
+        it: a profile, a head turning, someone coming out from behind a tree).
+
+        Searched: around each person-sized blob that moves or changed since it was searched,
+        whose head area holds no face found now and no face or head being tracked (a square as
+        wide as the blob is tall, reaching above it, as only the legs may move), the biggest
+        few; and the tile of the rolling sweep, for people who sit still. The head detector sees
+        the whole region at its own input size. A head found is tracked like a face, so the
+        same person is not searched again while it is covered.
+        """
+        height, width = image.shape[:2]
+        regions = list(self._sweep_tile(width, height))
+        if motion_boxes is not None:
+            known = [d.box for d in faces] + [t.box for t in self._tracker.tracks]
+            people = []
+            for x, y, w, h in [*motion_boxes, *self._changed_now]:
+                small = h < _PERSON_MIN_HEIGHT * height
+                if small or h < w or w * h > _PERSON_MAX_AREA * width * height:
+                    continue
+                zone = (x - w, y - h // 2, 3 * w, h)
+                if any(intersection_area(zone, k) > 0 for k in known):
+                    continue
+                side = max(w, h)
+                square = clip_box(
+                    (x + w / 2 - side / 2, y - 0.35 * side, side, side), width, height
+                )
+                if square is not None:
+                    sx, sy, sw, sh = square
+                    people.append((int(sx), int(sy), int(np.ceil(sw)), int(np.ceil(sh))))
+            people.sort(key=area, reverse=True)
+            regions += people[:_HEAD_REGIONS]
+        if not regions:
+            return (), None
+        plans: list[Plan] = [*([()] * len(self._every)), regions]
+        outcome = self._runner.run(image, plans)
+        self.gate.counts["heads.searched"] += len(regions)
+        self.gate.counts["heads.found"] += len(outcome.detections)
+        return outcome.detections, outcome.failure
+
     def _search(self, image: np.ndarray, plans: Sequence[Plan]) -> DetectionOutcome:
         """Run the detectors as planned; move the change map on where they searched."""
+        if self._heads:
+            plans = [*plans, ()]
         outcome = self._runner.run(image, plans)
         if outcome.failure is None:
-            self._changes.mark_searched(_searched(plans))
+            self._changes.mark_searched(_searched(plans[: len(self._every)]))
         return outcome
 
     def _sweep_tile(self, width: int, height: int) -> list[PixelBox]:

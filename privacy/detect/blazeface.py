@@ -59,6 +59,8 @@ class BlazeFaceDetector:
     native task; it is also closed at interpreter exit.
     """
 
+    letterboxes = True  # the input is fitted into the model's square: enlarging gains nothing
+
     def __init__(
         self,
         model_path: str | Path,

@@ -100,6 +100,8 @@ class HeadDetector:
     thread.
     """
 
+    letterboxes = True  # the input is fitted into 224x224: enlarging a crop gains nothing
+
     def __init__(
         self,
         model_path: str | Path,

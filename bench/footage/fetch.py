@@ -116,6 +116,7 @@ def sha256_of(data: bytes | Path) -> str:
 
 def registry_download(package: Package, cache: Path) -> None:
     """Fetch ``package.file`` into ``cache`` with the registry's own client."""
+    cache = cache.resolve()  # the clients run in the cache: a relative path would be doubled
     spec = f"{package.name}=={package.version}"
     pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:"]
     commands = {

@@ -44,6 +44,7 @@ class Sample:
     at: float
     phase: str
     rss_mb: float
+    anon_mb: float  # RssAnon: the process's own memory, without mapped files (libraries)
     hwm_mb: float
     threads: int
     fds: int
@@ -53,6 +54,7 @@ class Sample:
 class Phase:
     name: str
     steady_mb: float  # median RSS over the second half of the phase
+    anon_mb: float  # median RssAnon, same samples
     max_mb: float
     threads: int  # the most seen
     fds: int
@@ -72,31 +74,33 @@ class ServiceMemory:
         peak = max((p.max_mb for p in streaming), default=float("nan"))
         verdict = "met" if self.hwm_mb <= goal_mb else "not met"
         rows = [
-            f"| {p.name} | {p.steady_mb:.0f} | {p.max_mb:.0f} | {p.threads} | {p.fds} | "
-            f"{p.frames} |"
+            f"| {p.name} | {p.steady_mb:.0f} | {p.anon_mb:.0f} | {p.max_mb:.0f} | {p.threads} | "
+            f"{p.fds} | {p.frames} |"
             for p in self.phases
         ]
         return [
             f"- `camera-app run` while streaming ({self.source}, 640×480 at {FPS} fps, real "
             f"aiortc WHEP viewers, {self.seconds:.0f} s per phase): peak RSS (VmHWM over the "
             f"service's life) **{self.hwm_mb:.0f} MB**, highest sampled VmRSS while streaming "
-            f"{peak:.0f} MB; goal ≤ {goal_mb:.0f} MB: **{verdict}**. By phase (steady = median VmRSS over "
-            "the second half of the phase):",
+            f"{peak:.0f} MB; goal ≤ {goal_mb:.0f} MB: **{verdict}**. By phase (steady = median "
+            "VmRSS over the second half of the phase):",
             "",
-            "| phase | steady RSS MB | max RSS MB | threads | open fds | frames decoded "
-            "(all viewers) |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| phase | steady RSS MB | of which anonymous (not libraries) MB | max RSS MB | "
+            "threads | open fds | frames decoded (all viewers) |",
+            "|---|---:|---:|---:|---:|---:|---:|",
             *rows,
-            "",
         ]
 
 
-def _status(pid: int) -> tuple[float, float, int]:
+def _status(pid: int) -> dict[str, float]:
+    """VmRSS, RssAnon, VmHWM (MB) and Threads of a process."""
     fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
         fields[key] = value.split()
-    return int(fields["VmRSS"][0]) / 1024, int(fields["VmHWM"][0]) / 1024, int(fields["Threads"][0])
+    out = {k: int(fields[k][0]) / 1024 for k in ("VmRSS", "RssAnon", "VmHWM")}
+    out["Threads"] = int(fields["Threads"][0])
+    return out
 
 
 class Sampler:
@@ -112,9 +116,19 @@ class Sampler:
     def _run(self) -> None:
         while not self._stop.wait(SAMPLE_S):
             with contextlib.suppress(OSError):
-                rss, hwm, threads = _status(self.pid)
+                st = _status(self.pid)
                 fds = len(list(Path(f"/proc/{self.pid}/fd").iterdir()))
-                self.samples.append(Sample(time.monotonic(), self.phase, rss, hwm, threads, fds))
+                self.samples.append(
+                    Sample(
+                        time.monotonic(),
+                        self.phase,
+                        st["VmRSS"],
+                        st["RssAnon"],
+                        st["VmHWM"],
+                        int(st["Threads"]),
+                        fds,
+                    )
+                )
 
     def __enter__(self) -> Sampler:
         self._thread.start()
@@ -132,6 +146,7 @@ class Sampler:
         return Phase(
             name,
             statistics.median(s.rss_mb for s in second_half),
+            statistics.median(s.anon_mb for s in second_half),
             max(s.rss_mb for s in mine),
             max(s.threads for s in mine),
             max(s.fds for s in mine),
@@ -200,11 +215,16 @@ class Viewers:
 
 def family_viewer(owner: Client, username: str) -> Client:
     """A family member the owner invites to the camera, logged in after accepting."""
-    invited = owner.post("/api/viewers", {"username": username, "role": "family", "cameras": [CAMERA]})
+    invited = owner.post(
+        "/api/viewers", {"username": username, "role": "family", "cameras": [CAMERA]}
+    )
     if invited.status != 201:
         raise RuntimeError(f"inviting a viewer failed: {invited.status} {invited.body}")
     guest = Client(owner.base)
-    accepted = guest.post("/api/invites/accept", {"code": invited.body["code"], "password": VIEWER_PASSWORD, "consent": True})
+    accepted = guest.post(
+        "/api/invites/accept",
+        {"code": invited.body["code"], "password": VIEWER_PASSWORD, "consent": True},
+    )
     if accepted.status != 201:
         raise RuntimeError(f"accepting the invitation failed: {accepted.status} {accepted.body}")
     return guest.login(username, VIEWER_PASSWORD)
@@ -277,7 +297,7 @@ def measure_service_memory(work: Path, faces_dev: Path, seconds: float = 30.0) -
         owner = owner_of(port, data_dir)
         with Sampler(pid) as sampler:
             result.phases = asyncio.run(_phases(owner, sampler, seconds))
-        result.hwm_mb = _status(pid)[1]
+        result.hwm_mb = _status(pid)["VmHWM"]
     return result
 
 

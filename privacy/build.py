@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -13,6 +14,10 @@ from privacy.detect.blazeface import BlazeFaceDetector
 from privacy.detect.centerface import CenterFaceDetector
 from privacy.models import ModelInfo, verified_model
 from privacy.stage import PrivacyStage
+
+log = logging.getLogger(__name__)
+
+CLOSE_WAIT_S = 5.0
 
 
 def _detector(spec: DetectorSpec, info: ModelInfo, floor: float) -> FaceDetector:
@@ -93,10 +98,18 @@ class SharedModels:
         return PrivacyStage(self._config, schedule, _models(infos))
 
     def close(self) -> None:
-        """Free the detectors (the stages built from them must be closed first)."""
-        with self._lock, self._detect_lock:
+        """Free the detectors (the stages built from them must be closed first). A detection
+        still in flight (a hung detector) is waited for at most :data:`CLOSE_WAIT_S`; after
+        that the detectors are left to the process's exit rather than closed under it."""
+        with self._lock:
             detectors, self._detectors = self._detectors or [], None
-        for detector in detectors:
-            close = getattr(detector, "close", None)
-            if callable(close):
-                close()
+        if not self._detect_lock.acquire(timeout=CLOSE_WAIT_S):
+            log.warning("a face detection is still running; its detectors are not closed")
+            return
+        try:
+            for detector in detectors:
+                close = getattr(detector, "close", None)
+                if callable(close):
+                    close()
+        finally:
+            self._detect_lock.release()

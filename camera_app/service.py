@@ -28,7 +28,7 @@ from firmware.db import open_database
 from firmware.errors import ExitCode
 from firmware.indicator import StreamingIndicator
 from firmware.paths import StoragePaths
-from privacy.build import build_stage
+from privacy.build import SharedModels
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +100,10 @@ def run_service(
         paths.root,
     )
     live = owner.live if owner is not None else None
+    # Every stream gets a fresh stage (its own state) over models loaded once per process.
+    models = SharedModels(config.privacy)
     privacy_feed = (
-        live.open_feed(config.camera.id, lambda: build_stage(config.privacy))
-        if live is not None
-        else None
+        live.open_feed(config.camera.id, models.build_stage) if live is not None else None
     )
     mqtt = _mqtt(config, clock, pipeline, control, paths, live)
     heartbeat = ServiceHeartbeat(
@@ -162,6 +162,7 @@ def run_service(
             owner.stop()  # ends every live stream first
         if privacy_feed is not None:
             privacy_feed.close()
+        models.close()
         if mqtt is not None:
             mqtt.stop()
         indicator.close()

@@ -49,6 +49,7 @@ _CAMERA_MOVING_SHIFT = 0.5  # global shift in thumbnail pixels (80 px wide) per 
 # the crops can leave their bodies out.
 _SMALL_CHANGE = 0.2
 _HEAD_REGIONS = 3  # faceless people searched for heads per frame, biggest first
+_HEAD_RETRY = 4  # frames before a place searched in vain for a head is searched again
 _SWEEP_OVERLAP = 0.25  # of a sweep tile: faces up to about an eighth of the frame are whole in one
 _LIFT_TARGET = 110.0  # mean grey level a dark frame is brightened to for the detectors
 LATENCY_WINDOW = 1000  # frames of latency history kept for metrics
@@ -87,6 +88,7 @@ class PrivacyStage:
         self._tracker = FaceTracker(config.memory_frames)
         self._changes = ChangeMap()
         self._changed_now: list[PixelBox] = []  # parts of this frame changed since searched
+        self._head_misses: list[tuple[PixelBox, int]] = []  # (region, frame) with no head found
         self._recovering = 0  # frames still withheld after a failure (hold_after_failure)
         self._scene = SceneMonitor()
         # Here motion only says where to look now: something still for 10 frames is left to the
@@ -269,6 +271,9 @@ class PrivacyStage:
                 if square is not None:
                     sx, sy, sw, sh = square
                     people.append((int(sx), int(sy), int(np.ceil(sw)), int(np.ceil(sh))))
+            # a place searched in vain a moment ago (trees, a window onto a street) waits its turn
+            recent = [box for box, at in self._head_misses if self._index - at <= _HEAD_RETRY]
+            people = [p for p in people if not any(iou(p, r) > 0.5 for r in recent)]
             people.sort(key=area, reverse=True)
             regions += people[:_HEAD_REGIONS]
         if not regions:
@@ -277,6 +282,14 @@ class PrivacyStage:
         outcome = self._runner.run(image, plans)
         self.gate.counts["heads.searched"] += len(regions)
         self.gate.counts["heads.found"] += len(outcome.detections)
+        self._head_misses = [
+            (box, at) for box, at in self._head_misses if self._index - at <= _HEAD_RETRY
+        ]
+        self._head_misses += [
+            (r, self._index)
+            for r in regions
+            if not any(intersection_area(r, d.box) > 0 for d in outcome.detections)
+        ]
         return outcome.detections, outcome.failure
 
     def _search(self, image: np.ndarray, plans: Sequence[Plan]) -> DetectionOutcome:

@@ -290,7 +290,12 @@ class PrivacyStage:
             for r in regions
             if not any(intersection_area(r, d.box) > 0 for d in outcome.detections)
         ]
-        return outcome.detections, outcome.failure
+        # a head around a face already found is that face's: its redaction covers it
+        faces_now = [d.box for d in faces] + [t.box for t in self._tracker.tracks]
+        heads = tuple(
+            d for d in outcome.detections if not any(_inside(f, d.box) for f in faces_now)
+        )
+        return heads, outcome.failure
 
     def _search(self, image: np.ndarray, plans: Sequence[Plan]) -> DetectionOutcome:
         """Run the detectors as planned; move the change map on where they searched."""
@@ -430,6 +435,12 @@ def _searched(plans: Sequence[Plan]) -> list[PixelBox] | None:
         return []
     crops = [p for p in plans if p is not None]
     return None if not crops else list(crops[0])
+
+
+def _inside(face: Box, head: Box) -> bool:
+    """Whether the centre of ``face`` lies in ``head``."""
+    cx, cy = face[0] + face[2] / 2, face[1] + face[3] / 2
+    return head[0] <= cx <= head[0] + head[2] and head[1] <= cy <= head[1] + head[3]
 
 
 def _covered(det: Detection, tracks: Sequence) -> bool:

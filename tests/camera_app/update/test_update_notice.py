@@ -89,7 +89,7 @@ def test_behaviour_change_is_announced_refused_early_and_accepted_after(device: 
     assert event == "update_announced"
     assert details["version"] == "1.1.0" and details["changes_behaviour"] == ["detection"]
     assert set(details["models"]) == {"blazeface_short_range", "blazeface_full_range",
-                                      "centerface"}  # fmt: skip
+                                      "centerface", "blazepose_detector"}  # fmt: skip
 
     status = load_update_status(device.data_dir)
     assert status.current_version == "1.0.0"

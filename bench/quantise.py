@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from bench.detectors import DATA, FLAGS, Clip, load_clips
+from bench.monitoring import cpu_name
 from privacy.detect import CenterFaceDetector, Detection
 from privacy.detect.centerface import input_blob
 from privacy.models import verified_model
@@ -430,7 +431,7 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
         determinism[name]["same_result_twice"] = same
     result: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
-        "host": f"{platform.machine()}, {_cpu_name()}",
+        "host": f"{platform.machine()}, {cpu_name()}",
         "runs": args.runs,
         "determinism": determinism,
         "recipes": {
@@ -453,16 +454,6 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
         args.json.write_text(json.dumps({**result, "faces": faces}, indent=1) + "\n")
     print("determinism:", json.dumps(determinism, indent=1))
     return result
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -56,24 +56,22 @@ class ChangeMap:
         """False until the whole picture has been searched once (and after a reset)."""
         return self._reference is not None
 
-    def changed(self, leave_out: Sequence[Box] = ()) -> tuple[list[PixelBox], float]:
+    def changed(self, leave_out: Sequence[Box] = ()) -> list[PixelBox]:
         """Boxes around the parts that changed since they were searched, except those inside
-        ``leave_out`` (frame pixels), and the changed share of the picture. Everything, when
-        the picture was never searched."""
+        ``leave_out`` (frame pixels). Everything, when the picture was never searched."""
         current = self._require_current()
         h, w = current.shape
         if self._reference is None:
-            return [self._to_frame((0, 0, w, h))], 1.0
+            return [self._to_frame((0, 0, w, h))]
         mask = (np.abs(current - self._reference) > self._threshold).astype(np.uint8)
         for box in leave_out:
             x0, y0, x1, y1 = self._to_small(box, inward=True)
             mask[y0:y1, x0:x1] = 0
         if not mask.any():
-            return [], 0.0
+            return []
         mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
         count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        boxes = [self._to_frame(tuple(int(v) for v in stats[i, :4])) for i in range(1, count)]
-        return boxes, float(mask.mean())
+        return [self._to_frame(tuple(int(v) for v in stats[i, :4])) for i in range(1, count)]
 
     def mark_searched(self, boxes: Sequence[PixelBox] | None) -> None:
         """The expensive detector searched ``boxes`` (frame pixels) of the current frame, or the

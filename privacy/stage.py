@@ -203,7 +203,7 @@ class PrivacyStage:
         self._changed_now = []
         if not self._changes.searched_before or motion_boxes is None:
             return self._search(image, [None] * count)
-        changed, _share = self._changes.changed()
+        changed = self._changes.changed()
         self._changed_now = changed
         refresh = self._refresh(())
         tile = self._sweep_tile(width, height)
@@ -225,7 +225,7 @@ class PrivacyStage:
         found = [d.box for d in first.detections if self._holds(d)]
         # only the faces themselves are left out: a smaller face beside or in front of one
         # (a child before a parent) is still searched by the thorough detectors
-        unexplained, _share = self._changes.changed(leave_out=[_face_zone(b) for b in found])
+        unexplained = self._changes.changed(leave_out=[_face_zone(b) for b in found])
         crops = plan_crops([*unexplained, *self._refresh(found)], width, height, exact=tile)
         rest = self._search(image, [(), *(crops if d else () for d in due[1:])])
         return DetectionOutcome(

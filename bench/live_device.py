@@ -144,7 +144,9 @@ class PrivacyStages:
             # The first inferences on a frame size are slow; a device meets them once at start.
             primer = room(width, height)
             primer.flags.writeable = False
-            stage.process(Frame(primer, time.monotonic(), -1))
+            for i in range(stage.lookahead + 1):
+                stage.push(Frame(primer, time.monotonic(), -1 - i))
+            stage.flush()
         return stage
 
     def close(self) -> None:
@@ -297,23 +299,27 @@ class LiveDevice:
 
     # --- the device thread: the consumer of the capture feed -----------------------------------
 
-    def _run(self, deliver: Callable[[Frame], Handed]) -> None:
+    def _run(self, deliver: Callable[[Frame], tuple[int, Handed] | None]) -> None:
         while not self._stop.is_set():
             frame = self._feed.get(timeout=0.2)
-            if frame is not None:
-                self.handed[frame.sequence] = deliver(frame)
+            if frame is not None and (handed := deliver(frame)) is not None:
+                sequence, at = handed
+                self.handed[sequence] = at
 
-    def _through_privacy(self, frame: Frame) -> Handed:
+    def _through_privacy(self, frame: Frame) -> tuple[int, Handed] | None:
+        """The frame into the stage; out comes the one its lookahead held back, if any."""
         assert self._stage is not None and self._hub is not None
-        out = self._stage.process(frame)
+        out = self._stage.push(frame)
+        if out is None:
+            return None
         stage_s = self._stage.latencies_s[-1]
         self._hub.publish(CAMERA_ID, out)
         reason = None if out.reason is None else str(out.reason)
-        return Handed(time.perf_counter(), out.streamed, reason, stage_s)
+        return out.sequence, Handed(time.perf_counter(), out.streamed, reason, stage_s)
 
-    def _bare_offer(self, frame: Frame) -> Handed:
+    def _bare_offer(self, frame: Frame) -> tuple[int, Handed]:
         self._loop.call_soon_threadsafe(self._offer_all, frame)
-        return Handed(time.perf_counter(), True, None, None)
+        return frame.sequence, Handed(time.perf_counter(), True, None, None)
 
     def _offer_all(self, frame: Frame) -> None:
         for _, track in self._bare:

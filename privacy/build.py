@@ -73,7 +73,14 @@ def build_stage(
     verified = _verified(config, models_dir)
     faces, heads = _detectors(config, verified)
     schedule = [(d, spec.every) for d, spec in zip(faces, config.detectors, strict=True)]
-    return PrivacyStage(config, schedule, verified.models, offline=offline, heads=heads)
+    return PrivacyStage(
+        config,
+        schedule,
+        verified.models,
+        offline=offline,
+        heads=heads,
+        lookahead=config.lookahead_frames,
+    )
 
 
 class _LentDetector:
@@ -124,7 +131,13 @@ class SharedModels:
             for d, spec in zip(faces, self._config.detectors, strict=True)
         ]
         lent_heads = _LentDetector(heads, self._detect_lock) if heads is not None else None
-        return PrivacyStage(self._config, schedule, verified.models, heads=lent_heads)
+        return PrivacyStage(
+            self._config,
+            schedule,
+            verified.models,
+            heads=lent_heads,
+            lookahead=self._config.lookahead_frames,
+        )
 
     def close(self) -> None:
         """Free the detectors (the stages built from them must be closed first). A detection

@@ -68,6 +68,17 @@ class PrivacyConfig(StrictModel):
         "have not changed since it was found stays redacted); a face missed once gets "
         "another chance at each sweep.",
     )
+    lookahead_frames: int = Field(
+        default=2,
+        ge=0,
+        le=5,
+        description="Frames a streamed frame waits for the ones after it: a face found on any "
+        "of them is redacted on it too (someone coming into view, turning or stepping out from "
+        "behind something is often found a frame or two after their face first shows). Adds "
+        "this many frames of latency. With 1 or more, the thorough detectors search a busy "
+        "scene on every other frame: a face they find covers the frame they skipped. 0: each "
+        "frame leaves as soon as it is processed, every frame searched.",
+    )
     crop_scale: float = Field(
         default=1.5,
         ge=1.0,

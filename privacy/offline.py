@@ -85,14 +85,21 @@ def redact_media(
 
     def run(images: Iterator[np.ndarray], fps: float, total: int, sink) -> None:
         bar = tqdm(total=total or None, unit="frame", disable=not progress, leave=False)
+
+        def out(result: RedactedFrame) -> None:  # frames leave in order, after the lookahead
+            records.append(_record(len(records), result))
+            sink(len(records) - 1, result)
+
         for index, image in enumerate(images):
             image.flags.writeable = False
             frame_start = time.perf_counter()
-            result = stage.process(Frame(image, index / fps, index))
+            result = stage.push(Frame(image, index / fps, index))
             latencies.append(time.perf_counter() - frame_start)
-            records.append(_record(index, result))
-            sink(index, result)
+            if result is not None:
+                out(result)
             bar.update()
+        for result in stage.flush():
+            out(result)
         bar.close()
 
     if source.is_dir():

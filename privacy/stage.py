@@ -6,6 +6,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -55,12 +56,33 @@ _LIFT_TARGET = 110.0  # mean grey level a dark frame is brightened to for the de
 LATENCY_WINDOW = 1000  # frames of latency history kept for metrics
 
 
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    """What the stage decided for one frame, before it is redacted and sealed."""
+
+    frame: Frame
+    cut: bool  # a new scene starts here: it shares no faces with the frames before
+    problem: WithholdReason | None
+    regions: tuple[PixelBox, ...]  # faces and heads to redact on this frame
+    faces: tuple[Box, ...]  # the boxes of those faces and heads: they cover earlier frames too
+    heads: tuple[PixelBox, ...]  # head areas of far faceless people, likewise
+    faceless: tuple[PixelBox, ...]  # near people with no face found: withheld unless one is
+
+
 class PrivacyStage:
     """Turns captured frames into :class:`RedactedFrame` s, withholding what it cannot vouch for.
 
     Temporal state (tracks, scene, hysteresis) carries from frame to frame, so feed it one
     stream in order. ``latencies_s`` holds the time the most recent frames (up to
     ``LATENCY_WINDOW``) spent in the stage; it stays bounded on a stream that runs for months.
+
+    With ``lookahead`` frames, a frame leaves the stage (:meth:`push`) only once that many
+    frames after it were processed, and every face or head they redact is redacted on it too,
+    its box grown as a lost face's is for each frame between. A face is often first found a
+    frame or two after it first shows (coming round a corner, turning from profile); it is
+    covered from its first frame. It also lets the thorough detectors search a busy scene on
+    every other frame only (:meth:`_detect`). Without lookahead, :meth:`process` returns each
+    frame at once.
     """
 
     def __init__(
@@ -71,6 +93,7 @@ class PrivacyStage:
         *,
         offline: bool = False,
         heads: FaceDetector | None = None,
+        lookahead: int = 0,
     ) -> None:
         """``schedule`` pairs each detector with how often it runs (every N frames), the
         every-frame one first. ``heads`` finds heads where people are and no face was found
@@ -99,6 +122,11 @@ class PrivacyStage:
         self._index = 0
         self.latencies_s: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._suspects: list[PixelBox] = []  # near faceless blobs of the previous frame
+        if lookahead < 0:
+            raise ValueError(f"lookahead must be 0 or more, got {lookahead}")
+        self.lookahead = lookahead
+        self._waiting: deque[_Decision] = deque()  # decided, waiting for the frames after
+        self._rested = False  # the thorough detectors skipped the previous frame (lookahead)
 
     def hold_after_failure(self) -> None:
         """This stage replaces one that failed: it has no memory of the faces the failed one
@@ -116,19 +144,62 @@ class PrivacyStage:
         return self.gate.models
 
     def process(self, frame: Frame) -> RedactedFrame:
+        """The frame, redacted or withheld (a stage without lookahead)."""
+        if self.lookahead:
+            raise RuntimeError("a stage with lookahead delays frames: use push() and flush()")
+        out = self.push(frame)
+        assert out is not None
+        return out
+
+    def push(self, frame: Frame) -> RedactedFrame | None:
+        """Process ``frame``; out comes the frame ``lookahead`` frames before it, once there is
+        one."""
         start = time.perf_counter()
         try:
-            return self._process(frame)
+            self._waiting.append(self._decide(frame))
+            if len(self._waiting) <= self.lookahead:
+                return None
+            return self._render(self._waiting.popleft(), list(self._waiting))
         finally:
             self._index += 1
             self.latencies_s.append(time.perf_counter() - start)
 
-    def _process(self, frame: Frame) -> RedactedFrame:
+    def flush(self) -> list[RedactedFrame]:
+        """The frames still waiting for frames after them, at the end of a clip."""
+        out = []
+        while self._waiting:
+            out.append(self._render(self._waiting.popleft(), list(self._waiting)))
+        return out
+
+    def _render(self, decision: _Decision, after: Sequence[_Decision]) -> RedactedFrame:
+        """Redact and seal a decided frame, with the faces of the frames ``after`` it."""
+        frame = decision.frame
+        if decision.problem is not None:
+            return self.gate.withhold(frame, decision.problem)
+        regions = list(decision.regions)
+        heads = list(decision.heads)
+        cfg = self._cfg
+        for distance, later in enumerate(after, start=1):
+            if later.cut:
+                break
+            factor = cfg.enlarge + _GROWTH_PER_MISSED_FRAME * distance
+            regions += [redaction_region(f, factor, frame.width, frame.height) for f in later.faces]
+            heads += later.heads
+        # a near person whose face is found on a frame after this one has it redacted here too
+        if any(not _owned(blob, regions) for blob in decision.faceless):
+            return self.gate.withhold(frame, WithholdReason.PERSON_WITHOUT_FACE)
+        regions += heads
+        redacted = frame.image.copy()
+        redact(redacted, regions, cfg.method, self._rng)
+        return self.gate.stream(frame, redacted, regions)
+
+    def _decide(self, frame: Frame) -> _Decision:
         image = frame.image
         height, width = image.shape[:2]
         quality = self._scene.measure(image)
         problem = self._quality_problem(quality)
-        if self._index > 0 and quality.change > self._cfg.scene_change:
+        cut = self._index > 0 and quality.change > self._cfg.scene_change
+        if cut:
             # a cut: nothing known holds, and the whole picture is searched on this frame
             self.gate.counts["scene_change"] += 1
             self._tracker.reset()
@@ -166,19 +237,16 @@ class PrivacyStage:
             factor = cfg.enlarge + _GROWTH_PER_MISSED_FRAME * track.missed(self._index)
             regions.append(redaction_region(track.box, factor, width, height))
 
+        added: list[PixelBox] = []
+        faceless: list[PixelBox] = []
         if motion_boxes is not None and self._cfg.person_check:
-            added, person_problem = self._faceless_people(motion_boxes, width, height, regions)
-            regions.extend(added)
-            problem = problem or person_problem
+            added, faceless = self._faceless_people(motion_boxes, width, height, regions)
 
         if self._recovering > 0:
             self._recovering -= 1
             problem = problem or WithholdReason.RECOVERY
-        if problem is not None:
-            return self.gate.withhold(frame, problem)
-        redacted = image.copy()
-        redact(redacted, regions, cfg.method, self._rng)
-        return self.gate.stream(frame, redacted, regions)
+        faces = tuple(t.box for t in tracks)
+        return _Decision(frame, cut, problem, tuple(regions), faces, tuple(added), tuple(faceless))
 
     def _detect(
         self, image: np.ndarray, motion_boxes: Sequence[PixelBox] | None
@@ -196,7 +264,12 @@ class PrivacyStage:
         steps: the every-frame detector on the whole frame first, then the others on the
         changes outside the big faces it has just found with confidence (it holds those by
         itself; a face it did not find again this frame is searched by the others).
+
+        With lookahead, the second step is skipped on every other such frame (not on a frame
+        of the rolling sweep): the changes stay unsearched in the change map and are searched
+        on the next frame, and a face found there covers this frame too (:meth:`push`).
         """
+        may_rest, self._rested = self.lookahead > 0 and not self._rested, False
         height, width = image.shape[:2]
         count = len(self._every)
         due = [self._index % every == 0 for every in self._every]
@@ -221,6 +294,10 @@ class PrivacyStage:
             return self._search(image, plans)
         first = self._search(image, [None, *([()] * (count - 1))])
         if first.failure is not None:
+            return first
+        if may_rest and not tile:
+            self._rested = True
+            self.gate.counts["thorough_rested"] += 1
             return first
         found = [d.box for d in first.detections if self._holds(d)]
         # only the faces themselves are left out: a smaller face beside or in front of one
@@ -375,8 +452,10 @@ class PrivacyStage:
         width: int,
         height: int,
         face_regions: Sequence[PixelBox],
-    ) -> tuple[list[PixelBox], WithholdReason | None]:
-        """Person-sized moving blobs with no redacted face where the head should be.
+    ) -> tuple[list[PixelBox], list[PixelBox]]:
+        """Person-sized moving blobs with no redacted face where the head should be: the
+        regions to redact, and the near people to withhold the frame for unless a face is found
+        for them on the frames after it (:meth:`_render`).
 
         A far person (shorter than ``far_person_height``) whose head area is not already mostly
         covered gets the head area redacted: their face is often too small for the detectors,
@@ -399,12 +478,9 @@ class PrivacyStage:
                 continue
             if h < _UPRIGHT * w or y <= 0:
                 continue  # not upright (an arm, a shoulder), or the head is outside the picture
-            # A detected face next to or above the blob owns it (moving arms or a torso make
-            # blobs that start below the head): look half a blob up and one width to each side,
-            # and at the bodies below the faces found.
-            zone = (x - w, y - h // 2, 3 * w, h)
+            # owned by a face redacted next to or above it, or by the body below a face found
             blob = (x, y, w, h)
-            if not any(intersection_area(zone, r) > 0 for r in face_regions) and not any(
+            if not _owned(blob, face_regions) and not any(
                 intersection_area(blob, b) > 0 for b in bodies
             ):
                 suspects.append(blob)
@@ -413,13 +489,10 @@ class PrivacyStage:
             b for b in suspects if any(intersection_area(b, p) > 0 for p in self._suspects)
         ]
         self._suspects = suspects
-        problem = None
-        for box in confirmed:
-            if self._cfg.near_faceless == "redact":
-                added.append(redaction_region(box, 1.15, width, height))
-            else:
-                problem = WithholdReason.PERSON_WITHOUT_FACE
-        return added, problem
+        if self._cfg.near_faceless == "redact":
+            added += [redaction_region(box, 1.15, width, height) for box in confirmed]
+            return added, []
+        return added, confirmed
 
     def close(self) -> None:
         self._runner.close()
@@ -435,6 +508,14 @@ def _searched(plans: Sequence[Plan]) -> list[PixelBox] | None:
         return []
     crops = [p for p in plans if p is not None]
     return None if not crops else list(crops[0])
+
+
+def _owned(blob: PixelBox, face_regions: Sequence[PixelBox]) -> bool:
+    """A redacted face next to or above a moving blob owns it (moving arms or a torso make
+    blobs that start below the head): half a blob up and one width to each side."""
+    x, y, w, h = blob
+    zone = (x - w, y - h // 2, 3 * w, h)
+    return any(intersection_area(zone, r) > 0 for r in face_regions)
 
 
 def _inside(face: Box, head: Box) -> bool:

@@ -2,7 +2,9 @@
 
 The capture loop offers every frame; nothing happens to it unless the camera is streaming. Then
 a worker thread runs the privacy stage on the newest frame (older ones are dropped, so a slow
-stage adds no latency) and publishes the ``RedactedFrame`` into the hub the viewers read.
+stage adds no latency) and publishes the ``RedactedFrame`` into the hub the viewers read. The
+stage holds each frame back for its lookahead (``privacy.lookahead_frames``, 2 by default: a face
+found on the next frames is redacted on it too), so the hub gets a frame that many frames later.
 
 The stage is built when a stream starts and thrown away when it stops, so every stream starts
 with a fresh warm-up (nothing is vouched for before the detectors have seen the scene) and no
@@ -12,7 +14,8 @@ camera's last frame, and a frame that was still in the stage is not published.
 Fail closed: if the stage cannot be built (a model missing or altered) the stream is stopped
 with the reason; if processing a frame raises, that frame goes out as the privacy-hold slate and
 the stage is rebuilt for the next one. The rebuilt stage knows nothing of the faces the failed
-one was covering, so it withholds until it has state again (``hold_after_failure``).
+one was covering, so it withholds until it has state again (``hold_after_failure``); the frames
+that were waiting in the failed stage's lookahead are never published.
 """
 
 from __future__ import annotations
@@ -146,6 +149,8 @@ class LivePrivacyFeed:
                 if generation != self._generation or not self._is_live(self.camera_id):
                     continue  # the stream stopped while the frame was in the stage
                 self.stats.processed += 1
+                if redacted is None:
+                    continue  # in the stage's lookahead: it leaves after the next frames
                 if not redacted.streamed:
                     self.stats.withheld += 1
                 self._publish(self.camera_id, redacted)
@@ -166,9 +171,9 @@ class LivePrivacyFeed:
         log.info("live privacy stage for %s started (models %s)", self.camera_id, stage.gate_models)
         return stage
 
-    def _process(self, stage: PrivacyStage, frame: Frame) -> RedactedFrame:
+    def _process(self, stage: PrivacyStage, frame: Frame) -> RedactedFrame | None:
         try:
-            return stage.process(frame)
+            return stage.push(frame)
         except Exception:
             # A bug, not a detector failure (the stage handles those): the frame goes out as
             # the slate, and the stage, whose state may be half-updated, is rebuilt.

@@ -41,8 +41,10 @@ def _stream(stage: PrivacyStage, frames: list[np.ndarray]) -> list[tuple[str, tu
     try:
         for i, image in enumerate(frames):
             image.flags.writeable = False
-            result = stage.process(Frame(image, i / 15, i))
-            out.append((result.status.value, tuple(result.regions)))
+            result = stage.push(Frame(image, i / 15, i))
+            if result is not None:
+                out.append((result.status.value, tuple(result.regions)))
+        out += [(r.status.value, tuple(r.regions)) for r in stage.flush()]
     finally:
         stage.close()
     return out

@@ -151,15 +151,15 @@ def test_a_stage_that_raises_sends_the_slate_and_is_rebuilt(harness) -> None:
 
     def flaky() -> PrivacyStage:
         stage = scripted_stage(always())[0]
-        process = stage.process
+        push = stage.push
 
-        def process_once_failing(frame):
+        def push_once_failing(frame):
             calls["n"] += 1
             if calls["n"] == 3:
                 raise RuntimeError("bug in a tracker")
-            return process(frame)
+            return push(frame)
 
-        stage.process = process_once_failing  # type: ignore[method-assign]
+        stage.push = push_once_failing  # type: ignore[method-assign]
         return stage
 
     h = harness(build=flaky)
@@ -184,16 +184,16 @@ def test_a_stage_rebuilt_after_a_failure_withholds_until_it_has_state(harness) -
         builds["n"] += 1
         if builds["n"] == 1:
             stage = scripted_stage(always(face()))[0]
-            process = stage.process
+            push = stage.push
             seen = {"n": 0}
 
             def failing_on_the_fourth(frame):
                 seen["n"] += 1
                 if seen["n"] == 4:
                     raise RuntimeError("bug in a tracker")
-                return process(frame)
+                return push(frame)
 
-            stage.process = failing_on_the_fourth  # type: ignore[method-assign]
+            stage.push = failing_on_the_fourth  # type: ignore[method-assign]
             return stage
         return scripted_stage(lambda n: [] if n < misses else [face()])[0]
 

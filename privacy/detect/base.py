@@ -67,3 +67,22 @@ def nms(
     dets = list(detections)
     kept = geometry.nms([d.box for d in dets], [d.score for d in dets], iou, contain=contain)
     return [dets[i] for i in kept]
+
+
+def ssd_anchor_centres(input_size: int, strides: tuple[int, ...], per_layer: int) -> np.ndarray:
+    """(N, 2) centres (x, y) in [0, 1] of MediaPipe's fixed-size SSD anchors
+    (``SsdAnchorsCalculator``), in the model's output order: layers sharing a stride share one
+    grid, with ``per_layer`` anchors per cell for each of them."""
+    centres: list[tuple[float, float]] = []
+    layer = 0
+    while layer < len(strides):
+        stride = strides[layer]
+        per_location = 0
+        while layer < len(strides) and strides[layer] == stride:
+            per_location += per_layer
+            layer += 1
+        cells = -(-input_size // stride)  # ceil
+        for y in range(cells):
+            for x in range(cells):
+                centres.extend([((x + 0.5) / cells, (y + 0.5) / cells)] * per_location)
+    return np.asarray(centres, dtype=np.float32)

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from firmware.geometry import clip
-from privacy.detect.base import Detection, DetectorError, check_image, nms
+from privacy.detect.base import Detection, DetectorError, check_image, nms, ssd_anchor_centres
 
 log = logging.getLogger(__name__)
 
@@ -57,19 +57,7 @@ _UP = np.array([0.0, -1.0], np.float32)
 @cache
 def anchor_centres() -> np.ndarray:
     """(NUM_ANCHORS, 2) anchor centres (x, y) in [0, 1] of the model input, in output order."""
-    centres: list[tuple[float, float]] = []
-    layer = 0
-    while layer < len(_STRIDES):
-        stride = _STRIDES[layer]
-        per_location = 0
-        while layer < len(_STRIDES) and _STRIDES[layer] == stride:
-            per_location += _ANCHORS_PER_LAYER
-            layer += 1
-        cells = -(-INPUT_SIZE // stride)  # ceil
-        for y in range(cells):
-            for x in range(cells):
-                centres.extend([((x + 0.5) / cells, (y + 0.5) / cells)] * per_location)
-    out = np.asarray(centres, dtype=np.float32)
+    out = ssd_anchor_centres(INPUT_SIZE, _STRIDES, _ANCHORS_PER_LAYER)
     if out.shape[0] != NUM_ANCHORS:  # pragma: no cover - a constant of the model
         raise AssertionError(f"{out.shape[0]} anchors, expected {NUM_ANCHORS}")
     return out

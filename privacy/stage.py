@@ -216,7 +216,9 @@ class PrivacyStage:
         if problem is None and not self._changes.searched_before:
             problem = WithholdReason.WARMUP
         heads: list[Detection] = []
-        if problem is None and self._heads:
+        # the head detector rests with the thorough ones: the people it would look at are
+        # searched on the next frame, and what it finds there covers this one
+        if problem is None and self._heads and not self._rested:
             found, failure = self._find_heads(searchable, motion_boxes, outcome.detections)
             heads, problem = list(found), failure
 

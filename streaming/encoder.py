@@ -25,6 +25,7 @@ per viewer by aiortc instead (``streaming.track.RedactedVideoTrack``).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import fractions
 import logging
@@ -80,6 +81,10 @@ class SharedEncoder:
         self._last_keyframe_at: float | None = None  # monotonic time
         self._start: float | None = None
         self._task: asyncio.Task[None] | None = None
+        # Encoding runs on a thread of its own rather than on the loop's default executor: the
+        # encoder's buffers are then allocated and freed by one thread (one malloc arena), not
+        # spread over every worker the API's password hashing or ICE's lookups also use.
+        self._thread: concurrent.futures.ThreadPoolExecutor | None = None
         self._failed = False
         self.frames_encoded = 0
 
@@ -93,7 +98,11 @@ class SharedEncoder:
         self._keyframe_wanted = True
         if self._task is None or self._task.done():
             self._failed = False
-            self._task = asyncio.ensure_future(self._run())
+            if self._thread is None:
+                self._thread = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix=f"vp8-{self.camera_id}"
+                )
+            self._task = asyncio.ensure_future(self._run(self._thread))
 
     def request_keyframe(self) -> None:
         """A receiver asked for a keyframe; honoured unless one was just made."""
@@ -110,6 +119,9 @@ class SharedEncoder:
         if self._task is not None:
             self._task.cancel()
             self._task = None
+        if self._thread is not None:
+            self._thread.shutdown(wait=False)  # an encode in flight finishes on its own
+            self._thread = None
         self._codec = None
         self._latest = None
 
@@ -124,7 +136,7 @@ class SharedEncoder:
                 raise MediaStreamError("the shared encoder failed")
             return self._latest
 
-    async def _run(self) -> None:
+    async def _run(self, thread: concurrent.futures.Executor) -> None:
         loop = asyncio.get_running_loop()
         sequence = -1
         try:
@@ -134,7 +146,7 @@ class SharedEncoder:
                 if self._start is None:
                     self._start = frame.timestamp
                 video = to_video_frame(frame, self._start)
-                packet = await loop.run_in_executor(None, self._encode, video)
+                packet = await loop.run_in_executor(thread, self._encode, video)
                 if packet is None:
                     continue
                 self.frames_encoded += 1

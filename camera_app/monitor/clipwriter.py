@@ -9,6 +9,7 @@ from pathlib import Path
 
 import av
 
+from camera_app.monitor.preroll import KeptFrame
 from firmware.frames import Frame
 
 log = logging.getLogger(__name__)
@@ -81,15 +82,24 @@ class ClipWriter:
         self._encoded_bytes = 0
         self._frame_ms = max(1, round(1000 / fps))
 
-    def write(self, frame: Frame) -> None:
+    def write(self, frame: Frame | KeptFrame) -> None:
+        """Encode one frame; a pre-roll frame kept as I420 goes to the encoder as it is (it is
+        what the encoder would have made of the BGR frame)."""
+        if isinstance(frame, KeptFrame):
+            if frame.size == (self._width, self._height) and frame.pixels.ndim == 2:
+                self._encode(av.VideoFrame.from_ndarray(frame.pixels, format="yuv420p"), frame)
+                return
+            frame = frame.frame()
         image = frame.image
         if image.shape[1] != self._width or image.shape[0] != self._height:
             image = image[: self._height, : self._width]
+        self._encode(av.VideoFrame.from_ndarray(image, format="bgr24"), frame)
+
+    def _encode(self, video_frame: av.VideoFrame, frame: Frame | KeptFrame) -> None:
         if self._first_ts is None:
             self._first_ts = frame.timestamp
         pts = round((frame.timestamp - self._first_ts) * 1000)
         pts = max(pts, self._last_pts + 1)
-        video_frame = av.VideoFrame.from_ndarray(image, format="bgr24")
         video_frame.pts = pts
         video_frame.time_base = _TIME_BASE
         for packet in self._stream.encode(video_frame):

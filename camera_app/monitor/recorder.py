@@ -14,6 +14,7 @@ import cv2
 
 from camera_app.config.recording import RecordingConfig
 from camera_app.monitor.clipwriter import ClipInfo, ClipWriter, probe_clip
+from camera_app.monitor.preroll import KeptFrame
 from camera_app.monitor.store import EventStore
 from firmware.atomicfile import write_atomically
 from firmware.frames import Frame
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 class _Start:
     event_id: str
     day: str
-    frames: list[Frame]
+    frames: list[KeptFrame]  # the pre-roll
     snapshot: Frame
     record: bool
     note: str | None
@@ -89,7 +90,7 @@ class ClipRecorder:
         self,
         event_id: str,
         day: str,
-        frames: list[Frame],
+        frames: list[KeptFrame],
         snapshot: Frame,
         *,
         record: bool,
@@ -175,7 +176,7 @@ class ClipRecorder:
         for frame in start.frames:
             self._write(frame)
 
-    def _write(self, frame: Frame) -> None:
+    def _write(self, frame: Frame | KeptFrame) -> None:
         clip = self._clip
         if clip is None or clip.writer is None:
             return

@@ -8,6 +8,7 @@ Frames are made by the real ``privacy.framegate.FrameGate`` and published into a
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -108,6 +109,8 @@ async def _shared_encode() -> None:
         encoded = encoder.frames_encoded - encoded_before
         # one encode per published frame, not one per viewer (3 viewers would make it ~3x)
         assert 0.5 * published <= encoded <= 1.1 * published + 2, (published, encoded)
+        # on one thread of the encoder's own (one malloc arena for its buffers)
+        assert [t.name for t in threading.enumerate()].count(f"vp8-{CAM}_0") == 1
 
         # a late joiner starts decoding at once: it is sent a keyframe first
         late = Viewer()
@@ -120,6 +123,8 @@ async def _shared_encode() -> None:
 
         await sessions.close_camera(CAM, "test over")
         assert encoder.subscribers == 0 and len(sessions) == 0
+        await asyncio.sleep(0.5)  # an encode in flight finishes, then the thread ends
+        assert not any(t.name.startswith("vp8-") for t in threading.enumerate())
     finally:
         await feeder.stop()
         for viewer in viewers:

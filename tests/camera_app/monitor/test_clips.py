@@ -9,6 +9,7 @@ import numpy as np
 
 from camera_app.config.storage import StorageConfig
 from camera_app.monitor.clipwriter import ClipWriter, probe_clip
+from camera_app.monitor.preroll import KeptFrame
 from camera_app.monitor.store import EventStore
 from camera_app.monitor.upkeep import RetentionSweeper, recover_interrupted
 from firmware.db import open_database
@@ -40,6 +41,33 @@ def test_clip_frame_count_and_duration(tmp_path: Path) -> None:
     assert abs(duration - 3.0) < 0.1
     assert path.read_bytes()[4:8] == b"ftyp"
     assert b"moof" in path.read_bytes()  # fragmented
+
+
+def test_pre_roll_frames_kept_as_i420_encode_as_well_as_bgr(tmp_path: Path) -> None:
+    """Pre-roll frames reach the encoder as I420 planes, made as the encoder would make them
+    from the BGR frames: the clip is the same as a clip of the BGR frames."""
+    import av
+
+    bg = scene_background(320, 240)
+    images = []
+    for i in range(10):
+        img = bg.copy()
+        img[100:140, i * 12 : i * 12 + 40] = (40, 200, 250)
+        img.flags.writeable = False
+        images.append(img)
+    decodes = {}
+    for kind in ("bgr", "i420"):
+        path = tmp_path / f"{kind}.mp4"
+        writer = ClipWriter(path, 320, 240, FPS, preset="ultrafast")
+        for i, img in enumerate(images):
+            frame = Frame(img, 50.0 + i / FPS, i)
+            writer.write(KeptFrame.of(frame) if kind == "i420" else frame)
+        assert writer.close().frames == len(images)
+        with av.open(str(path)) as container:
+            decodes[kind] = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    for bgr, i420, img in zip(decodes["bgr"], decodes["i420"], images, strict=True):
+        assert np.array_equal(bgr, i420)
+        assert np.abs(i420.astype(np.int16) - img).mean() < 6.0  # 4:2:0 on sharp edges, H.264
 
 
 def test_odd_frame_size_is_cropped_to_even(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from camera_app.config.events import EventsConfig
 from camera_app.monitor.events import EndReason, EventTracker, Transition
 from camera_app.monitor.preroll import PreRollBuffer
 from firmware.frames import Frame
+from firmware.masks import PrivacyMasker
 
 FPS = 10.0
 
@@ -77,3 +78,35 @@ def test_preroll_keeps_only_its_window_and_bound() -> None:
     for i in range(10):
         small.push(_frame(i / FPS, i))
     assert [f.sequence for f in small.since(0)] == [6, 7, 8, 9]
+
+
+def test_preroll_keeps_frames_as_i420_and_gives_them_back() -> None:
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    image[:] = image[::2, ::2].repeat(2, 0).repeat(2, 1)  # smooth chroma: I420 keeps it
+    image.flags.writeable = False
+    buf = PreRollBuffer(seconds=10.0, max_frames=10)
+    buf.push(Frame(image, 1.0, 7))
+    (kept,) = buf.since(0)
+    assert kept.pixels.nbytes == image.nbytes // 2
+    back = kept.frame()
+    assert (back.timestamp, back.sequence, back.image.shape) == (1.0, 7, image.shape)
+    assert not back.image.flags.writeable
+    assert np.abs(back.image.astype(np.int16) - image).mean() < 3.0
+
+    odd = Frame(np.zeros((3, 5, 3), np.uint8), 2.0, 8)  # no I420 layout: kept as it is
+    buf.push(odd)
+    assert buf.since(2.0)[0].frame().image is odd.image
+
+
+def test_preroll_remask_burns_the_mask_into_kept_frames() -> None:
+    image = np.full((48, 64, 3), 200, np.uint8)
+    image.flags.writeable = False
+    buf = PreRollBuffer(seconds=10.0, max_frames=10)
+    buf.push(Frame(image, 1.0, 3))
+    buf.remask(PrivacyMasker([[(0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)]]))
+    (kept,) = buf.since(0)
+    back = kept.frame()
+    assert back.sequence == 3
+    assert back.image[:, :28].max() <= 20  # the masked half is black (within I420 rounding)
+    assert back.image[:, 36:].min() >= 190

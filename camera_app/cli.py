@@ -51,6 +51,9 @@ def _owner_masks_note(loaded: ServiceConfig) -> str | None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from camera_app.service import run_service
+    from firmware.heap import map_large_buffers
+
+    map_large_buffers()  # before the service starts its threads
 
     loaded = load_service_config(Path(args.config) if args.config else None)
     config = loaded.config

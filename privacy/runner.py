@@ -108,7 +108,7 @@ class DetectorRunner:
                 for d in detector.detect(np.ascontiguousarray(crop)):
                     bx, by, bw, bh = d.box
                     box = (bx / s + x, by / s + y, bw / s, bh / s)
-                    found.append(Detection(box, d.score, d.source))
+                    found.append(d.moved(box))
         return found
 
     def run(self, image: np.ndarray, plans: Sequence[Plan]) -> DetectionOutcome:

@@ -223,9 +223,14 @@ class PrivacyStage:
             heads, problem = list(found), failure
 
         cfg = self._cfg
-        confident = [d for d in outcome.detections if d.score >= cfg.confident_score]
+        # a turned face is tracked and redacted as its head: the box reaches over the ear and
+        # hair behind the face
+        detections = [
+            d.moved(clip_box(d.head(), width, height) or d.box) for d in outcome.detections
+        ]
+        confident = [d for d in detections if d.score >= cfg.confident_score]
         # detectors report only down to their own floor: all the rest is the uncertain band
-        uncertain = [d for d in outcome.detections if d.score < cfg.confident_score]
+        uncertain = [d for d in detections if d.score < cfg.confident_score]
         if cfg.uncertain_action == "redact":
             tracks = self._tracker.update(confident + uncertain + heads, self._index)
         else:

@@ -7,7 +7,7 @@ the gate needs to see the uncertain band to decide whether it can vouch for a fr
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -15,6 +15,13 @@ import numpy as np
 from firmware import geometry
 from firmware.errors import AppError
 from firmware.geometry import Box
+
+# The nose within this of the box centre (in box widths) is a frontal face; at _PROFILE_TURN
+# the face is in profile. Frontal faces of the development sets measure under 0.1 (CenterFace
+# landmarks), turned ones 0.25-0.47 (docs/privacy-detectors.md).
+_FRONTAL_TURN = 0.12
+_PROFILE_TURN = 0.4
+_BACK_OF_HEAD = 0.8
 
 
 class DetectorError(AppError, RuntimeError):
@@ -28,6 +35,9 @@ class Detection:
     box: Box  # in frame pixels
     score: float
     source: str
+    # where the nose is, as (nose x - box centre x) / box width: 0 for a frontal face (or a
+    # detector without landmarks), about -0.4 for a face in profile looking left in the image
+    turn: float = 0.0
 
     @property
     def area(self) -> float:
@@ -35,7 +45,26 @@ class Detection:
 
     def scaled(self, factor: float) -> Detection:
         """The same detection with its box grown (or shrunk) by ``factor`` about its centre."""
-        return Detection(geometry.scale(self.box, factor), self.score, self.source)
+        return replace(self, box=geometry.scale(self.box, factor))
+
+    def moved(self, box: Box) -> Detection:
+        """The same detection with ``box`` (the turn is relative to the box: it carries over)."""
+        return replace(self, box=box)
+
+    def head(self) -> Box:
+        """The box widened over the back of the head when the face is turned.
+
+        A detector boxes the face, not the head: on a face in profile the ear, hair and cheek
+        behind it lie outside the box, and that is what a viewer sees of a person walking past.
+        The box reaches back by up to ``_BACK_OF_HEAD`` of its width, in proportion to the turn.
+        """
+        x, y, w, h = self.box
+        turned = (abs(self.turn) - _FRONTAL_TURN) / (_PROFILE_TURN - _FRONTAL_TURN)
+        extra = w * _BACK_OF_HEAD * min(1.0, max(0.0, turned))
+        if extra == 0:
+            return self.box
+        # the nose left of centre: the face looks left, the back of the head is on the right
+        return (x, y, w + extra, h) if self.turn < 0 else (x - extra, y, w + extra, h)
 
 
 @runtime_checkable

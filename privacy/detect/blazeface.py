@@ -121,12 +121,17 @@ class BlazeFaceDetector:
         size = np.float32(self._size)
         centres = self._anchors[keep] + raw[keep, 0:2] / size
         half = raw[keep, 2:4] / size / np.float32(2)
-        corners = np.concatenate([centres - half, centres + half], axis=1)  # x0 y0 x1 y1
+        # the nose tip is keypoint 2 (eyes, nose, mouth, ears), an offset from the anchor centre
+        nose = self._anchors[keep, 0:1] + raw[keep, 8:9] / size
+        corners = np.concatenate([centres - half, centres + half, nose], axis=1)  # x0 y0 x1 y1 n
         out: list[Detection] = []
-        for (x0, y0, x1, y1), score in _weighted_nms(corners, scores[keep], self.suppression_iou):
+        for (x0, y0, x1, y1, nx), score in _weighted_nms(
+            corners, scores[keep], self.suppression_iou
+        ):
             box = clip(_pixel_box(x0, y0, x1, y1, width, height, side), width, height)
             if box is not None:
-                out.append(Detection(box, float(score), self.name))
+                turn = float((nx - (x0 + x1) / 2) / (x1 - x0)) if x1 > x0 else 0.0
+                out.append(Detection(box, float(score), self.name, turn))
         return out
 
     def _input_tensor(self, image: np.ndarray, side: float) -> np.ndarray:
@@ -170,7 +175,8 @@ class BlazeFaceDetector:
 def _weighted_nms(
     corners: np.ndarray, scores: np.ndarray, iou: float
 ) -> list[tuple[np.ndarray, np.float32]]:
-    """MediaPipe's weighted NMS on (x0, y0, x1, y1) boxes in input-normalised units: the best
+    """MediaPipe's weighted NMS on (x0, y0, x1, y1, ...) boxes in input-normalised units (values
+    after the corners, such as keypoints, are averaged along with them): the best
     remaining box and every box overlapping it by IoU > ``iou`` (itself included) become one
     box, their score-weighted mean, with the best score."""
     order = np.argsort(-scores, kind="stable")

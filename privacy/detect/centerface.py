@@ -144,7 +144,11 @@ class CenterFaceDetector:
                 f"{path} does not look like CenterFace (outputs with {channels} channels)"
             )
         self._input = inputs[0].name
-        self._outputs = [o.name for o in outputs[:3]]  # heatmap, log-size, offset
+        # heatmap, log-size, offset and, when the model has them, five landmarks (eyes, nose,
+        # mouth corners) as (y, x) pairs in box units from the box's top left corner
+        self._outputs = [o.name for o in outputs[:3]]
+        if len(outputs) > 3 and outputs[3].shape[1] == 10:
+            self._outputs.append(outputs[3].name)
         log.debug("loaded %s from %s", self.name, path)
 
     def _scale_for(self, width: int) -> float:
@@ -163,16 +167,18 @@ class CenterFaceDetector:
             resized = cv2.resize(image, dsize, interpolation=cv2.INTER_AREA)
         blob = input_blob(resized)
         try:
-            heat, size, offset = self._session.run(self._outputs, {self._input: blob})
+            heat, size, offset, *landmarks = self._session.run(self._outputs, {self._input: blob})
         except Exception as exc:
             raise DetectorError(f"{self.name} failed on a {width}x{height} frame: {exc}") from exc
-        return self._decode(heat[0, 0], size[0], offset[0], scale, width, height)
+        nose_x = landmarks[0][0, 5] if landmarks else None
+        return self._decode(heat[0, 0], size[0], offset[0], nose_x, scale, width, height)
 
     def _decode(
         self,
         heat: np.ndarray,
         size: np.ndarray,
         offset: np.ndarray,
+        nose_x: np.ndarray | None,
         scale: float,
         width: int,
         height: int,
@@ -187,6 +193,7 @@ class CenterFaceDetector:
         cy = (ys + offset[0, ys, xs] + 0.5) * STRIDE
         cx = (xs + offset[1, ys, xs] + 0.5) * STRIDE
         scores = heat[ys, xs]
+        turns = nose_x[ys, xs] - 0.5 if nose_x is not None else np.zeros(ys.size, np.float32)
         dets: list[Detection] = []
         for i in range(ys.size):
             box = clip(
@@ -200,7 +207,7 @@ class CenterFaceDetector:
                 height,
             )
             if box is not None:
-                dets.append(Detection(box, float(scores[i]), self.name))
+                dets.append(Detection(box, float(scores[i]), self.name, float(turns[i])))
         return nms(dets, self.nms_iou)
 
     def __repr__(self) -> str:

@@ -102,7 +102,7 @@ class TiledDetector:
                 bx, by, bw, bh = det.box
                 box = clip((tx + bx * sx, ty + by * sy, bw * sx, bh * sy), width, height)
                 if box is not None:
-                    found.append(Detection(box, det.score, det.source))
+                    found.append(det.moved(box))
         return nms(found, self.nms_iou, contain=CONTAIN)
 
     def __repr__(self) -> str:
@@ -174,7 +174,7 @@ class BoundedDetector:
             interpolation=cv2.INTER_AREA,
         )
         found = [
-            Detection((x / shrink, y / shrink, w / shrink, h / shrink), d.score, d.source)
+            d.moved((x / shrink, y / shrink, w / shrink, h / shrink))
             for d in self.inner.detect(small)
             for x, y, w, h in [d.box]
         ]

@@ -124,9 +124,12 @@ def run_service(
             if duration is not None and now - started >= duration:
                 break
             heartbeat.tick(pipeline.events_started)
-            frame = feed.get(timeout=0.5)
+            # before taking a frame: masks saved after this are in the frame the feed gives
+            # (it masks queued frames again), and a frame taken before a save is in the
+            # pre-roll by the time the next turn burns the new masks into it
             control.apply(pipeline)
             masks.apply(pipeline)
+            frame = feed.get(timeout=0.5)
             health.record(feed.stats)
             if mqtt is not None:
                 mqtt.tick(frame, feed.stats)

@@ -69,11 +69,18 @@ def test_viewer_receives_redacted_frames_then_slate_then_is_cut_off(
         asyncio.run(_watch(api, owner, publisher))
     finally:
         publisher.stop()
-    conn = api.db()
-    try:
-        ended = conn.execute("SELECT details FROM audit WHERE event = 'session_ended'").fetchall()
-    finally:
-        conn.close()
+    # the viewer sees the connection close before the server has written its audit record
+    deadline = time.monotonic() + 10
+    while True:
+        conn = api.db()
+        try:
+            query = "SELECT details FROM audit WHERE event = 'session_ended'"
+            ended = conn.execute(query).fetchall()
+        finally:
+            conn.close()
+        if ended or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert len(ended) == 1 and "owner opted out" in ended[0][0]
 
 

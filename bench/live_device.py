@@ -47,6 +47,7 @@ from privacy.build import build_stage
 from privacy.config import PrivacyConfig
 from privacy.stage import PrivacyStage
 from streaming.hub import FrameHub
+from streaming.limits import ViewerLimits
 from streaming.watermark import Watermark
 from streaming.whep import SessionRefused, ViewerSessions
 from streaming.whip import WhipPublisher
@@ -242,9 +243,10 @@ class LiveDevice:
         deliver = self._bare_offer
         if self.path != "bare":
             self._hub = FrameHub(self._loop)
-            self._sessions = ViewerSessions(
-                self._hub, per_camera=self._max_viewers, per_account=self._max_viewers
+            limits = ViewerLimits(
+                per_camera=self._max_viewers, per_account=self._max_viewers, owner_reserve=0
             )
+            self._sessions = ViewerSessions(self._hub, limits)
             deliver = self._through_privacy
         self._sampler = asyncio.ensure_future(self._sample_cpu())
         self._feed.start()

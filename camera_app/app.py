@@ -133,6 +133,7 @@ class OwnerServices:
             config, conn, clock, self._indicator, registrations, audit, cameras=self._cameras
         )
         sessions = LoginSessions(conn, clock, config.api.session_hours * 3600)
+        self.live.follow_logins(sessions)  # a stream ends with the login that opened it
         self.context = ApiContext(
             conn=conn,
             clock=clock,

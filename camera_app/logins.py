@@ -22,6 +22,7 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from camera_app import accounts
@@ -101,6 +102,23 @@ class LoginSessions:
         self._clock = clock
         self._ttl_s = ttl_s
         self._activity: dict[str, SessionActivity] = {}  # by session id
+        self._end_listeners: list[Callable[[list[str], str], None]] = []
+
+    def add_end_listener(self, listener: Callable[[list[str], str], None]) -> None:
+        """Call ``listener(session_ids, reason)`` whenever login sessions end here (logout,
+        expiry found at the next login, password change, ended by id, revocation): what was
+        opened with them, e.g. a live stream, ends with them."""
+        self._end_listeners.append(listener)
+
+    def open_ids(self, usernames: Collection[str]) -> set[str]:
+        """The public ids of the unexpired login sessions of ``usernames``."""
+        names = sorted(set(usernames))
+        marks = ", ".join("?" * len(names))  # placeholders only: the names are bound
+        rows = self._conn.execute(
+            f"SELECT token_hash FROM sessions WHERE expires_at > ? AND username IN ({marks})",  # noqa: S608
+            (self._clock.wall(), *names),
+        ).fetchall()
+        return {session_id_of(row[0]) for row in rows}
 
     def create(
         self,
@@ -118,7 +136,7 @@ class LoginSessions:
         expired = self._conn.execute(
             "DELETE FROM sessions WHERE expires_at <= ? RETURNING token_hash", (now,)
         ).fetchall()
-        self._forget([session_id_of(row[0]) for row in expired])
+        self._forget([session_id_of(row[0]) for row in expired], "login expired")
         self._conn.execute(
             "INSERT INTO sessions (token_hash, username, role, subject_id, created_at, expires_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -177,7 +195,7 @@ class LoginSessions:
         for (token_hash,) in (tuple(r) for r in rows):
             if session_id_of(token_hash) == session_id:
                 self._conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
-                self._forget([session_id])
+                self._forget([session_id], "login ended")
                 return True
         return False
 
@@ -193,27 +211,35 @@ class LoginSessions:
         ]
         for token_hash in ended:
             self._conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
-        self._forget([session_id_of(h) for h in ended])
+        self._forget([session_id_of(h) for h in ended], "login ended")
         return len(ended)
 
-    def _forget(self, session_ids: list[str]) -> None:
+    def _forget(self, session_ids: list[str], reason: str) -> None:
+        """These sessions ended (``reason``): drop their activity, tell the end listeners."""
         for sid in session_ids:
             self._activity.pop(sid, None)
+        if session_ids:
+            for listener in self._end_listeners:
+                listener(session_ids, reason)
 
     def end(self, token: str) -> None:
         self._conn.execute("DELETE FROM sessions WHERE token_hash = ?", (_digest(token),))
-        self._forget([session_id_of(_digest(token))])
+        self._forget([session_id_of(_digest(token))], "logged out")
 
     def end_for_subject(self, subject_id: str) -> int:
         """End every session of a viewer or public link (on revocation)."""
         ended = self._conn.execute(
             "DELETE FROM sessions WHERE subject_id = ? RETURNING token_hash", (subject_id,)
         ).fetchall()
-        self._forget([session_id_of(row[0]) for row in ended])
+        self._forget([session_id_of(row[0]) for row in ended], "revoked")
         return len(ended)
 
     def end_for_username(self, username: str) -> int:
-        return self._conn.execute("DELETE FROM sessions WHERE username = ?", (username,)).rowcount
+        ended = self._conn.execute(
+            "DELETE FROM sessions WHERE username = ? RETURNING token_hash", (username,)
+        ).fetchall()
+        self._forget([session_id_of(row[0]) for row in ended], "login ended")
+        return len(ended)
 
 
 class LoginLimiter:

@@ -1,7 +1,8 @@
 """WHEP-style signalling for the live view: POST an SDP offer, get an SDP answer; DELETE ends it.
 
 The offer is authorised like every other request (session, grant, gates: the same answer as
-``GET /api/cameras/{id}/live``) and re-checked once a second while the session lasts.
+``GET /api/cameras/{id}/live``) and re-checked once a second while the session lasts; the
+session ends with the login that opened it, and only that login (or the owner) may DELETE it.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ routes = RouteTable()
     content="application/sdp",
     responses={
         201: "SDP answer; Location names the session",
-        409: "Not streaming",
-        429: "Viewer limit reached",
+        409: "Not streaming (or the session was ended while its offer was answered)",
+        429: "Viewer limit reached: camera_full, account_full or link_full",
     },
 )
 async def whep_offer(call: Call) -> web.Response:
@@ -58,15 +59,19 @@ async def whep_offer(call: Call) -> web.Response:
     summary="Stop watching (end the WHEP session)",
     roles=VIEWERS,
     tag="live",
-    responses={200: "Ended", 404: "No such session of yours"},
+    responses={200: "Ended", 404: "No such session opened by this login"},
 )
 async def whep_delete(call: Call) -> web.Response:
     ctx = call.ctx
     principal = call.principal
     session = ctx.live.viewer_sessions.get(call.param("session_id"))
-    if session is None or (principal.role != Role.OWNER and session.account != principal.username):
+    # Only the login that opened a session ends it (a public link's audience shares one name;
+    # so do a family member's phone and tablet), or the owner.
+    login = principal.session_id
+    own = session is not None and login is not None and session.seat.login == login
+    if session is None or not (own or principal.role == Role.OWNER):
         raise ApiError(404, "unknown_session", "no such session")
-    if session.account == principal.username:
+    if own:
         await ctx.live.viewer_sessions.close(session.id, "viewer left")
     else:  # the owner ends someone else's session: audited as such
         await ctx.live.end_session(session.id, actor=principal.username)

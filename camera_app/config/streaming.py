@@ -7,7 +7,8 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from firmware.configbase import StrictModel
-from privacy.gates.roles import Profile
+from privacy.gates.roles import RELAY_PROFILES, Profile
+from streaming.limits import ViewerLimits
 from streaming.relayconfig import RelayConfig
 
 _NOT_BY_CONFIG = (
@@ -71,18 +72,26 @@ class StreamingConfig(StrictModel):
         ".local/.lan/.home.arpa or a single-label name).",
     )
 
+    viewers: ViewerLimits = Field(
+        default_factory=ViewerLimits,
+        description="Limits of the live view the device serves itself (WHEP sessions): per "
+        "camera, per account (per login for a public audience), per public link, the owner's "
+        "reserved slots and the time a session has to connect.",
+    )
     relay: RelayConfig = Field(
         default_factory=RelayConfig,
-        description="Optional relay (WHIP) for many viewers; not for the kindergarten profile.",
+        description="Optional relay (WHIP) for many viewers; merchant profile only (its "
+        "viewers have no rules of their own, which a relay could not enforce).",
     )
 
     @model_validator(mode="after")
     def _relay_fits_profile(self) -> StreamingConfig:
-        if self.relay.whip_url is not None and self.profile == Profile.KINDERGARTEN:
+        if self.relay.whip_url is not None and self.profile not in RELAY_PROFILES:
             raise ValueError(
-                "relay.whip_url cannot be used with the kindergarten profile: a relay's viewers "
-                "bypass the parents' schedules, rooms and watermarks, which only the device "
-                "enforces"
+                f"relay.whip_url cannot be used with the {self.profile} profile: its viewers "
+                "have per-viewer rules (watermark, end date, schedule, revocation) that only "
+                "the device enforces, and a relay's viewers would bypass them; a relay is for "
+                "the merchant profile's public audience"
             )
         return self
 

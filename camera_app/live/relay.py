@@ -8,6 +8,11 @@ controller's stop listener closes the publication at once, not at the next tick.
 
 Starting and stopping a publication are audited (``relay_started``/``relay_stopped``, with the
 relay's host): the stream then leaves the device.
+
+Only cameras whose profile has no per-viewer rules are published (``RELAY_PROFILES``): the
+config refuses a relay for the other profiles, and this checks each camera again (fail closed),
+so a camera whose viewers have their own watermark, end date or revocation never leaves the
+device through a relay that could not enforce them.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from privacy.audit import AuditEvent, AuditLog
+from privacy.gates.roles import RELAY_PROFILES, Profile
 from streaming.encoder import SharedPacketTrack
 from streaming.relayconfig import RelayConfig
 from streaming.whep import ViewerSessions
@@ -39,10 +45,13 @@ class RelayPublishing:
         is_live: Callable[[str], bool],
         audit: AuditLog,
         monotonic: Callable[[], float],
+        profiles: Mapping[str, Profile],
     ) -> None:
         self._config = config
         self._sessions = sessions
         self._is_live = is_live
+        self._profiles = dict(profiles)  # by camera id
+        self._refused: set[str] = set()  # cameras whose refusal was logged
         self._audit = audit
         self._monotonic = monotonic
         self._publishers: dict[str, tuple[WhipPublisher, SharedPacketTrack]] = {}
@@ -73,8 +82,23 @@ class RelayPublishing:
                     publisher is None
                     and live
                     and self._monotonic() >= self._retry_at.get(camera_id, 0.0)
+                    and self._may_publish(camera_id)
                 ):
                     await self._open(camera_id)
+
+    def _may_publish(self, camera_id: str) -> bool:
+        profile = self._profiles.get(camera_id)
+        if profile in RELAY_PROFILES:
+            return True
+        if camera_id not in self._refused:
+            self._refused.add(camera_id)
+            log.warning(
+                "camera %s is not published to the relay: its %s profile has per-viewer rules "
+                "that only the device enforces",
+                camera_id,
+                profile or "unknown",
+            )
+        return False
 
     async def stop(self, camera_id: str, reason: str) -> None:
         async with self._lock:

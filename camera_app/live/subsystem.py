@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import logging
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from camera_app.live.autostart import AutoStart, AutoStartSettings
 from camera_app.live.controller import StreamController
 from camera_app.live.feed import LivePrivacyFeed
 from camera_app.live.relay import RelayPublishing
-from camera_app.logins import Principal
+from camera_app.logins import LoginSessions, Principal
 from firmware.clock import Clock
 from firmware.indicator import StreamingIndicator
 from privacy.audit import AuditEvent, AuditLog
@@ -37,7 +37,7 @@ from privacy.registration import RegistrationStore
 from privacy.stage import PrivacyStage
 from streaming.hub import FrameHub
 from streaming.watermark import Watermark
-from streaming.whep import ViewerSession, ViewerSessions
+from streaming.whep import SessionRefused, ViewerSession, ViewerSessions
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,8 @@ class LiveSubsystem:
     _ending: set[asyncio.Future[Any]] = field(default_factory=set)  # kept until done
     _viewings: dict[str, LiveViewing] = field(default_factory=dict)  # by session id
     _ended_by: dict[str, str] = field(default_factory=dict)  # session id -> who ended it
+    # the open login sessions among some users' (set by follow_logins)
+    _open_logins: Callable[[Collection[str]], set[str]] | None = None
 
     # --- wiring to the other faces of the app ----------------------------------------------
 
@@ -126,14 +128,23 @@ class LiveSubsystem:
     ) -> tuple[ViewerSession, str]:
         """Open a viewer session for a caller already allowed to watch (``access``) from the
         address ``remote``; returns the session and the SDP answer. Its start and its end are
-        written to the audit log. Raises :class:`streaming.whep.SessionRefused` (limits,
-        malformed offer)."""
+        written to the audit log; it ends when the caller's login session ends. Raises
+        :class:`streaming.whep.SessionRefused` (limits, malformed offer, no login session)."""
+        public = principal.role == Role.PUBLIC
+        if principal.session_id is None or (public and principal.subject_id is None):
+            # every viewer session is tied to the login that opens it (it ends with it)
+            raise SessionRefused(403, "login_required", "watching needs a login session")
         session, answer = await self.viewer_sessions.open(
             camera.id,
             principal.username,
             offer,
             principal,
             overlay=self._watermark(principal) if access.watermark else None,
+            # a public audience shares one name per link: each login (each phone) counts alone
+            holder=f"login:{principal.session_id}" if public else f"account:{principal.username}",
+            login=principal.session_id,
+            link=principal.subject_id if public else None,
+            owner=principal.role == Role.OWNER,
         )
         link = self.rules.link(principal)
         self._viewings[session.id] = LiveViewing(
@@ -193,13 +204,52 @@ class LiveSubsystem:
             details=details,
         )
 
+    def follow_logins(self, logins: LoginSessions) -> None:
+        """Tie every viewer session to the login session that opened it: when a login ends
+        (logout, password change, ended from another device, revocation) its streams end at
+        once, and the supervision ends those whose login expired or is gone."""
+        logins.add_end_listener(self._logins_ended)
+        self._open_logins = logins.open_ids
+
+    def _logins_ended(self, session_ids: Collection[str], reason: str) -> None:
+        """End listener of the login sessions (any thread). On the loop, inside the request
+        that ended the logins, their streams stop before it answers."""
+        ended = set(session_ids)
+
+        def end() -> None:
+            self.viewer_sessions.end_matching(lambda seat: seat.login in ended, reason)
+
+        try:
+            on_loop = asyncio.get_running_loop() is self.loop
+        except RuntimeError:  # no loop in this thread
+            on_loop = False
+        if on_loop:
+            end()
+        elif not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(end)
+
     # --- supervision ---------------------------------------------------------------------------
 
     async def end_sessions_not_allowed(self) -> int:
-        """End every live-view session whose caller may no longer watch (schedule over, revoked,
-        expired, stream stopped); returns how many were ended."""
+        """End every live-view session whose caller may no longer watch (login expired or ended,
+        schedule over, revoked, expired, stream stopped); returns how many were ended."""
         ended = 0
-        for session in list(self.viewer_sessions.of_all()):
+        sessions = self.viewer_sessions.of_all()
+        now = self.clock.wall()
+        logged_in = (
+            self._open_logins({s.principal.username for s in sessions})
+            if self._open_logins is not None and sessions
+            else None
+        )
+        for session in sessions:
+            login = session.seat.login
+            if session.principal.expires_at <= now:
+                ended += await self.viewer_sessions.close(session.id, "login expired")
+                continue
+            if logged_in is not None and login is not None and login not in logged_in:
+                # the end listener normally got there first; this catches any other way out
+                ended += await self.viewer_sessions.close(session.id, "login ended")
+                continue
             camera = self.controller.cameras.get(session.camera_id)
             access = self.rules.access(session.principal, camera) if camera else None
             if access is None or not access.allowed:
@@ -285,9 +335,14 @@ def build_live(
         audit,
     )
     hub = FrameHub(loop)
-    viewer_sessions = ViewerSessions(hub)
+    viewer_sessions = ViewerSessions(hub, config.streaming.viewers)
     relay = RelayPublishing(
-        config.streaming.relay, viewer_sessions, controller.is_live, audit, clock.monotonic
+        config.streaming.relay,
+        viewer_sessions,
+        controller.is_live,
+        audit,
+        clock.monotonic,
+        {cid: camera.profile for cid, camera in controller.cameras.items()},
     )
     live = LiveSubsystem(
         loop=loop,

@@ -27,6 +27,13 @@ class Profile(StrEnum):
     MERCHANT = "merchant"
 
 
+#: Profiles whose stream may be published to a relay: those whose audience has no rules of its
+#: own. A relay knows one viewer token shared by all; it cannot draw a viewer's watermark, end a
+#: viewer's access at their end date or schedule, or shut out one revoked viewer. Family (home)
+#: and parents (kindergarten) have such rules, so their cameras are never published (fail
+#: closed); a merchant's public audience shares one link by design.
+RELAY_PROFILES = frozenset({Profile.MERCHANT})
+
 #: Roles that come from an owner's invitation (a row in the viewers table).
 INVITED_ROLES = frozenset({Role.FAMILY, Role.PARENT})
 

@@ -18,6 +18,7 @@ import pytest
 from firmware.frames import Frame
 from privacy.framegate import FrameGate
 from streaming.hub import FrameHub
+from streaming.limits import ViewerLimits
 from streaming.watermark import Watermark
 from streaming.whep import SessionRefused, ViewerSessions
 from testkit.webrtc import Receiver
@@ -90,7 +91,7 @@ def fixed_clock() -> datetime:
 
 async def _shared_encode() -> None:
     hub = FrameHub(asyncio.get_running_loop())
-    sessions = ViewerSessions(hub, per_camera=8, per_account=8)
+    sessions = ViewerSessions(hub, ViewerLimits(per_camera=8, per_account=8, owner_reserve=0))
     feeder = HubFeeder(hub)
     viewers = [Viewer() for _ in range(3)]
     try:
@@ -137,7 +138,7 @@ def test_viewers_share_one_encode_and_late_joiners_start_on_a_keyframe() -> None
 
 async def _watermarks() -> None:
     hub = FrameHub(asyncio.get_running_loop())
-    sessions = ViewerSessions(hub, per_camera=8, per_account=8)
+    sessions = ViewerSessions(hub, ViewerLimits(per_camera=8, per_account=8, owner_reserve=0))
     feeder = HubFeeder(hub)
     plain, mum, dad = Viewer(), Viewer(), Viewer()
     try:

@@ -38,7 +38,7 @@ from firmware.identity import ensure_device_identity
 from streaming.hub import FrameHub
 from streaming.track import RedactedVideoTrack
 from streaming.whip import WhipError, WhipPublisher
-from testkit.api import ApiFactory, Client, make_id, make_uscc
+from testkit.api import ApiFactory, Client, make_uscc
 from testkit.gates import DAILY_9_TO_21, opt_in, register
 from testkit.net import free_port
 from testkit.relay import DEPLOY, ROOM, LocalRelay, RelayUnavailable, janus_binary, start_relay
@@ -475,11 +475,22 @@ def test_device_publishes_its_live_camera_to_the_relay_and_stops_with_the_gates(
     token_file.write_text(relay.token + "\n")
     token_file.chmod(0o600)
     api = start_api(
-        {"streaming": {"relay": {"whip_url": relay.endpoint(), "token_file": str(token_file)}}}
+        {
+            "streaming": {
+                "profile": "merchant",  # the only profile a relay may serve (no per-viewer rules)
+                "public_url": "https://shop-cam.example.com",
+                "relay": {"whip_url": relay.endpoint(), "token_file": str(token_file)},
+            }
+        }
     )
     owner = api.owner()
-    owner.post("/api/cameras/cam1/streaming/opt-in", {"confirmation": "STREAM cam1"})
-    owner.post("/api/registrations", {"kind": "owner", "name": "王小明", "resident_id": make_id()})
+    register(owner, "business", uscc=make_uscc())
+    opt_in(owner, CAMERA)
+    notice = owner.post(
+        f"/api/cameras/{CAMERA}/notices",
+        {"operator": "Shop", "purpose": "Live", "contact": "c@example.cn", "hours": DAILY_9_TO_21},
+    ).body
+    owner.post(f"/api/notices/{notice['id']}/attest", {"confirmation": "posted"})
     camera = GatedCamera(server_hub(api), two_colours, CAMERA)
     try:
         assert owner.post("/api/cameras/cam1/streaming/start").status == 200
@@ -520,7 +531,7 @@ def test_relay_config_is_checked() -> None:
     from camera_app.config.loader import ConfigError, parse_config
 
     good = {"whip_url": "https://relay.example/whip/endpoint/{camera}", "token_file": "/t"}
-    config = parse_config({"streaming": {"relay": good}})
+    config = parse_config({"streaming": {"profile": "merchant", "relay": good}})
     assert config.streaming.relay.endpoint("porch") == "https://relay.example/whip/endpoint/porch"
     bad = [
         ({"whip_url": "http://relay.example/whip", "token_file": "/t"}, "https"),
@@ -531,9 +542,10 @@ def test_relay_config_is_checked() -> None:
     ]
     for relay_section, words in bad:
         with pytest.raises(ConfigError, match=words):
-            parse_config({"streaming": {"relay": relay_section}})
-    with pytest.raises(ConfigError, match="kindergarten"):
-        parse_config({"streaming": {"profile": "kindergarten", "relay": good}})
+            parse_config({"streaming": {"profile": "merchant", "relay": relay_section}})
+    for profile in ("kindergarten", "home"):  # their viewers have rules a relay cannot keep
+        with pytest.raises(ConfigError, match=f"{profile} profile: its viewers have per-viewer"):
+            parse_config({"streaming": {"profile": profile, "relay": good}})
 
 
 def test_a_relay_that_never_answers_does_not_hold_up_the_gates(

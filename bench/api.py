@@ -175,7 +175,7 @@ def main() -> None:
             f"camera, {loaded:.2f} ms with {VIEWERS} invited viewers "
             f"({loaded / 10:.2f} % of one core; a Pi 4 core is 4–6× slower).",
             f"- A login (argon2 verify, off the event loop) takes {plain['login_ms']:.0f} ms; "
-            "the limiter allows 5 failures per account and per address per 15 minutes.",
+            "limits: 5 failed logins per account and address, 20 per address, per 15 minutes.",
             "",
         ]
     )

@@ -190,30 +190,72 @@ def check_password(password: str, username: str) -> None:
         raise SetupError("password is too easy to guess")
 
 
-def create_owner(
-    conn: sqlite3.Connection, clock: Clock, code: str, username: str, password: str
-) -> None:
-    """Create the owner account if ``code`` is a pending, unexpired setup code; burn the code."""
+class OwnerExists(SetupError):
+    """There is an owner already; a device has exactly one."""
+
+
+def _check_username(username: str) -> None:
     if not username.strip() or len(username) > 64:
         raise SetupError("username must be 1-64 characters")
-    check_password(password, username)
+
+
+def pending_setup_codes(conn: sqlite3.Connection, now: float) -> list[tuple[int, str]]:
+    """The unused, unexpired setup codes: ``(id, argon2 hash)``."""
+    rows = conn.execute(
+        "SELECT id, code_hash FROM setup_codes WHERE used_at IS NULL AND expires_at > ?", (now,)
+    ).fetchall()
+    return [(row[0], row[1]) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedCode:
+    """A setup code that matched, and the hash of the new owner's password."""
+
+    code_id: int
+    password_hash: str
+
+
+def match_setup_code(
+    pending: list[tuple[int, str]], code: str, password: str
+) -> MatchedCode | None:
+    """Argon2 work only (no database: run it off the event loop): which pending code ``code``
+    is, with the hash of ``password``; None when it is none of them (then nothing is hashed)."""
+    match = next((i for i, hashed in pending if _verify(hashed, _normalise(code))), None)
+    return None if match is None else MatchedCode(match, _hasher.hash(password))
+
+
+def store_owner(
+    conn: sqlite3.Connection, clock: Clock, matched: MatchedCode, username: str
+) -> None:
+    """Create the owner from :func:`match_setup_code`'s result and burn its code, in one
+    ``BEGIN IMMEDIATE`` transaction that checks again that there is no owner and that the code
+    is still unused: of any number of racing set-ups (threads or processes) exactly one wins.
+    Raises :class:`OwnerExists`, or :class:`SetupError` when the code was used meanwhile.
+
+    A trigger (migration 0007) refuses a second owner row as well, whatever writes it.
+    """
     now = clock.wall()
-    with conn:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
         if has_owner(conn):
-            raise SetupError("an owner account already exists")
-        rows = conn.execute(
-            "SELECT id, code_hash FROM setup_codes WHERE used_at IS NULL AND expires_at > ?",
-            (now,),
-        ).fetchall()
-        match = next((r[0] for r in rows if _verify(r[1], _normalise(code))), None)
-        if match is None:
+            raise OwnerExists("an owner account already exists")
+        burnt = conn.execute(
+            "UPDATE setup_codes SET used_at = ? WHERE id = ? AND used_at IS NULL"
+            " AND expires_at > ?",
+            (now, matched.code_id, now),
+        )
+        if burnt.rowcount != 1:
             raise SetupError("setup code is wrong, used or expired")
-        conn.execute("UPDATE setup_codes SET used_at = ? WHERE id = ?", (now, match))
         conn.execute(
             "INSERT INTO users (username, role, password_hash, created_at)"
             " VALUES (?, 'owner', ?, ?)",
-            (username.strip(), _hasher.hash(password), now),
+            (username.strip(), matched.password_hash, now),
         )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
     # recorded after the account's transaction: the audit log appends in one of its own
     AuditLog(conn, clock).append(
         AuditEvent.SETUP, actor=username.strip(), details={"role": Role.OWNER}
@@ -221,13 +263,43 @@ def create_owner(
     log.info("owner account created")
 
 
+def check_owner_request(username: str, password: str) -> None:
+    """Refuse a malformed name or a weak password before any code is checked."""
+    _check_username(username)
+    check_password(password, username)
+
+
+def create_owner(
+    conn: sqlite3.Connection, clock: Clock, code: str, username: str, password: str
+) -> None:
+    """Create the owner account if ``code`` is a pending, unexpired setup code; burn the code.
+
+    For the console (``camera-app owner setup``); the API runs the same steps with the argon2
+    work on its password workers.
+    """
+    check_owner_request(username, password)
+    if has_owner(conn):
+        raise OwnerExists("an owner account already exists")
+    matched = match_setup_code(pending_setup_codes(conn, clock.wall()), code, password)
+    if matched is None:
+        raise SetupError("setup code is wrong, used or expired")
+    store_owner(conn, clock, matched, username)
+
+
 def verify_password(conn: sqlite3.Connection, username: str, password: str) -> bool:
+    return check_password_hash(stored_password_hash(conn, username), password)
+
+
+def stored_password_hash(conn: sqlite3.Connection, username: str) -> str:
+    """The account's argon2 hash; for an unknown name a dummy one, so that checking it costs the
+    same argon2 work as for a real account and timing does not tell which names exist."""
     row = conn.execute("SELECT password_hash FROM users WHERE username = ?", (username,)).fetchone()
-    if row is None:
-        # Same argon2 work as for a real account, so timing does not tell which names exist.
-        _verify(_DUMMY_HASH, password)
-        return False
-    return _verify(row[0], password)
+    return _DUMMY_HASH if row is None else str(row[0])
+
+
+def check_password_hash(hashed: str, password: str) -> bool:
+    """Argon2 work only (no database): does ``password`` match ``hashed``?"""
+    return _verify(hashed, password)
 
 
 def account_role(conn: sqlite3.Connection, username: str) -> Role | None:
@@ -241,16 +313,16 @@ def username_taken(conn: sqlite3.Connection, username: str) -> bool:
 
 
 def create_viewer_account(
-    conn: sqlite3.Connection, clock: Clock, username: str, role: Role, password: str
+    conn: sqlite3.Connection, clock: Clock, username: str, role: Role, password_hash: str
 ) -> None:
-    """Create the account of an invited viewer (family or parent) with its chosen password."""
+    """Create the account of an invited viewer with the hash of its chosen password (from
+    :func:`hash_password`, after :func:`check_password`)."""
     if role not in INVITED_ROLES:
         raise SetupError("viewer accounts are family or parent accounts")
-    check_password(password, username)
     try:
         conn.execute(
             "INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
-            (username, role, _hasher.hash(password), clock.wall()),
+            (username, role, password_hash, clock.wall()),
         )
     except sqlite3.IntegrityError:
         raise SetupError("this account already exists") from None

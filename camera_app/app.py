@@ -20,12 +20,20 @@ from camera_app.config.app import AppConfig
 from camera_app.eventloop import LoopThread
 from camera_app.health import DeviceHealth
 from camera_app.live.subsystem import LiveSubsystem, build_live
-from camera_app.logins import LoginLimiter, Logins, LoginSessions
+from camera_app.logins import (
+    FailedLoginAudit,
+    LoginDevices,
+    LoginLimiter,
+    Logins,
+    LoginSessions,
+    LoginUnlocks,
+)
 from camera_app.masks import MaskSettings
 from camera_app.monitor.control import MonitoringControl
 from camera_app.monitor.grants import RecordingGrants
 from camera_app.monitor.recordings import Recordings
 from camera_app.monitor.store import EventStore
+from camera_app.passwords import PasswordWorkers
 from camera_app.preview import LatestPicture
 from camera_app.tokens import ApiTokens
 from firmware.clock import Clock
@@ -105,6 +113,7 @@ class OwnerServices:
         self._loop = LoopThread("owner-api")
         self._server: ApiServer | None = None
         self._conn: sqlite3.Connection | None = None
+        self._passwords: PasswordWorkers | None = None
         self._supervision: concurrent.futures.Future[None] | None = None
         self.live: LiveSubsystem | None = None
         self.context: ApiContext | None = None
@@ -126,14 +135,15 @@ class OwnerServices:
         paths.create()
         conn = self._conn = open_database(paths.database)
         audit = AuditLog(conn, clock)
-        registrations = RegistrationStore(
-            conn, FieldCipher.from_store(DeviceSecretStore(paths.field_key)), clock, audit
-        )
+        device_secret = DeviceSecretStore(paths.field_key)
+        registrations = RegistrationStore(conn, FieldCipher.from_store(device_secret), clock, audit)
         self.live = build_live(
             config, conn, clock, self._indicator, registrations, audit, cameras=self._cameras
         )
         sessions = LoginSessions(conn, clock, config.api.session_hours * 3600)
         self.live.follow_logins(sessions)  # a stream ends with the login that opened it
+        api = config.api
+        self._passwords = PasswordWorkers(api.password_workers, api.password_queue)
         self.context = ApiContext(
             conn=conn,
             clock=clock,
@@ -150,9 +160,24 @@ class OwnerServices:
             preview=self._preview,
             masks=self._masks,
             sessions=sessions,
-            logins=Logins(conn, sessions, self.live.controller.viewers, audit),
+            logins=Logins(
+                conn,
+                sessions,
+                self.live.controller.viewers,
+                audit,
+                FailedLoginAudit(conn, audit, clock),
+            ),
             tokens=ApiTokens(conn, clock, audit),
-            limiter=LoginLimiter(config.api.login_max_failures, config.api.login_window_s, clock),
+            limiter=LoginLimiter(
+                api.login_max_failures,
+                api.login_window_s,
+                clock,
+                per_address=api.login_max_failures_per_address,
+                account_slowdown=api.login_account_slowdown,
+                unlocks=LoginUnlocks(conn),
+            ),
+            passwords=self._passwords,
+            devices=LoginDevices(device_secret.key()),
             audit=audit,
             tls=config.api.tls,
         )
@@ -175,6 +200,10 @@ class OwnerServices:
             await self.live.close("service stopping")
         if self._server is not None:
             await self._server.stop()
+        if self._passwords is not None:
+            self._passwords.close()
+        if self.context is not None and self._conn is not None:
+            self.context.logins.failures.flush()  # what the audit left out this hour
         if self._conn is not None:
             self._conn.close()
             self._conn = None

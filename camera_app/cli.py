@@ -155,6 +155,26 @@ def _cmd_owner_new_code(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _cmd_unlock_logins(args: argparse.Namespace) -> int:
+    """Lift login locks on this device, with the service running or not (see LoginUnlocks)."""
+    from camera_app.accounts import username_taken
+    from camera_app.logins import unlock_logins
+
+    conn = _open_db(args)
+    try:
+        if args.username is not None and not username_taken(conn, args.username):
+            sys.stderr.write(f"error: no account named {args.username!r} on this device\n")
+            return ExitCode.USAGE
+        unlock_logins(conn, SystemClock(), args.username)
+    finally:
+        conn.close()
+    if args.username is None:
+        sys.stdout.write("every login lock lifted (accounts and addresses)\n")
+    else:
+        sys.stdout.write(f"login locks of '{args.username}' lifted\n")
+    return ExitCode.OK
+
+
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
     from privacy.audit import verify
 
@@ -436,6 +456,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     new_code.add_argument("--config")
     new_code.set_defaults(func=_cmd_owner_new_code)
+
+    unlock = sub.add_parser(
+        "unlock-logins",
+        help="lift the login locks of an account (or, without one, every lock) at once, on the "
+        "running service too",
+    )
+    unlock.add_argument("username", nargs="?", help="the account (default: every lock)")
+    unlock.add_argument("--config")
+    unlock.set_defaults(func=_cmd_unlock_logins)
 
     audit = sub.add_parser("audit", help="the tamper-evident audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")

@@ -103,6 +103,8 @@ class AuditEvent(StrEnum):
     TOKEN_REVOKED = "token_revoked"  # noqa: S105 (an event name, not a secret)
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an event name, not a secret)
     LOGIN_SESSION_ENDED = "login_session_ended"
+    LOGIN_FAILURES_SUPPRESSED = "login_failures_suppressed"  # a summary: see camera_app.logins
+    LOGINS_UNLOCKED = "logins_unlocked"  # camera-app unlock-logins on the device
 
 
 @dataclass(frozen=True, slots=True)

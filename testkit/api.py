@@ -8,6 +8,8 @@ code is on the client side. The only fake is the GPIO pin of the indicator LED (
 
 from __future__ import annotations
 
+import functools
+import http.client
 import json
 import ssl
 import threading
@@ -60,20 +62,53 @@ class Reply:
     body: Any
     headers: Mapping[str, str]
     raw: bytes = b""
+    set_cookies: tuple[str, ...] = ()  # every Set-Cookie header, as sent
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The cookies set: name -> value."""
+        pairs = (c.split(";")[0].partition("=") for c in self.set_cookies)
+        return {name.strip(): value for name, _, value in pairs}
 
     @property
     def error(self) -> str | None:
         return self.body.get("error") if isinstance(self.body, dict) else None
 
 
+class _FromAddress(urllib.request.HTTPHandler, urllib.request.HTTPSHandler):
+    """Opens connections from one local address (``source``), e.g. 127.0.0.2: a second client
+    address on loopback for tests of per-address limits."""
+
+    def __init__(self, source: str, context: ssl.SSLContext | None) -> None:
+        urllib.request.HTTPHandler.__init__(self)
+        urllib.request.HTTPSHandler.__init__(self, context=context)
+        self._source = (source, 0)
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        connection = functools.partial(http.client.HTTPConnection, source_address=self._source)
+        return self.do_open(connection, req)
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        connection = functools.partial(http.client.HTTPSConnection, source_address=self._source)
+        return self.do_open(connection, req, context=self._context)  # type: ignore[attr-defined]
+
+
 @dataclass
 class Client:
-    """JSON over HTTP(S) with an optional bearer token."""
+    """JSON over HTTP(S) with an optional bearer token; ``source`` binds the client's sockets to
+    that local address (127.0.0.2, ...: another client address on loopback)."""
 
     base: str
     token: str | None = None
     ssl_context: ssl.SSLContext | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    source: str | None = None
+
+    def _open(self, request: urllib.request.Request) -> http.client.HTTPResponse:
+        if self.source is None:
+            return urllib.request.urlopen(request, timeout=30, context=self.ssl_context)
+        opener = urllib.request.build_opener(_FromAddress(self.source, self.ssl_context))
+        return opener.open(request, timeout=30)
 
     def call(
         self,
@@ -96,15 +131,17 @@ class Client:
         for name, value in {**self.headers, **(headers or {})}.items():
             request.add_header(name, value)
         try:
-            with urllib.request.urlopen(request, timeout=30, context=self.ssl_context) as resp:
-                payload, status, got = resp.read(), resp.status, dict(resp.headers)
+            with self._open(request) as resp:
+                payload, status, message = resp.read(), resp.status, resp.headers
         except urllib.error.HTTPError as err:
-            payload, status, got = err.read(), err.code, dict(err.headers)
+            payload, status, message = err.read(), err.code, err.headers
+        got = dict(message)
+        cookies = tuple(message.get_all("Set-Cookie", []))
         kind = got.get("Content-Type", "")
         parsed: Any = payload
         if kind.startswith("application/json") and payload:
             parsed = json.loads(payload)
-        return Reply(status, parsed, got, payload)
+        return Reply(status, parsed, got, payload, cookies)
 
     def get(self, path: str, **kw: Any) -> Reply:
         return self.call("GET", path, **kw)
@@ -118,7 +155,7 @@ class Client:
     def login(self, username: str, password: str) -> Client:
         reply = self.post("/api/login", {"username": username, "password": password})
         assert reply.status == 200, reply.body
-        return Client(self.base, reply.body["token"], self.ssl_context)
+        return Client(self.base, reply.body["token"], self.ssl_context, source=self.source)
 
 
 @dataclass
@@ -137,8 +174,9 @@ class RunningApi:
     def url(self) -> str:
         return self.server.url
 
-    def client(self) -> Client:
-        return Client(self.url)
+    def client(self, source: str | None = None) -> Client:
+        """A client of this server; ``source``: the local address it connects from."""
+        return Client(self.url, source=source)
 
     @property
     def paths(self) -> StoragePaths:

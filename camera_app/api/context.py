@@ -14,11 +14,12 @@ from camera_app.config.app import AppConfig
 from camera_app.health import DeviceHealth
 from camera_app.live.controller import StreamController
 from camera_app.live.subsystem import LiveSubsystem
-from camera_app.logins import LoginLimiter, Logins, LoginSessions, Principal
+from camera_app.logins import LoginDevices, LoginLimiter, Logins, LoginSessions, Principal
 from camera_app.masks import MaskSettings
 from camera_app.monitor.control import MonitoringControl
 from camera_app.monitor.grants import RecordingGrants
 from camera_app.monitor.recordings import Recordings
+from camera_app.passwords import PasswordWorkers
 from camera_app.preview import LatestPicture
 from camera_app.tokens import PREFIX as TOKEN_PREFIX
 from camera_app.tokens import ApiTokens
@@ -56,6 +57,8 @@ class ApiContext:
     limiter: LoginLimiter
     audit: AuditLog
     tls: bool
+    passwords: PasswordWorkers  # argon2's own threads: every password check and hash
+    devices: LoginDevices  # the login device cookies
 
     @property
     def controller(self) -> StreamController:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 from aiohttp import web
 
@@ -19,10 +20,15 @@ from camera_app.api.schemas import (
     SetupBody,
 )
 from camera_app.invites import grant_conditions, invite_preview
+from camera_app.logins import Attempt, LoginDevices, TooManyAttempts
+from camera_app.passwords import PasswordWorkersBusy
 from privacy.gates.roles import INVITED_ROLES, Role
 from privacy.gates.viewers import CameraInfo
 
 routes = RouteTable()
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def _client(request: web.Request) -> str:
@@ -33,16 +39,36 @@ def _user_agent(request: web.Request) -> str:
     return request.headers.get("User-Agent", "")
 
 
-def throttle(ctx: ApiContext, *keys: str) -> None:
-    wait = ctx.limiter.retry_after(*keys)
-    if wait > 0:
-        seconds = max(1, math.ceil(wait))
+def throttle(reserve: Callable[[], Attempt]) -> Attempt:
+    """Count the attempt ``reserve`` makes (``ctx.limiter.login(...)``, ...) before its secret is
+    checked; a 429 with Retry-After when its limit is reached."""
+    try:
+        return reserve()
+    except TooManyAttempts as err:
+        seconds = max(1, math.ceil(err.retry_after))
         raise ApiError(
             429,
             "too_many_attempts",
             f"too many failed attempts; try again in {seconds} s",
             headers={"Retry-After": str(seconds)},
-        )
+        ) from None
+
+
+async def password_work(
+    ctx: ApiContext, attempt: Attempt, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """``fn(*args)`` (argon2) on the password workers; when they are full, a 503 at once and the
+    attempt is taken back (it was no attempt)."""
+    try:
+        return await ctx.passwords.run(fn, *args, **kwargs)
+    except PasswordWorkersBusy:
+        attempt.refund()
+        raise ApiError(
+            503,
+            "busy",
+            "the device is busy checking other passwords; try again in a moment",
+            headers={"Retry-After": "1"},
+        ) from None
 
 
 def _session_response(
@@ -68,34 +94,46 @@ def _session_response(
     roles=PUBLIC,
     tag="account",
     body=SetupBody,
-    responses={201: "Owner created", 409: "An owner exists already", 429: "Too many attempts"},
+    responses={
+        201: "Owner created",
+        409: "An owner exists already",
+        429: "Too many attempts",
+        503: "Busy checking other passwords",
+    },
 )
 async def setup_owner(call: Call) -> web.Response:
     ctx = call.ctx
     body = await call.body(SetupBody)
-    keys = (f"ip:{_client(call.request)}", "setup")
-    throttle(ctx, *keys)
+    attempt = throttle(lambda: ctx.limiter.code(_client(call.request), shared="setup"))
     if accounts.has_owner(ctx.conn):
-        raise ApiError(409, "owner_exists", "an owner account already exists")
+        attempt.refund()
+        raise _owner_exists()
     try:
-        accounts.check_password(body.password, body.username)
+        accounts.check_owner_request(body.username, body.password)
     except accounts.SetupError as err:
+        attempt.refund()
         raise ApiError(422, "weak_password", str(err)) from None
-    loop = asyncio.get_running_loop()
+    pending = accounts.pending_setup_codes(ctx.conn, ctx.clock.wall())
+    matched = await password_work(
+        ctx, attempt, accounts.match_setup_code, pending, body.code, body.password
+    )
+    if matched is None:
+        raise ApiError(403, "setup_refused", "setup code is wrong, used or expired")
+    # checks again, in one transaction, that there is no owner and the code is unused: of
+    # concurrent set-ups with one code exactly one gets here first
     try:
-        await loop.run_in_executor(
-            None,
-            accounts.create_owner,
-            ctx.conn,
-            ctx.clock,
-            body.code,
-            body.username,
-            body.password,
-        )
+        accounts.store_owner(ctx.conn, ctx.clock, matched, body.username)
+    except accounts.OwnerExists:
+        attempt.refund()
+        raise _owner_exists() from None
     except accounts.SetupError as err:
-        ctx.limiter.failed(*keys)
         raise ApiError(403, "setup_refused", str(err)) from None
+    attempt.succeeded()
     return web.json_response({"username": body.username, "role": Role.OWNER}, status=201)
+
+
+def _owner_exists() -> ApiError:
+    return ApiError(409, "owner_exists", "an owner account already exists")
 
 
 @routes.add(
@@ -105,29 +143,43 @@ async def setup_owner(call: Call) -> web.Response:
     roles=PUBLIC,
     tag="account",
     body=LoginBody,
-    responses={200: "Logged in", 401: "Wrong username or password", 429: "Too many attempts"},
+    responses={
+        200: "Logged in",
+        401: "Wrong username or password",
+        429: "Too many attempts",
+        503: "Busy checking other passwords",
+    },
 )
 async def login(call: Call) -> web.Response:
     ctx = call.ctx
     body = await call.body(LoginBody)
-    user_key, ip_key = f"user:{body.username.lower()}", f"ip:{_client(call.request)}"
-    throttle(ctx, user_key, ip_key)
-    loop = asyncio.get_running_loop()
-    ok = await loop.run_in_executor(None, ctx.logins.password_ok, body.username, body.password)
-    granted = ctx.logins.complete(
-        body.username, ok, _client(call.request), _user_agent(call.request)
-    )
+    client = _client(call.request)
+    cookie = call.request.cookies.get(LoginDevices.COOKIE, "")
+    device = ctx.devices.device_of(body.username, cookie) if cookie else None
+    attempt = throttle(lambda: ctx.limiter.login(body.username, client, device))
+    hashed = ctx.logins.password_hash(body.username)
+    ok = await password_work(ctx, attempt, accounts.check_password_hash, hashed, body.password)
+    granted = ctx.logins.complete(body.username, ok, client, _user_agent(call.request))
     if granted is None:
-        ctx.limiter.failed(user_key, ip_key)
         raise ApiError(401, "login_failed", "wrong username or password")
-    ctx.limiter.succeeded(user_key)
-    return _session_response(
+    attempt.succeeded()
+    response = _session_response(
         ctx,
         200,
         granted.token,
         granted.expires_at,
         {"username": granted.username, "role": granted.role},
     )
+    response.set_cookie(
+        LoginDevices.COOKIE,
+        ctx.devices.issue(granted.username),
+        max_age=LoginDevices.MAX_AGE_S,
+        httponly=True,
+        secure=ctx.tls,
+        samesite="Strict",
+        path="/api/login",
+    )
+    return response
 
 
 @routes.add(
@@ -142,12 +194,11 @@ async def login(call: Call) -> web.Response:
 async def public_login(call: Call) -> web.Response:
     ctx = call.ctx
     body = await call.body(PublicLoginBody)
-    ip_key = f"ip:{_client(call.request)}"
-    throttle(ctx, ip_key)
+    attempt = throttle(lambda: ctx.limiter.code(_client(call.request)))
     link = ctx.controller.viewers.public_link_for_token(body.link)
     if link is None:
-        ctx.limiter.failed(ip_key)
         raise ApiError(401, "login_failed", "this viewing link is unknown or was revoked")
+    attempt.refund()  # a good link is no guess
     token, expires = ctx.sessions.create(
         f"public:{link.id[:8]}",
         Role.PUBLIC,
@@ -178,12 +229,11 @@ def _invalid_invite() -> ApiError:
 async def preview_invite(call: Call) -> web.Response:
     ctx = call.ctx
     body = await call.body(InvitePreviewBody)
-    ip_key = f"ip:{_client(call.request)}"
-    throttle(ctx, ip_key)
+    attempt = throttle(lambda: ctx.limiter.code(_client(call.request)))
     viewer = ctx.controller.viewers.pending_invite(body.code)
     if viewer is None:
-        ctx.limiter.failed(ip_key)
         raise _invalid_invite()
+    attempt.refund()  # a good code is no guess
     cameras = list(ctx.controller.cameras.values())
     return web.json_response(invite_preview(viewer, cameras, ctx.controller.tz, call.lang))
 
@@ -200,29 +250,25 @@ async def preview_invite(call: Call) -> web.Response:
 async def accept_invite(call: Call) -> web.Response:
     ctx = call.ctx
     body = await call.body(AcceptInviteBody)
-    ip_key = f"ip:{_client(call.request)}"
-    throttle(ctx, ip_key)
+    attempt = throttle(lambda: ctx.limiter.code(_client(call.request)))
     viewers = ctx.controller.viewers
     viewer = viewers.pending_invite(body.code)
     if viewer is None:
-        ctx.limiter.failed(ip_key)
         raise _invalid_invite()
+    attempt.refund()  # a good code is no guess
     if viewer.role == Role.PARENT and not body.consent:
         raise ApiError(422, "consent_required", "parents must accept the viewing terms")
     try:
         accounts.check_password(body.password, viewer.username)
     except accounts.SetupError as err:
         raise ApiError(422, "weak_password", str(err)) from None
-    loop = asyncio.get_running_loop()
+    password_hash = await password_work(ctx, attempt, accounts.hash_password, body.password)
+    # the code may have been redeemed while the password was hashed
+    if viewers.pending_invite(body.code) is None:
+        raise _invalid_invite()
     try:
-        await loop.run_in_executor(
-            None,
-            accounts.create_viewer_account,
-            ctx.conn,
-            ctx.clock,
-            viewer.username,
-            viewer.role,
-            body.password,
+        accounts.create_viewer_account(
+            ctx.conn, ctx.clock, viewer.username, viewer.role, password_hash
         )
     except accounts.SetupError as err:
         raise ApiError(409, "account_exists", str(err)) from None

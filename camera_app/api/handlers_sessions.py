@@ -7,14 +7,12 @@ refuse them with 403 like any route their role may not call.
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
 from camera_app import accounts
 from camera_app.api.context import client_address
 from camera_app.api.errors import ApiError
-from camera_app.api.handlers_account import throttle
+from camera_app.api.handlers_account import password_work, throttle
 from camera_app.api.routes import ACCOUNTS, OWNER, Call, RouteTable
 from camera_app.api.schemas import ChangePasswordBody
 
@@ -32,6 +30,7 @@ routes = RouteTable()
         200: "Changed; how many other sessions were ended",
         403: "Current password wrong (or a public viewer)",
         429: "Too many attempts",
+        503: "Busy checking other passwords",
     },
 )
 async def change_password(call: Call) -> web.Response:
@@ -39,20 +38,20 @@ async def change_password(call: Call) -> web.Response:
     body = await call.body(ChangePasswordBody)
     client = client_address(call.request)
     # its own account key: a stolen session guessing here does not lock the owner's login
-    keys = (f"password:{principal.username.lower()}", f"ip:{client}")
-    throttle(ctx, *keys)
+    attempt = throttle(lambda: ctx.limiter.password_change(principal.username, client))
     try:
         accounts.check_password(body.new_password, principal.username)
     except accounts.SetupError as err:
+        attempt.refund()
         raise ApiError(422, "weak_password", f"new_password: {err}") from None
-    loop = asyncio.get_running_loop()
-    ok = await loop.run_in_executor(
-        None, ctx.logins.password_ok, principal.username, body.current_password
+    hashed = ctx.logins.password_hash(principal.username)
+    ok = await password_work(
+        ctx, attempt, accounts.check_password_hash, hashed, body.current_password
     )
     if not ok:
-        ctx.limiter.failed(*keys)
         raise ApiError(403, "wrong_password", "current_password: this is not your password")
-    new_hash = await loop.run_in_executor(None, accounts.hash_password, body.new_password)
+    attempt.succeeded()
+    new_hash = await password_work(ctx, attempt, accounts.hash_password, body.new_password)
     ended = ctx.logins.change_password(principal, new_hash, client)
     return web.json_response({"changed": True, "sessions_ended": ended})
 

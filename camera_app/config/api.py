@@ -46,11 +46,43 @@ class ApiConfig(StrictModel):
         default=5,
         ge=1,
         le=100,
-        description="Failed logins allowed per account and per client address within "
-        "login_window_s before further attempts are refused (HTTP 429).",
+        description="Failed logins allowed per account from one client address (and per "
+        "browser that logged in to the account before), and failed setup codes, invite codes "
+        "and public links per address, within login_window_s before further attempts are "
+        "refused (HTTP 429). Never per account alone: nobody elsewhere can lock the owner out.",
+    )
+    login_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Failed logins (for any names) and codes allowed per client address (an IPv6 "
+        "address by its /64) within login_window_s. 'camera-app unlock-logins' lifts a lock.",
+    )
+    login_account_slowdown: int = Field(
+        default=50,
+        ge=1,
+        le=100_000,
+        description="Failed logins for one account from all addresses within login_window_s "
+        "after which each address gets one attempt per window at that account instead of "
+        "login_max_failures: slows a guesser with many addresses down without locking out an "
+        "address that has not failed, or a browser that logged in before.",
     )
     login_window_s: float = Field(
         default=900, gt=0, description="Window for counting failed logins, and the lockout time."
+    )
+    password_workers: int = Field(
+        default=1,
+        ge=1,
+        le=4,
+        description="Threads that check and hash passwords (argon2: 64 MiB and tens of "
+        "milliseconds each), apart from every other executor.",
+    )
+    password_queue: int = Field(
+        default=8,
+        ge=0,
+        le=256,
+        description="Password checks that may wait for a thread; beyond them a login is "
+        "answered 503 'busy' at once instead of queueing.",
     )
 
     @model_validator(mode="after")

@@ -17,6 +17,7 @@ release's signed ``not_before`` demands.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -205,7 +206,9 @@ class DeviceUpdater:
         try:
             self.paths.create()
             lock = open(self.paths.lock, "a+b")  # noqa: SIM115 (closed below)
-        except PermissionError as err:
+        except OSError as err:
+            if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
             raise UpdateError(
                 f"{self.paths.root} is not writable by this user ({err.strerror}): apply, "
                 "rollback and resume run as root (systemctl start camera-app-update-apply)"

@@ -147,6 +147,18 @@ def test_launcher_refuses_a_slot_another_user_owns(sealed: Path, tmp_path: Path)
     assert f"is not owned by uid {someone_else} alone" in ran.stderr
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_launcher_refuses_a_link_another_user_owns(sealed: Path, tmp_path: Path) -> None:
+    """A link has no modes of its own: whoever owns it counts."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(sealed, data_dir, symlinks=True)
+    slots = UpdatePaths.of(data_dir).slots
+    os.lchown(slots / "a" / "bin" / "python", 65534, -1)
+    ran = _launch(slots, _fake_venv(tmp_path / "venv"), "run")
+    assert ran.stdout.strip() == "venv run"
+    assert "a/bin/python is not owned by uid 0 alone" in ran.stderr
+
+
 def test_launcher_ignores_the_service_users_site_packages(tmp_path: Path) -> None:
     """The service user's home is its data directory; with ``--system-site-packages`` (how the
     install script makes the venv, for picamera2) Python would run a ``.pth`` file the service

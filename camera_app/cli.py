@@ -323,6 +323,7 @@ def _update_run(args: argparse.Namespace, action: str) -> int:
         clock=clock,
         audit=audit_to(AuditLog(conn, clock)),
         config_file=Path(args.config).resolve() if args.config else None,
+        staged=args.staged,
     )
     try:
         if action == "check":
@@ -498,7 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     update = sub.add_parser("update", help="signed software and model updates (A/B, rollback)")
     update_sub = update.add_subparsers(dest="update_command", required=True, metavar="ACTION")
     for action, text in (
-        ("check", "look for a new release; announce behaviour changes"),
+        ("check", "look for a new release; announce behaviour changes; stage it for apply"),
         ("apply", "install the newest release, switch to it, keep it only if healthy"),
         ("rollback", "switch back to the previous release"),
         ("resume", "finish (or undo) a switch whose health check was interrupted"),
@@ -509,6 +510,13 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument(
                 "--retry", action="store_true", help="install a release that was rolled back"
             )
+            cmd.add_argument(
+                "--staged",
+                action="store_true",
+                help="verify what `update check` staged instead of using the network "
+                "(the privileged apply unit)",
+            )
+        cmd.set_defaults(staged=False)
         cmd.set_defaults(func=lambda args, action=action: _update_run(args, action))
     update_status = update_sub.add_parser("status", help="what runs, what is pending, last result")
     update_status.add_argument("--config")

@@ -11,6 +11,7 @@
 #   4. the face models in /opt/camera-app/models, checked against the pinned sha256
 #   5. the launcher /opt/camera-app/bin/camera-app-launch, the units in /etc/systemd/system,
 #      /etc/camera-app/config.yaml (an existing one is never overwritten), /var/lib/camera-app
+#      and, inside it, update/ (root's: only camera-app-update-apply writes the update slots)
 #   6. systemctl enable + (re)start, then a one-time setup code for the owner account
 # Running it again upgrades the app in place and keeps the config and the data.
 #
@@ -28,7 +29,8 @@ readonly CONF_DIR=/etc/camera-app
 readonly DATA_DIR=/var/lib/camera-app
 readonly RUN_DIR=/run/camera-app
 readonly UNIT_DIR=/etc/systemd/system
-readonly UNITS=(camera-app.service camera-app-update.service camera-app-update.timer)
+readonly UNITS=(camera-app.service camera-app-update.service camera-app-update.timer
+                camera-app-update-apply.service)
 readonly DEVICE_GROUPS=(video gpio)
 
 usage() {
@@ -142,6 +144,24 @@ make_dirs() {
     if [ -z "$prefix" ]; then
         chown root:"$SERVICE_USER" "$CONF_DIR"
         chown "$SERVICE_USER:$SERVICE_USER" "$DATA_DIR"
+    fi
+    # The update slots hold the code and models the service runs: root's, readable by the
+    # service's group (the units also mount it read-only for the service). Slots from before,
+    # which the service user could write, are set aside, not trusted: this install's release
+    # runs until the next update.
+    local update
+    update=$(at "$DATA_DIR/update")
+    if [ -z "$prefix" ] && [ -e "$update" ] && [ "$(stat -c %u "$update")" != 0 ]; then
+        local aside
+        aside="$update.unsealed-$(date +%Y%m%d%H%M%S)"
+        mv "$update" "$aside"
+        echo "    set aside $aside (update slots the service user could write; delete it when done)"
+    fi
+    # setgid: what root writes inside (by hand too: `update rollback`) keeps the service's group
+    if [ -n "$prefix" ]; then
+        install -d -m 2750 "$update"
+    else
+        install -d -o root -g "$SERVICE_USER" -m 2750 "$update"
     fi
 }
 
@@ -293,7 +313,7 @@ echo
 echo "camera-app is installed${prefix:+ under $prefix}:"
 echo "    code    $APP_DIR (venv, models, bin/camera-app-launch)"
 echo "    config  $CONF_DIR/config.yaml"
-echo "    data    $DATA_DIR (recordings, database, device keys)"
+echo "    data    $DATA_DIR (recordings, database, device keys; update/ is root's)"
 echo "    units   $UNIT_DIR/{$(IFS=,; echo "${UNITS[*]}")}"
 echo "    logs    journalctl -u camera-app"
 echo

@@ -16,7 +16,8 @@ readonly CONF_DIR=/etc/camera-app
 readonly DATA_DIR=/var/lib/camera-app
 readonly RUN_DIR=/run/camera-app
 readonly UNIT_DIR=/etc/systemd/system
-readonly UNITS=(camera-app.service camera-app-update.service camera-app-update.timer)
+readonly UNITS=(camera-app.service camera-app-update.service camera-app-update.timer
+                camera-app-update-apply.service)
 
 die() {
     printf 'uninstall.sh: error: %s\n' "$*" >&2
@@ -49,7 +50,7 @@ at() {
 if [ -z "$prefix" ] && [ -d /run/systemd/system ]; then
     echo "==> stopping and disabling the units"
     systemctl disable --now camera-app-update.timer camera-app.service 2>/dev/null || true
-    systemctl stop camera-app-update.service 2>/dev/null || true
+    systemctl stop camera-app-update.service camera-app-update-apply.service 2>/dev/null || true
 fi
 
 echo "==> removing the units and $APP_DIR"
@@ -58,7 +59,8 @@ for unit in "${UNITS[@]}"; do
 done
 if [ -z "$prefix" ] && [ -d /run/systemd/system ]; then
     systemctl daemon-reload
-    systemctl reset-failed camera-app.service camera-app-update.service 2>/dev/null || true
+    systemctl reset-failed camera-app.service camera-app-update.service \
+        camera-app-update-apply.service 2>/dev/null || true
 fi
 rm -rf "$(at "$APP_DIR")"
 

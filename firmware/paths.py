@@ -51,6 +51,13 @@ class StoragePaths:
         return self.root / "update"
 
     @property
+    def update_spool(self) -> Path:
+        """What ``update check`` (the service user) stages for the privileged apply: its own
+        verified metadata, the repository files to replay and its announcements. Kept apart
+        from ``update``, which only the privileged apply writes (docs/updates.md)."""
+        return self.root / "update-spool"
+
+    @property
     def run(self) -> Path:
         """State of the running service (``status.json``); a symlink to /run/camera-app (tmpfs)
         on an installed device. Created on first write, not by :meth:`create`: a dangling

@@ -18,7 +18,12 @@ from testkit.paths import REPO
 
 INSTALL = REPO / "deploy" / "install.sh"
 UNINSTALL = REPO / "deploy" / "uninstall.sh"
-UNITS = ("camera-app.service", "camera-app-update.service", "camera-app-update.timer")
+UNITS = (
+    "camera-app.service",
+    "camera-app-update.service",
+    "camera-app-update.timer",
+    "camera-app-update-apply.service",
+)
 
 
 def run_script(*args: str | Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:

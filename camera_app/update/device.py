@@ -3,21 +3,32 @@
 Every step records itself in ``state.json`` before it acts, so an interruption leaves a state
 that says what to finish (``resume``) or undo. Refusals — a failed signature, an older version,
 a bad bundle, a notice period not over — change nothing but ``last_result``.
+
+Two identities share the work (docs/updates.md, "Who writes what"). ``check`` runs as the
+service user: it talks to the repository, announces, and stages the newest release in
+``update-spool/``; it never writes ``update/``. ``apply``, ``rollback`` and ``resume`` are the
+privileged side (root on a device): the only writers of ``update/``, whose slots hold the code
+and models the service runs. With ``staged=True`` the apply reads nothing from the network: it
+verifies the staged files from its own trusted metadata (:mod:`camera_app.update.stage`), and
+takes the check's first sightings only as a claim that can shorten no notice below what the
+release's signed ``not_before`` demands.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
+import math
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from tuf.ngclient.fetcher import FetcherInterface
 
@@ -34,9 +45,9 @@ from camera_app.update.errors import (
 )
 from camera_app.update.fetch import Release, ReleaseRepository
 from camera_app.update.health import HealthCheck, HealthResult, HealthTarget
-from camera_app.update.layout import UpdatePaths
+from camera_app.update.layout import SpoolPaths, UpdatePaths
 from camera_app.update.notice import UpdateNotice, newly_seen, notice_for
-from camera_app.update.release import NOTICE_PERIOD, ReleaseInfo, Version, iso
+from camera_app.update.release import NOTICE_PERIOD, ReleaseInfo, Version, is_version, iso
 from camera_app.update.restart import restart_service
 from camera_app.update.slots import (
     active_slot,
@@ -45,6 +56,7 @@ from camera_app.update.slots import (
     other_slot,
     switch_active,
 )
+from camera_app.update.stage import STAGED_METADATA, StagedFetcher, stage
 from camera_app.update.state import (
     Activation,
     LastResult,
@@ -53,7 +65,9 @@ from camera_app.update.state import (
     ResultName,
     SlotRecord,
     UpdateState,
+    load_announcements,
     load_state,
+    save_announcements,
     save_state,
 )
 from camera_app.update.status import UpdateStatus, base_version, status_from_state
@@ -67,12 +81,21 @@ log = logging.getLogger(__name__)
 
 #: the actor of the update's audit records
 ACTOR = "updater"
+_NOTHING_STAGED = "nothing is staged: `camera-app update check` stages releases first"
 
 
 class AuditSink(Protocol):
     """Where announcements and results go (``privacy.audit.AuditLog.append`` in the app)."""
 
     def __call__(self, event: AuditEvent, details: Mapping[str, Any]) -> None: ...
+
+
+class _Sightings(Protocol):
+    """First sightings and the pending notice: :class:`UpdateState` (the apply's) or
+    :class:`Announcements` (the check's)."""
+
+    seen: dict[str, float]
+    pending: Pending | None
 
 
 def audit_to(audit_log: AuditLog) -> AuditSink:
@@ -120,6 +143,7 @@ class DeviceUpdater:
     ``restart`` restarts the camera service (default: systemd, see
     :func:`camera_app.update.restart.restart_service`); ``audit`` receives the records of the
     audit log; ``health`` checks a new release; ``fetcher`` is passed to ``tuf.ngclient``.
+    ``staged``: ``apply`` verifies what ``check`` staged instead of using the network.
     """
 
     def __init__(
@@ -134,10 +158,13 @@ class DeviceUpdater:
         fetcher: FetcherInterface | None = None,
         base_env: Path | None = None,
         config_file: Path | None = None,
+        staged: bool = False,
     ) -> None:
         self._config = config
         self._storage = StoragePaths(Path(data_dir))
         self.paths = UpdatePaths.of(Path(data_dir))
+        self.spool = SpoolPaths.of(Path(data_dir))
+        self._staged = staged
         self._clock = clock
         self._restart = restart
         self._audit = audit
@@ -149,28 +176,44 @@ class DeviceUpdater:
     # ---------------------------------------------------------------- reading
 
     def status(self) -> UpdateStatus:
-        return status_from_state(self.paths, load_state(self.paths.state))
+        return status_from_state(
+            self.paths, load_state(self.paths.state), load_announcements(self.spool.announcements)
+        )
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock.wall(), UTC)
 
-    def _repository(self) -> ReleaseRepository:
+    def _repository(self, *, for_check: bool) -> ReleaseRepository:
+        """The check's view (its own trust, the network) or the apply's (``update/metadata``;
+        the staged files when ``staged``)."""
         cfg = self._config
         if cfg.repository_url is None or cfg.root_file is None:
             raise UpdateError("updates are off: set update.repository_url and update.root_file")
-        return ReleaseRepository(
-            cfg.repository_url,
-            self.paths.metadata,
-            cfg.root_file,
-            self.paths.downloads,
-            fetcher=self._fetcher,
-        )
+        fetcher = self._fetcher
+        if for_check:
+            metadata, downloads = self.spool.metadata, self.spool.staged
+        else:
+            metadata, downloads = self.paths.metadata, self.paths.downloads
+            if self._staged:
+                base = cfg.repository_url.rstrip("/")
+                fetcher = StagedFetcher(self.spool.staged, f"{base}/metadata/", f"{base}/targets/")
+        return ReleaseRepository(cfg.repository_url, metadata, cfg.root_file, downloads,
+                                 fetcher=fetcher)  # fmt: skip
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[UpdateState]:
-        """The update lock (one update command at a time) and the checked state."""
-        self.paths.create()
-        with open(self.paths.lock, "a+b") as lock:
+        """The update lock (one privileged update command at a time) and the checked state."""
+        try:
+            self.paths.create()
+            lock = open(self.paths.lock, "a+b")  # noqa: SIM115 (closed below)
+        except OSError as err:
+            if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            raise UpdateError(
+                f"{self.paths.root} is not writable by this user ({err.strerror}): apply, "
+                "rollback and resume run as root (systemctl start camera-app-update-apply)"
+            ) from None
+        with lock:
             try:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -178,6 +221,29 @@ class DeviceUpdater:
             state = load_state(self.paths.state)
             self._check_consistent(state)
             yield state
+
+    @contextlib.contextmanager
+    def _spool_locked(self, *, shared: bool) -> Iterator[None]:
+        """The spool's lock: ``check`` holds it while it stages, the staged apply (shared)
+        while it reads what was staged, so it never sees half of a new stage."""
+        lock: IO[bytes]
+        if shared:
+            try:
+                lock = open(self.spool.lock, "rb")  # noqa: SIM115 (closed below)
+            except FileNotFoundError:
+                raise UpdateError(_NOTHING_STAGED) from None
+        else:
+            self.spool.create()
+            lock = open(self.spool.lock, "a+b")  # noqa: SIM115 (closed below)
+        with lock:
+            try:
+                fcntl.flock(lock.fileno(), (fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+                            | fcntl.LOCK_NB)  # fmt: skip
+            except BlockingIOError:
+                raise UpdateBusyError("`camera-app update check` is running") from None
+            if shared and not (self.spool.staged / STAGED_METADATA / "timestamp.json").is_file():
+                raise UpdateError(_NOTHING_STAGED)
+            yield
 
     def _check_consistent(self, state: UpdateState) -> None:
         linked = active_slot(self.paths)
@@ -213,22 +279,39 @@ class DeviceUpdater:
 
     def check(self) -> CheckResult:
         """Refresh the metadata, announce behaviour-changing releases seen for the first time,
-        and say whether a newer release is available and when it may be activated."""
-        with self._locked() as state:
-            releases = self._repository().releases()
-            return self._survey(state, releases)
+        say whether a newer release is available and when it may be activated, and stage the
+        verified metadata (and that release) for the privileged apply.
 
-    def _survey(self, state: UpdateState, releases: list[Release]) -> CheckResult:
-        current = self._current_version(state)
+        Runs as the service user: it reads ``update/`` (what is installed) and writes only
+        ``update-spool/`` and the audit log.
+        """
+        with self._spool_locked(shared=False):
+            installed = load_state(self.paths.state)
+            self._check_consistent(installed)
+            notes = load_announcements(self.spool.announcements)
+            for version, at in installed.seen.items():  # announced by a networked apply
+                notes.seen[version] = min(at, notes.seen.get(version, at))
+            repo = self._repository(for_check=True)
+            releases = repo.releases()
+            found = self._survey(
+                self._current_version(installed), notes, releases,
+                lambda: save_announcements(self.spool.announcements, notes),
+            )  # fmt: skip
+            stage(repo, releases[-1] if found.update_available else None, self.spool.staged)
+            return found
+
+    def _survey(
+        self, current: str, notes: _Sightings, releases: list[Release], save: Callable[[], None]
+    ) -> CheckResult:
         current_v = _parse(current)
         infos = [r.info for r in releases]
         relevant = [i for i in infos if current_v is None or i.parsed_version > current_v]
-        announced = self._announce(state, relevant)
+        announced = self._announce(current, notes, relevant, save)
         newest = infos[-1] if infos else None
         if newest is None:
             return CheckResult(current, None, False, None, announced, "no release is published")
         available = current_v is None or newest.parsed_version > current_v
-        notice = notice_for(newest, infos, current_v, state.seen) if available else None
+        notice = notice_for(newest, infos, current_v, notes.seen) if available else None
         if available:
             when = ""
             if notice is not None:
@@ -246,19 +329,25 @@ class DeviceUpdater:
             )
         return CheckResult(current, newest.version, available, notice, announced, message)
 
-    def _announce(self, state: UpdateState, relevant: list[ReleaseInfo]) -> tuple[str, ...]:
+    def _announce(
+        self,
+        current: str,
+        notes: _Sightings,
+        relevant: list[ReleaseInfo],
+        save: Callable[[], None],
+    ) -> tuple[str, ...]:
         """Record first sightings of behaviour-changing releases, update ``pending``, and write
         one audit record per newly seen release."""
         now = self._clock.wall()
-        fresh = newly_seen(relevant, state.seen)
+        fresh = newly_seen(relevant, notes.seen)
         for info in fresh:
-            state.seen[info.version] = now
+            notes.seen[info.version] = now
         changing = [i for i in relevant if i.changes]
         pending = None
         if changing:
             newest = relevant[-1]
-            current_v = _parse(self._current_version(state))
-            notice = notice_for(newest, relevant, current_v, state.seen)
+            current_v = _parse(current)
+            notice = notice_for(newest, relevant, current_v, notes.seen)
             assert notice is not None
             pending = Pending(
                 version=newest.version,
@@ -268,9 +357,9 @@ class DeviceUpdater:
                 announced_at=notice.announced_at.timestamp(),
                 models=dict(newest.models),
             )
-        if fresh or pending != state.pending:
-            state.pending = pending
-            self._save(state)
+        if fresh or pending != notes.pending:
+            notes.pending = pending
+            save()
         for info in fresh:
             assert info.not_before is not None
             log.warning(
@@ -337,9 +426,52 @@ class DeviceUpdater:
         self._save(state)
 
     def _apply(self, state: UpdateState, retry: bool) -> UpdateResult:
-        repo = self._repository()
+        repo = self._repository(for_check=False)
+        reading = self._spool_locked(shared=True) if self._staged else contextlib.nullcontext()
+        with reading:
+            chosen = self._choose(state, repo, retry)
+            if isinstance(chosen, UpdateResult):
+                return chosen
+            newest, version = chosen, chosen.info.version
+            archive = repo.download(newest)
+        state.phase = Phase.DOWNLOADED
+        self._save(state)
+        workdir = Path(tempfile.mkdtemp(prefix=f"unpacked-{version}-", dir=self.paths.downloads))
+        try:
+            try:
+                unpacked = check_release(unpack_bundle(archive, workdir), newest.info)
+            except UpdateRefused as err:
+                raise _with_version(err, version) from None
+            slot = other_slot(state.active)
+            # The inactive slot is about to be overwritten: it stops being a rollback target.
+            state.slots.pop(slot, None)
+            if state.previous == slot:
+                state.previous = None
+            base_env = self._resolve_base_env(state)
+            state.base_env = str(base_env)
+            self._save(state)
+            build_slot(self.paths, slot, unpacked, base_env)
+        finally:
+            repo.clear_downloads()
+        state.slots[slot] = SlotRecord(
+            version=version,
+            models=dict(newest.info.models),
+            changes_behaviour=list(newest.info.changes_behaviour),
+            installed_at=self._clock.wall(),
+        )
+        state.phase = Phase.INSTALLED
+        self._save(state)
+        return self._activate(state, slot)
+
+    def _choose(
+        self, state: UpdateState, repo: ReleaseRepository, retry: bool
+    ) -> Release | UpdateResult:
+        """The release to install, or why there is none; raises :class:`UpdateRefused`."""
         releases = repo.releases()
-        survey = self._survey(state, releases)
+        self._import_sightings(state)
+        survey = self._survey(
+            self._current_version(state), state, releases, lambda: self._save(state)
+        )
         current = survey.current_version
         if not releases:
             return UpdateResult("up_to_date", current, None, "no release is published")
@@ -369,36 +501,24 @@ class DeviceUpdater:
         now = self._now()
         if survey.notice is not None and not survey.notice.allows(now):
             raise _with_version(NoticePeriodError(survey.notice.refusal(now)), version)
+        return newest
 
-        archive = repo.download(newest)
-        state.phase = Phase.DOWNLOADED
-        self._save(state)
-        workdir = Path(tempfile.mkdtemp(prefix=f"unpacked-{version}-", dir=self.paths.downloads))
+    def _import_sightings(self, state: UpdateState) -> None:
+        """Take ``check``'s first sightings where they are earlier than the apply's own.
+
+        They come from a file the service user writes, so they are a claim: an earlier one can
+        only move a release's notice back to its signed ``not_before`` (which is at least 24 h
+        after publication), and a later or missing one only delays the apply.
+        """
         try:
-            try:
-                unpacked = check_release(unpack_bundle(archive, workdir), newest.info)
-            except UpdateRefused as err:
-                raise _with_version(err, version) from None
-            slot = other_slot(state.active)
-            # The inactive slot is about to be overwritten: it stops being a rollback target.
-            state.slots.pop(slot, None)
-            if state.previous == slot:
-                state.previous = None
-            base_env = self._resolve_base_env(state)
-            state.base_env = str(base_env)
-            self._save(state)
-            build_slot(self.paths, slot, unpacked, base_env)
-        finally:
-            repo.clear_downloads()
-        state.slots[slot] = SlotRecord(
-            version=version,
-            models=dict(newest.info.models),
-            changes_behaviour=list(newest.info.changes_behaviour),
-            installed_at=self._clock.wall(),
-        )
-        state.phase = Phase.INSTALLED
-        self._save(state)
-        return self._activate(state, slot)
+            claimed = load_announcements(self.spool.announcements).seen
+        except StateError as err:
+            log.warning("ignoring update check's announcements: %s", err)
+            return
+        now = self._clock.wall()
+        for version, at in claimed.items():
+            if is_version(version) and math.isfinite(at) and 0 <= at <= now:
+                state.seen[version] = min(at, state.seen.get(version, at))
 
     def _resolve_base_env(self, state: UpdateState) -> Path:
         if self._base_env is not None:

@@ -111,6 +111,11 @@ class ReleaseRepository:
             raise _refusal(f"pinned root {root_file}", err) from None
         self._refreshed = False
 
+    @property
+    def metadata_dir(self) -> Path:
+        """Where ngclient keeps the metadata it has verified (valid after :meth:`refresh`)."""
+        return self._metadata_dir
+
     def refresh(self) -> None:
         """Fetch and verify the top-level metadata (once per instance)."""
         if self._refreshed:
@@ -150,11 +155,11 @@ class ReleaseRepository:
             raise UpdateError(f"cannot read the verified targets metadata: {err}") from None
         return sorted(p for p in stored.signed.targets if version_of_target(p) is not None)
 
-    def download(self, release: Release) -> Path:
-        """Download the release bundle into ``downloads/`` and verify its length and hashes
-        against the signed targets metadata; a mismatch is refused and the file removed."""
-        name = f"camera-app-{release.info.version}.tar.gz"
-        path = self._downloads / name
+    def download(self, release: Release, path: Path | None = None) -> Path:
+        """Download the release bundle (into ``downloads/`` unless ``path`` is given) and verify
+        its length and hashes against the signed targets metadata; a mismatch is refused and
+        the file removed."""
+        path = path or self._downloads / f"camera-app-{release.info.version}.tar.gz"
         try:
             self._updater.download_target(release.target, filepath=str(path))
         except (tuf_errors.RepositoryError, tuf_errors.DownloadError, OSError) as err:

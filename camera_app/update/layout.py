@@ -1,4 +1,14 @@
-"""Where updates live under the data directory (``<data_dir>/update/``)."""
+"""Where updates live under the data directory.
+
+Two trees, for two identities (docs/updates.md, "Who writes what"):
+
+* ``<data_dir>/update/`` — written only by the privileged apply (``update apply``, ``rollback``,
+  ``resume``; root on a device): the A/B slots the service runs, the TUF metadata the apply
+  trusts, ``state.json``. The camera service and ``update check`` only read it.
+* ``<data_dir>/update-spool/`` — written by ``update check`` (the service user): the metadata
+  it trusts for its announcements, the repository files it staged for the apply to verify
+  again, and its announcements. Nothing in it is trusted by the apply without verification.
+"""
 
 from __future__ import annotations
 
@@ -59,4 +69,37 @@ class UpdatePaths:
 
     def create(self) -> None:
         for folder in (self.root, self.metadata, self.downloads, self.slots):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o750)
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolPaths:
+    """``metadata/`` the TUF metadata ``update check`` trusts, ``staged/`` the repository files
+    it staged (``staged/metadata/``, ``staged/targets/``: the repository's own layout),
+    ``announcements.json`` what it has seen and announced, ``lock``."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, data_dir: Path) -> SpoolPaths:
+        return cls(StoragePaths(Path(data_dir)).update_spool)
+
+    @property
+    def metadata(self) -> Path:
+        return self.root / "metadata"
+
+    @property
+    def staged(self) -> Path:
+        return self.root / "staged"
+
+    @property
+    def announcements(self) -> Path:
+        return self.root / "announcements.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "lock"
+
+    def create(self) -> None:
+        for folder in (self.root, self.metadata, self.staged):
             folder.mkdir(parents=True, exist_ok=True, mode=0o750)

@@ -12,13 +12,21 @@ gets slots made the same way. The same ``.pth`` file points ``$CAMERA_APP_MODELS
 
 Activation swaps the ``slots/active`` symlink with a rename, which is atomic: a power cut leaves
 the old or the new link, and the service is always started through it.
+
+A finished slot is **sealed**: nothing in it is writable by anyone but its owner (root on a
+device: the privileged apply builds it), and it carries its install manifest, ``SHA256SUMS``
+(every file, in ``sha256sum`` format) and ``SYMLINKS`` (every link and its target). The launcher
+(``deploy/systemd/camera-app-launch``) checks both, and the owner, before it runs the slot, so a
+changed, added or removed file, or a slot someone else could change, is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -34,7 +42,12 @@ log = logging.getLogger(__name__)
 
 BASE_PTH = "_camera_app_base.pth"
 BASE_ENV_FILE = "base-env"
+#: the install manifest the launcher checks (names shared with deploy/systemd/camera-app-launch)
+FILES_MANIFEST = "SHA256SUMS"
+LINKS_MANIFEST = "SYMLINKS"
 PIP_TIMEOUT_S = 600
+#: characters that would make a manifest line ambiguous for sha256sum or the launcher
+_UNSAFE_NAME_CHARS = ("\n", "\\", "\r")
 
 
 def other_slot(slot: str | None) -> SlotName:
@@ -177,11 +190,44 @@ def build_slot(paths: UpdatePaths, slot: str, release: UnpackedRelease, base_env
         shutil.copy2(release.root / RELEASE_FILE, target / RELEASE_FILE)
         if not (target / "models" / MANIFEST_FILE).is_file():
             raise InstallError(f"slot {slot} has no models/{MANIFEST_FILE}")
+        seal_slot(target)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
     log.info("release %s installed into slot %s", release.version, slot)
     return target
+
+
+def seal_slot(slot_dir: Path) -> None:
+    """Take write access from group and others throughout ``slot_dir``, then write its install
+    manifest (``SHA256SUMS``, ``SYMLINKS``); the last step of building a slot."""
+    files: list[str] = []
+    links: list[str] = []
+    for folder, dirs, names in os.walk(slot_dir):
+        here = Path(folder)
+        here.chmod(stat.S_IMODE(here.lstat().st_mode) & ~0o022)
+        for name in sorted([*dirs, *names]):
+            path = here / name
+            if here == slot_dir and name in (FILES_MANIFEST, LINKS_MANIFEST):
+                continue  # sealed before: rewritten below
+            relative = "./" + path.relative_to(slot_dir).as_posix()
+            if any(c in relative for c in _UNSAFE_NAME_CHARS):
+                raise InstallError(f"slot file {relative!r} has a name the manifest cannot hold")
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                links.append(f"{relative} -> {path.readlink()}")
+            elif stat.S_ISREG(mode):
+                path.chmod(stat.S_IMODE(mode) & ~0o022)
+                with path.open("rb") as fh:
+                    digest = hashlib.file_digest(fh, "sha256").hexdigest()
+                files.append(f"{digest}  {relative}")
+            elif not stat.S_ISDIR(mode):
+                raise InstallError(f"slot file {relative} is not a file, folder or link")
+    for name, lines in ((FILES_MANIFEST, files), (LINKS_MANIFEST, links)):
+        manifest = slot_dir / name
+        manifest.unlink(missing_ok=True)  # read-only once written
+        manifest.write_text("".join(f"{line}\n" for line in sorted(lines)), encoding="utf-8")
+        manifest.chmod(0o444)
 
 
 def remove_slot(paths: UpdatePaths, slot: str) -> None:

@@ -4,6 +4,11 @@ The state machine of one update is ``idle → downloaded → installed → activ
 ``→ rolled_back``; a refusal or a failed install leaves the phase where it was and records the
 reason in ``last_result``. The file is replaced atomically (write, fsync, rename), so a power cut
 leaves either the old or the new state, never half of one.
+
+``update check`` runs as the service user and cannot write ``state.json``: it keeps its first
+sightings and the pending notice in :class:`Announcements` (``update-spool/announcements.json``),
+which the privileged apply reads as a claim, never as a trusted fact (see
+``camera_app.update.device``).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import json
 import logging
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -101,16 +106,43 @@ class UpdateState(_Model):
         return json.dumps(self.model_dump(mode="json", by_alias=True), indent=2, sort_keys=True)
 
 
+class Announcements(_Model):
+    """What ``update check`` has announced: behaviour-changing versions → when it first saw
+    them, and the newest such release still pending."""
+
+    schema_: int = Field(default=SCHEMA, alias="schema")
+    seen: dict[str, float] = Field(default_factory=dict)
+    pending: Pending | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json", by_alias=True), indent=2, sort_keys=True)
+
+
+_Record = TypeVar("_Record", UpdateState, Announcements)
+
+
 def load_state(path: Path) -> UpdateState:
     """The state in ``path``; a fresh state when the file does not exist.
 
     Raises :class:`StateError` (naming the bad key) when it exists but cannot be used: the
     caller must then change nothing, since a guess could switch to a broken slot.
     """
+    return _load(path, UpdateState)
+
+
+def load_announcements(path: Path) -> Announcements:
+    """``update check``'s announcements; empty when the file does not exist. Raises
+    :class:`StateError` like :func:`load_state`."""
+    return _load(path, Announcements)
+
+
+def _load(path: Path, model: type[_Record]) -> _Record:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return UpdateState()
+        return model()
     except OSError as err:
         raise StateError(f"cannot read {path}: {err.strerror or err}") from None
     if len(raw) > MAX_STATE_BYTES:
@@ -123,7 +155,7 @@ def load_state(path: Path) -> UpdateState:
     if isinstance(data, dict) and data.get("schema") not in (None, SCHEMA):
         raise StateError(f"{path} has schema {data.get('schema')!r}, expected {SCHEMA}; {hint}")
     try:
-        return UpdateState.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as err:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
@@ -136,3 +168,8 @@ def save_state(path: Path, state: UpdateState) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, state.to_json().encode("utf-8") + b"\n", mode=0o640)
     log.debug("update state: phase %s, active %s", state.phase, state.active)
+
+
+def save_announcements(path: Path, announcements: Announcements) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, announcements.to_json().encode("utf-8") + b"\n", mode=0o640)

@@ -17,9 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from camera_app.update.errors import StateError
-from camera_app.update.layout import UpdatePaths
-from camera_app.update.release import iso
-from camera_app.update.state import UpdateState, load_state
+from camera_app.update.layout import SpoolPaths, UpdatePaths
+from camera_app.update.release import Version, iso
+from camera_app.update.state import (
+    Announcements,
+    Pending,
+    UpdateState,
+    load_announcements,
+    load_state,
+)
 from privacy.models.registry import MANIFEST_PATH
 
 log = logging.getLogger(__name__)
@@ -133,7 +139,26 @@ def _at(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def status_from_state(paths: UpdatePaths, state: UpdateState) -> UpdateStatus:
+def _newer(version: str, than: str) -> bool:
+    try:
+        return Version.parse(version) > Version.parse(than)
+    except ValueError:
+        return True  # an unversioned base install: anything announced is newer
+
+
+def _pending(
+    state: UpdateState, announcements: Announcements | None, current: str
+) -> Pending | None:
+    """The newest pending release announced by the apply (``state``) or by ``update check``
+    (``announcements``), if it is newer than what runs."""
+    found = [p for p in (state.pending, announcements and announcements.pending) if p]
+    found = [p for p in found if _newer(p.version, current)]
+    return max(found, key=lambda p: Version.parse(p.version), default=None)
+
+
+def status_from_state(
+    paths: UpdatePaths, state: UpdateState, announcements: Announcements | None = None
+) -> UpdateStatus:
     active = state.active
     record = state.slots.get(active) if active else None
     if active and record:
@@ -144,8 +169,8 @@ def status_from_state(paths: UpdatePaths, state: UpdateState) -> UpdateStatus:
         models = manifest_models(MANIFEST_PATH)
     previous = state.slots.get(state.previous) if state.previous else None
     pending = None
-    if state.pending is not None:
-        p = state.pending
+    p = _pending(state, announcements, version)
+    if p is not None:
         current = {name: m.sha256 for name, m in models.items()}
         pending = PendingUpdate(
             version=p.version,
@@ -177,8 +202,15 @@ def load_update_status(data_dir: Path) -> UpdateStatus:
     """The update status of the device whose data directory is ``data_dir``."""
     paths = UpdatePaths.of(data_dir)
     try:
+        announcements: Announcements | None = load_announcements(
+            SpoolPaths.of(data_dir).announcements
+        )
+    except StateError as err:
+        log.warning("update check's announcements are not shown: %s", err)
+        announcements = None
+    try:
         state = load_state(paths.state)
     except StateError as err:
-        status = status_from_state(paths, UpdateState())
+        status = status_from_state(paths, UpdateState(), announcements)
         return replace(status, error=str(err))
-    return status_from_state(paths, state)
+    return status_from_state(paths, state, announcements)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from camera_app.update.slots import seal_slot
 from testkit.deploy import INSTALL, UNINSTALL, UNITS, copy_root, install_into, run_script
 from testkit.paths import REPO
 
@@ -70,6 +71,8 @@ def test_install_lays_out_the_device(installed: tuple[Path, str]) -> None:
         Path("etc/camera-app"): 0o750,
         Path("etc/camera-app/config.yaml"): 0o640,
         Path("var/lib/camera-app"): 0o750,
+        # root's on a device (no chown with --prefix); setgid: what root writes stays readable
+        Path("var/lib/camera-app/update"): 0o2750,
         **{Path("etc/systemd/system") / unit: 0o644 for unit in UNITS},
     }
     for path, mode in expected.items():
@@ -212,29 +215,44 @@ def _fake_camera_app(path: Path, name: str) -> None:
 
 
 def test_launcher_prefers_the_active_update_slot(tmp_path: Path) -> None:
-    venv, slots = tmp_path / "venv", tmp_path / "slots"
+    venv, slots = tmp_path / "venv", tmp_path / "update" / "slots"
     _fake_camera_app(venv / "bin" / "camera-app", "venv")
 
-    def launch() -> str:
+    def launch() -> subprocess.CompletedProcess[str]:
         env = {
             "PATH": os.environ["PATH"],
             "CAMERA_APP_VENV": str(venv),
             "CAMERA_APP_SLOTS": str(slots),
+            "CAMERA_APP_SLOTS_OWNER": str(os.getuid()),
         }
-        out = subprocess.run(
+        return subprocess.run(
             [str(LAUNCHER), "run", "--config", "x y.yaml"],
             capture_output=True, text=True, timeout=30, env=env, check=True,
         )  # fmt: skip
-        return out.stdout.strip()
 
-    assert launch() == "venv run --config x y.yaml models=unset"  # no update applied yet
-    _fake_camera_app(slots / "b" / "bin" / "camera-app", "slot-b")
+    def stdout() -> str:
+        return launch().stdout.strip()
+
+    assert stdout() == "venv run --config x y.yaml models=unset"  # no update applied yet
+    slot = slots / "b"
+    _fake_camera_app(slot / "bin" / "camera-app", "slot-b")
+    seal_slot(slot)  # what the privileged apply does last
     (slots / "active").symlink_to("b")
-    assert launch() == "slot-b run --config x y.yaml models=unset"
-    (slots / "b" / "models").mkdir()
-    assert launch() == f"slot-b run --config x y.yaml models={slots}/active/models"
-    (slots / "b" / "bin" / "camera-app").chmod(0o644)  # a broken slot: the venv still runs
-    assert launch().startswith("venv run")
+    assert stdout() == "slot-b run --config x y.yaml models=unset"
+    (slot / "models").mkdir()
+    assert stdout() == f"slot-b run --config x y.yaml models={slots}/b/models"
+    (slot / "models" / "extra.onnx").write_bytes(b"not in the install manifest")
+    refused = launch()  # a changed slot: the venv runs, and the journal says why
+    assert refused.stdout.startswith("venv run")
+    assert "refusing update slot b: it holds files its install manifest does not list: " in (
+        refused.stderr
+    )
+    (slot / "models" / "extra.onnx").unlink()
+    (slot / "bin" / "camera-app").chmod(0o644)  # sealed, but nothing to run: the venv runs
+    seal_slot(slot)
+    refused = launch()
+    assert refused.stdout.startswith("venv run")
+    assert "refusing update slot b: it has no bin/camera-app" in refused.stderr
 
 
 def test_shell_scripts_parse_and_pass_shellcheck() -> None:

@@ -17,10 +17,11 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
+from camera_app.update.layout import SpoolPaths, UpdatePaths
 from testkit.deploy import UNITS, install_into
 from testkit.paths import REPO
 
@@ -218,9 +219,95 @@ def test_update_units_run_the_check_sandboxed_on_a_timer() -> None:
     assert timer["Install"]["WantedBy"] == ["timers.target"]
 
 
+# -- who can write the code and models (issue 15, finding 9) ------------------------------------
+
+DATA = PurePosixPath("/var/lib/camera-app")
+#: what runs: the installed release, its models, the launcher, and the update slots (with the
+#: metadata and state that decide which slot runs)
+CODE_AND_MODELS = (
+    "/opt/camera-app/venv/lib/python3.11/site-packages/camera_app/cli.py",
+    "/opt/camera-app/models/centerface.onnx",
+    "/opt/camera-app/bin/camera-app-launch",
+    "/etc/camera-app/config.yaml",
+    f"{UpdatePaths.of(Path(DATA)).slot('a')}/bin/camera-app",
+    f"{UpdatePaths.of(Path(DATA)).slot('b')}/models/centerface.onnx",
+    str(UpdatePaths.of(Path(DATA)).active_link),
+    f"{UpdatePaths.of(Path(DATA)).metadata}/root.json",
+    str(UpdatePaths.of(Path(DATA)).state),
+)
+
+
+def _paths(service: dict[str, list[str]], key: str, base: str = "") -> list[PurePosixPath]:
+    """A path list setting's paths (``-`` marks an optional one), relative ones under ``base``."""
+    out = []
+    for value in service.get(key, []):
+        for item in value.split():
+            out.append(PurePosixPath(base) / item.lstrip("-+"))
+    return out
+
+
+def writable(service: dict[str, list[str]], path: str) -> bool:
+    """Whether ``path`` is writable inside the unit's mount namespace, as systemd sets it up
+    under ``ProtectSystem=strict``: nothing is, but the state, runtime and private temporary
+    folders and ``ReadWritePaths=``; a ``ReadOnlyPaths=`` or ``InaccessiblePaths=`` below them
+    makes that subtree read-only again. The longest matching path decides."""
+    assert _single(service, "ProtectSystem") == "strict"
+    rules = [(p, True) for p in _paths(service, "ReadWritePaths")]
+    rules += [(p, True) for p in _paths(service, "StateDirectory", "/var/lib")]
+    rules += [(p, True) for p in _paths(service, "RuntimeDirectory", "/run")]
+    if service.get("PrivateTmp") == ["yes"]:
+        rules += [(PurePosixPath("/tmp"), True), (PurePosixPath("/var/tmp"), True)]
+    rules += [(p, False) for p in _paths(service, "ReadOnlyPaths")]
+    rules += [(p, False) for p in _paths(service, "InaccessiblePaths")]
+    target = PurePosixPath(path)
+    matching = [(len(p.parts), rw) for p, rw in rules if target == p or p in target.parents]
+    return max(matching)[1] if matching else False
+
+
+@pytest.mark.parametrize("unit", ["camera-app.service", "camera-app-update.service"])
+def test_service_user_units_cannot_write_code_or_models(unit: str) -> None:
+    """Finding 9: the A/B slots lived under the units' ``ReadWritePaths``."""
+    service = parse_unit(UNIT_DIR / unit)["Service"]
+    assert _single(service, "User") == "camera-app"
+    for path in CODE_AND_MODELS:
+        assert not writable(service, path), f"{unit} can write {path}"
+    # update/ must exist for the unit to start (no "-"): a missing one fails closed
+    assert "/var/lib/camera-app/update" in service["ReadOnlyPaths"]
+    # …and the data it owns stays writable
+    assert writable(service, f"{DATA}/camera.db")
+    assert writable(service, f"{SpoolPaths.of(Path(DATA)).staged}/metadata/timestamp.json")
+    # the launcher's default slots are the ones the unit mounts read-only
+    assert f"slots=${{CAMERA_APP_SLOTS:-{UpdatePaths.of(Path(DATA)).slots}}}" in (
+        (UNIT_DIR / "camera-app-launch").read_text()
+    )
+
+
+def test_only_the_offline_root_apply_unit_writes_the_slots() -> None:
+    unit = parse_unit(UNIT_DIR / "camera-app-update-apply.service")
+    service = unit["Service"]
+    assert service.get("User", ["root"]) == ["root"]
+    assert _single(service, "Group") == "camera-app"  # the service reads what it writes
+    assert _single(service, "UMask") == "0027"
+    for path in CODE_AND_MODELS[4:]:  # the slots and what decides which one runs
+        assert writable(service, path), path
+    for path in CODE_AND_MODELS[:4]:  # the installed release stays read-only even to root
+        assert not writable(service, path), path
+    assert _single(service, "ExecStart").startswith(
+        "/opt/camera-app/bin/camera-app-launch update apply --staged "
+    )
+    # no network but loopback (the health check of the new release's API)
+    assert _single(service, "IPAddressDeny") == "any"
+    assert _single(service, "IPAddressAllow") == "localhost"
+    assert _single(service, "CapabilityBoundingSet").split() == ["CAP_DAC_OVERRIDE", "CAP_CHOWN"]
+    assert _single(service, "NoNewPrivileges") == "yes"
+    assert unit["Unit"]["ConditionPathExists"] == ["/var/lib/camera-app/camera.db"]
+    assert "Install" not in unit  # started by hand, never at boot
+
+
 def test_security_exposure_stays_low(analyze: str, device_root: Path) -> None:
     """``systemd-analyze security`` offline: 0 is a fully locked-down unit, 10 an open one."""
-    for unit in ("camera-app.service", "camera-app-update.service"):
+    for unit in ("camera-app.service", "camera-app-update.service",
+                 "camera-app-update-apply.service"):  # fmt: skip
         result = subprocess.run(
             [analyze, "security", "--offline=yes", f"--root={device_root}", "--threshold=25",
              "--no-pager", unit],

@@ -74,6 +74,17 @@ def test_rollback_without_a_previous_release_is_refused(
     assert "refused: there is no previous release" in result.stderr
 
 
+def test_staged_apply_without_a_stage_says_what_to_do(
+    setup: tuple[Path, Path, VendorRepo],
+) -> None:
+    """The apply unit's command (``update apply --staged``) before any ``update check``."""
+    config, data_dir, _ = setup
+    result = _run("update", "apply", "--staged", "--config", str(config))
+    assert result.returncode == 4
+    assert "nothing is staged: `camera-app update check` stages releases first" in result.stderr
+    assert not (data_dir / "update" / "slots" / "active").exists()
+
+
 @pytest.mark.slow
 def test_selftest_command_passes_with_the_installed_models() -> None:
     result = _run("selftest", "--models", str(MODELS))

@@ -24,7 +24,7 @@ from camera_app.config.update import UpdateConfig
 from camera_app.update import BundleError, DeviceUpdater, UpdateError, UpdateRefused
 from camera_app.update.device import install_initial
 from camera_app.update.health import HealthCheck
-from camera_app.update.layout import UpdatePaths
+from camera_app.update.layout import SpoolPaths, UpdatePaths
 from camera_app.update.slots import active_slot
 from firmware.clock import SystemClock
 from testkit.updates import (
@@ -48,6 +48,11 @@ class Device:
     @property
     def paths(self) -> UpdatePaths:
         return UpdatePaths.of(self.data_dir)
+
+    @property
+    def spool(self) -> SpoolPaths:
+        """What ``check`` (the service user) writes: its trusted metadata, the stage."""
+        return SpoolPaths.of(self.data_dir)
 
     def updater(self, audit: list | None = None) -> DeviceUpdater:
         config = UpdateConfig(
@@ -235,7 +240,7 @@ def test_replayed_older_metadata_is_refused_after_a_restart(device: Device) -> N
     device.vendor.publish("1.1.0")
     found = device.updater().check()  # trusts the newest timestamp, snapshot and targets now
     assert found.newest_version == "1.1.0"
-    assert (device.paths.metadata / "timestamp.json").exists()  # persisted
+    assert (device.spool.metadata / "timestamp.json").exists()  # persisted
 
     # The server replays the older (validly signed) metadata that hid release 1.1.0. A new
     # updater, as after a restart, reads what the last one trusted and refuses to go back.
@@ -287,7 +292,7 @@ def test_root_rotation_is_followed_and_the_old_key_is_refused(device: Device) ->
     old_signer = load_repo_tool().load_signer(old_key)
     device.vendor.repo().rotate("targets")  # root v2 names the new targets key
     assert device.updater().check().newest_version == "1.0.0"  # followed from pinned root v1
-    assert (device.paths.metadata / "root_history" / "2.root.json").exists()
+    assert (device.spool.metadata / "root_history" / "2.root.json").exists()
 
     repo = device.vendor.repo()
     targets = repo.load("targets")
@@ -321,4 +326,4 @@ def test_root_key_rotation_is_followed(device: Device) -> None:
     device.vendor.repo().rotate("root")  # root v2: signed by the old and the new root key
     device.vendor.repo().rotate("timestamp")  # root v3, signed by the new root key alone
     assert device.updater().check().newest_version == "1.0.0"
-    assert (device.paths.metadata / "root_history" / "3.root.json").exists()
+    assert (device.spool.metadata / "root_history" / "3.root.json").exists()

@@ -68,7 +68,12 @@ def _session_response(
     roles=PUBLIC,
     tag="account",
     body=SetupBody,
-    responses={201: "Owner created", 409: "An owner exists already", 429: "Too many attempts"},
+    responses={
+        201: "Owner created",
+        403: "Setup code wrong, used or expired",
+        409: "An owner exists already",
+        429: "Too many attempts",
+    },
 )
 async def setup_owner(call: Call) -> web.Response:
     ctx = call.ctx
@@ -137,7 +142,11 @@ async def login(call: Call) -> web.Response:
     roles=PUBLIC,
     tag="account",
     body=PublicLoginBody,
-    responses={200: "Session for one camera", 401: "Unknown or revoked link"},
+    responses={
+        200: "Session for one camera",
+        401: "Unknown or revoked link",
+        429: "Too many attempts",
+    },
 )
 async def public_login(call: Call) -> web.Response:
     ctx = call.ctx
@@ -195,7 +204,12 @@ async def preview_invite(call: Call) -> web.Response:
     roles=PUBLIC,
     tag="account",
     body=AcceptInviteBody,
-    responses={201: "Account created", 400: "Code wrong, used or expired"},
+    responses={
+        201: "Account created",
+        400: "Code wrong, used or expired",
+        409: "The account exists already",
+        429: "Too many attempts",
+    },
 )
 async def accept_invite(call: Call) -> web.Response:
     ctx = call.ctx

@@ -23,6 +23,7 @@ routes = RouteTable()
     roles=VIEWERS,
     tag="live",
     content="application/sdp",
+    accepts="application/sdp",
     responses={
         201: "SDP answer; Location names the session",
         409: "Not streaming",

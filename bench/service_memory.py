@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import statistics
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -183,8 +184,21 @@ class Viewers:
 
     async def add(self, count: int) -> None:
         for _ in range(count):
-            account = self.accounts[len(self.peers) % len(self.accounts)]
-            viewer = Receiver()
+            viewer = await self._join(self.accounts[len(self.peers) % len(self.accounts)])
+            self.peers.append(viewer)
+            self.drains.append(asyncio.create_task(self._drain(viewer)))
+
+    async def rejoin(self, index: int) -> None:
+        """Replace viewer ``index``, whose stream ended, with a new one of the same account
+        (as a player reconnects)."""
+        await self.peers[index].close()
+        viewer = await self._join(self.accounts[index % len(self.accounts)])
+        self.peers[index] = viewer
+        self.drains[index] = asyncio.create_task(self._drain(viewer))
+
+    async def _join(self, account: Client) -> Receiver:
+        viewer = Receiver()
+        try:
             offer = (await viewer.offer()).encode()
             reply = await asyncio.to_thread(
                 account.call,
@@ -194,11 +208,15 @@ class Viewers:
                 content_type="application/sdp",
             )
             if reply.status != 201:
-                raise RuntimeError(f"WHEP offer refused: {reply.status} {reply.body}")
+                raise RuntimeError(
+                    f"WHEP offer refused: {reply.status} {reply.error or reply.body}"
+                )
             await viewer.accept(reply.raw.decode())
             await viewer.frame(timeout=60)  # a picture before the phase starts
-            self.peers.append(viewer)
-            self.drains.append(asyncio.create_task(self._drain(viewer)))
+        except BaseException:
+            await viewer.close()
+            raise
+        return viewer
 
     async def _drain(self, viewer: Receiver) -> None:
         while await viewer.frames.get() is not None:
@@ -267,7 +285,12 @@ async def _phases(owner: Client, sampler: Sampler, seconds: float) -> list[Phase
 
 
 @contextlib.contextmanager
-def _service(work: Path, clip: Path) -> Iterator[tuple[int, int, Path]]:
+def bench_service(
+    work: Path, clip: Path, log: Path | None = None
+) -> Iterator[tuple[subprocess.Popen[str], int, Path]]:
+    """``camera-app run`` on ``clip`` (looped in real time) with its data under ``work`` and its
+    output in ``log`` if given: yields the process, its API port and its data directory;
+    stopped (SIGTERM) afterwards."""
     port = free_port()
     data_dir = work / "service-data"
     config = work / "service.yaml"
@@ -282,9 +305,9 @@ def _service(work: Path, clip: Path) -> Iterator[tuple[int, int, Path]]:
             }
         )
     )
-    proc = start_service(config, f"file:{clip}")
+    proc = start_service(config, f"file:{clip}", log)
     try:
-        yield proc.pid, port, data_dir
+        yield proc, port, data_dir
     finally:
         stop_service(proc)
 
@@ -293,7 +316,8 @@ def measure_service_memory(work: Path, faces_dev: Path, seconds: float = 30.0) -
     """Start the service, stream to 1 then 4 viewers, restart the stream; the memory figures."""
     clip, source = service_clip(work / "service-clip.mp4", faces_dev)
     result = ServiceMemory(source, seconds)
-    with _service(work, clip) as (pid, port, data_dir):
+    with bench_service(work, clip) as (proc, port, data_dir):
+        pid = proc.pid
         owner = owner_of(port, data_dir)
         with Sampler(pid) as sampler:
             result.phases = asyncio.run(_phases(owner, sampler, seconds))

@@ -29,22 +29,29 @@ def camera_app_cmd() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "camera_app.cli"]
 
 
-def start_service(config: Path, source: str) -> subprocess.Popen[str]:
+def start_service(config: Path, source: str, log: Path | None = None) -> subprocess.Popen[str]:
+    """Start ``camera-app run``. Its output is piped (read by :func:`stop_service`), or with
+    ``log`` written to that file: a long run would fill a pipe that nobody reads, and stall."""
     env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock"}
-    return subprocess.Popen(
-        [*camera_app_cmd(), "run", "--config", str(config), "--source", source],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    out = subprocess.PIPE if log is None else log.open("w")
+    try:
+        return subprocess.Popen(
+            [*camera_app_cmd(), "run", "--config", str(config), "--source", source],
+            stdout=out,
+            stderr=subprocess.STDOUT if log is not None else subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+    finally:
+        if log is not None:
+            out.close()  # the child holds its own copy
 
 
 def stop_service(proc: subprocess.Popen[str]) -> str:
-    """SIGTERM, as systemd stops it; returns its log (stderr)."""
+    """SIGTERM, as systemd stops it; returns its log (stderr; empty if it went to a file)."""
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    return err
+    return err or ""
 
 
 def _wait_for_api(port: int) -> Client:

@@ -96,6 +96,7 @@ def _session_response(
     body=SetupBody,
     responses={
         201: "Owner created",
+        403: "Setup code wrong, used or expired",
         409: "An owner exists already",
         429: "Too many attempts",
         503: "Busy checking other passwords",
@@ -189,7 +190,11 @@ async def login(call: Call) -> web.Response:
     roles=PUBLIC,
     tag="account",
     body=PublicLoginBody,
-    responses={200: "Session for one camera", 401: "Unknown or revoked link"},
+    responses={
+        200: "Session for one camera",
+        401: "Unknown or revoked link",
+        429: "Too many attempts",
+    },
 )
 async def public_login(call: Call) -> web.Response:
     ctx = call.ctx
@@ -245,7 +250,12 @@ async def preview_invite(call: Call) -> web.Response:
     roles=PUBLIC,
     tag="account",
     body=AcceptInviteBody,
-    responses={201: "Account created", 400: "Code wrong, used or expired"},
+    responses={
+        201: "Account created",
+        400: "Code wrong, used or expired",
+        409: "The account exists already",
+        429: "Too many attempts",
+    },
 )
 async def accept_invite(call: Call) -> web.Response:
     ctx = call.ctx

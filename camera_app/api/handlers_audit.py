@@ -8,7 +8,7 @@ import io
 from aiohttp import web
 
 from camera_app.api.errors import ApiError
-from camera_app.api.handlers_events import number_param
+from camera_app.api.handlers_events import number_param, page_query
 from camera_app.api.routes import OWNER, Call, RouteTable
 from privacy.audit import MAX_PAGE, AuditEvent, export, page, verify
 
@@ -43,6 +43,11 @@ def _event(call: Call) -> AuditEvent | None:
     f"limit (1-{MAX_PAGE}, default {DEFAULT_PAGE}), cursor (from the previous page)",
     roles=OWNER,
     tag="audit",
+    query={
+        "event": {"type": "string", "description": "One audit event name"},
+        "actor": {"type": "string", "maxLength": 200, "description": "Who acted (exact)"},
+        **page_query(MAX_PAGE, DEFAULT_PAGE),
+    },
 )
 async def audit_events(call: Call) -> web.Response:
     query = call.request.query

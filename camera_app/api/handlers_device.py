@@ -37,6 +37,7 @@ def _armed(call: Call, armed: bool) -> web.Response:
     tag="device",
     hidden=True,
     scope=Scope.MONITORING_ARM,
+    responses={200: "Armed", 503: "Monitoring does not run in this process"},
 )
 async def arm(call: Call) -> web.Response:
     return _armed(call, True)
@@ -50,6 +51,7 @@ async def arm(call: Call) -> web.Response:
     tag="device",
     hidden=True,
     scope=Scope.MONITORING_ARM,
+    responses={200: "Disarmed", 503: "Monitoring does not run in this process"},
 )
 async def disarm(call: Call) -> web.Response:
     return _armed(call, False)
@@ -64,6 +66,7 @@ async def disarm(call: Call) -> web.Response:
     tag="device",
     hidden=True,
     scope=Scope.DEVICE_READ,
+    responses={200: "The device's health", 503: "Monitoring does not run in this process"},
 )
 async def device_health(call: Call) -> web.Response:
     ctx = call.ctx

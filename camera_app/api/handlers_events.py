@@ -49,6 +49,27 @@ def number_param(call: Call, name: str) -> float | None:
     return value
 
 
+def page_query(max_page: int, default: int) -> dict[str, dict[str, Any]]:
+    """The query parameters of a page of records, newest first, for the OpenAPI description."""
+    return {
+        "since": {"type": "number", "description": "From this unix time (s)"},
+        "until": {"type": "number", "description": "Before this unix time (s)"},
+        "limit": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": max_page,
+            "default": default,
+            "description": "Records per page",
+        },
+        "cursor": {"type": "string", "description": "The previous page's cursor"},
+    }
+
+
+DOWNLOAD_QUERY: dict[str, dict[str, Any]] = {
+    "download": {"type": "string", "enum": ["1"], "description": "1: save it as a file"}
+}
+
+
 def _limit(call: Call) -> int:
     raw = call.request.query.get("limit", "50")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
@@ -66,6 +87,7 @@ def _limit(call: Call) -> int:
     hidden=True,
     recordings=True,
     scope=Scope.EVENTS_READ,
+    query=page_query(MAX_PAGE, 50),
 )
 async def list_events(call: Call) -> web.Response:
     try:
@@ -137,6 +159,7 @@ async def _file(call: Call, kind: str, content_type: str) -> web.StreamResponse:
     scope=Scope.EVENTS_READ,
     content="image/jpeg",
     responses={200: "JPEG", 404: "No such event or no snapshot"},
+    query=DOWNLOAD_QUERY,
 )
 async def event_snapshot(call: Call) -> web.StreamResponse:
     return await _file(call, "snapshot", "image/jpeg")
@@ -158,6 +181,7 @@ async def event_snapshot(call: Call) -> web.StreamResponse:
         404: "No such event or no clip",
         416: "Range not satisfiable",
     },
+    query=DOWNLOAD_QUERY,
 )
 async def event_clip(call: Call) -> web.StreamResponse:
     return await _file(call, "clip", "video/mp4")

@@ -126,6 +126,7 @@ async def add_registration(call: Call) -> web.Response:
     roles=OWNER,
     tag="registration",
     body=RevokeBody,
+    responses={200: "Revoked", 409: "Revoked already"},
 )
 async def revoke_registration(call: Call) -> web.Response:
     ctx = call.ctx
@@ -230,6 +231,7 @@ def _owned_notice(call: Call) -> PostedNotice:
     roles=OWNER,
     tag="notice",
     content="application/pdf",
+    responses={200: "The sign (PDF)", 410: "The sign file is gone"},
 )
 async def notice_sign(call: Call) -> web.StreamResponse:
     ctx = call.ctx
@@ -275,6 +277,7 @@ async def notice_sign_preview(call: Call) -> web.Response:
     roles=OWNER,
     tag="notice",
     body=AttestBody,
+    responses={200: "Attested", 409: "The notice was replaced by a newer one"},
 )
 async def attest_notice(call: Call) -> web.Response:
     ctx = call.ctx

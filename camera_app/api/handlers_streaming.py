@@ -179,7 +179,11 @@ async def set_autostart(call: Call) -> web.Response:
     summary="May the caller watch this camera now? (what the live player asks first)",
     roles=VIEWERS,
     tag="cameras",
-    responses={200: "Allowed, with watermark/audio rules", 403: "Refused, with the reason"},
+    responses={
+        200: "Allowed, with watermark/audio rules",
+        403: "Refused, with the reason",
+        409: "Not streaming now",
+    },
 )
 async def live_access(call: Call) -> web.Response:
     access = call.ctx.watchable(call.principal, call.camera, call.lang)

@@ -133,6 +133,7 @@ async def revoke_viewer(call: Call) -> web.Response:
     "query: camera_id",
     roles=OWNER,
     tag="viewers",
+    query={"camera_id": {"type": "string", "description": "Only this camera's links"}},
 )
 async def list_public_links(call: Call) -> web.Response:
     ctx = call.ctx

@@ -24,6 +24,7 @@ routes = RouteTable()
     roles=VIEWERS,
     tag="live",
     content="application/sdp",
+    accepts="application/sdp",
     responses={
         201: "SDP answer; Location names the session",
         409: "Not streaming (or the session was ended while its offer was answered)",

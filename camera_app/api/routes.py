@@ -91,6 +91,8 @@ class Route:
     hidden: bool = False  # other roles get 404, as for an unknown id (recordings)
     scope: Scope | None = None  # what an API token needs to call it; None: no token may
     recordings: bool = False  # {camera_id}: a camera whose recordings the caller may see
+    query: dict[str, dict[str, Any]] | None = None  # optional query parameters: their schemas
+    accepts: str | None = None  # a body that is not JSON (e.g. application/sdp), sent as text
 
 
 class RouteTable:
@@ -113,12 +115,17 @@ class RouteTable:
         hidden: bool = False,
         scope: Scope | None = None,
         recordings: bool = False,
+        query: dict[str, dict[str, Any]] | None = None,
+        accepts: str | None = None,
     ) -> Callable[[CallHandler], CallHandler]:
         """Register a handler. ``hidden``: a caller of another role, or an API token without
         the scope, gets 404 (not 403), so a viewer cannot even learn that, say, a recording
         exists. ``scope``: an API token with this scope may call it too; routes without one
         refuse every token. ``recordings``: the route serves recordings, so ``{camera_id}``
-        resolves only to a camera whose recordings the caller may see (404 otherwise)."""
+        resolves only to a camera whose recordings the caller may see (404 otherwise).
+        ``query``: the optional query parameters the handler reads, each with its JSON schema
+        (and a ``description``), for the OpenAPI description. ``accepts``: the media type of a
+        text body that is not JSON, which the handler reads itself."""
 
         def register(handler: CallHandler) -> CallHandler:
             self.routes.append(
@@ -135,6 +142,8 @@ class RouteTable:
                     hidden,
                     scope,
                     recordings,
+                    query,
+                    accepts,
                 )
             )
             return handler
@@ -198,10 +207,17 @@ def openapi(table: RouteTable, *, title: str, version: str) -> dict[str, Any]:
             "tags": [route.tag],
             "responses": {},
         }
+        path_params = re.findall(r"{(\w+)}", route.path)
         params = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in re.findall(r"{(\w+)}", route.path)
+            for name in path_params
         ]
+        for name, schema in (route.query or {}).items():
+            described = {k: v for k, v in schema.items() if k != "description"}
+            param = {"name": name, "in": "query", "required": False, "schema": described}
+            if "description" in schema:
+                param["description"] = schema["description"]
+            params.append(param)
         if params:
             op["parameters"] = params
         if route.body is not None:
@@ -216,22 +232,16 @@ def openapi(table: RouteTable, *, title: str, version: str) -> dict[str, Any]:
                     "application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}
                 },
             }
-        for status, text in route.responses.items():
-            op["responses"][str(status)] = {
-                "description": text,
-                "content": {route.content: {"schema": {}}},
+        elif route.accepts is not None:
+            op["requestBody"] = {
+                "required": True,
+                "content": {route.accepts: {"schema": {"type": "string"}}},
             }
-        errors = {400: "Malformed request", 422: "Invalid input"} if route.body else {}
-        if route.roles:
-            errors |= {401: "Not logged in", 403: "Not allowed for this account or camera"}
-            op["security"] = [{"session": []}, {"cookie": []}]
-        else:
-            op["security"] = []
-        for status, text in errors.items():
-            op["responses"].setdefault(
-                str(status),
-                {"description": text, "content": {"application/json": {"schema": error_ref}}},
-            )
+        for status, text in route.responses.items():
+            op["responses"][str(status)] = _response(status, text, route.content, error_ref)
+        for status, text in _errors(route, path_params).items():
+            op["responses"].setdefault(str(status), _response(status, text, "", error_ref))
+        op["security"] = [{"session": []}, {"cookie": []}] if route.roles else []
         if route.roles:
             op["description"] = "Roles: " + ", ".join(sorted(route.roles))
             if route.recordings and Role.FAMILY in route.roles:
@@ -262,3 +272,44 @@ def openapi(table: RouteTable, *, title: str, version: str) -> dict[str, Any]:
             },
         },
     }
+
+
+# Answers that carry no body (a range past the end of a file gets aiohttp's empty 416)
+_BODYLESS = frozenset({204, 304, 416})
+
+
+def _response(status: int, text: str, content: str, error_ref: dict[str, str]) -> dict[str, Any]:
+    """One documented response: no body, the route's content, or (4xx/5xx) a JSON error."""
+    if status in _BODYLESS:
+        return {"description": text}
+    if status >= 400:
+        return {"description": text, "content": {"application/json": {"schema": error_ref}}}
+    return {"description": text, "content": {content: {"schema": {}}}}
+
+
+def _errors(route: Route, path_params: list[str]) -> dict[int, str]:
+    """The refusals every route of its kind can give, whatever its handler adds: the guard's
+    (401, 403, 404 for an unknown id in the path or a hidden route) and the body reader's."""
+    errors: dict[int, str] = {}
+    if route.body is not None:
+        errors |= {
+            400: "Malformed request",
+            413: "Request body too large",
+            415: "Body not sent as application/json",
+            422: "Invalid input",
+        }
+    elif route.accepts is not None:
+        errors |= {
+            400: "Malformed request",
+            413: "Request body too large",
+            415: f"Body not sent as {route.accepts}",
+        }
+    if route.query:
+        errors[422] = "Invalid input"
+    if route.roles:
+        errors |= {401: "Not logged in", 403: "Not allowed for this account or camera"}
+    if path_params or route.hidden:
+        errors[404] = "No such " + (
+            " or ".join(p.removesuffix("_id") for p in path_params) or "resource"
+        )
+    return errors

@@ -24,6 +24,7 @@ from privacy.notice_sign import (
     new_notice_id,
     render_notice_pdf,
 )
+from testkit.qr import pdf_qr_texts
 
 POPPLER = "the Debian package poppler-utils (deploy/sysdeps.sh installs it)"
 
@@ -83,6 +84,18 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[NoticeInfo, Path
 def test_qr_code_decodes_to_notice_url(rendered: tuple[NoticeInfo, Path, np.ndarray]) -> None:
     info, _, image = rendered
     assert _decode_qr(image) == info.notice_url
+
+
+@pytest.mark.parametrize("notice_id", ["N-DBJ9-CHKG", "N-FNBB-W93M"])
+def test_the_tests_qr_reader_reads_signs_a_lone_decoder_missed(
+    notice_id: str, tmp_path: Path
+) -> None:
+    """OpenCV's classic detector alone, at 150 dpi, reads nothing on these two signs (so a test
+    that drew such an id failed by chance); ``testkit.qr`` must read them."""
+    url = f"https://shop-cam.example.com/notice/{notice_id}"
+    pdf = tmp_path / "sign.pdf"
+    render_notice_pdf(_info(notice_id=notice_id, notice_url=url), pdf)
+    assert pdf_qr_texts(pdf, tmp_path) == {url}
 
 
 def test_page_is_a4_and_single(rendered: tuple[NoticeInfo, Path, np.ndarray]) -> None:

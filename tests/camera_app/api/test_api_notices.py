@@ -16,6 +16,7 @@ import pytest
 
 from testkit.api import ApiFactory, Client, RunningApi
 from testkit.gates import DAILY_9_TO_21
+from testkit.qr import qr_texts
 
 NOTICE = {
     "operator": "Smith & Sons (Shanghai) Ltd.",
@@ -117,25 +118,12 @@ def test_the_body_s_public_url_is_printed_and_stored(start_api: ApiFactory, tmp_
     assert preview.status == 200 and preview.headers["Content-Type"] == "image/png"
     image = cv2.imdecode(np.frombuffer(preview.raw, np.uint8), cv2.IMREAD_COLOR)
     assert image is not None and abs(image.shape[0] - 1123) <= 1 and abs(image.shape[1] - 794) <= 1
-    assert url in _qr_texts(image)
+    assert url in qr_texts(image)
     assert api.client().get(made.body["preview"]).status == 401
     assert owner.get("/api/notices/N-0000-0000/sign.png").status == 404
     # a sign file that went missing is said so, not rendered from nothing
     (api.paths.root / "notices" / f"{made.body['id']}.pdf").unlink()
     assert owner.get(made.body["preview"]).status == 410
-
-
-def _qr_texts(image: np.ndarray) -> set[str]:
-    """What QR decoders read in ``image``. OpenCV's classic detector misses about one code in 25
-    at 96 dpi (which one depends on the notice id), so the ArUco-based detector reads it too,
-    and the classic one on the binarised page at 1-3x: the test must not fail by chance."""
-    texts = {cv2.QRCodeDetectorAruco().detectAndDecode(image)[0]}
-    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    _, binary = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    for scale in (1, 2, 3):
-        big = cv2.resize(binary, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-        texts.add(cv2.QRCodeDetector().detectAndDecode(big)[0])
-    return texts - {""}
 
 
 def _words(text: str) -> tuple[str, str]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-import stat
 import sqlite3
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache

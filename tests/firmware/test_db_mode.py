@@ -40,7 +40,9 @@ def test_a_new_database_and_its_wal_files_are_0600(tmp_path: Path, open_umask: N
         conn.close()
 
 
-def test_an_existing_readable_database_is_closed_to_others(tmp_path: Path, open_umask: None) -> None:
+def test_an_existing_readable_database_is_closed_to_others(
+    tmp_path: Path, open_umask: None
+) -> None:
     path = tmp_path / "camera.db"
     open_database(path).close()
     for name in ("camera.db", "camera.db-wal", "camera.db-shm"):

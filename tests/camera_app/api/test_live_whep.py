@@ -69,11 +69,21 @@ def test_viewer_receives_redacted_frames_then_slate_then_is_cut_off(
         asyncio.run(_watch(api, owner, publisher))
     finally:
         publisher.stop()
-    conn = api.db()
-    try:
-        ended = conn.execute("SELECT details FROM audit WHERE event = 'session_ended'").fetchall()
-    finally:
-        conn.close()
+    ended: list[tuple[str]] = []
+
+    def audited() -> bool:
+        conn = api.db()
+        try:
+            ended[:] = conn.execute(
+                "SELECT details FROM audit WHERE event = 'session_ended'"
+            ).fetchall()
+        finally:
+            conn.close()
+        return bool(ended)
+
+    # the viewer sees its track end as the server starts closing the connection; the record is
+    # written once the server has closed it
+    assert api.wait_for(audited)
     assert len(ended) == 1 and "owner opted out" in ended[0][0]
 
 

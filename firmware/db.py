@@ -8,8 +8,10 @@ applies the newer ones in order, each in its own transaction (see docs/database.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sqlite3
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -104,16 +106,46 @@ def _apply(conn: sqlite3.Connection, path: Path, migration: Migration) -> None:
         log.info("database %s: applied migration %s", path, migration.name)
 
 
+#: The database holds accounts, sessions, registrations and the audit log: the service user's alone.
+#: SQLite gives its -wal and -shm files the database file's mode, so they follow.
+DATABASE_MODE = 0o600
+_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def _make_private(path: Path) -> None:
+    """Create the database file 0600 if it is missing (whatever the umask), and take group and
+    other permissions off an existing one and its companions (an earlier release made them
+    with the umask: 0644 outside systemd)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, DATABASE_MODE)
+    except FileExistsError:
+        pass
+    except OSError as err:
+        raise DatabaseError(f"cannot create database {path}: {err.strerror}") from None
+    else:
+        os.close(fd)
+    for file in (path, *(path.with_name(path.name + end) for end in _COMPANIONS)):
+        try:
+            info = file.lstat()
+        except FileNotFoundError:
+            continue
+        mode = stat.S_IMODE(info.st_mode)
+        if stat.S_ISREG(info.st_mode) and mode & 0o077 and info.st_uid == os.geteuid():
+            file.chmod(mode & ~0o077)
+            log.info("database file %s: permissions %o -> %o", file, mode, mode & ~0o077)
+
+
 def open_database(path: Path, migrations: Sequence[Migration] | None = None) -> sqlite3.Connection:
     """Open (creating if needed) the database in WAL mode and apply the pending migrations.
 
     ``synchronous=FULL`` because writes are rare (one per event) and the index must survive a power
     cut as well as the fragmented clips do. ``migrations`` (oldest first) replaces the packaged
-    ones, so that tests can inject a broken one.
+    ones, so that tests can inject a broken one. The file and its WAL files are 0600.
     """
     migrations = load_migrations() if migrations is None else migrations
     known = max((m.version for m in migrations), default=0)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _make_private(path)
     try:
         conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
     except sqlite3.DatabaseError as err:

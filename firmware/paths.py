@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,14 @@ class StoragePaths:
         return self.root / relative
 
     def create(self) -> None:
+        """Make the folders. The data directory is closed to other users even when it existed
+        before (made by hand with the umask's 0755): recordings, notices and the database are
+        inside, and their own modes follow the umask."""
         for folder in (self.root, self.clips, self.snapshots, self.notices):
             folder.mkdir(parents=True, exist_ok=True, mode=0o750)
         self.secrets.mkdir(exist_ok=True, mode=0o700)
+        info = self.root.stat()
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o007 and info.st_uid == os.geteuid():
+            self.root.chmod(mode & ~0o007)
+            log.info("data directory %s: permissions %o -> %o", self.root, mode, mode & ~0o007)

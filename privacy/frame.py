@@ -11,10 +11,41 @@ import numpy as np
 
 from firmware.geometry import PixelBox
 
-# Only privacy.framegate holds this object; RedactedFrame refuses to be built without it.
-# Python cannot make this absolute, but no code path outside the gate can make one by accident,
-# and the import contract keeps streaming/ away from raw frames altogether.
+# Only privacy.framegate holds this key; a FrameSeal, and so a RedactedFrame, needs it. Python
+# cannot make this absolute, but no code path outside the gate can make a frame by accident, and
+# the import contract keeps streaming/ away from raw frames altogether.
 _GATE_TOKEN = object()
+
+
+class FrameSeal:
+    """The gate's mark for one frame: made for one image, good for one ``RedactedFrame``.
+
+    Binding the seal to the image object means a frame rebuilt around other pixels
+    (``dataclasses.replace(frame, image=raw)``) is refused when it is built, and one whose image
+    was swapped afterwards (``object.__setattr__``) is no longer :attr:`RedactedFrame.sealed`,
+    which the frame hub checks. A seal cannot be pickled or copied.
+    """
+
+    __slots__ = ("_image", "_used")
+
+    def __init__(self, key: object, image: np.ndarray) -> None:
+        if key is not _GATE_TOKEN:
+            raise TypeError("RedactedFrame is made only by privacy.framegate.FrameGate")
+        self._image = image
+        self._used = False
+
+    def _claim(self, image: np.ndarray) -> bool:
+        """Use the seal for a frame of ``image``; False if it is for another image or used."""
+        if self._used or image is not self._image:
+            return False
+        self._used = True
+        return True
+
+    def covers(self, image: np.ndarray) -> bool:
+        return image is self._image
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a frame seal cannot be copied or pickled")
 
 
 class FrameStatus(enum.StrEnum):
@@ -53,10 +84,11 @@ class RedactedFrame:
     reason: WithholdReason | None
     regions: tuple[PixelBox, ...]
     models: Mapping[str, str] = field(default_factory=dict)
-    token: Any = field(default=None, repr=False, compare=False)
+    token: FrameSeal | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.token is not _GATE_TOKEN:
+        # isinstance first: a look-alike object with a _claim() that says yes is no seal
+        if not isinstance(self.token, FrameSeal) or not self.token._claim(self.image):
             raise TypeError("RedactedFrame is made only by privacy.framegate.FrameGate")
         if self.image.flags.writeable:
             raise ValueError("RedactedFrame.image must be read-only")
@@ -66,3 +98,18 @@ class RedactedFrame:
     @property
     def streamed(self) -> bool:
         return self.status is FrameStatus.STREAMED
+
+    @property
+    def sealed(self) -> bool:
+        """The image is still the one the gate sealed (checked by ``streaming.hub``)."""
+        return isinstance(self.token, FrameSeal) and self.token.covers(self.image)
+
+    # Immutable, so a copy is the frame itself; pickling would rebuild it without the gate.
+    def __copy__(self) -> RedactedFrame:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> RedactedFrame:
+        return self
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a RedactedFrame cannot be copied or pickled: only the gate makes one")

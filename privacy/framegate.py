@@ -10,7 +10,7 @@ import numpy as np
 
 from firmware.frames import Frame
 from firmware.geometry import PixelBox
-from privacy.frame import _GATE_TOKEN, FrameStatus, RedactedFrame, WithholdReason
+from privacy.frame import _GATE_TOKEN, FrameSeal, FrameStatus, RedactedFrame, WithholdReason
 from privacy.slate import privacy_hold_slate
 
 
@@ -57,19 +57,20 @@ class FrameGate:
             reason=None,
             regions=tuple(regions),
             models=self._models,
-            token=_GATE_TOKEN,
+            token=FrameSeal(_GATE_TOKEN, redacted),
         )
 
     def _withheld(self, frame: Frame, reason: WithholdReason) -> RedactedFrame:
         self.counts[FrameStatus.WITHHELD.value] += 1
         self.counts[f"withheld.{reason.value}"] += 1
+        slate = privacy_hold_slate(frame.width, frame.height)
         return RedactedFrame(
-            image=privacy_hold_slate(frame.width, frame.height),
+            image=slate,
             timestamp=frame.timestamp,
             sequence=frame.sequence,
             status=FrameStatus.WITHHELD,
             reason=reason,
             regions=(),
             models=self._models,
-            token=_GATE_TOKEN,
+            token=FrameSeal(_GATE_TOKEN, slate),
         )

@@ -2,8 +2,9 @@
 
 The privacy stage runs on its own thread and calls :meth:`FrameHub.publish`; WebRTC tracks on the
 server's event loop await :meth:`FrameHub.next`. Only the newest frame is kept: a viewer that falls
-behind skips frames instead of adding latency. The hub accepts nothing but
-``privacy.RedactedFrame``, so a raw frame cannot reach a viewer through it.
+behind skips frames instead of adding latency. The hub accepts nothing but a sealed
+``privacy.RedactedFrame`` (its image still the one the gate sealed), so a raw frame cannot reach a
+viewer through it.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ class FrameHub:
 
     def publish(self, camera_id: str, frame: RedactedFrame) -> None:
         """Offer a frame; callable from any thread."""
-        if not isinstance(frame, RedactedFrame):
-            raise TypeError("the frame hub accepts only privacy.RedactedFrame")
+        if not isinstance(frame, RedactedFrame) or not frame.sealed:
+            raise TypeError("the frame hub accepts only privacy.RedactedFrame, sealed by the gate")
         with self._lock:
             self._latest[camera_id] = frame
         if not self._loop.is_closed():

@@ -21,11 +21,18 @@ from camera_app.api import (
 )
 from camera_app.api.context import CTX, ApiContext
 from camera_app.api.errors import Handler, json_errors
+from camera_app.api.guards import (
+    HOSTS,
+    MUTATING,
+    HostAllowList,
+    body_in_time,
+    known_host,
+    same_site_changes,
+)
 from camera_app.api.routes import RouteTable, openapi
 
 API_VERSION = "1"
 MAX_BODY_BYTES = 64 * 1024
-_MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @web.middleware
@@ -50,7 +57,7 @@ async def _recheck_gates(request: web.Request, handler: Handler) -> web.StreamRe
     try:
         return await handler(request)
     finally:
-        if request.method in _MUTATING:
+        if request.method in MUTATING:
             request.app[CTX].controller.reevaluate()
 
 
@@ -78,9 +85,19 @@ def route_table() -> RouteTable:
 def build_app(ctx: ApiContext) -> web.Application:
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
-        middlewares=[_security_headers, json_errors, _recheck_gates],
+        # the guards run first (Host, cross-site, body deadline), inside json_errors so that
+        # their refusals are JSON like every other
+        middlewares=[
+            _security_headers,
+            json_errors,
+            known_host,
+            same_site_changes,
+            body_in_time,
+            _recheck_gates,
+        ],
     )
     app[CTX] = ctx
+    app[HOSTS] = HostAllowList.for_device(ctx.config)
     table = route_table()
     table.install(app)
     app[handlers_misc.OPENAPI_KEY] = openapi(

@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import resource
 
 from aiohttp import web
 
 from camera_app.api.app import build_app
 from camera_app.api.context import ApiContext
+from camera_app.api.listener import ConnectionLimits, LimitedSite
 from firmware.identity import ensure_device_identity, ssl_server_context
 
 log = logging.getLogger(__name__)
+
+#: After an answer, aiohttp reads and drops the rest of a body the handler did not read, for at
+#: most this long, so that the client sees the answer instead of a reset; then it closes.
+LINGER_S = 2.0
+#: Descriptors the rest of the service needs beside the API's connections (WebRTC sockets,
+#: recordings, the database, MQTT, libraries).
+_OTHER_DESCRIPTORS = 512
 
 
 class ApiServer:
@@ -34,10 +43,22 @@ class ApiServer:
         if api.tls:
             identity = ensure_device_identity(self.context.paths.secrets, ips=_listen_ips(api.host))
             ssl_context = ssl_server_context(identity)
-        runner = web.AppRunner(build_app(self.context), access_log=None)
+        # keepalive_timeout: aiohttp's timer for a request head (see camera_app.api.listener)
+        runner = web.AppRunner(
+            build_app(self.context),
+            access_log=None,
+            keepalive_timeout=api.request_head_timeout_s,
+            lingering_time=LINGER_S,
+        )
         await runner.setup()
         self._runner = runner
-        site = web.TCPSite(runner, api.host, api.port, ssl_context=ssl_context)
+        limits = ConnectionLimits(
+            per_address=api.max_connections_per_address,
+            total=api.max_connections,
+            handshake_timeout_s=api.request_head_timeout_s,
+        )
+        _check_descriptor_limit(limits.total)
+        site = LimitedSite(runner, api.host, api.port, limits=limits, ssl_context=ssl_context)
         await site.start()
         host, port = runner.addresses[0][:2]
         scheme = "https" if ssl_context else "http"
@@ -51,6 +72,20 @@ class ApiServer:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+
+
+def _check_descriptor_limit(connections: int) -> None:
+    """Warn when the process may open fewer files than the API may hold connections (the unit
+    sets LimitNOFILE; a shell's default is often 1024)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < connections + _OTHER_DESCRIPTORS:
+        log.warning(
+            "this process may open %d files, but api.max_connections is %d: clients could use "
+            "up the descriptors the rest of the service needs; raise the limit (ulimit -n, "
+            "LimitNOFILE=) or lower api.max_connections",
+            soft,
+            connections,
+        )
 
 
 def _listen_ips(host: str) -> list[str]:

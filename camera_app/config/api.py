@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import re
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from firmware.configbase import StrictModel
 
@@ -16,6 +18,21 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+)
+
+
+def _host_name(value: str) -> str:
+    name = value.strip().lower().rstrip(".")
+    if not _HOST_NAME.fullmatch(name):
+        raise ValueError(f"{value!r} is not a host name (letters, digits, '-' and '.'; no port)")
+    return name
+
+
+HostName = Annotated[str, AfterValidator(_host_name)]
 
 
 class ApiConfig(StrictModel):
@@ -83,6 +100,48 @@ class ApiConfig(StrictModel):
         le=256,
         description="Password checks that may wait for a thread; beyond them a login is "
         "answered 503 'busy' at once instead of queueing.",
+    )
+    request_head_timeout_s: float = Field(
+        default=15,
+        gt=0,
+        le=300,
+        description="A connection must finish its TLS handshake, and then send a complete "
+        "request line and headers, each within this many seconds (from connecting, and from "
+        "the previous answer on a kept-alive connection); otherwise it is closed. Sending slowly "
+        "does not extend it.",
+    )
+    request_body_timeout_s: float = Field(
+        default=30,
+        gt=0,
+        le=600,
+        description="A request's body must arrive in full within this many seconds of its "
+        "headers; otherwise the answer is 408 and the connection is closed.",
+    )
+    max_connections_per_address: int = Field(
+        default=32,
+        ge=1,
+        le=4096,
+        description="Open connections one client address may hold (an IPv6 client: its /64 "
+        "network), a TLS handshake in progress included; a connection beyond it is closed at "
+        "once. Remote access through the tunnel arrives from 127.0.0.1 and counts as one "
+        "address.",
+    )
+    max_connections: int = Field(
+        default=512,
+        ge=1,
+        le=16384,
+        description="Open connections from all clients together; a connection beyond it is "
+        "closed at once, so clients cannot use up the service's file descriptors (the systemd "
+        "unit allows 8192).",
+    )
+    allowed_hosts: tuple[HostName, ...] = Field(
+        default=(),
+        max_length=64,
+        description="More names clients reach the device by (the Host header), e.g. the public "
+        "name of remote access (camera.example.org). Always answered: IP addresses, localhost, "
+        "the device's host name and <hostname>.local, api.host, the names in the device "
+        "certificate, the host of streaming.public_url and of the current notices' addresses. "
+        "A request for any other name gets 421 (protection against DNS rebinding).",
     )
 
     @model_validator(mode="after")

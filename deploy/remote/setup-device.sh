@@ -149,6 +149,11 @@ if [ -n "$public_name" ]; then
     echo
     sed -n '/^[^#[:space:]]/,$p' "$here/relay/Caddyfile" |
         sed -e "s|camera.example.org|$public_name|" -e "s|127.0.0.1:20001|127.0.0.1:$listen_port|"
+    echo
+    echo "On this device: the camera answers only to names it knows (DNS rebinding). Add"
+    echo "    api: {allowed_hosts: [$public_name]}"
+    echo "(or the name to an existing api.allowed_hosts list) to /etc/camera-app/config.yaml, then:"
+    echo "systemctl restart camera-app"
 fi
 if [ -n "$prefix" ] || [ "$start" -eq 0 ]; then
     echo

@@ -133,6 +133,7 @@ def test_the_owner_reaches_the_device_over_https_through_the_tunnel_and_only_thr
     assert device_pem.read_text().strip() in setup.output  # for /etc/caddy/camera-device.pem
     assert f"reverse_proxy https://127.0.0.1:{listen_port}" in setup.output
     assert "camera.example.net {" in setup.output
+    assert "api: {allowed_hosts: [camera.example.net]}" in setup.output  # the camera's side
 
     command = setup.command()
     assert command[:2] == ["/usr/bin/ssh", "-N"]

@@ -24,6 +24,7 @@ import pytest
 
 from camera_app.config.api import ApiConfig
 from testkit.api import OWNER, OWNER_PASSWORD, ApiFactory, Client, RunningApi
+from testkit.gates import DAILY_9_TO_21
 from testkit.net import wait_until
 from testkit.paths import REPO
 
@@ -340,12 +341,21 @@ def test_a_host_the_device_does_not_answer_to_is_refused(start_api: ApiFactory) 
 
 
 def test_a_notices_public_name_is_answered(start_api: ApiFactory) -> None:
-    from tests.camera_app.api.test_api_notices import NOTICE, merchant
-
-    api, owner = merchant(start_api)
-    made = owner.post(
-        "/api/cameras/counter/notices", {**NOTICE, "public_url": "https://kitchen.example.net"}
+    api = start_api(
+        {
+            "camera": {"id": "counter", "name": "Front counter"},
+            "streaming": {"profile": "merchant"},
+        }
     )
+    owner = api.owner()
+    notice_body = {
+        "operator": "Smith & Sons (Shanghai) Ltd.",
+        "purpose": "Livestream of our kitchen",
+        "contact": "+86 21 5555 0100",
+        "hours": DAILY_9_TO_21,
+        "public_url": "https://kitchen.example.net",
+    }
+    made = owner.post("/api/cameras/counter/notices", notice_body)
     assert made.status == 201, made.body
     notice = urlsplit(made.body["url"]).path
     assert api.client().get(notice, headers={"Host": "kitchen.example.net"}).status == 200

@@ -307,6 +307,8 @@ def test_a_stream_ends_with_its_login(
     finally:
         publisher.stop()
     assert api.led_on(), "the stream itself must still run: only the login ended"
+    # the server writes the record once the peer connection has closed, after the viewer sees it
+    assert api.wait_for(lambda: any(e["event"] == "session_ended" for e in audit_events(api)))
     ended = [e for e in audit_events(api) if e["event"] == "session_ended"]
     assert [e["reason"] for e in ended] == [reason]
 

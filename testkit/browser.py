@@ -16,6 +16,7 @@ from playwright.sync_api import (
     ConsoleMessage,
     Page,
     Request,
+    expect,
     sync_playwright,
 )
 
@@ -31,6 +32,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 WAIT_MS = 10_000
+# Assertions wait as long as actions (Playwright's own default is 5 s): on a loaded CI machine
+# the owner's set-up (three argon2 checks on one password worker, beside a streaming pipeline)
+# took longer than 5 s once.
+expect.set_options(timeout=WAIT_MS)
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (apt)")
 

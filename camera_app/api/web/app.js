@@ -318,6 +318,7 @@ function showSetup() {
     minlength: 10,
     maxlength: 256,
   });
+  const submit = h("button", { type: "submit" }, t("setup_button"));
   const form = h(
     "form",
     { id: "setup", testid: "setup-form" },
@@ -326,10 +327,13 @@ function showSetup() {
     field(t("setup_code"), code),
     field(t("username"), username),
     field(t("password_new"), password),
-    h("button", { type: "submit" }, t("setup_button")),
+    submit,
   );
+  // a second press while the first is being checked (argon2: a second or two on a Pi) would
+  // meet "an owner exists already" and hide that the first one worked
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    submit.disabled = true;
     fail("");
     try {
       await postJson("/api/setup", {
@@ -343,6 +347,8 @@ function showSetup() {
       await showSignedIn();
     } catch (error) {
       fail(describe(error));
+    } finally {
+      submit.disabled = false;
     }
   });
   ui.view.replaceChildren(form);

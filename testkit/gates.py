@@ -109,3 +109,66 @@ def invite_parent(owner: Client, api: RunningApi, **overrides: object) -> tuple[
     )
     assert again.status == 400  # one-time code
     return invited.body["id"], guest.login(str(body["username"]), "p4rent-pass!")
+
+
+FAMILY_PASSWORD = "grandma-2026"
+
+
+def invite_family(api: RunningApi, owner: Client, username: str = "grandma") -> None:
+    """Invite a family member to ``cam1``, who accepts with :data:`FAMILY_PASSWORD` (and is not
+    logged in yet)."""
+    invited = owner.post(
+        "/api/viewers", {"username": username, "role": "family", "cameras": ["cam1"]}
+    )
+    assert invited.status == 201, invited.body
+    accepted = api.client().post(
+        "/api/invites/accept",
+        {"code": invited.body["code"], "password": FAMILY_PASSWORD, "consent": True},
+    )
+    assert accepted.status == 201, accepted.body
+
+
+def live_shop(start_api: ApiFactory, **streaming: object) -> tuple[RunningApi, Client]:
+    """A merchant camera ``counter`` streaming inside its posted hours, and its owner;
+    ``streaming`` adds to its ``streaming`` config."""
+    api = start_api(
+        {
+            "camera": {"id": "counter", "name": "Counter"},
+            "streaming": {
+                "profile": "merchant",
+                "public_url": "https://shop-cam.example.com",
+                **streaming,
+            },
+        }
+    )
+    owner = api.owner()
+    register(owner, "business", uscc=make_uscc())
+    opt_in(owner, "counter")
+    notice = owner.post(
+        "/api/cameras/counter/notices",
+        {"operator": "Shop", "purpose": "Live", "contact": "c@example.cn", "hours": DAILY_9_TO_21},
+    ).body
+    owner.post(f"/api/notices/{notice['id']}/attest", {"confirmation": "posted"})
+    assert owner.post("/api/cameras/counter/streaming/start").status == 200
+    return api, owner
+
+
+def public_link(owner: Client, label: str = "shop website") -> str:
+    """A new public viewing link of ``counter``."""
+    made = owner.post("/api/cameras/counter/public-links", {"label": label})
+    assert made.status == 201, made.body
+    return str(made.body["link"])
+
+
+def audience_member(api: RunningApi, link: str) -> Client:
+    """One phone of the public audience, logged in with the shared link."""
+    reply = api.client().post("/api/public/login", {"link": link})
+    assert reply.status == 200, reply.body
+    return Client(api.url, reply.body["token"])
+
+
+def ended_sessions(api: RunningApi) -> list[dict]:
+    """The ``session_ended`` audit records, once there is one. The server writes a record once it
+    has closed the peer connection, which is after the viewer sees its track end."""
+    assert api.wait_for(lambda: any(e["event"] == "session_ended" for e in audit_events(api)))
+    return [e for e in audit_events(api) if e["event"] == "session_ended"]

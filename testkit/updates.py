@@ -33,7 +33,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from camera_app.update.layout import UpdatePaths
+from camera_app.config.update import UpdateConfig
+from camera_app.update import DeviceUpdater
+from camera_app.update.device import install_initial
+from camera_app.update.health import HealthCheck
+from camera_app.update.layout import SpoolPaths, UpdatePaths
 from firmware.clock import Clock, SystemClock
 from firmware.runstatus import RunStatus, write_run_status
 from testkit.paths import MODELS, REPO
@@ -381,3 +385,64 @@ def serving(root: Path) -> Iterator[RepoServer]:
         yield server
     finally:
         server.close()
+
+
+@dataclass
+class UpdateDevice:
+    """A device's update state under ``data_dir`` with the vendor repository it trusts, served
+    over loopback, and the stand-in service it restarts."""
+
+    data_dir: Path
+    vendor: VendorRepo
+    server: RepoServer
+    service: StandInService
+    deadline_s: float = 20
+
+    @property
+    def paths(self) -> UpdatePaths:
+        return UpdatePaths.of(self.data_dir)
+
+    @property
+    def spool(self) -> SpoolPaths:
+        """What ``check`` (the service user) writes: its trusted metadata, the stage."""
+        return SpoolPaths.of(self.data_dir)
+
+    def state(self) -> dict[str, Any]:
+        return json.loads(self.paths.state.read_text())
+
+    def updater(self, **kw: Any) -> DeviceUpdater:
+        """The real updater for this device; ``kw`` as :class:`DeviceUpdater` takes them
+        (``staged``, ``audit``, ``clock``)."""
+        config = UpdateConfig(
+            repository_url=self.server.url,
+            root_file=self.vendor.root_file,
+            health_deadline_s=self.deadline_s,
+        )
+        kw.setdefault("clock", SystemClock())
+        return DeviceUpdater(
+            config,
+            self.data_dir,
+            restart=self.service,
+            base_env=BASE_ENV,
+            health=HealthCheck(SystemClock(), poll_s=0.1),
+            **kw,
+        )
+
+
+@contextlib.contextmanager
+def update_device(tmp_path: Path, *, running: str | None) -> Iterator[UpdateDevice]:
+    """A device trusting a fresh vendor repository under ``tmp_path``; with ``running`` set, it
+    was installed with that release in slot a (as the install script does) and its service is
+    running it. The caller builds the wheels first (:func:`wheels`)."""
+    vendor = VendorRepo(tmp_path / "vendor")
+    data_dir = tmp_path / "data"
+    if running is not None:
+        install_initial(data_dir, vendor.bundle(running), clock=SystemClock(), base_env=BASE_ENV)
+    service = StandInService(data_dir)
+    if running is not None:
+        service()
+    try:
+        with serving(vendor.dir) as server:
+            yield UpdateDevice(data_dir, vendor, server, service)
+    finally:
+        service.close()

@@ -16,8 +16,10 @@ import pytest
 from privacy.gates.viewers import CameraInfo
 from testkit.api import MONDAY_10, OWNER, OWNER_PASSWORD, TZ, ApiFactory, Client, RunningApi
 from testkit.gates import (
+    FAMILY_PASSWORD,
     WEEKDAYS_8_TO_17,
     audit_events,
+    invite_family,
     invite_parent,
     kindergarten,
     opt_in,
@@ -41,18 +43,10 @@ def login_as(api: RunningApi, username: str, password: str, agent: str) -> Clien
     return Client(api.url, reply.body["token"], headers={"User-Agent": agent})
 
 
-def invite_family(api: RunningApi, owner: Client, username: str = "grandma") -> Client:
+def family(api: RunningApi, owner: Client) -> Client:
     """A family member invited to cam1, who accepted and logged in."""
-    invited = owner.post(
-        "/api/viewers", {"username": username, "role": "family", "cameras": ["cam1"]}
-    )
-    assert invited.status == 201, invited.body
-    accepted = api.client().post(
-        "/api/invites/accept",
-        {"code": invited.body["code"], "password": "grandma-2026", "consent": True},
-    )
-    assert accepted.status == 201, accepted.body
-    return api.client().login(username, "grandma-2026")
+    invite_family(api, owner)
+    return api.client().login("grandma", FAMILY_PASSWORD)
 
 
 def public_viewer(api: RunningApi, owner: Client) -> Client:
@@ -154,15 +148,15 @@ def test_invited_viewers_change_their_password_and_public_viewers_cannot(
 ) -> None:
     api = start_api()
     owner = api.owner()
-    grandma = invite_family(api, owner)
+    grandma = family(api, owner)
     changed = grandma.post(
         "/api/account/password",
-        {"current_password": "grandma-2026", "new_password": "grandma-2027!"},
+        {"current_password": FAMILY_PASSWORD, "new_password": "grandma-2027!"},
     )
     assert changed.status == 200, changed.body
     api.client().login("grandma", "grandma-2027!")
     assert (
-        api.client().post("/api/login", {"username": "grandma", "password": "grandma-2026"}).status
+        api.client().post("/api/login", {"username": "grandma", "password": FAMILY_PASSWORD}).status
         == 401
     )
 
@@ -221,7 +215,7 @@ def test_ending_an_own_session_and_not_someone_elses(start_api: ApiFactory) -> N
     api = start_api()
     owner = api.owner()
     lost_phone = login_as(api, OWNER, OWNER_PASSWORD, PHONE)
-    grandma = invite_family(api, owner)
+    grandma = family(api, owner)
     phone_id = next(s["id"] for s in lost_phone.get("/api/account/sessions").body if s["current"])
     grandma_id = grandma.get("/api/account/sessions").body[0]["id"]
 
@@ -413,7 +407,7 @@ def test_only_invited_viewers_get_viewing_hours(start_api: ApiFactory) -> None:
     assert "viewing" not in owner.get("/api/me").body
     opt_in(owner, "cam1")
     register(owner, "owner")
-    grandma = invite_family(api, owner)
+    grandma = family(api, owner)
     viewing = grandma.get("/api/me").body["viewing"]
     assert viewing["schedule"] is None and viewing["expires_at"] is None
     assert viewing["within_hours"] is True and viewing["window_ends_at"] is None

@@ -32,13 +32,22 @@ from privacy.gates.viewers import CameraInfo
 from streaming.hub import FrameHub
 from streaming.limits import Seat, ViewerLimits, refusal
 from streaming.whep import SessionRefused, ViewerSessions
-from testkit.api import ApiFactory, Client, Reply, RunningApi, make_id, make_uscc
-from testkit.gates import DAILY_9_TO_21, audit_events, opt_in, register
+from testkit.api import ApiFactory, Client, Reply, RunningApi, make_id
+from testkit.gates import (
+    FAMILY_PASSWORD,
+    audience_member,
+    audit_events,
+    ended_sessions,
+    invite_family,
+    live_shop,
+    opt_in,
+    public_link,
+    register,
+)
 from testkit.webrtc import GatedCamera, Receiver, server_hub, solid
 
 W, H = 320, 240
 GREEN = (40, 200, 60)  # BGR
-FAMILY_PASSWORD = "grandma-2026"
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -77,55 +86,6 @@ def live_home(start_api: ApiFactory, **streaming: object) -> tuple[RunningApi, C
     register(owner, "owner")
     assert owner.post("/api/cameras/cam1/streaming/start").status == 200
     return api, owner
-
-
-def invite_family(api: RunningApi, owner: Client, username: str = "grandma") -> None:
-    invited = owner.post(
-        "/api/viewers", {"username": username, "role": "family", "cameras": ["cam1"]}
-    )
-    assert invited.status == 201, invited.body
-    accepted = api.client().post(
-        "/api/invites/accept",
-        {"code": invited.body["code"], "password": FAMILY_PASSWORD, "consent": True},
-    )
-    assert accepted.status == 201, accepted.body
-
-
-def live_shop(start_api: ApiFactory, **streaming: object) -> tuple[RunningApi, Client]:
-    """A merchant camera ``counter`` streaming inside its posted hours, and its owner."""
-    api = start_api(
-        {
-            "camera": {"id": "counter", "name": "Counter"},
-            "streaming": {
-                "profile": "merchant",
-                "public_url": "https://shop-cam.example.com",
-                **streaming,
-            },
-        }
-    )
-    owner = api.owner()
-    register(owner, "business", uscc=make_uscc())
-    opt_in(owner, "counter")
-    notice = owner.post(
-        "/api/cameras/counter/notices",
-        {"operator": "Shop", "purpose": "Live", "contact": "c@example.cn", "hours": DAILY_9_TO_21},
-    ).body
-    owner.post(f"/api/notices/{notice['id']}/attest", {"confirmation": "posted"})
-    assert owner.post("/api/cameras/counter/streaming/start").status == 200
-    return api, owner
-
-
-def public_link(owner: Client, label: str = "shop website") -> str:
-    made = owner.post("/api/cameras/counter/public-links", {"label": label})
-    assert made.status == 201, made.body
-    return str(made.body["link"])
-
-
-def audience_member(api: RunningApi, link: str) -> Client:
-    """One phone of the public audience, logged in with the shared link."""
-    reply = api.client().post("/api/public/login", {"link": link})
-    assert reply.status == 200, reply.body
-    return Client(api.url, reply.body["token"])
 
 
 def all_at_once(calls: list[Callable[[], Reply]]) -> list[Reply]:
@@ -307,10 +267,7 @@ def test_a_stream_ends_with_its_login(
     finally:
         publisher.stop()
     assert api.led_on(), "the stream itself must still run: only the login ended"
-    # the server writes the record once the peer connection has closed, after the viewer sees it
-    assert api.wait_for(lambda: any(e["event"] == "session_ended" for e in audit_events(api)))
-    ended = [e for e in audit_events(api) if e["event"] == "session_ended"]
-    assert [e["reason"] for e in ended] == [reason]
+    assert [e["reason"] for e in ended_sessions(api)] == [reason]
 
 
 async def _stream_ends(

@@ -16,15 +16,15 @@ import pytest
 
 from privacy.frame import WithholdReason
 from privacy.slate import privacy_hold_slate
-from testkit.api import MONDAY_10, ApiFactory, Client, RunningApi, make_id, make_uscc
+from testkit.api import MONDAY_10, ApiFactory, Client, RunningApi, make_id
 from testkit.gates import (
-    DAILY_9_TO_21,
-    audit_events,
+    audience_member,
+    ended_sessions,
     invite_parent,
     kindergarten,
-    opt_in,
+    live_shop,
+    public_link,
     ready_kindergarten,
-    register,
 )
 from testkit.webrtc import GatedCamera, Receiver, server_hub, solid
 
@@ -69,22 +69,8 @@ def test_viewer_receives_redacted_frames_then_slate_then_is_cut_off(
         asyncio.run(_watch(api, owner, publisher))
     finally:
         publisher.stop()
-    ended: list[tuple[str]] = []
-
-    def audited() -> bool:
-        conn = api.db()
-        try:
-            ended[:] = conn.execute(
-                "SELECT details FROM audit WHERE event = 'session_ended'"
-            ).fetchall()
-        finally:
-            conn.close()
-        return bool(ended)
-
-    # the viewer sees its track end as the server starts closing the connection; the record is
-    # written once the server has closed it
-    assert api.wait_for(audited)
-    assert len(ended) == 1 and "owner opted out" in ended[0][0]
+    (ended,) = ended_sessions(api)
+    assert "owner opted out" in ended["reason"]
 
 
 async def _watch(api: RunningApi, owner: Client, publisher: GatedCamera) -> None:
@@ -210,7 +196,7 @@ def test_owner_sees_who_is_watching_and_ends_a_session(start_api: ApiFactory) ->
         asyncio.run(_end_by_owner(api, owner, parent))
     finally:
         publisher.stop()
-    ended = [e for e in audit_events(api) if e["event"] == "session_ended"]
+    ended = ended_sessions(api)
     assert ended == [
         {
             "event": "session_ended",
@@ -279,24 +265,8 @@ async def _end_by_owner(api: RunningApi, owner: Client, parent: Client) -> None:
 
 
 def test_public_viewers_are_listed_by_their_link_label(start_api: ApiFactory) -> None:
-    api = start_api(
-        {
-            "camera": {"id": "counter", "name": "Counter"},
-            "streaming": {"profile": "merchant", "public_url": "https://shop-cam.example.com"},
-        }
-    )
-    owner = api.owner()
-    register(owner, "business", uscc=make_uscc())
-    opt_in(owner, "counter")
-    made = owner.post(
-        "/api/cameras/counter/notices",
-        {"operator": "Shop", "purpose": "Live", "contact": "c@example.cn", "hours": DAILY_9_TO_21},
-    ).body
-    owner.post(f"/api/notices/{made['id']}/attest", {"confirmation": "posted"})
-    assert owner.post("/api/cameras/counter/streaming/start").status == 200
-    link = owner.post("/api/cameras/counter/public-links", {"label": "shop website"}).body
-    session = api.client().post("/api/public/login", {"link": link["link"]}).body
-    public = Client(api.url, session["token"])
+    api, owner = live_shop(start_api)
+    public = audience_member(api, public_link(owner))
     publisher = publisher_of(api, "counter")
     try:
         asyncio.run(_watch_publicly(api, owner, public))

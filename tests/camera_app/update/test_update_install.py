@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,6 @@ import yaml
 from camera_app.config.update import UpdateConfig
 from camera_app.update import DeviceUpdater, UpdateRefused, load_update_status
 from camera_app.update.device import install_initial
-from camera_app.update.health import HealthCheck
 from camera_app.update.layout import UpdatePaths
 from camera_app.update.slots import active_slot
 from firmware.clock import SystemClock
@@ -29,49 +27,17 @@ from firmware.db import lower_schema_version, open_database, schema_version
 from testkit.updates import (
     BASE_ENV,
     MODELS,
-    RepoServer,
-    StandInService,
+    UpdateDevice,
     VendorRepo,
     broken_model_wheel,
     broken_models,
     installed_version,
     serving,
+    update_device,
     wheels,
 )
 
 pytestmark = pytest.mark.slow
-
-
-@dataclass
-class Device:
-    data_dir: Path
-    vendor: VendorRepo
-    server: RepoServer
-    service: StandInService
-    deadline_s: float = 20
-
-    @property
-    def paths(self) -> UpdatePaths:
-        return UpdatePaths.of(self.data_dir)
-
-    def updater(self, **kw: object) -> DeviceUpdater:
-        config = UpdateConfig(
-            repository_url=self.server.url,
-            root_file=self.vendor.root_file,
-            health_deadline_s=self.deadline_s,
-        )
-        kw.setdefault("clock", SystemClock())
-        return DeviceUpdater(
-            config,
-            self.data_dir,
-            restart=self.service,
-            base_env=BASE_ENV,
-            health=HealthCheck(SystemClock(), poll_s=0.1),
-            **kw,  # type: ignore[arg-type]
-        )
-
-    def state(self) -> dict:
-        return json.loads(self.paths.state.read_text())
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -80,19 +46,13 @@ def _wheels() -> None:
 
 
 @pytest.fixture
-def device(tmp_path: Path) -> Iterator[Device]:
-    vendor = VendorRepo(tmp_path / "vendor")
-    data_dir = tmp_path / "data"
-    # the factory install: release 1.0.0 in slot a, as the install script does it
-    install_initial(data_dir, vendor.bundle("1.0.0"), clock=SystemClock(), base_env=BASE_ENV)
-    service = StandInService(data_dir)
-    service()  # the service is running 1.0.0
-    with serving(vendor.dir) as server:
-        yield Device(data_dir, vendor, server, service)
-    service.close()
+def device(tmp_path: Path) -> Iterator[UpdateDevice]:
+    """Release 1.0.0 in slot a, as the install script does it, and the service running it."""
+    with update_device(tmp_path, running="1.0.0") as device:
+        yield device
 
 
-def test_initial_install_runs_from_slot_a(device: Device) -> None:
+def test_initial_install_runs_from_slot_a(device: UpdateDevice) -> None:
     assert active_slot(device.paths) == "a"
     assert installed_version(device.paths.active_link) == "1.0.0"
     status = load_update_status(device.data_dir)
@@ -101,7 +61,7 @@ def test_initial_install_runs_from_slot_a(device: Device) -> None:
                                           "centerface", "blazepose_detector"}  # fmt: skip
 
 
-def test_valid_update_installs_into_the_inactive_slot_and_activates(device: Device) -> None:
+def test_valid_update_installs_into_the_inactive_slot_and_activates(device: UpdateDevice) -> None:
     device.vendor.publish("1.1.0")
     records: list[tuple[str, dict]] = []
     updater = device.updater(audit=lambda event, details: records.append((event, dict(details))))
@@ -146,7 +106,7 @@ def test_valid_update_installs_into_the_inactive_slot_and_activates(device: Devi
     assert active_slot(device.paths) == "a"
 
 
-def test_release_whose_service_never_comes_up_rolls_back_by_itself(device: Device) -> None:
+def test_release_whose_service_never_comes_up_rolls_back_by_itself(device: UpdateDevice) -> None:
     device.vendor.publish("1.1.0")
     device.service.broken_versions.add("1.1.0")  # crashes at start: status keeps saying 1.0.0
     # the running release's database is at schema 1; the new release migrates it as it starts
@@ -180,7 +140,7 @@ def test_release_whose_service_never_comes_up_rolls_back_by_itself(device: Devic
 
 
 def test_release_with_a_broken_model_fails_its_selftest_and_rolls_back(
-    device: Device,
+    device: UpdateDevice,
 ) -> None:
     # The vendor signed a release whose centerface file is not a model at all: every hash
     # matches (the signature cannot help), the privacy self-test in the new slot catches it.
@@ -197,7 +157,7 @@ def test_release_with_a_broken_model_fails_its_selftest_and_rolls_back(
     assert device.state()["bad_versions"] == ["1.1.0"]
 
 
-def test_models_come_from_the_bundle_not_the_checkout(device: Device) -> None:
+def test_models_come_from_the_bundle_not_the_checkout(device: UpdateDevice) -> None:
     device.vendor.publish("1.1.0")
     assert device.updater().apply().result == "healthy"
     slot_models = device.paths.slot("b") / "models"

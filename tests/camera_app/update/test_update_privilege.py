@@ -22,16 +22,14 @@ from pathlib import Path
 import pytest
 from tuf.api.metadata import Metadata
 
-from camera_app.config.update import UpdateConfig
-from camera_app.update import DeviceUpdater, NoticePeriodError, UpdateRefused
+from camera_app.update import NoticePeriodError, UpdateRefused
 from camera_app.update.device import install_initial
 from camera_app.update.errors import UpdateError
-from camera_app.update.health import HealthCheck
-from camera_app.update.layout import SpoolPaths, UpdatePaths
+from camera_app.update.layout import UpdatePaths
 from camera_app.update.slots import active_slot
 from firmware.clock import SystemClock
 from testkit.paths import REPO
-from testkit.updates import BASE_ENV, RepoServer, StandInService, VendorRepo, serving, wheels
+from testkit.updates import BASE_ENV, UpdateDevice, VendorRepo, update_device, wheels
 
 pytestmark = pytest.mark.slow
 
@@ -185,33 +183,8 @@ def test_launcher_ignores_the_service_users_site_packages(tmp_path: Path) -> Non
 
 
 @dataclass
-class Device:
-    data_dir: Path
-    vendor: VendorRepo
-    server: RepoServer
-    service: StandInService
-
-    @property
-    def paths(self) -> UpdatePaths:
-        return UpdatePaths.of(self.data_dir)
-
-    @property
-    def spool(self) -> SpoolPaths:
-        return SpoolPaths.of(self.data_dir)
-
-    def updater(self, *, staged: bool) -> DeviceUpdater:
-        config = UpdateConfig(
-            repository_url=self.server.url, root_file=self.vendor.root_file, health_deadline_s=20
-        )
-        return DeviceUpdater(
-            config,
-            self.data_dir,
-            clock=SystemClock(),
-            restart=self.service,
-            base_env=BASE_ENV,
-            health=HealthCheck(SystemClock(), poll_s=0.1),
-            staged=staged,
-        )
+class Device(UpdateDevice):
+    """With the file trees an apply must leave alone."""
 
     def tree(self, root: Path) -> dict[str, bytes | str]:
         """Every file (its bytes) and link (its target) under ``root``."""
@@ -239,14 +212,8 @@ class Device:
 @pytest.fixture
 def device(tmp_path: Path) -> Iterator[Device]:
     wheels("1.0.0", "1.1.0")
-    vendor = VendorRepo(tmp_path / "vendor")
-    data_dir = tmp_path / "data"
-    install_initial(data_dir, vendor.bundle("1.0.0"), clock=SystemClock(), base_env=BASE_ENV)
-    service = StandInService(data_dir)
-    service()
-    with serving(vendor.dir) as server:
-        yield Device(data_dir, vendor, server, service)
-    service.close()
+    with update_device(tmp_path, running="1.0.0") as device:
+        yield Device(device.data_dir, device.vendor, device.server, device.service)
 
 
 def test_check_stages_without_writing_the_slots_and_apply_installs_offline(

@@ -12,7 +12,6 @@ import json
 import tarfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,87 +22,45 @@ from tuf.api.metadata import Metadata
 from camera_app.config.update import UpdateConfig
 from camera_app.update import BundleError, DeviceUpdater, UpdateError, UpdateRefused
 from camera_app.update.device import install_initial
-from camera_app.update.health import HealthCheck
-from camera_app.update.layout import SpoolPaths, UpdatePaths
 from camera_app.update.slots import active_slot
 from firmware.clock import SystemClock
 from testkit.updates import (
     BASE_ENV,
-    RepoServer,
-    StandInService,
+    UpdateDevice,
     VendorRepo,
     load_repo_tool,
-    serving,
+    update_device,
     wheels,
 )
 
 
-@dataclass
-class Device:
-    data_dir: Path
-    vendor: VendorRepo
-    server: RepoServer
-    service: StandInService
-
-    @property
-    def paths(self) -> UpdatePaths:
-        return UpdatePaths.of(self.data_dir)
-
-    @property
-    def spool(self) -> SpoolPaths:
-        """What ``check`` (the service user) writes: its trusted metadata, the stage."""
-        return SpoolPaths.of(self.data_dir)
-
-    def updater(self, audit: list | None = None) -> DeviceUpdater:
-        config = UpdateConfig(
-            repository_url=self.server.url, root_file=self.vendor.root_file, health_deadline_s=20
-        )
-
-        def record(event: object, details: object) -> None:
-            if audit is not None:
-                audit.append((event, details))
-
-        return DeviceUpdater(
-            config,
-            self.data_dir,
-            clock=SystemClock(),
-            restart=self.service,
-            base_env=BASE_ENV,
-            health=HealthCheck(SystemClock(), poll_s=0.1),
-            audit=record,
-        )
-
-    def fingerprint(self) -> tuple:
-        """What must not change when an update is refused."""
-        state = json.loads(self.paths.state.read_text()) if self.paths.state.exists() else {}
-        slots_dir = self.paths.slots
-        slots = sorted(p.name for p in slots_dir.iterdir()) if slots_dir.exists() else []
-        return (
-            active_slot(self.paths),
-            slots,
-            state.get("active"),
-            state.get("slots"),
-            state.get("previous"),
-            list(self.service.restarts),
-            sorted(p.name for p in self.paths.downloads.iterdir())
-            if self.paths.downloads.exists()
-            else [],
-        )
+def _fingerprint(device: UpdateDevice) -> tuple:
+    """What must not change when an update is refused."""
+    state = json.loads(device.paths.state.read_text()) if device.paths.state.exists() else {}
+    slots_dir = device.paths.slots
+    slots = sorted(p.name for p in slots_dir.iterdir()) if slots_dir.exists() else []
+    return (
+        active_slot(device.paths),
+        slots,
+        state.get("active"),
+        state.get("slots"),
+        state.get("previous"),
+        list(device.service.restarts),
+        sorted(p.name for p in device.paths.downloads.iterdir())
+        if device.paths.downloads.exists()
+        else [],
+    )
 
 
 @pytest.fixture
-def device(tmp_path: Path) -> Iterator[Device]:
+def device(tmp_path: Path) -> Iterator[UpdateDevice]:
     """A device that trusts the vendor's root and has nothing installed from it yet."""
-    vendor = VendorRepo(tmp_path / "vendor")
-    data_dir = tmp_path / "data"
-    service = StandInService(data_dir)
-    with serving(vendor.dir) as server:
-        yield Device(data_dir, vendor, server, service)
-    service.close()
+    with update_device(tmp_path, running=None) as device:
+        yield device
 
 
 @pytest.fixture
-def installed(device: Device) -> Device:
+def installed(device: UpdateDevice) -> UpdateDevice:
     """The same device running release 1.0.0 from slot a."""
     wheels("1.0.0", "1.1.0", "0.9.0")
     install_initial(device.data_dir, device.vendor.bundle("1.0.0"), clock=SystemClock(),
@@ -126,19 +83,19 @@ def _write(vendor: VendorRepo, md: Metadata, *names: str) -> None:
 
 
 @pytest.mark.slow
-def test_tampered_bundle_is_refused_and_nothing_changes(installed: Device) -> None:
+def test_tampered_bundle_is_refused_and_nothing_changes(installed: UpdateDevice) -> None:
     installed.vendor.publish("1.1.0")
     (served,) = installed.vendor.target_files()
     data = bytearray(served.read_bytes())
     data[len(data) // 2] ^= 0xFF  # one flipped byte, same length, after signing
     served.write_bytes(bytes(data))
-    before = installed.fingerprint()
+    before = _fingerprint(installed)
     audit: list = []
 
     with pytest.raises(UpdateRefused, match="does not match the length or hash") as err:
-        installed.updater(audit).apply()
+        installed.updater(audit=lambda e, d: audit.append((e, d))).apply()
     assert "release 1.1.0" in str(err.value)
-    assert installed.fingerprint() == before
+    assert _fingerprint(installed) == before
     state = json.loads(installed.paths.state.read_text())
     assert state["last_result"]["result"] == "refused"
     assert "tampered" in state["last_result"]["reason"]
@@ -146,18 +103,18 @@ def test_tampered_bundle_is_refused_and_nothing_changes(installed: Device) -> No
 
 
 @pytest.mark.slow
-def test_older_release_is_refused_and_nothing_changes(installed: Device) -> None:
+def test_older_release_is_refused_and_nothing_changes(installed: UpdateDevice) -> None:
     installed.vendor.publish("0.9.0")  # validly signed, but older than what runs
-    before = installed.fingerprint()
+    before = _fingerprint(installed)
     with pytest.raises(UpdateRefused, match=r"0\.9\.0 is older than the installed 1\.0\.0"):
         installed.updater().apply()
-    assert installed.fingerprint() == before
+    assert _fingerprint(installed) == before
     assert "0.9.0" not in str(installed.server.requests)  # never even downloaded
 
 
 @pytest.mark.slow
 def test_bundle_with_path_traversal_is_refused_and_nothing_changes(
-    installed: Device, tmp_path: Path
+    installed: UpdateDevice, tmp_path: Path
 ) -> None:
     # Signed by the vendor (a build mistake, or a compromised build machine): the device still
     # refuses to unpack a member that would land outside its folder.
@@ -174,10 +131,10 @@ def test_bundle_with_path_traversal_is_refused_and_nothing_changes(
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     installed.vendor.publish("1.1.0", bundle=bundle)
-    before = installed.fingerprint()
+    before = _fingerprint(installed)
     with pytest.raises(BundleError, match="unsafe name"):
         installed.updater().apply()
-    assert installed.fingerprint() == before
+    assert _fingerprint(installed) == before
     assert not list(installed.data_dir.rglob("escaped.txt"))
     assert not list(installed.data_dir.parent.rglob("escaped.txt"))
 
@@ -185,7 +142,7 @@ def test_bundle_with_path_traversal_is_refused_and_nothing_changes(
 # ---------------------------------------------------------------------------- metadata
 
 
-def test_expired_timestamp_is_refused(device: Device) -> None:
+def test_expired_timestamp_is_refused(device: UpdateDevice) -> None:
     device.vendor.publish("1.0.0")
     # re-signed with the right key, but it expired yesterday (a freeze: old but validly signed)
     device.vendor.repo(now=datetime.now(UTC) - timedelta(days=2)).refresh(force=False)
@@ -194,7 +151,7 @@ def test_expired_timestamp_is_refused(device: Device) -> None:
     assert "freeze attack" in str(err.value)
 
 
-def test_expired_targets_metadata_is_refused(device: Device) -> None:
+def test_expired_targets_metadata_is_refused(device: UpdateDevice) -> None:
     device.vendor.publish("1.0.0")
     repo = device.vendor.repo()
     targets = repo.load("targets")
@@ -207,7 +164,7 @@ def test_expired_targets_metadata_is_refused(device: Device) -> None:
         device.updater().check()
 
 
-def test_timestamp_signed_by_a_wrong_key_is_refused(device: Device) -> None:
+def test_timestamp_signed_by_a_wrong_key_is_refused(device: UpdateDevice) -> None:
     device.vendor.publish("1.0.0")
     md = _metadata(device.vendor, "timestamp.json")
     md.signed.version += 1
@@ -217,7 +174,7 @@ def test_timestamp_signed_by_a_wrong_key_is_refused(device: Device) -> None:
         device.updater().check()
 
 
-def test_targets_resigned_by_a_wrong_key_are_refused(device: Device) -> None:
+def test_targets_resigned_by_a_wrong_key_are_refused(device: UpdateDevice) -> None:
     # An attacker holding the online snapshot and timestamp keys, but not the targets key,
     # lists a release of their own: snapshot and timestamp verify, targets does not.
     device.vendor.publish("1.0.0")
@@ -234,7 +191,7 @@ def test_targets_resigned_by_a_wrong_key_are_refused(device: Device) -> None:
 
 
 @pytest.mark.slow
-def test_replayed_older_metadata_is_refused_after_a_restart(device: Device) -> None:
+def test_replayed_older_metadata_is_refused_after_a_restart(device: UpdateDevice) -> None:
     device.vendor.publish("1.0.0")
     old = device.vendor.snapshot_files()
     device.vendor.publish("1.1.0")
@@ -253,7 +210,7 @@ def test_replayed_older_metadata_is_refused_after_a_restart(device: Device) -> N
 
 
 @pytest.mark.slow
-def test_frozen_metadata_is_refused_once_it_expires(device: Device) -> None:
+def test_frozen_metadata_is_refused_once_it_expires(device: UpdateDevice) -> None:
     device.vendor.publish("1.0.0")
     repo = device.vendor.repo()
     # the vendor signs a timestamp that lives 2 s; the attacker keeps serving it ever after
@@ -268,7 +225,7 @@ def test_frozen_metadata_is_refused_once_it_expires(device: Device) -> None:
         device.updater().check()
 
 
-def test_mix_and_match_metadata_is_refused(device: Device) -> None:
+def test_mix_and_match_metadata_is_refused(device: UpdateDevice) -> None:
     device.vendor.publish("1.0.0")
     v2 = (device.vendor.dir / "metadata" / "2.targets.json").read_bytes()
     repo = device.vendor.repo()
@@ -285,7 +242,7 @@ def test_mix_and_match_metadata_is_refused(device: Device) -> None:
         device.updater().check()
 
 
-def test_root_rotation_is_followed_and_the_old_key_is_refused(device: Device) -> None:
+def test_root_rotation_is_followed_and_the_old_key_is_refused(device: UpdateDevice) -> None:
     device.vendor.publish("1.0.0")
     assert device.updater().check().newest_version == "1.0.0"
     old_key = device.vendor.keys / "targets.pem"
@@ -304,13 +261,13 @@ def test_root_rotation_is_followed_and_the_old_key_is_refused(device: Device) ->
         device.updater().check()
 
 
-def test_unreachable_repository_is_an_error_not_a_crash(device: Device) -> None:
+def test_unreachable_repository_is_an_error_not_a_crash(device: UpdateDevice) -> None:
     device.server.close()
     with pytest.raises(UpdateError, match=r"download failed|update check"):
         device.updater().check()
 
 
-def test_a_root_that_is_not_the_pinned_one_is_refused(device: Device, tmp_path: Path) -> None:
+def test_a_root_that_is_not_the_pinned_one_is_refused(device: UpdateDevice, tmp_path: Path) -> None:
     # A device pinned to another vendor's root refuses this repository entirely.
     other = VendorRepo(tmp_path / "other")
     config = UpdateConfig(repository_url=device.server.url, root_file=other.root_file)
@@ -320,7 +277,7 @@ def test_a_root_that_is_not_the_pinned_one_is_refused(device: Device, tmp_path: 
         updater.check()
 
 
-def test_root_key_rotation_is_followed(device: Device) -> None:
+def test_root_key_rotation_is_followed(device: UpdateDevice) -> None:
     device.vendor.publish("1.0.0")
     assert device.updater().check().newest_version == "1.0.0"
     device.vendor.repo().rotate("root")  # root v2: signed by the old and the new root key

@@ -164,7 +164,7 @@ class SharedEncoder:
     def _encode(self, video: av.VideoFrame) -> av.Packet | None:
         codec = self._codec
         if codec is None or (codec.width, codec.height) != (video.width, video.height):
-            codec = self._codec = _vp8_codec(video.width, video.height)
+            codec = self._codec = vp8_codec(video.width, video.height)
             self._keyframe_wanted = True
         last, pts = self._last_keyframe_pts, video.pts
         due = last is None or pts is None or pts - last >= KEYFRAME_INTERVAL_S * VIDEO_CLOCK
@@ -187,7 +187,9 @@ class SharedEncoder:
         return packet
 
 
-def _vp8_codec(width: int, height: int) -> VideoCodecContext:
+def vp8_codec(width: int, height: int) -> VideoCodecContext:
+    """The VP8 encoder of a live stream (also what a relay-side per-viewer mark would cost:
+    ``bench.relay_marks``)."""
     codec = av.CodecContext.create("libvpx", "w")
     assert isinstance(codec, VideoCodecContext)
     bitrate = target_bitrate(width, height)

@@ -77,7 +77,7 @@ class ClipRecorder:
         self._cfg = config
         self._camera_id = camera_id
         self._fps = fps
-        self._queue: queue.Queue[_Start | Frame | _End | None] = queue.Queue(queue_frames)
+        self._queue: queue.Queue[_Start | KeptFrame | _End | None] = queue.Queue(queue_frames)
         self._clip: _Clip | None = None
         self.dropped_frames = 0
         self.active_bytes = 0
@@ -101,9 +101,13 @@ class ClipRecorder:
 
     def add(self, frame: Frame, *, block: bool) -> None:
         """Queue a frame for the open clip. A live camera must not stall on a slow disk, so with
-        ``block=False`` a full queue drops the frame (counted); files are never dropped."""
+        ``block=False`` a full queue drops the frame (counted); files are never dropped.
+
+        Queued as the pre-roll keeps frames (I420, half the bytes): a recorder that lags under
+        load holds at most ``queue_frames`` of them (29 MB at 640×480 rather than 59 MB), and
+        the conversion is the one the clip encoder would make anyway."""
         try:
-            self._queue.put(frame, block=block)
+            self._queue.put(KeptFrame.of(frame), block=block)
         except queue.Full:
             self.dropped_frames += 1
             if self.dropped_frames in (1, 100, 1000):
@@ -128,7 +132,7 @@ class ClipRecorder:
             if item is None:
                 return
             try:
-                if isinstance(item, Frame):
+                if isinstance(item, KeptFrame):
                     self._write(item)
                 elif isinstance(item, _Start):
                     self._begin(item)
@@ -176,7 +180,7 @@ class ClipRecorder:
         for frame in start.frames:
             self._write(frame)
 
-    def _write(self, frame: Frame | KeptFrame) -> None:
+    def _write(self, frame: KeptFrame) -> None:
         clip = self._clip
         if clip is None or clip.writer is None:
             return

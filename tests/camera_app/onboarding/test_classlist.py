@@ -150,7 +150,10 @@ def test_header_problems_name_the_column_and_keep_personal_columns_out() -> None
 
 
 def test_headers_in_either_language_any_order_case_and_spaces() -> None:
-    data = " Expires On ,ROOMS,User Name,schedule,语言\n2027-01-31,sunflower,a.b,weekdays 8:00-12:00,EN\n"
+    data = (
+        " Expires On ,ROOMS,User Name,schedule,语言\n"
+        "2027-01-31,sunflower,a.b,weekdays 8:00-12:00,EN\n"
+    )
     result = read(data.encode())
     assert result.ok, result.problems
     (family,) = result.families

@@ -136,7 +136,8 @@ async def preview_class_list(call: Call) -> web.Response:
     tag="onboarding",
     accepts="text/csv",
     responses={
-        201: "Imported; the invitations with their codes and invite_path (/#join=<code>)",
+        201: "Imported; the invitations with their codes, invite_path (/#join=<code>) and, "
+        "with streaming.public_url, invite_url",
         409: "A username was taken meanwhile; nothing was imported",
         422: "The class list has problems (invalid_class_list, with problems); nothing was "
         "imported",
@@ -159,6 +160,7 @@ async def import_class_list_route(call: Call) -> web.Response:
     except ImportRefused as err:
         raise ApiError(409, "username_taken", str(err)) from None
     key = "zh" if call.lang == "zh" else "en"
+    public_url = ctx.config.streaming.public_url
     return web.json_response(
         {
             "imported": len(issued),
@@ -172,6 +174,8 @@ async def import_class_list_route(call: Call) -> web.Response:
                     "code": invite.code,
                     "code_expires_at": invite.code_expires_at,
                     "invite_path": f"/#join={invite.code}",
+                    # the link the sheet prints when the device has a public address
+                    "invite_url": invite_link(public_url, invite.code) if public_url else None,
                 }
                 for invite in issued
             ],

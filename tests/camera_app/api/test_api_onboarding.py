@@ -163,6 +163,7 @@ def test_import_then_print_then_a_parent_joins_from_the_sheet(school, tmp_path: 
     assert [i["username"] for i in invites] == ["wang.xm", "li.hua", "emma.p", "zhang.w", "chen.j"]
     assert all(i["role"] == "parent" and i["watermark"] for i in invites)
     assert invites[0]["invite_path"] == f"/#join={invites[0]['code']}"
+    assert invites[0]["invite_url"] is None  # no public address: the app uses its own
     assert invites[2]["language"] == "en" and invites[0]["family"] == "王小明家"
     assert sorted(viewer_names(owner)) == sorted(i["username"] for i in invites)
     events = audit_events(api)
@@ -235,6 +236,7 @@ def test_the_device_s_public_address_goes_on_the_cards(
     imported = csv_post(owner, "/api/onboarding/import", one.encode("utf-8"))
     assert imported.status == 201, imported.body
     code = imported.body["invites"][0]["code"]
+    assert imported.body["invites"][0]["invite_url"] == f"https://kg.example.com/#join={code}"
     sheet = owner.post(
         "/api/onboarding/sheet", {"base_url": "http://192.168.1.20", "invites": [{"code": code}]}
     )

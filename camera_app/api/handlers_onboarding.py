@@ -21,6 +21,7 @@ from camera_app.onboarding import (
     read_class_list,
     template_csv,
 )
+from camera_app.onboarding.classlist import Lang
 from camera_app.onboarding.sheet import InviteCard, invite_link, render_invite_sheet
 from privacy.gates.roles import Profile
 from privacy.gates.viewers import INVITE_TTL_S
@@ -78,8 +79,12 @@ def _taken(ctx: ApiContext, username: str) -> bool:
     )
 
 
+def _key(lang: str) -> Lang:
+    return "zh" if lang == "zh" else "en"
+
+
 def _preview_json(class_list: ClassList, lang: str) -> dict[str, object]:
-    key = "zh" if lang == "zh" else "en"
+    key = _key(lang)
     return {
         "ok": class_list.ok,
         "encoding": class_list.encoding,
@@ -119,7 +124,10 @@ async def class_list_template(call: Call) -> web.Response:
     roles=OWNER,
     tag="onboarding",
     accepts="text/csv",
-    responses={200: "The families and the problems (ok: importable as it is)"},
+    responses={
+        200: "The families and the problems (ok: importable as it is)",
+        422: "No kindergarten camera of this device names a room (no_kindergarten_room)",
+    },
 )
 async def preview_class_list(call: Call) -> web.Response:
     class_list = await _class_list(call)
@@ -139,8 +147,8 @@ async def preview_class_list(call: Call) -> web.Response:
         201: "Imported; the invitations with their codes, invite_path (/#join=<code>) and, "
         "with streaming.public_url, invite_url",
         409: "A username was taken meanwhile; nothing was imported",
-        422: "The class list has problems (invalid_class_list, with problems); nothing was "
-        "imported",
+        422: "The class list has problems (invalid_class_list, with problems), or no "
+        "kindergarten camera names a room; nothing was imported",
     },
 )
 async def import_class_list_route(call: Call) -> web.Response:
@@ -159,7 +167,7 @@ async def import_class_list_route(call: Call) -> web.Response:
         )
     except ImportRefused as err:
         raise ApiError(409, "username_taken", str(err)) from None
-    key = "zh" if call.lang == "zh" else "en"
+    key = _key(call.lang)
     public_url = ctx.config.streaming.public_url
     return web.json_response(
         {
@@ -221,7 +229,7 @@ async def invite_sheet(call: Call) -> web.Response:
                 f"invites[{index}]: not a pending parent invitation (used, revoked or expired)",
                 extra={"index": index},
             )
-        lang = "zh" if item.language == "zh-CN" else "en"
+        lang = _key("zh" if item.language == "zh-CN" else "en")
         cards.append(
             InviteCard(
                 label=item.family,

@@ -15,10 +15,11 @@ expires_on 截止日期    yes      last day of access: 2027-01-31, 2027/1/31 or
 language   语言        no       the card's language: zh-CN or en (default: the importer's)
 ========== ========== ======== ===========================================================
 
-Any other column is refused, so that a phone number or an ID number in the school's spreadsheet
-never reaches the device by accident. Excel saves CSV in the system's code page (GB18030/GBK on
-Chinese Windows) unless told "CSV UTF-8": both UTF-8 (with or without a BOM) and GB18030 are
-read; anything else is refused with a message saying how to save the file.
+Any other column is refused, and so is a value under a blank header, so that a phone number or
+an ID number in the school's spreadsheet never reaches the device by accident. Excel saves CSV
+in the system's code page (GB18030/GBK on Chinese Windows) unless told "CSV UTF-8": both UTF-8
+(with or without a BOM) and GB18030 are read; anything else is refused with a message saying
+how to save the file.
 
 Every row is checked before anything is made and every problem is reported with its line and
 column; an import with a single problem makes nothing. Pure logic: no HTTP and no database (the
@@ -125,8 +126,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "缺少“{column}”这一列（表头：{headers}）",
     ),
     "extra_cells": (
-        "this row has more cells than there are headers",
-        "这一行的单元格比表头多",
+        "this row has a value in column {letter}, which has no header; remove it",
+        "这一行的 {letter} 列有内容，但该列没有表头，请删除",
     ),
     "required": ("empty; it is needed", "为空，此项必填"),
     "bad_username": (
@@ -547,8 +548,10 @@ class _RowChecker:
 
     def check(self, line: int, cells: list[str]) -> Family | None:
         before = len(self.problems)
-        if len(cells) > len(self.headers) and any(c.strip() for c in cells[len(self.headers) :]):
-            self.problem(line, None, "extra_cells")
+        read = set(self.columns.values())
+        stray = next((i for i, c in enumerate(cells) if c.strip() and i not in read), None)
+        if stray is not None:  # never kept: it could be anything, a phone number too
+            self.problem(line, None, "extra_cells", letter=_letter(stray))
 
         def cell(column: Column) -> str:
             index = self.columns.get(column)

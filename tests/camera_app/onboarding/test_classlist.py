@@ -162,6 +162,18 @@ def test_headers_in_either_language_any_order_case_and_spaces() -> None:
     assert family.schedule.windows[0].start == "08:00" and family.lang == "en"
 
 
+def test_a_value_under_a_blank_header_is_refused() -> None:
+    data = (
+        "username,rooms,,schedule,expires_on\n"
+        "emma,Sunflower,13800138000,mon 08:00-09:00,2027-01-31\n"
+    )
+    result = read(data.encode())
+    assert problems(result) == [(2, None, "extra_cells")]
+    assert "column C" in result.problems[0].message("en")
+    blank = read(data.replace("13800138000", "").encode())
+    assert blank.ok
+
+
 def test_semicolon_separated_files_read_too() -> None:
     data = "username;rooms;schedule;expires_on\nemma;Sunflower;mon-fri 08:00-17:00;2027-01-31\n"
     assert read(data.encode()).ok
@@ -187,7 +199,7 @@ def test_every_row_problem_is_reported_with_line_and_column() -> None:
         ",h,Sunflower,mon 08:00-09:00,2027-01-31,fr\n"  # 16: language
         "13800138000 family,i,Sunflower,mon 08:00-09:00,2027-01-31,\n"  # 17: phone number
         f"{'x' * 41},j,Sunflower,mon 08:00-09:00,2027-01-31,\n"  # 18: label too long
-        ",k,Sunflower,mon 08:00-09:00,2027-01-31,,extra\n"  # 19: extra cell
+        ",k,Sunflower,mon 08:00-09:00,2027-01-31,,extra\n"  # 19: a cell past the headers
         ',"multi\nline",Sunflower,mon 08:00-09:00,2027-01-31,\n'  # 20-21: bad username
         ",l,,,,\n"  # 22: three required cells empty
         ",m,A;B;C;D;E;F;G;H;I,mon 08:00-09:00,2027-01-31,\n"  # 23: too many rooms
@@ -225,6 +237,9 @@ def test_every_row_problem_is_reported_with_line_and_column() -> None:
     assert by_line[6].letter == "B" and by_line[6].header == "username"
     room = next(p for p in result.problems if p.code == "unknown_room")
     assert room.message("en") == "no camera is in room 'Moon' (rooms: Rainbow, Sunflower, 向日葵)"
+    assert by_line[19].message("en") == (
+        "this row has a value in column G, which has no header; remove it"
+    )
     assert "'someday' is not a weekday" in by_line[9].message("en")
     assert "“someday”不是星期几" in by_line[9].message("zh")
     assert "Full-day" in by_line[12].message("en")  # the school's names are suggested

@@ -60,6 +60,7 @@ bench: $(STAMP) $(TEST_STAMP) $(PEER_STAMP)
 	$(BIN)/python -m bench.privacy --output docs/benchmarks.md
 	$(BIN)/python -m bench.api --output docs/benchmarks.md
 	$(BIN)/python -m bench.recordings --output docs/benchmarks.md
+	$(BIN)/python -m bench.onboarding --output docs/benchmarks.md
 	$(BIN)/python -m bench.live --output docs/benchmarks.md
 	$(BIN)/python -m bench.mqtt --output docs/benchmarks.md
 	$(BIN)/python -m bench.soak --output docs/benchmarks.md

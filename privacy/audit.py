@@ -28,6 +28,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TextIO
@@ -105,6 +106,7 @@ class AuditEvent(StrEnum):
     LOGIN_SESSION_ENDED = "login_session_ended"
     LOGIN_FAILURES_SUPPRESSED = "login_failures_suppressed"  # a summary: see camera_app.logins
     LOGINS_UNLOCKED = "logins_unlocked"  # camera-app unlock-logins on the device
+    VIEWERS_IMPORTED = "viewers_imported"  # a class list: one record beside each viewer_invited
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,12 +202,36 @@ class AuditLog:
     """Appends records to the audit log of one database connection.
 
     The connection must be in autocommit mode (``isolation_level=None``, as ``open_database``
-    gives) and not inside a transaction when :meth:`append` is called.
+    gives) and not inside a transaction when :meth:`append` is called, except one opened by
+    :meth:`transaction`.
     """
 
     def __init__(self, conn: sqlite3.Connection, clock: Clock) -> None:
         self._conn = conn
         self._clock = clock
+        self._transaction_thread: int | None = None  # the thread inside transaction(), if any
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on the log's connection: the changes made in it and the records
+        appended in it (on this thread) commit together, or, on an exception, none of them do.
+
+        For a change of many rows that must not half happen (a class list of invitations); the
+        appends lock is held throughout, so keep it short and never await inside it.
+        """
+        conn = self._conn
+        with _APPEND_LOCK:
+            conn.execute("BEGIN IMMEDIATE")
+            self._transaction_thread = threading.get_ident()
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._transaction_thread = None
 
     def append(
         self,
@@ -232,32 +258,51 @@ class AuditLog:
         at = float(self._clock.wall())  # REAL column: an int would read back as a float
 
         conn = self._conn
-        with _APPEND_LOCK:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                seq, prev_hash = self._next(conn)
-                digest = record_hash(
-                    seq, at, actor, event.value, camera_id, stored_details, prev_hash
-                )
-                conn.execute(
-                    "INSERT INTO audit (seq, at, actor, event, camera_id, details, prev_hash, hash)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (seq, at, actor, event.value, camera_id, details_json, prev_hash, digest),
-                )
-                conn.execute(
-                    "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)"
-                    " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                    (seq, digest),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:  # SQLite may already have rolled back (e.g. disk full)
-                    conn.execute("ROLLBACK")
-                raise
+        if self._transaction_thread == threading.get_ident():  # inside transaction(): join it
+            seq, prev_hash, digest = self._insert(
+                conn, at, actor, event, camera_id, stored_details, details_json
+            )
+        else:
+            with _APPEND_LOCK:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    seq, prev_hash, digest = self._insert(
+                        conn, at, actor, event, camera_id, stored_details, details_json
+                    )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:  # SQLite may already have rolled back (disk full)
+                        conn.execute("ROLLBACK")
+                    raise
         log.debug("audit seq %d: %s by %s", seq, event.value, actor)
         return AuditRecord(
             seq, at, actor, event.value, camera_id, stored_details, prev_hash, digest
         )
+
+    def _insert(
+        self,
+        conn: sqlite3.Connection,
+        at: float,
+        actor: str,
+        event: AuditEvent,
+        camera_id: str | None,
+        stored_details: dict[str, Any],
+        details_json: str,
+    ) -> tuple[int, str, str]:
+        """Write the next record and move the head, inside the caller's transaction."""
+        seq, prev_hash = self._next(conn)
+        digest = record_hash(seq, at, actor, event.value, camera_id, stored_details, prev_hash)
+        conn.execute(
+            "INSERT INTO audit (seq, at, actor, event, camera_id, details, prev_hash, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, at, actor, event.value, camera_id, details_json, prev_hash, digest),
+        )
+        conn.execute(
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            (seq, digest),
+        )
+        return seq, prev_hash, digest
 
     @staticmethod
     def _next(conn: sqlite3.Connection) -> tuple[int, str]:

@@ -47,6 +47,7 @@ __all__ = [
     "MAX_LENGTHS",
     "NoticeInfo",
     "PrivacyStatement",
+    "draw_qr",
     "new_notice_id",
     "render_notice_pdf",
     "render_preview_png",
@@ -331,7 +332,7 @@ def _draw_sign(c: Canvas, info: NoticeInfo) -> None:
     _draw_statement(c, statement, body_top)
     _draw_rows(c, rows, body_top - statement.height - 16)
 
-    _draw_qr(c, info.notice_url, _MARGIN, qr_bottom, qr_size)
+    draw_qr(c, info.notice_url, _MARGIN, qr_bottom, qr_size)
     cap_x = _MARGIN + qr_size + 20
     y = qr_bottom + qr_size / 2 + 8
     _bold_text(c, cap_x, y, SCAN_ZH, 20, _INK)
@@ -509,7 +510,7 @@ def _draw_shield(c: Canvas, x: float, y: float, size: float) -> None:
     c.restoreState()
 
 
-def _draw_qr(c: Canvas, url: str, x: float, y: float, size: float) -> None:
+def draw_qr(c: Canvas, url: str, x: float, y: float, size: float) -> None:
     """The QR code as vector squares (sharp at any print size) with its 4-module quiet zone."""
     qr = segno.make(url, error="m", micro=False)
     border = 4

@@ -181,6 +181,33 @@ class ViewerBody(Body):
     )
 
 
+class SheetInvite(Body):
+    code: InviteCode
+    family: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = Field(
+        default=None, description="The class list's label for the family, printed on the card."
+    )
+    language: Literal["zh-CN", "en"] = Field(default="zh-CN", description="The card's language.")
+
+
+class InviteSheetBody(Body):
+    invites: list[SheetInvite] = Field(
+        min_length=1,
+        max_length=200,
+        description="Pending invitations to print, each with its one-time code (as the import "
+        "returned it).",
+    )
+    base_url: (
+        Annotated[
+            str, StringConstraints(pattern=r"^https?://[^\s/?#@]+(/[^\s?#]*)?$", max_length=200)
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="The address parents open (the owner app sends its own); "
+        "streaming.public_url takes its place when set.",
+    )
+
+
 class RecordingGrantBody(Body):
     cameras: list[CameraId] = Field(
         max_length=64,

@@ -15,6 +15,7 @@ from camera_app.config.recording import RecordingConfig
 from camera_app.config.storage import StorageConfig
 from camera_app.config.streaming import StreamingConfig
 from camera_app.config.update import UpdateConfig
+from camera_app.onboarding.config import OnboardingConfig
 from firmware.configbase import StrictModel
 from firmware.motion.config import MotionConfig
 from privacy.config import PrivacyConfig
@@ -36,3 +37,4 @@ class AppConfig(StrictModel):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     update: UpdateConfig = Field(default_factory=UpdateConfig)
+    onboarding: OnboardingConfig = Field(default_factory=OnboardingConfig)

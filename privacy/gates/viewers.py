@@ -20,6 +20,7 @@ import json
 import secrets
 import sqlite3
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -108,6 +109,19 @@ class Viewer:
 
 
 @dataclass(frozen=True, slots=True)
+class Invitation:
+    """What an invitation grants, before it is made (see :meth:`ViewerStore.invite`)."""
+
+    username: str
+    role: Role
+    cameras: tuple[str, ...]
+    rooms: tuple[str, ...]
+    schedule: Schedule | None
+    watermark: bool
+    expires_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class PublicLink:
     id: str
     camera_id: str
@@ -172,22 +186,45 @@ class ViewerStore:
     ) -> tuple[Viewer, str]:
         """Create an invitation (audited); returns the viewer and the one-time code to hand
         over."""
+        invitation = Invitation(
+            username, role, tuple(cameras), tuple(rooms), schedule, watermark, expires_at
+        )
+        return self._insert(invitation, actor)
+
+    def invite_many(
+        self, invitations: Sequence[Invitation], *, actor: str, details: Mapping[str, object]
+    ) -> list[tuple[Viewer, str]]:
+        """Create every invitation, each audited as :meth:`invite` does, plus one
+        ``viewers_imported`` record (``details`` and the count), in one transaction: all of them
+        or, when any fails (``sqlite3.IntegrityError`` for a username taken meanwhile), none.
+        Returns each viewer with its one-time code, in order."""
+        with self._audit.transaction():
+            made = [self._insert(invitation, actor) for invitation in invitations]
+            self._audit.append(
+                AuditEvent.VIEWERS_IMPORTED,
+                actor=actor,
+                details={**details, "count": len(made)},
+            )
+        return made
+
+    def _insert(self, invitation: Invitation, actor: str) -> tuple[Viewer, str]:
         code = secrets.token_urlsafe(16)
         now = self._clock.wall()
         viewer_id = uuid.uuid4().hex
+        schedule = invitation.schedule
         self._conn.execute(
             "INSERT INTO viewers (id, username, role, cameras, rooms, schedule, watermark,"
             " expires_at, invited_by, invited_at, invite_hash, invite_expires)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 viewer_id,
-                username,
-                role,
-                json.dumps(sorted(set(cameras))),
-                json.dumps(sorted(set(rooms))),
+                invitation.username,
+                invitation.role,
+                json.dumps(sorted(set(invitation.cameras))),
+                json.dumps(sorted(set(invitation.rooms))),
                 schedule.model_dump_json() if schedule else None,
-                int(watermark),
-                expires_at,
+                int(invitation.watermark),
+                invitation.expires_at,
                 actor,
                 now,
                 _digest(code),
@@ -205,7 +242,7 @@ class ViewerStore:
                 "cameras": list(viewer.cameras),
                 "rooms": list(viewer.rooms),
                 "watermark": viewer.watermarked,
-                "expires_at": expires_at,
+                "expires_at": invitation.expires_at,
             },
         )
         return viewer, code

@@ -418,3 +418,44 @@ def test_page_refuses_a_cursor_it_did_not_give(conn: sqlite3.Connection, cursor:
 def test_page_refuses_an_unknown_event(conn: sqlite3.Connection) -> None:
     with pytest.raises(ValueError):
         page(conn, event="not_an_event")  # type: ignore[arg-type]
+
+
+def test_a_transaction_commits_changes_and_records_together_or_neither(conn) -> None:
+    audit = _fill(conn, 3)
+    with audit.transaction() as tx:
+        tx.execute("CREATE TABLE things (name TEXT)")
+        tx.execute("INSERT INTO things VALUES ('a')")
+        audit.append(AuditEvent.VIEWER_INVITED, actor="owner", details={"viewer": "a"})
+    assert conn.execute("SELECT count(*) FROM audit").fetchone()[0] == 4
+    with pytest.raises(RuntimeError), audit.transaction() as tx:
+        tx.execute("INSERT INTO things VALUES ('b')")
+        audit.append(AuditEvent.VIEWER_INVITED, actor="owner", details={"viewer": "b"})
+        raise RuntimeError("the second change fails")
+    assert [row[0] for row in conn.execute("SELECT name FROM things")] == ["a"]
+    assert conn.execute("SELECT count(*) FROM audit").fetchone()[0] == 4
+    assert not conn.in_transaction
+    audit.append(AuditEvent.VIEWERS_IMPORTED, actor="owner", details={"count": 1})
+    result = verify(conn)
+    assert result.ok and result.records == 5, result.problems
+
+
+def test_another_thread_s_append_waits_for_a_transaction_and_chains_after_it(conn) -> None:
+    audit = _fill(conn, 1)
+    inside, done = threading.Event(), threading.Event()
+
+    def other() -> None:
+        assert inside.wait(5)
+        audit.append(AuditEvent.LOGIN_OK, actor="other")
+        done.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    with audit.transaction():
+        audit.append(AuditEvent.VIEWER_INVITED, actor="owner")
+        inside.set()
+        # the other append may not join this transaction (it would fail on BEGIN): it waits
+    thread.join(5)
+    assert done.is_set()
+    actors = [r[0] for r in conn.execute("SELECT actor FROM audit ORDER BY seq")]
+    assert actors == ["system", "owner", "other"]
+    assert verify(conn).ok

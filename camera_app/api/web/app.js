@@ -37,6 +37,9 @@ addTexts({
     switch_language_label: "切换到中文",
     link_ended:
       "Your viewing through this link has ended. To watch again, open the shop's link or scan its QR code again.",
+    invite_code_open: "I have an invite code",
+    invite_code_label: "Invite code (from your invitation card)",
+    invite_code_go: "Continue",
   },
   zh: {
     setup_heading: "设置这台摄像头",
@@ -56,6 +59,9 @@ addTexts({
     switch_language: "English",
     switch_language_label: "Switch to English",
     link_ended: "通过此链接的观看已结束。如需再次观看，请重新打开商户的链接或扫描其二维码。",
+    invite_code_open: "我有邀请码",
+    invite_code_label: "邀请码（见邀请卡）",
+    invite_code_go: "继续",
   },
 });
 
@@ -303,8 +309,20 @@ function showLogin() {
       submit.disabled = false;
     }
   });
-  ui.view.replaceChildren(form);
+  ui.view.replaceChildren(form, inviteCodeForm());
   username.focus();
+}
+
+/** For a code typed from a printed invitation card: the same join page as the card's link. */
+function inviteCodeForm() {
+  const code = h("input", { required: true, maxlength: 64, autocomplete: "off", autocapitalize: "none", spellcheck: "false", testid: "invite-code" });
+  const form = h("form", { testid: "invite-code-form" }, field(t("invite_code_label"), code), h("button", { type: "submit" }, t("invite_code_go")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    fail("");
+    join.render(ui.view, { ...context, done: showSignedIn, code: code.value.replace(/\s+/g, "") });
+  });
+  return h("details", { class: "card" }, h("summary", {}, t("invite_code_open")), form);
 }
 
 function showSetup() {

@@ -1,11 +1,13 @@
 // Viewers: invite a family member or a parent (cameras, rooms, weekly hours, end date, watermark),
-// the invite link shown once as text and QR code, revoke; a shop's public viewing links with
+// the invite link shown once as text and QR code, revoke; a kindergarten's class list imported at
+// once (onboarding.js); a shop's public viewing links with
 // their QR codes; who is watching now, with the power to end a session; and which family
 // members may see recordings of which cameras.
 
 import { ApiError, getJson, postJson } from "./api.js";
 import { add, button, card, field, fill, formatDateTime, h } from "./dom.js";
 import { addTexts, t } from "./i18n.js";
+import { classListCard } from "./onboarding.js";
 import { qrCanvas } from "./qr.js";
 import { describeSchedule, scheduleEditor } from "./schedule.js";
 
@@ -118,6 +120,7 @@ export async function render(root, ctx) {
   const linkList = h("ul", { class: "plain", testid: "public-links" });
   const sessions = h("ul", { class: "plain", testid: "live-sessions" });
   const shops = cameras.filter((c) => c.profile === "merchant");
+  const classrooms = cameras.some((c) => c.profile === "kindergarten" && c.room);
 
   add(
     root,
@@ -130,6 +133,7 @@ export async function render(root, ctx) {
         "div",
         {},
         card(t("invite_heading"), inviteForm()),
+        classrooms ? classListCard(ctx, () => refresh()) : null,
         card(null, viewerList),
         card(t("links_heading"), h("p", { class: "muted" }, t("links_intro")), shops.length ? linkForm() : h("p", {}, t("no_shop_camera")), linkList),
       ),

@@ -12,6 +12,7 @@ const SHELL_FILES = [
   "/web/i18n.js",
   "/web/schedule.js",
   "/web/qr.js",
+  "/web/onboarding.js",
   "/web/whep.js",
   "/web/page-audit.js",
   "/web/page-events.js",

@@ -49,6 +49,7 @@ from testkit.api import OWNER, OWNER_PASSWORD, RunningApi, launch, make_id, shut
 
 # the WHEP offer is SDP text: sent as generated, like text/plain
 schemathesis.serializer.alias("application/sdp", "text/plain")
+schemathesis.serializer.alias("text/csv", "text/plain")  # a class list (onboarding)
 
 CAMERA = "cam1"
 SENT: Counter[int] = Counter()  # statuses received over the whole run (printed at the end)

@@ -181,18 +181,28 @@ class Viewer(Receiver):
 
 
 class FrontendViewer(Receiver):
-    """A viewer that comes in through the front-end's viewer endpoint (the relay offers, the
-    viewer answers with a PATCH), as viewers do when Janus's API stays on the relay host."""
+    """A viewer that comes in through the front-end's viewer endpoint with a ticket (the relay
+    offers, the viewer answers with a PATCH), as viewers do when Janus's API stays on the relay
+    host. ``ticket``: one the test device signs for ``room`` by default."""
 
-    def __init__(self, http: aiohttp.ClientSession, relay: LocalRelay) -> None:
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        relay: LocalRelay,
+        room: str = ROOM,
+        ticket: str | None = None,
+    ) -> None:
         super().__init__()
         self.resource: str | None = None
         self._http = http
         self._relay = relay
-        self._auth = {"Authorization": f"Bearer {relay.viewer_token}"}
+        self._room = room
+        self.ticket = ticket or relay.ticket(room)
+        self._auth = {"Authorization": f"Bearer {self.ticket}"}
 
     async def open(self) -> None:
-        async with self._http.post(self._relay.viewer_endpoint(), headers=self._auth) as reply:
+        url = self._relay.viewer_endpoint(self._room)
+        async with self._http.post(url, headers=self._auth) as reply:
             assert reply.status == 201, await reply.text()
             assert reply.content_type == "application/sdp"
             self.resource = self._relay.whip_base + reply.headers["Location"]
@@ -369,15 +379,15 @@ async def _bad_token(relay: LocalRelay) -> None:
             assert response.status == 401
             assert response.headers["WWW-Authenticate"].startswith("Bearer")
         assert await janus_publishers(http, relay) == []
-        # viewers need their own token (the publisher's is not it), and a live room
+        # viewers need a ticket (the publisher's token is not one), and a live room
         for token in (None, relay.token, "x" * 32):
             headers = {"Authorization": f"Bearer {token}"} if token else {}
             async with http.post(relay.viewer_endpoint(), headers=headers) as response:
                 assert response.status == 401
-        viewer = {"Authorization": f"Bearer {relay.viewer_token}"}
+        viewer = {"Authorization": f"Bearer {relay.ticket()}"}
         async with http.post(relay.viewer_endpoint(), headers=viewer) as response:
             assert response.status == 404  # nothing is being published
-        # nor can the viewer token publish or delete a publication
+        # nor can a ticket publish or delete a publication
         async with http.post(
             relay.endpoint(), data=b"v=0\r\n", headers={**viewer, "Content-Type": "application/sdp"}
         ) as response:
@@ -477,7 +487,7 @@ def test_device_publishes_its_live_camera_to_the_relay_and_stops_with_the_gates(
     api = start_api(
         {
             "streaming": {
-                "profile": "merchant",  # the only profile a relay may serve (no per-viewer rules)
+                "profile": "merchant",
                 "public_url": "https://shop-cam.example.com",
                 "relay": {"whip_url": relay.endpoint(), "token_file": str(token_file)},
             }
@@ -543,9 +553,15 @@ def test_relay_config_is_checked() -> None:
     for relay_section, words in bad:
         with pytest.raises(ConfigError, match=words):
             parse_config({"streaming": {"profile": "merchant", "relay": relay_section}})
-    for profile in ("kindergarten", "home"):  # their viewers have rules a relay cannot keep
-        with pytest.raises(ConfigError, match=f"{profile} profile: its viewers have per-viewer"):
-            parse_config({"streaming": {"profile": profile, "relay": good}})
+    # every profile may use a relay now that its viewers need the device's tickets there
+    for profile in ("kindergarten", "home"):
+        parsed = parse_config({"streaming": {"profile": profile, "relay": good}}).streaming.relay
+        assert parsed.viewer_endpoint("kg-a") == "https://relay.example/whep/endpoint/kg-a"
+        assert parsed.audience == "https://relay.example"
+        assert parsed.revocations_url == "https://relay.example/whip/revocations"
+    with pytest.raises(ConfigError, match="whep_url is required"):
+        odd = {"whip_url": "https://relay.example/publish/{camera}", "token_file": "/t"}
+        parse_config({"streaming": {"profile": "merchant", "relay": odd}})
 
 
 def test_a_relay_that_never_answers_does_not_hold_up_the_gates(

@@ -192,7 +192,7 @@ class LiveDevice:
 
     ``url`` is where viewers subscribe and ``signal`` how: ``whep`` (the viewer offers, this
     device answers, for the ``privacy`` and ``bare`` paths) or ``relay`` (the relay's front-end
-    offers and the viewer answers with a PATCH, bearer token in ``token_file``).
+    offers and the viewer answers with a PATCH, a ticket in ``token_file``).
     """
 
     def __init__(
@@ -224,7 +224,7 @@ class LiveDevice:
         self.refused: list[str] = []
         self.url = ""
         self.signal = "relay" if relay is not None else "whep"
-        self.token_file = relay.viewer_token_file if relay is not None else None
+        self.token_file = relay.ticket_file() if relay is not None else None
         self._relay = relay
         self._max_viewers = max_viewers
         self._loop = asyncio.get_running_loop()

@@ -12,6 +12,8 @@ test device's key, as ``camera_app.live.tickets`` does on a device).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import re
 import secrets
@@ -25,12 +27,17 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import jwt
+import numpy as np
+from aiortc import RTCSessionDescription
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from yarl import URL
 
 from camera_app.live.tickets import ALGORITHM, key_id, load_ticket_key, public_key_pem
 from testkit.net import free_port
 from testkit.paths import REPO
+from testkit.webrtc import Receiver
 
 DEPLOY = REPO / "deploy" / "janus"
 ROOM = "camera"  # the room deploy/janus/janus.plugin.videoroom.jcfg defines
@@ -134,6 +141,12 @@ class LocalRelay:
 
     def viewer_endpoint(self, room: str = ROOM) -> str:
         return f"{self.whip_base}/whep/endpoint/{room}"
+
+    def ticket_file(self, room: str = ROOM, ttl: float = 3600) -> Path:
+        """A file holding a fresh ticket for ``room`` (for viewers run as other processes)."""
+        path = self.root / f"ticket-{secrets.token_hex(4)}"
+        path.write_text(self.ticket(room, ttl=ttl) + "\n")
+        return path
 
     def start_frontend(self, name: str, *extra: str, cafile: Path | None = None) -> str:
         """Run ``whip_frontend.py`` as the README does, trusting :attr:`ticket_keys` with its own
@@ -268,3 +281,59 @@ def start_relay(root: Path, *frontend_args: str, ticket_keys: tuple[Path, ...] =
         relay.stop()
         raise
     return relay
+
+
+class RelayViewer(Receiver):
+    """A viewer that comes in through the front-end's viewer endpoint with a ticket (the relay
+    offers, the viewer answers with a PATCH), as viewers do when Janus's API stays on the relay
+    host. ``ticket``: one the test device signs for ``room`` by default; ``url``: the viewer
+    endpoint (default: the relay's, for ``room``)."""
+
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        relay: LocalRelay,
+        room: str = ROOM,
+        ticket: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.resource: str | None = None
+        self._http = http
+        self._url = url or relay.viewer_endpoint(room)
+        self.ticket = ticket or relay.ticket(room)
+        self.auth = {"Authorization": f"Bearer {self.ticket}"}
+        self.last_frame_at = 0.0  # time.time() of the latest decoded frame
+
+    async def open(self) -> None:
+        """Subscribe; AssertionError (with the relay's words) when it is refused."""
+        async with self._http.post(self._url, headers=self.auth) as reply:
+            assert reply.status == 201, (reply.status, await reply.text())
+            assert reply.content_type == "application/sdp"
+            self.resource = str(URL(self._url).origin()) + reply.headers["Location"]
+            offer = await reply.text()
+        assert "m=audio" not in offer
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        headers = {**self.auth, "Content-Type": "application/sdp"}
+        answer = self.pc.localDescription.sdp
+        async with self._http.patch(self.resource, data=answer, headers=headers) as reply:
+            assert reply.status == 204, await reply.text()
+
+    async def frame(self, timeout: float = 15) -> np.ndarray:
+        image = await super().frame(timeout)
+        self.last_frame_at = time.time()
+        return image
+
+    async def ended(self, timeout: float = 10) -> float:
+        """Wait until the relay hung up this viewer (its connection closed or its track ended);
+        returns when that was seen (time.time())."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pc.connectionState in ("closed", "failed"):
+                return time.time()
+            with contextlib.suppress(TimeoutError):
+                if await asyncio.wait_for(self.frames.get(), 0.02) is None:
+                    return time.time()
+                self.last_frame_at = time.time()
+        raise AssertionError(f"the relay did not end the viewer ({self.pc.connectionState})")

@@ -41,7 +41,15 @@ from streaming.whip import WhipError, WhipPublisher
 from testkit.api import ApiFactory, Client, make_uscc
 from testkit.gates import DAILY_9_TO_21, opt_in, register
 from testkit.net import free_port
-from testkit.relay import DEPLOY, ROOM, LocalRelay, RelayUnavailable, janus_binary, start_relay
+from testkit.relay import (
+    DEPLOY,
+    ROOM,
+    LocalRelay,
+    RelayUnavailable,
+    RelayViewer,
+    janus_binary,
+    start_relay,
+)
 from testkit.webrtc import GatedCamera, Receiver, server_hub
 
 CAMERA = "cam1"
@@ -180,53 +188,6 @@ class Viewer(Receiver):
         await super().close()
 
 
-class FrontendViewer(Receiver):
-    """A viewer that comes in through the front-end's viewer endpoint with a ticket (the relay
-    offers, the viewer answers with a PATCH), as viewers do when Janus's API stays on the relay
-    host. ``ticket``: one the test device signs for ``room`` by default."""
-
-    def __init__(
-        self,
-        http: aiohttp.ClientSession,
-        relay: LocalRelay,
-        room: str = ROOM,
-        ticket: str | None = None,
-    ) -> None:
-        super().__init__()
-        self.resource: str | None = None
-        self._http = http
-        self._relay = relay
-        self._room = room
-        self.ticket = ticket or relay.ticket(room)
-        self._auth = {"Authorization": f"Bearer {self.ticket}"}
-
-    async def open(self) -> None:
-        url = self._relay.viewer_endpoint(self._room)
-        async with self._http.post(url, headers=self._auth) as reply:
-            assert reply.status == 201, await reply.text()
-            assert reply.content_type == "application/sdp"
-            self.resource = self._relay.whip_base + reply.headers["Location"]
-            offer = await reply.text()
-        assert "m=audio" not in offer
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
-        headers = {**self._auth, "Content-Type": "application/sdp"}
-        answer = self.pc.localDescription.sdp
-        async with self._http.patch(self.resource, data=answer, headers=headers) as reply:
-            assert reply.status == 204, await reply.text()
-
-    async def ended(self, timeout: float = 10) -> None:
-        """Wait until the relay hung up this viewer's peer connection."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.pc.connectionState in ("closed", "failed"):
-                return
-            with contextlib.suppress(TimeoutError):
-                if await asyncio.wait_for(self.frames.get(), 0.1) is None:
-                    return
-        pytest.fail(f"the relay did not end the viewer ({self.pc.connectionState})")
-
-
 def assert_camera_picture(image: np.ndarray) -> None:
     assert image.shape == (H, W, 3)
     # away from the seam, where VP8 blurs the colour edge
@@ -264,7 +225,7 @@ async def _fan_out(relay: LocalRelay) -> None:
         assert publisher.resource_url is not None
         assert publisher.resource_url.startswith(f"{relay.whip_base}/whip/resource/")
         viewers: list[Viewer] = []
-        guests: list[FrontendViewer] = []
+        guests: list[RelayViewer] = []
         try:
             await wait_for_publisher(http, relay)
             first = Viewer(http, relay)
@@ -281,7 +242,7 @@ async def _fan_out(relay: LocalRelay) -> None:
                 assert_camera_picture(picture)
 
             # viewers can also come through the front-end, with Janus's API kept off the network
-            outside = [FrontendViewer(http, relay) for _ in range(2)]
+            outside = [RelayViewer(http, relay) for _ in range(2)]
             guests += outside
             await asyncio.gather(*(viewer.open() for viewer in outside))
             for picture in await asyncio.gather(*(viewer.frame() for viewer in outside)):
@@ -310,7 +271,7 @@ async def _goes_silent(relay: LocalRelay) -> None:
     frees the room after the idle timeout and hangs up its viewers."""
     async with aiohttp.ClientSession() as http, camera_and_track() as (camera, track):
         publisher = WhipPublisher(track, relay.endpoint(), relay.token)
-        viewer = FrontendViewer(http, relay)
+        viewer = RelayViewer(http, relay)
         try:
             await publisher.start()
             await wait_for_publisher(http, relay)

@@ -99,6 +99,7 @@ _VIDEOROOM_NO_SUCH_ROOM = 426
 _VIDEOROOM_BAD_SDP = {429, 430, 431, 437}  # missing/invalid element, invalid SDP
 _VIDEOROOM_UNAUTHORIZED = 433  # wrong room pin: the relay is misconfigured, not the caller
 _VIDEOROOM_ROOM_FULL = 432
+_VIDEOROOM_NO_SUCH_FEED = 428
 
 
 class JanusError(Exception):
@@ -652,6 +653,9 @@ class WhipFrontend:
                 raise HttpError(502, "the relay made no SDP offer")
         except BaseException as err:
             await janus.destroy()
+            if isinstance(err, JanusError) and err.code == _VIDEOROOM_NO_SUCH_FEED:
+                # the camera's publication is there but its media is not up yet (or just went)
+                raise HttpError(404, "the room has no stream now") from None
             if isinstance(err, JanusError):
                 log.error("Janus refused a subscription: %s", err)
                 raise HttpError(502, "the relay failed to set up the subscription") from None

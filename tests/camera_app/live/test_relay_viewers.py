@@ -16,9 +16,11 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 import pytest
+from playwright.sync_api import Browser, expect
 
 from camera_app.cli import main
 from testkit.api import ApiFactory, Client, RunningApi
+from testkit.browser import csp_violations, log_in, needs_chromium, open_page, wait_in_page
 from testkit.gates import audit_events, invite_parent, kindergarten, ready_kindergarten
 from testkit.relay import (
     LocalRelay,
@@ -31,6 +33,7 @@ from testkit.relay import (
 from testkit.webrtc import GatedCamera, server_hub, solid
 
 W, H = 320, 240
+PARENT_PASSWORD = "p4rent-pass!"  # as testkit.gates.invite_parent sets it
 GREEN = (40, 200, 60)
 EVERY_DAY = {
     "windows": [
@@ -164,3 +167,44 @@ def test_relay_key_prints_the_devices_public_key(tmp_path: Path, capsys) -> None
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert main(["relay-key", "--config", str(config)]) == 0  # the same key from then on
     assert capsys.readouterr().out == first.out
+
+
+@needs_chromium
+def test_the_parents_phone_plays_through_the_relay_until_revoked(
+    browser: Browser, start_api: ApiFactory, relay: LocalRelay, tmp_path: Path
+) -> None:
+    """The owner app in real Chromium: a parent's Watch plays through the relay (the device's
+    own seats stay free); when the owner revokes them the relay ends the stream and the page
+    asks them to log in again (their login ended too)."""
+    api, owner, _base = kindergarten_on_relay(start_api, relay, tmp_path)
+    viewer_id, _ = invite_parent(owner, api, schedule=EVERY_DAY)
+    camera = GatedCamera(server_hub(api), solid(W, H, GREEN), "kg-a")
+    try:
+        page, _log = open_page(browser, api.url)
+        log_in(page, "parent-li", PARENT_PASSWORD)
+        expect(page.get_by_test_id("camera-list")).to_contain_text("Sunflower room")
+        assert api.wait_for(
+            lambda: (
+                api.server.context is not None and api.server.context.live.relay.publishing("kg-a")
+            ),
+            timeout=10,
+        )
+        page.get_by_role("button", name="Watch Sunflower room").click()
+        expect(page.get_by_test_id("via-relay")).to_be_visible()
+        assert wait_in_page(page, "document.querySelector('video').currentTime > 0.5", 20_000)
+        assert api.server.context is not None
+        assert len(api.server.context.live.viewer_sessions) == 0  # not on the device's seats
+        assert csp_violations(page) == []
+        revoked = owner.post(f"/api/viewers/{viewer_id}/revoke", {"reason": "left the class"})
+        assert revoked.status == 200
+        # the login ended with the revocation; the relay ended the stream on the pushed list
+        expect(page.get_by_role("status")).to_have_text(
+            "Your session has ended. Please log in again."
+        )
+        frontend = relay.logs[f"frontend-{tmp_path.name}"]
+        assert api.wait_for(lambda: "its ticket was revoked" in frontend.read_text())
+    except BaseException:
+        print(relay.log_tail())
+        raise
+    finally:
+        camera.stop()

@@ -21,7 +21,15 @@ from playwright.sync_api import Browser, expect
 from camera_app.cli import main
 from testkit.api import ApiFactory, Client, RunningApi
 from testkit.browser import csp_violations, log_in, needs_chromium, open_page, wait_in_page
-from testkit.gates import audit_events, invite_parent, kindergarten, ready_kindergarten
+from testkit.gates import (
+    FAMILY_PASSWORD,
+    audit_events,
+    invite_parent,
+    kindergarten,
+    opt_in,
+    ready_kindergarten,
+    register,
+)
 from testkit.relay import (
     LocalRelay,
     RelayUnavailable,
@@ -208,3 +216,62 @@ def test_the_parents_phone_plays_through_the_relay_until_revoked(
         raise
     finally:
         camera.stop()
+
+
+def test_a_home_camera_on_the_relay_keeps_a_watermarked_family_member_on_the_device(
+    start_api: ApiFactory, relay: LocalRelay, tmp_path: Path
+) -> None:
+    """Home cameras may use the relay too, but its stream carries no per-viewer mark: a family
+    member invited with a watermark gets no relay ticket (fail closed) and watches on the
+    device, where their mark is drawn; one without gets a ticket."""
+    relay.ticket_keys.append(install_ticket_key(tmp_path / "data0", tmp_path))
+    base = relay.start_frontend(f"frontend-{tmp_path.name}")
+    token_file = tmp_path / "relay-token"
+    token_file.write_text(relay.token)
+    api = start_api(
+        {
+            "streaming": {
+                "relay": {
+                    "whip_url": base + "/whip/endpoint/{camera}",
+                    "token_file": str(token_file),
+                }
+            }
+        }
+    )
+    api.clock.set_wall(time.time())
+    owner = api.owner()
+    opt_in(owner, "cam1")
+    register(owner, "owner")
+    assert owner.post("/api/cameras/cam1/streaming/start").status == 200
+    camera = GatedCamera(server_hub(api), solid(W, H, GREEN), "cam1")
+    try:
+        marked = family(api, owner, "grandma", watermark=True)
+        plain = family(api, owner, "grandpa", watermark=False)
+        assert api.wait_for(
+            lambda: (
+                api.server.context is not None and api.server.context.live.relay.publishing("cam1")
+            ),
+            timeout=10,
+        )
+        refused = marked.post("/api/cameras/cam1/relay-ticket")
+        assert (refused.status, refused.error) == (409, "watch_on_device")
+        given = plain.post("/api/cameras/cam1/relay-ticket")
+        assert given.status == 201, given.body
+        assert given.body["whep_url"] == f"{base}/whep/endpoint/cam1"
+    finally:
+        camera.stop()
+
+
+def family(api: RunningApi, owner: Client, name: str, *, watermark: bool) -> Client:
+    """A family member of cam1, invited (with or without a watermark) and logged in."""
+    invited = owner.post(
+        "/api/viewers",
+        {"username": name, "role": "family", "cameras": ["cam1"], "watermark": watermark},
+    )
+    assert invited.status == 201, invited.body
+    accepted = api.client().post(
+        "/api/invites/accept",
+        {"code": invited.body["code"], "password": FAMILY_PASSWORD, "consent": True},
+    )
+    assert accepted.status == 201, accepted.body
+    return api.client().login(name, FAMILY_PASSWORD)

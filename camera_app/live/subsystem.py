@@ -27,6 +27,7 @@ from camera_app.live.feed import LivePrivacyFeed
 from camera_app.live.relay import RelayPublishing
 from camera_app.live.tickets import (
     KEY_FILE,
+    RelayHolder,
     RelayTicket,
     RelayTickets,
     TicketRefused,
@@ -201,12 +202,32 @@ class LiveSubsystem:
         return self.tickets.issue(principal, camera, access, mark=mark)
 
     def viewings(self) -> list[LiveViewing]:
-        """Every open viewer session, oldest first."""
-        return sorted(self._viewings.values(), key=lambda v: v.started_at)
+        """Every open viewer session, and every viewer holding a live relay ticket (``remote``:
+        ``relay``), oldest first."""
+        viewings = list(self._viewings.values())
+        if self.tickets is not None:
+            viewings += [self._relay_viewing(h) for h in self.tickets.holders()]
+        return sorted(viewings, key=lambda v: v.started_at)
+
+    def _relay_viewing(self, holder: RelayHolder) -> LiveViewing:
+        link = self.rules.link(holder.principal)
+        return LiveViewing(
+            holder.id,
+            holder.camera_id,
+            holder.principal.username,
+            holder.principal.role,
+            link.label if link else None,
+            holder.since,
+            "relay",
+        )
 
     async def end_session(self, session_id: str, *, actor: str) -> LiveViewing | None:
-        """End someone's viewer session at once; the audit record names ``actor`` as who ended
-        it and the viewer whose session it was. None when no such session is open."""
+        """End someone's viewer session (or viewing on the relay: their tickets are revoked and
+        the relay ends it) at once; the audit record names ``actor`` as who ended it and the
+        viewer whose session it was. None when no such session is open."""
+        if self.tickets is not None and session_id.startswith("relay-"):
+            holder = self.tickets.revoke_holder(session_id, actor=actor)
+            return self._relay_viewing(holder) if holder is not None else None
         viewing = self._viewings.get(session_id)
         if viewing is None or self.viewer_sessions.get(session_id) is None:
             return None

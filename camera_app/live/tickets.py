@@ -156,8 +156,27 @@ class _Issued:
     jti: str
     camera_id: str
     principal: Principal
+    issued_at: float
     expires_at: int
     revoked: bool = False
+
+    @property
+    def holder(self) -> str:
+        """One viewer on one camera through the relay (their renewed tickets share it): the id
+        the owner's "who is watching now" shows and ends."""
+        key = f"{self.principal.session_id}\0{self.camera_id}".encode()
+        return "relay-" + hashlib.sha256(key).hexdigest()[:20]
+
+
+@dataclass(frozen=True, slots=True)
+class RelayHolder:
+    """A viewer holding a live ticket for a camera: may be watching on the relay now."""
+
+    id: str
+    camera_id: str
+    principal: Principal
+    since: float  # their first live ticket's issue time
+    expires_at: int  # their latest ticket's expiry
 
 
 class TicketRefused(Exception):
@@ -227,7 +246,7 @@ class RelayTickets:
             claims["mark"] = mark
         token = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self._kid})
         self._forget_expired(now)
-        self._issued[jti] = _Issued(jti, camera.id, principal, expires)
+        self._issued[jti] = _Issued(jti, camera.id, principal, now, expires)
         self._audit.append(
             AuditEvent.RELAY_TICKET_ISSUED,
             actor=principal.username,
@@ -241,10 +260,27 @@ class RelayTickets:
         )
         return RelayTicket(token, jti, camera.id, expires, self._config.viewer_endpoint(camera.id))
 
-    def live_tickets(self) -> int:
-        """How many issued tickets are neither expired nor revoked."""
+    def holders(self) -> list[RelayHolder]:
+        """The viewers holding a live ticket (neither expired nor revoked), one per viewer and
+        camera, oldest first. The relay does not tell the device who is connected: a holder may
+        have fetched a ticket and not be watching."""
         now = self._clock.wall()
-        return sum(1 for t in self._issued.values() if not t.revoked and t.expires_at > now)
+        held: dict[str, RelayHolder] = {}
+        for t in sorted(self._issued.values(), key=lambda t: t.issued_at):
+            if t.revoked or t.expires_at <= now:
+                continue
+            first = held.get(t.holder)
+            since = first.since if first is not None else t.issued_at
+            held[t.holder] = RelayHolder(t.holder, t.camera_id, t.principal, since, t.expires_at)
+        return list(held.values())
+
+    def revoke_holder(self, holder_id: str, *, actor: str) -> RelayHolder | None:
+        """End a holder's viewing at once (e.g. the owner ends it): their tickets are revoked and
+        the relay told; None when no such holder has a live ticket."""
+        holder = next((h for h in self.holders() if h.id == holder_id), None)
+        if holder is not None:
+            self.revoke_matching(lambda t: t.holder == holder_id, f"ended by {actor}", actor)
+        return holder
 
     # --- revocation ---------------------------------------------------------------------------
 

@@ -104,10 +104,15 @@ def test_a_parent_watches_their_room_on_the_relay_until_revoked(
     started = [e for e in events if e["event"] == "relay_started"]
     assert started and started[0]["camera_id"] == "kg-a" and started[0]["class_mark"] is True
     issued = [e for e in events if e["event"] == "relay_ticket_issued"]
-    assert [(e["camera_id"], e["role"], e["mark"]) for e in issued] == [("kg-a", "parent", True)]
+    assert [(e["camera_id"], e["role"], e["mark"]) for e in issued] == [
+        ("kg-a", "parent", True)
+    ] * 2
     revoked = [e for e in events if e["event"] == "relay_ticket_revoked"]
-    assert [(e["viewer"], e["reason"]) for e in revoked] == [("parent-li", "revoked")]
-    assert issued[0]["ticket"] == revoked[0]["ticket"]
+    assert [(e["viewer"], e["reason"]) for e in revoked] == [
+        ("parent-li", "ended by owner"),
+        ("parent-li", "revoked"),
+    ]
+    assert [e["ticket"] for e in issued] == [e["ticket"] for e in revoked]
 
 
 async def _watch_until_revoked(
@@ -118,18 +123,7 @@ async def _watch_until_revoked(
     relay: LocalRelay,
     base: str,
 ) -> None:
-    # the device publishes kg-a within a tick; until then it has no ticket to give
-    deadline = time.monotonic() + 10
-    while True:
-        reply = await asyncio.to_thread(parent.post, "/api/cameras/kg-a/relay-ticket")
-        if reply.status == 201 or time.monotonic() > deadline:
-            break
-        assert (reply.status, reply.error) == (409, "not_on_relay"), reply.body
-        await asyncio.sleep(0.2)
-    assert reply.status == 201, reply.body
-    ticket = reply.body
-    assert ticket["whep_url"] == f"{base}/whep/endpoint/kg-a"
-    assert ticket["expires_at"] <= api.clock.wall() + 600  # relay.ticket_max_ttl_s
+    ticket = await _first_ticket(api, parent, base)
     # the other room is not theirs: no ticket (the same answer as the device's live view)
     other = await asyncio.to_thread(parent.post, "/api/cameras/kg-b/relay-ticket")
     assert (other.status, other.error) == (403, "wrong_camera")
@@ -142,6 +136,28 @@ async def _watch_until_revoked(
                 image = await viewer.frame()
             # the relay stream carries the class mark (room and time) burned in on the device
             assert _ink(image) > 0.05, "no class mark on the kindergarten's relay stream"
+            # the owner sees them watching on the relay, and ends that viewing
+            listed = await asyncio.to_thread(owner.get, "/api/live/sessions")
+            [seen] = [s for s in listed.body if s["remote"] == "relay"]
+            assert (seen["username"], seen["camera_id"]) == ("parent-li", "kg-a")
+            ended_by_owner = await asyncio.to_thread(
+                owner.post, f"/api/live/sessions/{seen['id']}/end", {}
+            )
+            assert ended_by_owner.status == 200, ended_by_owner.body
+            at = time.time()
+            ended = await viewer.ended(timeout=5)
+            assert ended - at < 1.5, ended - at  # the HTTP reply, the push, the hang-up
+            listed = await asyncio.to_thread(owner.get, "/api/live/sessions")
+            assert [s for s in listed.body if s["remote"] == "relay"] == []
+        finally:
+            await viewer.close()
+        # the parent may still watch: a new ticket, until the owner revokes the parent
+        again = await asyncio.to_thread(parent.post, "/api/cameras/kg-a/relay-ticket")
+        assert again.status == 201, again.body
+        viewer = RelayViewer(http, relay, "kg-a", again.body["ticket"], url=ticket["whep_url"])
+        try:
+            await viewer.open()
+            await viewer.frame(timeout=20)
             # the owner revokes the parent: their login ends, the ticket is revoked and pushed
             revoked = await asyncio.to_thread(
                 owner.post, f"/api/viewers/{viewer_id}/revoke", {"reason": "left the class"}
@@ -149,13 +165,29 @@ async def _watch_until_revoked(
             assert revoked.status == 200, revoked.body
             at = time.time()
             ended = await viewer.ended(timeout=5)
-            assert ended - at < 1.5, ended - at  # the HTTP reply, the push, the hang-up
+            assert ended - at < 1.5, ended - at
         finally:
             await viewer.close()
-        refused = RelayViewer(http, relay, "kg-a", ticket["ticket"], url=ticket["whep_url"])
+        refused = RelayViewer(http, relay, "kg-a", again.body["ticket"], url=ticket["whep_url"])
         with pytest.raises(AssertionError, match=r"403.*revoked"):
             await refused.open()
         await refused.close()
+
+
+async def _first_ticket(api: RunningApi, parent: Client, base: str) -> dict:
+    """The parent's first ticket, once the device publishes kg-a (within a tick)."""
+    deadline = time.monotonic() + 10
+    while True:
+        reply = await asyncio.to_thread(parent.post, "/api/cameras/kg-a/relay-ticket")
+        if reply.status == 201 or time.monotonic() > deadline:
+            break
+        assert (reply.status, reply.error) == (409, "not_on_relay"), reply.body
+        await asyncio.sleep(0.2)
+    assert reply.status == 201, reply.body
+    ticket = reply.body
+    assert ticket["whep_url"] == f"{base}/whep/endpoint/kg-a"
+    assert ticket["expires_at"] <= api.clock.wall() + 600  # relay.ticket_max_ttl_s
+    return ticket
 
 
 def _ink(image: np.ndarray) -> float:

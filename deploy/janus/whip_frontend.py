@@ -743,6 +743,7 @@ class WhipFrontend:
                 isinstance(e, list) and len(e) == 2 and isinstance(e[0], str) for e in entries
             ):
                 raise HttpError(400, "revoked must be a list of [jti, exp]")
+            revoked = {jti: float(exp) for jti, exp in entries}
             not_before = float(claims["not_before"])
         except (HttpError, TypeError, ValueError) as err:
             status, reason = (err.status, err.reason) if isinstance(err, HttpError) else (400, "")
@@ -750,7 +751,7 @@ class WhipFrontend:
         state = self.revocations.setdefault(kid, DeviceRevocations())
         now = time.time()
         state.revoked = {j: e for j, e in state.revoked.items() if e > now}
-        state.revoked.update((str(jti), float(exp)) for jti, exp in entries if float(exp) > now)
+        state.revoked.update((jti, exp) for jti, exp in revoked.items() if exp > now)
         state.not_before = max(state.not_before, not_before)
         ended = await self._end_tickets(
             lambda t: t.kid == kid and state.refusal(t) is not None, "its ticket was revoked"

@@ -18,12 +18,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
+import jwt
 import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from yarl import URL
 
-from camera_app.live.tickets import RelayTickets, load_ticket_key
+from camera_app.live.tickets import ALGORITHM, RelayTickets, key_id, load_ticket_key
 from camera_app.logins import Principal
 from firmware.db import open_database
 from privacy.audit import AuditLog
@@ -137,6 +138,22 @@ async def refusal(http: aiohttp.ClientSession, url: str, ticket: str | None) -> 
     headers = {"Authorization": f"Bearer {ticket}"} if ticket is not None else {}
     async with http.post(url, headers=headers) as reply:
         return reply.status, await reply.text()
+
+
+def malformed_revocations(relay: LocalRelay, **claims: object) -> str:
+    """A revocation list signed with the device's key whose content is malformed."""
+    now = math.floor(time.time())
+    body = {
+        "iss": "test-device",
+        "aud": relay.whip_base,
+        "iat": now,
+        "exp": now + 60,
+        "use": "revocations",
+        "not_before": 0,
+        **claims,
+    }
+    kid = key_id(relay.device_key.public_key())
+    return jwt.encode(body, relay.device_key, algorithm=ALGORITHM, headers={"kid": kid})
 
 
 # -- at subscribe ------------------------------------------------------------------------------
@@ -347,6 +364,8 @@ async def _unsigned_revocations(relay: LocalRelay, device: Device, tmp_path: Pat
                 (relay.token, 401),  # the publisher's token is not a device's signature
                 (stranger.tickets.revocations_token(), 401),
                 (device.issue("kg-a", "login-t"), 401),  # a ticket is not a revocation list
+                (malformed_revocations(relay, revoked=[["a-jti", "soon"]]), 400),
+                (malformed_revocations(relay, revoked="everything"), 400),
                 (device.tickets.revocations_token(), 200),
             ):
                 headers = {"Authorization": f"Bearer {token}"} if token else {}

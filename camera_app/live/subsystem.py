@@ -185,19 +185,31 @@ class LiveSubsystem:
         tz, wall = self.controller.tz, self.clock.wall
         return Watermark(watermark_label(principal), lambda: local_time(wall(), tz))
 
-    def relay_ticket(self, camera: CameraInfo, principal: Principal, access: Access) -> RelayTicket:
-        """A relay ticket for a caller already allowed to watch ``camera`` (``access``), if the
-        camera is on the relay now; audited. Raises :class:`TicketRefused`: ``not_on_relay``, or
-        ``watch_on_device`` for a viewer whose frames must carry their own watermark on a camera
-        whose relay stream carries none (a home camera's watermarked family member)."""
+    def relay_refusal(
+        self, camera: CameraInfo, principal: Principal, access: Access
+    ) -> TicketRefused | None:
+        """Why a caller allowed to watch ``camera`` (``access``) gets no relay ticket, if they do
+        not: ``not_on_relay`` (watch on the device), ``login_required``, or ``watch_on_device``
+        for a viewer whose frames must carry their own watermark on a camera whose relay stream
+        carries none (a home camera's watermarked family member)."""
         if self.tickets is None or not self.relay.publishing(camera.id):
-            raise TicketRefused("not_on_relay", "the camera is not on the relay now")
+            return TicketRefused("not_on_relay", "the camera is not on the relay now")
         if principal.session_id is None:
-            raise TicketRefused("login_required", "a relay ticket needs a login session")
+            return TicketRefused("login_required", "a relay ticket needs a login session")
         if access.watermark and camera.profile not in RELAY_CLASS_MARK_PROFILES:
-            raise TicketRefused(
+            return TicketRefused(
                 "watch_on_device", "your stream carries your watermark: watch on the device"
             )
+        return None
+
+    def relay_ticket(self, camera: CameraInfo, principal: Principal, access: Access) -> RelayTicket:
+        """A relay ticket for a caller already allowed to watch ``camera`` (``access``), if the
+        camera is on the relay now; audited. Raises :class:`TicketRefused` (:meth:`relay_refusal`).
+        """
+        refusal = self.relay_refusal(camera, principal, access)
+        if refusal is not None:
+            raise refusal
+        assert self.tickets is not None
         mark = watermark_label(principal) if access.watermark else None
         return self.tickets.issue(principal, camera, access, mark=mark)
 

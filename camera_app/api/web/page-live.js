@@ -93,11 +93,11 @@ export async function render(root, ctx) {
     empty.hidden = rows.length > 0;
   }
 
-  /** May this account watch the camera now? */
+  /** May this account watch the camera now, and on the relay? */
   async function access(camera) {
     try {
-      await getJson(`/api/cameras/${encodeURIComponent(camera.id)}/live`);
-      return { allowed: true, reason: null, code: null };
+      const live = await getJson(`/api/cameras/${encodeURIComponent(camera.id)}/live`);
+      return { allowed: true, reason: null, code: null, relay: live.relay };
     } catch (error) {
       if (error instanceof ApiError && error.status !== 401) {
         return { allowed: false, reason: error.reason, code: error.code };
@@ -154,9 +154,11 @@ export async function render(root, ctx) {
     view = live;
     const path = `/api/cameras/${encodeURIComponent(camera.id)}`;
     try {
-      // viewers watch on the relay when the camera is published there; the owner keeps the
-      // device's own seats (reserved for them), and a camera not on a relay is watched here
-      const relayed = ctx.me?.role !== "owner" && (await live.startOnRelay(`${path}/relay-ticket`));
+      // viewers watch on the relay when the device says so (the camera is published there and
+      // the relay's stream suits them); the owner keeps the device's own seats (reserved for
+      // them), and everyone else watches here
+      const onRelay = ctx.me?.role !== "owner" && (await access(camera)).relay;
+      const relayed = onRelay && (await live.startOnRelay(`${path}/relay-ticket`));
       if (!relayed) await live.start(`${path}/whep`);
       relayNote.hidden = !relayed;
     } catch (error) {

@@ -229,7 +229,7 @@ def main() -> None:
     parser.add_argument(
         "--relay-token-file",
         type=Path,
-        help="subscribe at a relay front-end (it offers) with this bearer token, not WHEP",
+        help="subscribe at a relay front-end (it offers) with the ticket in this file, not WHEP",
     )
     parser.add_argument("--viewers", type=int, default=1)
     parser.add_argument("--settle", type=float, default=1.0)

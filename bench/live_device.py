@@ -192,7 +192,7 @@ class LiveDevice:
 
     ``url`` is where viewers subscribe and ``signal`` how: ``whep`` (the viewer offers, this
     device answers, for the ``privacy`` and ``bare`` paths) or ``relay`` (the relay's front-end
-    offers and the viewer answers with a PATCH, bearer token in ``token_file``).
+    offers and the viewer answers with a PATCH, a ticket in ``token_file``).
     """
 
     def __init__(
@@ -206,6 +206,7 @@ class LiveDevice:
         stage: PrivacyStage | None = None,
         watermark: bool = False,
         relay: LocalRelay | None = None,
+        class_mark: str | None = None,
     ) -> None:
         if path not in PATHS:
             raise ValueError(f"unknown path {path!r}")
@@ -215,6 +216,9 @@ class LiveDevice:
             raise ValueError("the relay path, and only it, needs a relay")
         if watermark and path != "privacy":
             raise ValueError("only the privacy path has a watermark")
+        if class_mark is not None and path != "relay":
+            raise ValueError("only the relay path has a class mark")
+        self.class_mark = class_mark
         self.path = path
         self.watermark = watermark
         self.source = StampedSource(width, height, fps)
@@ -224,7 +228,7 @@ class LiveDevice:
         self.refused: list[str] = []
         self.url = ""
         self.signal = "relay" if relay is not None else "whep"
-        self.token_file = relay.viewer_token_file if relay is not None else None
+        self.token_file = relay.ticket_file() if relay is not None else None
         self._relay = relay
         self._max_viewers = max_viewers
         self._loop = asyncio.get_running_loop()
@@ -266,9 +270,14 @@ class LiveDevice:
         self.url = f"http://{host}:{port}/whep"
 
     async def _publish(self, relay: LocalRelay) -> None:
-        """Publish the camera's shared encode to the relay once, as a device does for many."""
+        """Publish the camera's shared encode to the relay once, as a device does for many (with
+        ``class_mark``: a kindergarten's encode of its own, the class's mark burned in)."""
         assert self._sessions is not None
-        track = self._sessions.shared_track(CAMERA_ID)
+        track = (
+            self._sessions.shared_track(CAMERA_ID)
+            if self.class_mark is None
+            else self._sessions.marked_track(CAMERA_ID, Watermark(self.class_mark, datetime.now))
+        )
         self._publisher = WhipPublisher(track, relay.endpoint(), relay.token)
         await self._publisher.start()
         deadline = time.monotonic() + _PUBLISH_TIMEOUT_S

@@ -175,6 +175,24 @@ def _cmd_unlock_logins(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _cmd_relay_key(args: argparse.Namespace) -> int:
+    """Print the public key of this device's relay tickets (made on first use), for the relay's
+    ``--ticket-key-file``; the private key stays in the data directory (0600)."""
+    from camera_app.live.subsystem import device_id
+    from camera_app.live.tickets import KEY_FILE, key_id, load_ticket_key, public_key_pem
+    from firmware.paths import StoragePaths
+
+    config = _load(args.config)
+    key = load_ticket_key(StoragePaths(config.storage.data_dir).secrets / KEY_FILE)
+    kid = key_id(key.public_key())
+    sys.stderr.write(
+        f"relay ticket key {kid} of device {device_id(config, kid)}: install the key below on "
+        "the relay as a file given to whip_frontend.py --ticket-key-file\n"
+    )
+    sys.stdout.write(public_key_pem(key))
+    return ExitCode.OK
+
+
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
     from privacy.audit import verify
 
@@ -466,6 +484,14 @@ def build_parser() -> argparse.ArgumentParser:
     unlock.add_argument("username", nargs="?", help="the account (default: every lock)")
     unlock.add_argument("--config")
     unlock.set_defaults(func=_cmd_unlock_logins)
+
+    relay_key = sub.add_parser(
+        "relay-key",
+        help="print the public key of this device's relay tickets (made on first use), to "
+        "install on the relay",
+    )
+    relay_key.add_argument("--config")
+    relay_key.set_defaults(func=_cmd_relay_key)
 
     audit = sub.add_parser("audit", help="the tamper-evident audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")

@@ -88,6 +88,8 @@ class AuditEvent(StrEnum):
     STREAM_STOPPED = "stream_stopped"
     RELAY_STARTED = "relay_started"
     RELAY_STOPPED = "relay_stopped"
+    RELAY_TICKET_ISSUED = "relay_ticket_issued"
+    RELAY_TICKET_REVOKED = "relay_ticket_revoked"
     CONFIG_CHANGED = "config_changed"
     UPDATE_ANNOUNCED = "update_announced"
     UPDATE_INSTALLED = "update_installed"

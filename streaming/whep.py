@@ -106,6 +106,11 @@ class ViewerSessions:
         """A track of the camera's shared encode, e.g. for publishing to a relay."""
         return SharedPacketTrack(self.encoder(camera_id))
 
+    def marked_track(self, camera_id: str, overlay: Overlay) -> RedactedVideoTrack:
+        """A track of the camera with ``overlay`` drawn on it, encoded on its own (e.g. the
+        per-class mark of a kindergarten stream published to a relay)."""
+        return RedactedVideoTrack(self._hub, camera_id, overlay)
+
     async def open(
         self,
         camera_id: str,

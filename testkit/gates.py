@@ -56,10 +56,19 @@ KG_CAMERAS = [
 ]
 
 
-def kindergarten(start_api: ApiFactory, permitted: bool = True) -> tuple[RunningApi, Client]:
-    """A server with the kindergarten profile and its two rooms, and its logged-in owner."""
+def kindergarten(
+    start_api: ApiFactory, permitted: bool = True, **streaming: object
+) -> tuple[RunningApi, Client]:
+    """A server with the kindergarten profile and its two rooms, and its logged-in owner;
+    ``streaming`` adds to its ``streaming`` config."""
     api = start_api(
-        {"streaming": {"profile": "kindergarten", "live_childcare_viewing_permitted": permitted}},
+        {
+            "streaming": {
+                "profile": "kindergarten",
+                "live_childcare_viewing_permitted": permitted,
+                **streaming,
+            }
+        },
         cameras=KG_CAMERAS,
     )
     return api, api.owner()

@@ -2,14 +2,19 @@
 (Debian's package) with its VideoRoom behind ``deploy/janus/whip_frontend.py``.
 
 It is started the way ``deploy/janus/README.md`` installs it: temporary copies of
-``deploy/janus``'s configs with a free port and fresh random secrets (the Janus API secret, the
-room secret and pin), the camera's token and a viewer token in files, and the front-end run as
-the README's command. The device publishes to :meth:`LocalRelay.endpoint` over WHIP; viewers
-subscribe through Janus's VideoRoom API or at :meth:`LocalRelay.viewer_endpoint`.
+``deploy/janus``'s configs with a free port, fresh random secrets (the Janus API secret, the
+room secret and pin) and one room per camera, the camera's token in a file, a device's public
+ticket key, and the front-end run as the README's command. The device publishes to
+:meth:`LocalRelay.endpoint` over WHIP; viewers subscribe through Janus's VideoRoom API or at
+:meth:`LocalRelay.viewer_endpoint` with a ticket (:meth:`LocalRelay.ticket` signs one with the
+test device's key, as ``camera_app.live.tickets`` does on a device).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import math
 import re
 import secrets
 import shutil
@@ -22,11 +27,21 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
+import jwt
+import numpy as np
+from aiortc import RTCSessionDescription
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from yarl import URL
+
+from camera_app.live.tickets import ALGORITHM, key_id, load_ticket_key, public_key_pem
 from testkit.net import free_port
 from testkit.paths import REPO
+from testkit.webrtc import Receiver
 
 DEPLOY = REPO / "deploy" / "janus"
 ROOM = "camera"  # the room deploy/janus/janus.plugin.videoroom.jcfg defines
+ROOMS = (ROOM, "cam1", "kg-a", "kg-b", "counter")  # made from it, as the README says to
 START_TIMEOUT_S = 20.0
 
 
@@ -81,15 +96,41 @@ class LocalRelay:
     janus_secret: str
     room_pin: str
     token: str
-    viewer_token: str
     files: dict[str, Path]
+    device_key: Ed25519PrivateKey  # the test device's ticket key, installed in the front-end
     whip_base: str = ""
     logs: dict[str, Path] = field(default_factory=dict)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    ticket_keys: list[Path] = field(default_factory=list)  # public keys the front-ends trust
 
-    @property
-    def viewer_token_file(self) -> Path:
-        return self.files["viewer-token"]
+    def ticket(
+        self,
+        room: str = ROOM,
+        *,
+        ttl: float = 600,
+        sub: str | None = None,
+        key: Ed25519PrivateKey | None = None,
+        audience: str | None = None,
+        **claims: object,
+    ) -> str:
+        """A viewer's ticket for ``room``, signed like a device's (``key``: the test device's);
+        ``claims`` add to or replace the usual ones (``jti``, ``iat``, ``exp``, ...)."""
+        signer = key or self.device_key
+        now = time.time()
+        body: dict[str, object] = {
+            "iss": "test-device",
+            "aud": audience or self.whip_base,
+            "cam": room,
+            "sub": sub or secrets.token_hex(8),
+            "role": "parent",
+            "iat": math.floor(now),
+            "exp": math.floor(now + ttl),
+            "jti": secrets.token_urlsafe(16),
+            "use": "ticket",
+            **claims,
+        }
+        kid = key_id(signer.public_key())
+        return jwt.encode(body, signer, algorithm=ALGORITHM, headers={"kid": kid})
 
     @property
     def pids(self) -> list[int]:
@@ -101,10 +142,19 @@ class LocalRelay:
     def viewer_endpoint(self, room: str = ROOM) -> str:
         return f"{self.whip_base}/whep/endpoint/{room}"
 
+    def ticket_file(self, room: str = ROOM, ttl: float = 3600) -> Path:
+        """A file holding a fresh ticket for ``room`` (for viewers run as other processes)."""
+        path = self.root / f"ticket-{secrets.token_hex(4)}"
+        path.write_text(self.ticket(room, ttl=ttl) + "\n")
+        return path
+
     def start_frontend(self, name: str, *extra: str, cafile: Path | None = None) -> str:
-        """Run ``whip_frontend.py`` as the README does; returns its base URL once it answers
-        (https, verified against ``cafile``, when given)."""
+        """Run ``whip_frontend.py`` as the README does, trusting :attr:`ticket_keys` with its own
+        origin as the tickets' audience; returns its base URL once it answers (https, verified
+        against ``cafile``, when given)."""
         port = free_port()
+        base = f"{'https' if cafile else 'http'}://127.0.0.1:{port}"
+        keys = [arg for path in self.ticket_keys for arg in ("--ticket-key-file", str(path))]
         log = self.logs[name] = self.root / f"{name}.log"
         with log.open("wb") as output:
             process = subprocess.Popen(
@@ -116,6 +166,8 @@ class LocalRelay:
                     "--token-file", str(self.files["token"]),
                     "--janus-secret-file", str(self.files["janus-secret"]),
                     "--room-pin-file", str(self.files["room-pin"]),
+                    "--audience", base,
+                    *keys,
                     *extra,
                 ],
                 stdout=output,
@@ -124,7 +176,6 @@ class LocalRelay:
             )  # fmt: skip
         self.processes.append(process)
         context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
-        base = f"{'https' if cafile else 'http'}://127.0.0.1:{port}"
         # the resource routes answer GET with 405 once the server is up
         wait_http(f"{base}/whip/resource/x", {405}, process, name, context)
         return base
@@ -154,9 +205,19 @@ class LocalRelay:
         self.stop()
 
 
-def start_relay(root: Path, *frontend_args: str) -> LocalRelay:
-    """Janus with the deploy configs, then the front-end (with a viewer token and
-    ``frontend_args``); both on loopback, logs in ``root``. Raises :class:`RelayUnavailable`."""
+def install_ticket_key(data_dir: Path, root: Path) -> Path:
+    """A device's ticket key made in its data directory as ``camera-app relay-key`` does; returns
+    the public key's file in ``root``, for a front-end's ``--ticket-key-file``."""
+    key = load_ticket_key(data_dir / "secrets" / "relay-ticket-key.pem")
+    public = root / f"device-{key_id(key.public_key())}.pem"
+    public.write_text(public_key_pem(key))
+    return public
+
+
+def start_relay(root: Path, *frontend_args: str, ticket_keys: tuple[Path, ...] = ()) -> LocalRelay:
+    """Janus with the deploy configs (rooms :data:`ROOMS`), then the front-end (trusting the
+    test device's ticket key, ``ticket_keys`` and ``frontend_args``); both on loopback, logs in
+    ``root``. Raises :class:`RelayUnavailable`."""
     janus = janus_binary()
     if janus is None:
         raise RelayUnavailable("Janus is not installed (Debian package janus)")
@@ -165,9 +226,7 @@ def start_relay(root: Path, *frontend_args: str) -> LocalRelay:
     for path in DEPLOY.glob("*.jcfg"):
         shutil.copy(path, configs / path.name)
     janus_port = free_port()
-    janus_secret, room_secret, room_pin, token, viewer_token = (
-        secrets.token_urlsafe(24) for _ in range(5)
-    )
+    janus_secret, room_secret, room_pin, token = (secrets.token_urlsafe(24) for _ in range(4))
     core = configs / "janus.jcfg"
     text = _fill(core.read_text(), "api_secret", "JANUS_API_SECRET", janus_secret)
     core.write_text(text.replace("debug_level = 4", "debug_level = 3"))
@@ -178,26 +237,33 @@ def start_relay(root: Path, *frontend_args: str) -> LocalRelay:
     transport.write_text(text)
     room = configs / "janus.plugin.videoroom.jcfg"
     text = _fill(room.read_text(), "secret", "ROOM_SECRET", room_secret)
-    room.write_text(_fill(text, "pin", "ROOM_PIN", room_pin))
+    text = _fill(text, "pin", "ROOM_PIN", room_pin)
+    section = re.search(r"^room-camera: \{.*?^\}\n", text, re.M | re.S)
+    if section is None:
+        raise RelayUnavailable("the room-camera section is not in the deploy config any more")
+    # one room per camera: copies of the camera room, as the README says to make them
+    copies = [section.group(0).replace("room-camera:", f"room-{r}:") for r in ROOMS[1:]]
+    room.write_text(text + "\n" + "\n".join(copies))
 
     values = {
         "janus-secret": janus_secret,
         "room-pin": room_pin,
         "token": token,
-        "viewer-token": viewer_token,
     }
     files = {name: root / name for name in values}
     for name, value in values.items():
         files[name].write_text(value + "\n")
+    device = root / "device"
     relay = LocalRelay(
         root,
         f"http://127.0.0.1:{janus_port}/janus",
         janus_secret,
         room_pin,
         token,
-        viewer_token,
         files,
+        load_ticket_key(device / "secrets" / "relay-ticket-key.pem"),
         logs={"janus": root / "janus.log"},
+        ticket_keys=[install_ticket_key(device, root), *ticket_keys],
     )
     try:
         with relay.logs["janus"].open("wb") as log:
@@ -210,10 +276,64 @@ def start_relay(root: Path, *frontend_args: str) -> LocalRelay:
                 )
             )
         wait_http(f"{relay.janus_url}/info", {200}, relay.processes[0], "janus")
-        relay.whip_base = relay.start_frontend(
-            "whip_frontend", "--viewer-token-file", str(files["viewer-token"]), *frontend_args
-        )
+        relay.whip_base = relay.start_frontend("whip_frontend", *frontend_args)
     except BaseException:
         relay.stop()
         raise
     return relay
+
+
+class RelayViewer(Receiver):
+    """A viewer that comes in through the front-end's viewer endpoint with a ticket (the relay
+    offers, the viewer answers with a PATCH), as viewers do when Janus's API stays on the relay
+    host. ``ticket``: one the test device signs for ``room`` by default; ``url``: the viewer
+    endpoint (default: the relay's, for ``room``)."""
+
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        relay: LocalRelay,
+        room: str = ROOM,
+        ticket: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.resource: str | None = None
+        self._http = http
+        self._url = url or relay.viewer_endpoint(room)
+        self.ticket = ticket or relay.ticket(room)
+        self.auth = {"Authorization": f"Bearer {self.ticket}"}
+        self.last_frame_at = 0.0  # time.time() of the latest decoded frame
+
+    async def open(self) -> None:
+        """Subscribe; AssertionError (with the relay's words) when it is refused."""
+        async with self._http.post(self._url, headers=self.auth) as reply:
+            assert reply.status == 201, (reply.status, await reply.text())
+            assert reply.content_type == "application/sdp"
+            self.resource = str(URL(self._url).origin()) + reply.headers["Location"]
+            offer = await reply.text()
+        assert "m=audio" not in offer
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        headers = {**self.auth, "Content-Type": "application/sdp"}
+        answer = self.pc.localDescription.sdp
+        async with self._http.patch(self.resource, data=answer, headers=headers) as reply:
+            assert reply.status == 204, await reply.text()
+
+    async def frame(self, timeout: float = 15) -> np.ndarray:
+        image = await super().frame(timeout)
+        self.last_frame_at = time.time()
+        return image
+
+    async def ended(self, timeout: float = 10) -> float:
+        """Wait until the relay hung up this viewer (its connection closed or its track ended);
+        returns when that was seen (time.time())."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pc.connectionState in ("closed", "failed"):
+                return time.time()
+            with contextlib.suppress(TimeoutError):
+                if await asyncio.wait_for(self.frames.get(), 0.02) is None:
+                    return time.time()
+                self.last_frame_at = time.time()
+        raise AssertionError(f"the relay did not end the viewer ({self.pc.connectionState})")

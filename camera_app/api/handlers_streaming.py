@@ -180,13 +180,15 @@ async def set_autostart(call: Call) -> web.Response:
     roles=VIEWERS,
     tag="cameras",
     responses={
-        200: "Allowed, with watermark/audio rules",
+        200: "Allowed, with watermark/audio rules, and whether to watch on the relay "
+        "(relay: true: get a relay ticket)",
         403: "Refused, with the reason",
         409: "Not streaming now",
     },
 )
 async def live_access(call: Call) -> web.Response:
     access = call.ctx.watchable(call.principal, call.camera, call.lang)
+    relay = call.ctx.live.relay_refusal(call.camera, call.principal, access) is None
     return web.json_response(
         {
             "camera_id": call.camera.id,
@@ -194,5 +196,6 @@ async def live_access(call: Call) -> web.Response:
             "watermark": access.watermark,
             "audio": access.audio,
             "seconds_left": access.seconds_left,
+            "relay": relay,
         }
     )

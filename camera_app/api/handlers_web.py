@@ -33,23 +33,31 @@ log = logging.getLogger(__name__)
 routes = RouteTable()
 
 PAGE = "index.html"
-PAGE_CSP = "; ".join(
-    (
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "connect-src 'self'",
-        "img-src 'self' blob:",  # blob: the mask preview the app fetched itself
-        "media-src 'self'",
-        "manifest-src 'self'",
-        "worker-src 'self'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-        "require-trusted-types-for 'script'",
-        "trusted-types app-sw",
+
+
+def page_csp(relay: str | None = None) -> str:
+    """The page's policy; ``relay``: the origin of the relay viewers watch on (the page sends
+    their ticket there and gets the relay's SDP offer), the one other origin it may connect to."""
+    return "; ".join(
+        (
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"connect-src 'self' {relay}" if relay else "connect-src 'self'",
+            "img-src 'self' blob:",  # blob: the mask preview the app fetched itself
+            "media-src 'self'",
+            "manifest-src 'self'",
+            "worker-src 'self'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+            "require-trusted-types-for 'script'",
+            "trusted-types app-sw",
+        )
     )
-)
+
+
+PAGE_CSP = page_csp()
 _TYPES = {
     ".html": "text/html",
     ".js": "text/javascript",
@@ -88,12 +96,14 @@ def load_assets() -> dict[str, Asset]:
 ASSETS = load_assets()
 
 
-def _send(request: web.Request, asset: Asset) -> web.Response:
+def _send(call: Call, asset: Asset) -> web.Response:
+    request = call.request
+    relay = call.ctx.config.streaming.relay
     # no-cache, not no-store: the browser revalidates (a cheap 304) so an update shows at once
     headers = {
         "Cache-Control": "no-cache",
         "ETag": asset.etag,
-        "Content-Security-Policy": PAGE_CSP,
+        "Content-Security-Policy": page_csp(relay.audience if relay.whip_url else None),
     }
     if asset.etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
@@ -115,7 +125,7 @@ async def viewer_page(call: Call) -> web.Response:
     asset = ASSETS.get(PAGE)
     if asset is None:
         raise ApiError(404, "not_found", "the viewer page is not installed")
-    return _send(call.request, asset)
+    return _send(call, asset)
 
 
 @routes.add(
@@ -132,7 +142,7 @@ async def viewer_asset(call: Call) -> web.Response:
     asset = ASSETS.get(name) if name != PAGE else None
     if asset is None:
         raise ApiError(404, "not_found", f"no file {name[:64]!r} in the viewer page")
-    return _send(call.request, asset)
+    return _send(call, asset)
 
 
 @routes.add(
@@ -144,7 +154,7 @@ async def viewer_asset(call: Call) -> web.Response:
     content="text/javascript",
 )
 async def service_worker(call: Call) -> web.Response:
-    return _send(call.request, ASSETS[SERVICE_WORKER])
+    return _send(call, ASSETS[SERVICE_WORKER])
 
 
 @routes.add(
@@ -156,7 +166,7 @@ async def service_worker(call: Call) -> web.Response:
     content="application/manifest+json",
 )
 async def manifest(call: Call) -> web.Response:
-    return _send(call.request, ASSETS[MANIFEST])
+    return _send(call, ASSETS[MANIFEST])
 
 
 @routes.add(

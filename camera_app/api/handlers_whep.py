@@ -3,6 +3,9 @@
 The offer is authorised like every other request (session, grant, gates: the same answer as
 ``GET /api/cameras/{id}/live``) and re-checked once a second while the session lasts; the
 session ends with the login that opened it, and only that login (or the owner) may DELETE it.
+
+A camera published to a relay is watched there instead: ``relay-ticket`` gives the caller a
+ticket for the relay (same decision as the offer here), see ``camera_app.live.tickets``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from aiohttp import web
 
 from camera_app.api.errors import ApiError
 from camera_app.api.routes import VIEWERS, Call, RouteTable
+from camera_app.live.tickets import TicketRefused
 from privacy.gates.roles import Role
 from streaming.whep import MAX_SDP_BYTES, SessionRefused
 
@@ -77,3 +81,26 @@ async def whep_delete(call: Call) -> web.Response:
     else:  # the owner ends someone else's session: audited as such
         await ctx.live.end_session(session.id, actor=principal.username)
     return web.json_response({"ended": True})
+
+
+@routes.add(
+    "POST",
+    "/api/cameras/{camera_id}/relay-ticket",
+    summary="A ticket to watch this camera on the relay: short-lived, for this login and this "
+    "camera only, ending with the viewing window; with the relay's viewer URL",
+    roles=VIEWERS,
+    tag="live",
+    responses={
+        201: "The ticket (present it as Authorization: Bearer at whep_url), its expiry",
+        403: "May not watch now (the reason as for the live view)",
+        409: "not_live; not_on_relay (watch on the device); watch_on_device (this viewer's "
+        "watermark is drawn by the device only)",
+    },
+)
+async def relay_ticket(call: Call) -> web.Response:
+    access = call.ctx.watchable(call.principal, call.camera, call.lang)
+    try:
+        ticket = call.ctx.live.relay_ticket(call.camera, call.principal, access)
+    except TicketRefused as err:
+        raise ApiError(409, err.code, err.reason) from None
+    return web.json_response(ticket.to_json(), status=201)

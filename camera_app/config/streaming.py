@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from firmware.configbase import StrictModel
-from privacy.gates.roles import RELAY_PROFILES, Profile
+from privacy.gates.roles import Profile
 from streaming.limits import ViewerLimits
 from streaming.relayconfig import RelayConfig
 
@@ -80,20 +80,10 @@ class StreamingConfig(StrictModel):
     )
     relay: RelayConfig = Field(
         default_factory=RelayConfig,
-        description="Optional relay (WHIP) for many viewers; merchant profile only (its "
-        "viewers have no rules of their own, which a relay could not enforce).",
+        description="Optional relay (WHIP) for many viewers, any profile: each viewer "
+        "subscribes there with a short-lived ticket the device signs for one camera, which the "
+        "relay checks and the device can revoke (docs/relay.md).",
     )
-
-    @model_validator(mode="after")
-    def _relay_fits_profile(self) -> StreamingConfig:
-        if self.relay.whip_url is not None and self.profile not in RELAY_PROFILES:
-            raise ValueError(
-                f"relay.whip_url cannot be used with the {self.profile} profile: its viewers "
-                "have per-viewer rules (watermark, end date, schedule, revocation) that only "
-                "the device enforces, and a relay's viewers would bypass them; a relay is for "
-                "the merchant profile's public audience"
-            )
-        return self
 
     @model_validator(mode="before")
     @classmethod

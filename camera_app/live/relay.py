@@ -9,10 +9,12 @@ controller's stop listener closes the publication at once, not at the next tick.
 Starting and stopping a publication are audited (``relay_started``/``relay_stopped``, with the
 relay's host): the stream then leaves the device.
 
-Only cameras whose profile has no per-viewer rules are published (``RELAY_PROFILES``): the
-config refuses a relay for the other profiles, and this checks each camera again (fail closed),
-so a camera whose viewers have their own watermark, end date or revocation never leaves the
-device through a relay that could not enforce them.
+Every profile may be published: the relay's viewers subscribe with a ticket the device signs
+for one viewer and one camera, which ends with their viewing window and which the device revokes
+when their access ends (``camera_app.live.tickets``). A camera of a profile whose viewers' frames
+must be traceable (``RELAY_CLASS_MARK_PROFILES``: kindergarten) is published with a per-class
+mark burned in (room and time, ``class_mark``), on its own encode, because the device cannot
+draw each relay viewer's mark; the relay host may add per-viewer marks from the ticket.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+
+from aiortc import MediaStreamTrack
 
 from privacy.audit import AuditEvent, AuditLog
-from privacy.gates.roles import RELAY_PROFILES, Profile
-from streaming.encoder import SharedPacketTrack
 from streaming.relayconfig import RelayConfig
+from streaming.track import Overlay
 from streaming.whep import ViewerSessions
 from streaming.whip import WhipError, WhipPublisher, check_whip_url
 
@@ -45,16 +48,15 @@ class RelayPublishing:
         is_live: Callable[[str], bool],
         audit: AuditLog,
         monotonic: Callable[[], float],
-        profiles: Mapping[str, Profile],
+        class_mark: Callable[[str], Overlay | None],
     ) -> None:
         self._config = config
         self._sessions = sessions
         self._is_live = is_live
-        self._profiles = dict(profiles)  # by camera id
-        self._refused: set[str] = set()  # cameras whose refusal was logged
+        self._class_mark = class_mark  # by camera id: the mark its relay stream carries, if any
         self._audit = audit
         self._monotonic = monotonic
-        self._publishers: dict[str, tuple[WhipPublisher, SharedPacketTrack]] = {}
+        self._publishers: dict[str, tuple[WhipPublisher, MediaStreamTrack]] = {}
         self._retry_at: dict[str, float] = {}
         self._delay: dict[str, float] = {}
         self._lock = asyncio.Lock()
@@ -82,23 +84,8 @@ class RelayPublishing:
                     publisher is None
                     and live
                     and self._monotonic() >= self._retry_at.get(camera_id, 0.0)
-                    and self._may_publish(camera_id)
                 ):
                     await self._open(camera_id)
-
-    def _may_publish(self, camera_id: str) -> bool:
-        profile = self._profiles.get(camera_id)
-        if profile in RELAY_PROFILES:
-            return True
-        if camera_id not in self._refused:
-            self._refused.add(camera_id)
-            log.warning(
-                "camera %s is not published to the relay: its %s profile has per-viewer rules "
-                "that only the device enforces",
-                camera_id,
-                profile or "unknown",
-            )
-        return False
 
     async def stop(self, camera_id: str, reason: str) -> None:
         async with self._lock:
@@ -114,7 +101,12 @@ class RelayPublishing:
 
     async def _open(self, camera_id: str) -> None:
         url = self._config.endpoint(camera_id)
-        track = self._sessions.shared_track(camera_id)
+        mark = self._class_mark(camera_id)
+        track: MediaStreamTrack = (
+            self._sessions.shared_track(camera_id)
+            if mark is None
+            else self._sessions.marked_track(camera_id, mark)
+        )
         try:
             publisher = WhipPublisher(track, url, self._token(), ssl_context=self._ssl_context())
             await publisher.start()
@@ -130,7 +122,7 @@ class RelayPublishing:
             AuditEvent.RELAY_STARTED,
             actor=ACTOR,
             camera_id=camera_id,
-            details={"relay": check_whip_url(url).host},
+            details={"relay": check_whip_url(url).host, "class_mark": mark is not None},
         )
 
     async def _close(self, camera_id: str, reason: str) -> None:

@@ -25,17 +25,28 @@ from camera_app.live.autostart import AutoStart, AutoStartSettings
 from camera_app.live.controller import StreamController
 from camera_app.live.feed import LivePrivacyFeed
 from camera_app.live.relay import RelayPublishing
+from camera_app.live.tickets import (
+    KEY_FILE,
+    RelayHolder,
+    RelayTicket,
+    RelayTickets,
+    TicketRefused,
+    key_id,
+    load_ticket_key,
+)
 from camera_app.logins import LoginSessions, Principal
 from firmware.clock import Clock
 from firmware.indicator import StreamingIndicator
+from firmware.paths import StoragePaths
 from privacy.audit import AuditEvent, AuditLog
-from privacy.gates.roles import Role
+from privacy.gates.roles import RELAY_CLASS_MARK_PROFILES, Role
 from privacy.gates.schedule import local_time
 from privacy.gates.store import NoticeReminder
 from privacy.gates.viewers import Access, CameraInfo
 from privacy.registration import RegistrationStore
 from privacy.stage import PrivacyStage
 from streaming.hub import FrameHub
+from streaming.track import Overlay
 from streaming.watermark import Watermark
 from streaming.whep import SessionRefused, ViewerSession, ViewerSessions
 
@@ -83,6 +94,7 @@ class LiveSubsystem:
     viewer_sessions: ViewerSessions
     relay: RelayPublishing
     autostart: AutoStart
+    tickets: RelayTickets | None = None  # with a relay: its viewers' tickets
     _ending: set[asyncio.Future[Any]] = field(default_factory=set)  # kept until done
     _viewings: dict[str, LiveViewing] = field(default_factory=dict)  # by session id
     _ended_by: dict[str, str] = field(default_factory=dict)  # session id -> who ended it
@@ -173,13 +185,61 @@ class LiveSubsystem:
         tz, wall = self.controller.tz, self.clock.wall
         return Watermark(watermark_label(principal), lambda: local_time(wall(), tz))
 
+    def relay_refusal(
+        self, camera: CameraInfo, principal: Principal, access: Access
+    ) -> TicketRefused | None:
+        """Why a caller allowed to watch ``camera`` (``access``) gets no relay ticket, if they do
+        not: ``not_on_relay`` (watch on the device), ``login_required``, or ``watch_on_device``
+        for a viewer whose frames must carry their own watermark on a camera whose relay stream
+        carries none (a home camera's watermarked family member)."""
+        if self.tickets is None or not self.relay.publishing(camera.id):
+            return TicketRefused("not_on_relay", "the camera is not on the relay now")
+        if principal.session_id is None:
+            return TicketRefused("login_required", "a relay ticket needs a login session")
+        if access.watermark and camera.profile not in RELAY_CLASS_MARK_PROFILES:
+            return TicketRefused(
+                "watch_on_device", "your stream carries your watermark: watch on the device"
+            )
+        return None
+
+    def relay_ticket(self, camera: CameraInfo, principal: Principal, access: Access) -> RelayTicket:
+        """A relay ticket for a caller already allowed to watch ``camera`` (``access``), if the
+        camera is on the relay now; audited. Raises :class:`TicketRefused` (:meth:`relay_refusal`).
+        """
+        refusal = self.relay_refusal(camera, principal, access)
+        if refusal is not None:
+            raise refusal
+        assert self.tickets is not None
+        mark = watermark_label(principal) if access.watermark else None
+        return self.tickets.issue(principal, camera, access, mark=mark)
+
     def viewings(self) -> list[LiveViewing]:
-        """Every open viewer session, oldest first."""
-        return sorted(self._viewings.values(), key=lambda v: v.started_at)
+        """Every open viewer session, and every viewer holding a live relay ticket (``remote``:
+        ``relay``), oldest first."""
+        viewings = list(self._viewings.values())
+        if self.tickets is not None:
+            viewings += [self._relay_viewing(h) for h in self.tickets.holders()]
+        return sorted(viewings, key=lambda v: v.started_at)
+
+    def _relay_viewing(self, holder: RelayHolder) -> LiveViewing:
+        link = self.rules.link(holder.principal)
+        return LiveViewing(
+            holder.id,
+            holder.camera_id,
+            holder.principal.username,
+            holder.principal.role,
+            link.label if link else None,
+            holder.since,
+            "relay",
+        )
 
     async def end_session(self, session_id: str, *, actor: str) -> LiveViewing | None:
-        """End someone's viewer session at once; the audit record names ``actor`` as who ended
-        it and the viewer whose session it was. None when no such session is open."""
+        """End someone's viewer session (or viewing on the relay: their tickets are revoked and
+        the relay ends it) at once; the audit record names ``actor`` as who ended it and the
+        viewer whose session it was. None when no such session is open."""
+        if self.tickets is not None and session_id.startswith("relay-"):
+            holder = self.tickets.revoke_holder(session_id, actor=actor)
+            return self._relay_viewing(holder) if holder is not None else None
         viewing = self._viewings.get(session_id)
         if viewing is None or self.viewer_sessions.get(session_id) is None:
             return None
@@ -218,6 +278,8 @@ class LiveSubsystem:
 
         def end() -> None:
             self.viewer_sessions.end_matching(lambda seat: seat.login in ended, reason)
+            if self.tickets is not None:
+                self.tickets.revoke_for_logins(ended, reason)
 
         try:
             on_loop = asyncio.get_running_loop() is self.loop
@@ -278,6 +340,7 @@ class LiveSubsystem:
             try:
                 self.controller.reevaluate()
                 await self.end_sessions_not_allowed()
+                self._check_tickets()
                 if relay is None or relay.done():
                     relay = asyncio.create_task(self.relay.reconcile(list(self.controller.cameras)))
                     relay.add_done_callback(_report_relay_failure)
@@ -285,11 +348,22 @@ class LiveSubsystem:
                 log.exception("re-checking the streaming gates failed; stopping every stream")
                 self.controller.stop_all(ACTOR, "gate check failed")
 
+    def _check_tickets(self) -> None:
+        """Revoke the relay tickets of callers who may no longer watch, and keep the relay's
+        revocation list current (pushed again every few seconds, e.g. to a restarted relay)."""
+        if self.tickets is None:
+            return
+        self.tickets.revoke_not_allowed(self.rules, self.controller.cameras)
+        if self.tickets.push_due():
+            self.tickets.push_soon()
+
     async def close(self, reason: str) -> None:
         """Stop every stream, then end relay publications and viewer sessions."""
         self.controller.stop_all("service", reason)
         await self.relay.close_all(reason)
         await self.viewer_sessions.close_all(reason)
+        if self.tickets is not None:
+            await self.tickets.close()
 
     def _end_camera(self, camera_id: str, reason: str) -> None:
         """Stop listener (any thread): end the camera's sessions and relay publication."""
@@ -336,14 +410,32 @@ def build_live(
     )
     hub = FrameHub(loop)
     viewer_sessions = ViewerSessions(hub, config.streaming.viewers)
+    tz = controller.tz
+
+    def class_mark(camera_id: str) -> Overlay | None:
+        camera = controller.cameras.get(camera_id)
+        if camera is None or camera.profile not in RELAY_CLASS_MARK_PROFILES:
+            return None
+        return Watermark(class_mark_label(camera), lambda: local_time(clock.wall(), tz))
+
     relay = RelayPublishing(
         config.streaming.relay,
         viewer_sessions,
         controller.is_live,
         audit,
         clock.monotonic,
-        {cid: camera.profile for cid, camera in controller.cameras.items()},
+        class_mark,
     )
+    tickets = None
+    if config.streaming.relay.whip_url is not None:
+        key = load_ticket_key(StoragePaths(config.storage.data_dir).secrets / KEY_FILE)
+        tickets = RelayTickets(
+            key,
+            config.streaming.relay,
+            clock,
+            audit,
+            issuer=device_id(config, key_id(key.public_key())),
+        )
     live = LiveSubsystem(
         loop=loop,
         clock=clock,
@@ -358,6 +450,7 @@ def build_live(
         viewer_sessions=viewer_sessions,
         relay=relay,
         autostart=AutoStart(controller, AutoStartSettings(conn, clock, audit), clock),
+        tickets=tickets,
     )
     controller.add_stop_listener(live._end_camera)
     return live
@@ -368,6 +461,21 @@ def watermark_label(principal: Principal) -> str:
     the viewer in the audit log), else a digest of the user name (names may be Chinese)."""
     ident = principal.subject_id or hashlib.sha256(principal.username.encode()).hexdigest()
     return f"viewer {ident[:12]}"
+
+
+def class_mark_label(camera: CameraInfo) -> str:
+    """The per-class mark of a camera's relay stream: its room (or camera id) in ASCII; a room
+    name that is not ASCII (e.g. Chinese, which the watermark font cannot draw) by a digest."""
+    room = camera.room or camera.id
+    if not (room.isascii() and room.isprintable()):
+        room = hashlib.sha256(room.encode()).hexdigest()[:8]
+    return f"class {room}"
+
+
+def device_id(config: AppConfig, kid: str) -> str:
+    """The ``iss`` of this device's relay tickets: its MQTT device id if it has one, else one
+    made from its ticket key."""
+    return config.mqtt.device_id or f"camera-{kid}"
 
 
 def _report_relay_failure(task: asyncio.Task[None]) -> None:

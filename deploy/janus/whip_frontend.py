@@ -10,20 +10,34 @@ next to it on the relay host and translates WHIP (RFC 9725) into the Janus HTTP 
     DELETE /whip/resource/<id>     (same token) → the publisher leaves, the Janus session goes
     PATCH  /whip/resource/<id>     → 405: no trickle ICE, the offer must carry its candidates
 
-Viewers, if enabled (``--viewer-token-file``, or ``--public-viewers`` for an open audience), come
-in through the same front-end, never through the Janus API (anyone who can drive that API can
-also publish into a room). Janus 1.1 makes the offer for a subscription, so the viewer side is
-WHEP with a server offer:
+Viewers come in through the same front-end, never through the Janus API (anyone who can drive
+that API can also publish into a room), each with a **ticket** the device signed for them alone
+and for one camera (a JWT, EdDSA/Ed25519; ``camera_app/live/tickets.py`` on the device). The
+front-end is installed with the devices' public keys (``--ticket-key-file``, from
+``camera-app relay-key``) and its own origin (``--audience``). Janus 1.1 makes the offer for a
+subscription, so the viewer side is WHEP with a server offer:
 
-    POST   /whep/endpoint/<room>   (empty body) → 201, Janus's SDP offer, Location
-    PATCH  /whep/resource/<id>     Content-Type: application/sdp, the viewer's answer → 204
-    DELETE /whep/resource/<id>     → the subscription ends
+    POST   /whep/endpoint/<room>   Authorization: Bearer <ticket>, empty body
+           → 201, Janus's SDP offer, Location: /whep/resource/<id>
+    PATCH  /whep/resource/<id>     (the viewer's ticket) Content-Type: application/sdp, the answer
+           → 204
+    POST   /whep/resource/<id>/renew  (a fresh ticket of the same viewer and camera) → 204
+    DELETE /whep/resource/<id>     (the viewer's ticket) → the subscription ends
+    POST   /whip/revocations       Authorization: Bearer <the device's signed revocation list>
+           → 200; the sessions of revoked tickets end at once
+
+A ticket is checked at subscribe (signature by an installed key, ``aud``, the room == ``cam``,
+``exp``, not revoked) and again every :data:`CHECK_INTERVAL_S` for every live viewer: a session
+whose ticket expired (the end of the viewer's window) or was revoked is ended (its Janus handle
+torn down, so the viewer's media stops) within a second.
 
 When the camera's publication ends, the front-end ends its room's viewer sessions, so every
 viewer's peer connection closes.
 
-Errors: 401 bad or missing token, 400 malformed or audio-carrying SDP, 404 unknown room or
-resource, 413 oversized body, 415 wrong content type, 502/503 Janus failed or is unreachable.
+Errors: 401 bad or missing token or ticket (forged, unknown key, another relay, expired), 403 a
+ticket for another room, revoked, or from before the device restarted, 400 malformed or
+audio-carrying SDP, 404 unknown room or resource, 413 oversized body, 415 wrong content type,
+502/503 Janus failed or is unreachable.
 
 A new publication to a room replaces the room's previous one (the camera reconnecting after a
 network drop must not find its own stale publisher in the way), and a publication whose media stops
@@ -37,7 +51,8 @@ a network in the clear. See deploy/janus/README.md and docs/relay.md.
 Usage::
 
     python whip_frontend.py --janus http://127.0.0.1:8088/janus --listen 127.0.0.1:8089 \\
-        --token-file /etc/camera-relay/whip-token [--janus-secret-file F] [--room-pin-file F]
+        --token-file /etc/camera-relay/whip-token [--janus-secret-file F] [--room-pin-file F] \\
+        [--ticket-key-file DEVICE.pem ... --audience https://relay.example.org]
 """
 
 from __future__ import annotations
@@ -45,19 +60,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import ipaddress
 import logging
 import secrets
 import ssl
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import jwt
 from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from yarl import URL
 
 log = logging.getLogger("whip_frontend")
@@ -69,6 +89,9 @@ JANUS_TIMEOUT_S = 10.0  # for one Janus request or the event that answers it
 IDLE_TIMEOUT_S = 30.0
 ANSWER_TIMEOUT_S = 30.0  # a viewer that does not answer Janus's offer by then is dropped
 MAX_VIEWERS = 200  # per room; Janus forwards, so this bounds the relay's upstream bandwidth
+CHECK_INTERVAL_S = 0.2  # every live viewer's ticket is re-checked this often (cut-off < 1 s)
+MAX_TICKET_CHARS = 4096
+TICKET_CLAIMS = ["iss", "aud", "cam", "sub", "iat", "exp", "jti"]
 
 # Janus error codes (janus/apierror.h and the VideoRoom plugin) and what WHIP answers for them.
 _JANUS_BAD_SDP = {464, 465}  # JSEP_UNKNOWN_TYPE, JSEP_INVALID_SDP
@@ -76,6 +99,7 @@ _VIDEOROOM_NO_SUCH_ROOM = 426
 _VIDEOROOM_BAD_SDP = {429, 430, 431, 437}  # missing/invalid element, invalid SDP
 _VIDEOROOM_UNAUTHORIZED = 433  # wrong room pin: the relay is misconfigured, not the caller
 _VIDEOROOM_ROOM_FULL = 432
+_VIDEOROOM_NO_SUCH_FEED = 428
 
 
 class JanusError(Exception):
@@ -238,14 +262,69 @@ class Publication:
     idle_timer: asyncio.TimerHandle | None = None
 
 
+@dataclass(frozen=True)
+class Ticket:
+    """A viewer's checked ticket: who (``sub``, a login session id), which room, until when.
+
+    ``mark`` is the label the device asks to burn into this viewer's frames, when their frames
+    must be traceable; this front-end does not draw it yet (the seam for per-viewer marks on the
+    relay host), the device marks the stream per class instead."""
+
+    jti: str
+    sub: str
+    cam: str
+    exp: float
+    iat: float
+    kid: str
+    iss: str
+    mark: str | None = None
+
+
 @dataclass
 class Subscription:
-    """One viewer resource: a Janus subscriber to a room's publication."""
+    """One viewer resource: a Janus subscriber to a room's publication, and its ticket."""
 
     id: str
     publication: str
     janus: JanusSession
+    ticket: Ticket
     started: bool = False
+
+
+@dataclass
+class DeviceRevocations:
+    """What one device (one ticket key) revoked: tickets by ``jti`` (kept until they expire)
+    and every ticket issued before ``not_before`` (its current run's start)."""
+
+    revoked: dict[str, float] = field(default_factory=dict)
+    not_before: float = 0.0
+
+    def refusal(self, ticket: Ticket) -> str | None:
+        if ticket.jti in self.revoked:
+            return "the ticket was revoked"
+        if ticket.iat < self.not_before:
+            return "the ticket is from before the camera restarted: get a new one"
+        return None
+
+
+def key_id(key: Ed25519PublicKey) -> str:
+    """16 hex digits of the SHA-256 of the raw public key: a ticket's ``kid`` header."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def load_ticket_keys(paths: list[Path]) -> dict[str, Ed25519PublicKey]:
+    """The devices' public ticket keys (PEM, as ``camera-app relay-key`` prints), by key id."""
+    keys: dict[str, Ed25519PublicKey] = {}
+    for path in paths:
+        try:
+            key = serialization.load_pem_public_key(path.read_bytes())
+        except (OSError, ValueError) as err:
+            raise ValueError(f"cannot load the ticket key {path}: {err}") from None
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError(f"the ticket key {path} is not an Ed25519 public key")
+        keys[key_id(key)] = key
+    return keys
 
 
 class HttpError(Exception):
@@ -282,21 +361,18 @@ class WhipFrontend:
         janus_secret: str | None = None,
         room_pin: str | None = None,
         idle_timeout: float = IDLE_TIMEOUT_S,
-        viewer_token: str | None = None,
-        public_viewers: bool = False,
+        ticket_keys: dict[str, Ed25519PublicKey] | None = None,
+        audience: str | None = None,
         max_viewers: int = MAX_VIEWERS,
     ) -> None:
-        for name, value in (("WHIP", token), ("viewer", viewer_token)):
-            if value is not None and len(value) < MIN_TOKEN_CHARS:
-                raise ValueError(
-                    f"the {name} token must have at least {MIN_TOKEN_CHARS} characters"
-                )
-        if viewer_token is not None and viewer_token == token:
-            raise ValueError("the viewer token must differ from the publisher's token")
+        if len(token) < MIN_TOKEN_CHARS:
+            raise ValueError(f"the WHIP token must have at least {MIN_TOKEN_CHARS} characters")
+        if ticket_keys and not audience:
+            raise ValueError("viewers' tickets need --audience (this relay's origin)")
         self._janus_url = janus_url
         self._token = token.encode()
-        self._viewer_token = viewer_token.encode() if viewer_token is not None else None
-        self._public_viewers = public_viewers
+        self._ticket_keys = dict(ticket_keys or {})
+        self._audience = audience
         self._max_viewers = max_viewers
         self._janus_secret = janus_secret
         self._room_pin = room_pin
@@ -304,9 +380,11 @@ class WhipFrontend:
         self._http: aiohttp.ClientSession | None = None
         self.publications: dict[str, Publication] = {}
         self.subscriptions: dict[str, Subscription] = {}
+        self.revocations: dict[str, DeviceRevocations] = {}  # by ticket key id
         self._by_room: dict[str, str] = {}
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._checker: asyncio.Task[None] | None = None
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_SDP_BYTES)
@@ -316,14 +394,23 @@ class WhipFrontend:
         app.router.add_post("/whep/endpoint/{room}", self._subscribe)
         app.router.add_patch("/whep/resource/{id}", self._answer)
         app.router.add_delete("/whep/resource/{id}", self._unsubscribe)
+        app.router.add_post("/whep/resource/{id}/renew", self._renew)
+        app.router.add_post("/whip/revocations", self._revocations)
+        app.router.add_route("OPTIONS", "/whep/{tail:.*}", self._preflight)
+        app.middlewares.append(_cors)
         app.on_startup.append(self._startup)
         app.on_shutdown.append(self._shutdown)
         return app
 
     async def _startup(self, _app: web.Application) -> None:
         self._http = aiohttp.ClientSession()
+        self._checker = asyncio.create_task(self._check_tickets(), name="ticket-check")
 
     async def _shutdown(self, _app: web.Application) -> None:
+        if self._checker is not None:
+            self._checker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checker
         await asyncio.gather(*(self._end_viewer(s, "shutdown") for s in list(self.subscriptions)))
         await asyncio.gather(
             *(self._end(p.id, "shutdown") for p in list(self.publications.values()))
@@ -333,20 +420,76 @@ class WhipFrontend:
 
     # -- request handling -------------------------------------------------------------------
 
-    def _authorised(self, request: web.Request, token: bytes | None = None) -> bool:
+    def _authorised(self, request: web.Request) -> bool:
+        """Whether the request carries the publisher's token."""
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not credentials:
             return False
-        return hmac.compare_digest(credentials.strip().encode(), token or self._token)
+        return hmac.compare_digest(credentials.strip().encode(), self._token)
 
-    def _viewer_refusal(self, request: web.Request) -> web.Response | None:
-        if self._public_viewers:
-            return None
-        if self._viewer_token is None:
-            return self._refuse(404, "this relay has no viewer endpoint")
-        if not self._authorised(request, self._viewer_token):
-            return self._refuse(401, "a valid viewer token is required")
-        return None
+    def _ticket(self, request: web.Request, room: str) -> Ticket:
+        """The caller's ticket for ``room``, checked: signed by an installed device key, for this
+        relay, for this room, unexpired, not revoked. Raises :class:`HttpError` (401, 403)."""
+        if not self._ticket_keys:
+            raise HttpError(404, "this relay has no viewer endpoint")
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise HttpError(401, "a ticket is required (Authorization: Bearer <ticket>)")
+        claims, kid = self._verify(token, "ticket", TICKET_CLAIMS)
+        for name in ("cam", "sub", "jti", "iss"):
+            if not isinstance(claims.get(name), str):
+                raise HttpError(401, f"the ticket's {name} is not a string")
+        mark = claims.get("mark")
+        ticket = Ticket(
+            jti=claims["jti"],
+            sub=claims["sub"],
+            cam=claims["cam"],
+            exp=float(claims["exp"]),
+            iat=float(claims["iat"]),
+            kid=kid,
+            iss=claims["iss"],
+            mark=mark if isinstance(mark, str) else None,
+        )
+        if ticket.cam != room:
+            raise HttpError(403, "the ticket is for another camera")
+        refusal = self.revocations.get(kid, DeviceRevocations()).refusal(ticket)
+        if refusal is not None:
+            raise HttpError(403, refusal)
+        return ticket
+
+    def _verify(self, token: str, use: str, required: list[str]) -> tuple[dict[str, Any], str]:
+        """Check a JWT of the devices (a ticket or a revocation list): signature by an installed
+        key (the ``kid`` header picks it), ``aud`` this relay, unexpired, meant for ``use``."""
+        if len(token) > MAX_TICKET_CHARS:
+            raise HttpError(401, "the ticket is too long")
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.InvalidTokenError:
+            raise HttpError(401, "the ticket is not a JWT") from None
+        key = self._ticket_keys.get(kid) if isinstance(kid, str) else None
+        if key is None or not isinstance(kid, str):
+            raise HttpError(401, "the ticket is signed by a key this relay does not know")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["EdDSA"],
+                audience=self._audience,
+                # iat is not compared with this host's clock: exp is what ends a ticket
+                options={"require": required, "verify_iat": False},
+            )
+        except jwt.ExpiredSignatureError:
+            raise HttpError(401, "the ticket has expired") from None
+        except jwt.InvalidAudienceError:
+            raise HttpError(401, "the ticket is for another relay") from None
+        except jwt.InvalidSignatureError:
+            raise HttpError(401, "the ticket's signature is not valid") from None
+        except jwt.InvalidTokenError as err:
+            raise HttpError(401, f"the ticket is not valid: {err}") from None
+        if claims.get("use") != use:
+            raise HttpError(401, f"the token is not a {use}")
+        return claims, kid
 
     @staticmethod
     def _refuse(status: int, reason: str) -> web.Response:
@@ -445,15 +588,17 @@ class WhipFrontend:
     # -- viewers ----------------------------------------------------------------------------
 
     async def _subscribe(self, request: web.Request) -> web.Response:
-        refused = self._viewer_refusal(request)
-        if refused is not None:
-            return refused
+        room = request.match_info["room"]
+        try:
+            ticket = self._ticket(request, room)
+        except HttpError as err:
+            log.info("refused a viewer of %r: %d %s", room, err.status, err.reason)
+            return self._refuse(err.status, err.reason)
         if await request.read():
             return self._refuse(
                 400,
                 "send an empty body: the relay makes the offer, PATCH the resource with the answer",
             )
-        room = request.match_info["room"]
         publication = self.publications.get(self._by_room.get(room, ""))
         if publication is None:
             return self._refuse(404, "the room has no stream now")
@@ -461,7 +606,7 @@ class WhipFrontend:
         if len(watching) >= self._max_viewers:
             return self._refuse(503, "the room has its maximum of viewers")
         try:
-            subscription, offer = await self._join_viewer(publication)
+            subscription, offer = await self._join_viewer(publication, ticket)
         except HttpError as err:
             return self._refuse(err.status, err.reason)
         return web.Response(
@@ -471,7 +616,20 @@ class WhipFrontend:
             headers={"Location": f"/whep/resource/{subscription.id}"},
         )
 
-    async def _join_viewer(self, publication: Publication) -> tuple[Subscription, str]:
+    def _own_subscription(self, request: web.Request) -> Subscription:
+        """The subscription a viewer's request names, if their ticket is its viewer's (the same
+        ``sub``, for the same room). Raises :class:`HttpError`."""
+        subscription = self.subscriptions.get(request.match_info["id"])
+        if subscription is None:
+            raise HttpError(404, "no such resource")
+        ticket = self._ticket(request, subscription.ticket.cam)
+        if ticket.sub != subscription.ticket.sub or ticket.kid != subscription.ticket.kid:
+            raise HttpError(404, "no such resource")  # not telling whose it is
+        return subscription
+
+    async def _join_viewer(
+        self, publication: Publication, ticket: Ticket
+    ) -> tuple[Subscription, str]:
         assert self._http is not None
         subscription_id = secrets.token_urlsafe(18)
         janus = JanusSession(
@@ -495,6 +653,9 @@ class WhipFrontend:
                 raise HttpError(502, "the relay made no SDP offer")
         except BaseException as err:
             await janus.destroy()
+            if isinstance(err, JanusError) and err.code == _VIDEOROOM_NO_SUCH_FEED:
+                # the camera's publication is there but its media is not up yet (or just went)
+                raise HttpError(404, "the room has no stream now") from None
             if isinstance(err, JanusError):
                 log.error("Janus refused a subscription: %s", err)
                 raise HttpError(502, "the relay failed to set up the subscription") from None
@@ -504,10 +665,17 @@ class WhipFrontend:
         if publication.id not in self.publications:  # it ended while Janus was answering
             await janus.destroy()
             raise HttpError(404, "the room has no stream now")
-        subscription = Subscription(subscription_id, publication.id, janus)
+        subscription = Subscription(subscription_id, publication.id, janus, ticket)
         self.subscriptions[subscription_id] = subscription
         asyncio.get_running_loop().call_later(ANSWER_TIMEOUT_S, self._unanswered, subscription_id)
-        log.info("room %r: viewer %s joined", publication.room, subscription_id[:8])
+        log.info(
+            "room %r: viewer %s joined (ticket %s of %s, login %s)",
+            publication.room,
+            subscription_id[:8],
+            ticket.jti[:8],
+            ticket.iss,
+            ticket.sub[:8],
+        )
         return subscription, str(jsep["sdp"])
 
     def _unanswered(self, subscription_id: str) -> None:
@@ -516,12 +684,10 @@ class WhipFrontend:
             self._end_viewer_later(subscription_id, "no answer in time")
 
     async def _answer(self, request: web.Request) -> web.Response:
-        refused = self._viewer_refusal(request)
-        if refused is not None:
-            return refused
-        subscription = self.subscriptions.get(request.match_info["id"])
-        if subscription is None:
-            return self._refuse(404, "no such resource")
+        try:
+            subscription = self._own_subscription(request)
+        except HttpError as err:
+            return self._refuse(err.status, err.reason)
         if request.content_type != "application/sdp":
             return self._refuse(415, "the answer must be application/sdp")
         if subscription.started:
@@ -544,15 +710,80 @@ class WhipFrontend:
         subscription.started = True
         return web.Response(status=204)
 
+    async def _renew(self, request: web.Request) -> web.Response:
+        """A fresh ticket of the same viewer and room replaces the session's ticket, so a session
+        outlives one ticket while the device keeps renewing it."""
+        try:
+            subscription = self._own_subscription(request)
+            subscription.ticket = self._ticket(request, subscription.ticket.cam)
+        except HttpError as err:
+            return self._refuse(err.status, err.reason)
+        return web.Response(status=204)
+
     async def _unsubscribe(self, request: web.Request) -> web.Response:
-        refused = self._viewer_refusal(request)
-        if refused is not None:
-            return refused
-        subscription_id = request.match_info["id"]
-        if subscription_id not in self.subscriptions:
-            return self._refuse(404, "no such resource")
-        await self._end_viewer(subscription_id, "deleted by the viewer")
+        try:
+            subscription = self._own_subscription(request)
+        except HttpError as err:
+            return self._refuse(err.status, err.reason)
+        await self._end_viewer(subscription.id, "deleted by the viewer")
         return web.Response(status=200)
+
+    async def _revocations(self, request: web.Request) -> web.Response:
+        """A device's signed revocation list: its tickets to refuse from now on (until they
+        expire) and when its current run started; the sessions they opened end at once."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip() or not self._ticket_keys:
+            return self._refuse(401, "a revocation list signed by a device is required")
+        try:
+            claims, kid = self._verify(
+                token.strip(), "revocations", ["iss", "aud", "exp", "revoked", "not_before"]
+            )
+            entries = claims["revoked"]
+            if not isinstance(entries, list) or not all(
+                isinstance(e, list) and len(e) == 2 and isinstance(e[0], str) for e in entries
+            ):
+                raise HttpError(400, "revoked must be a list of [jti, exp]")
+            revoked = {jti: float(exp) for jti, exp in entries}
+            not_before = float(claims["not_before"])
+        except (HttpError, TypeError, ValueError) as err:
+            status, reason = (err.status, err.reason) if isinstance(err, HttpError) else (400, "")
+            return self._refuse(status, reason or "malformed revocation list")
+        state = self.revocations.setdefault(kid, DeviceRevocations())
+        now = time.time()
+        state.revoked = {j: e for j, e in state.revoked.items() if e > now}
+        state.revoked.update((jti, exp) for jti, exp in revoked.items() if exp > now)
+        state.not_before = max(state.not_before, not_before)
+        ended = await self._end_tickets(
+            lambda t: t.kid == kid and state.refusal(t) is not None, "its ticket was revoked"
+        )
+        return web.json_response({"ended": ended})
+
+    async def _end_tickets(self, match: Callable[[Ticket], bool], reason: str) -> int:
+        doomed = [s.id for s in self.subscriptions.values() if match(s.ticket)]
+        await asyncio.gather(*(self._end_viewer(s, reason) for s in doomed))
+        return len(doomed)
+
+    async def _check_tickets(self) -> None:
+        """Re-check every live viewer's ticket: end those expired (the viewer's window is over)
+        or revoked, so a cut-off takes at most CHECK_INTERVAL_S plus the hang-up."""
+        while True:
+            await asyncio.sleep(CHECK_INTERVAL_S)
+            try:
+                await self._end_tickets(self._expired, "its ticket expired")
+                await self._end_tickets(self._revoked, "its ticket was revoked")
+            except Exception:  # keep checking: a failed hang-up must not stop the cut-offs
+                log.exception("re-checking the viewers' tickets failed")
+
+    @staticmethod
+    def _expired(ticket: Ticket) -> bool:
+        return ticket.exp <= time.time()
+
+    def _revoked(self, ticket: Ticket) -> bool:
+        return self.revocations.get(ticket.kid, DeviceRevocations()).refusal(ticket) is not None
+
+    @staticmethod
+    async def _preflight(_request: web.Request) -> web.Response:
+        return web.Response(status=204)
 
     async def _end_viewer(self, subscription_id: str, reason: str) -> None:
         subscription = self.subscriptions.pop(subscription_id, None)
@@ -622,6 +853,23 @@ class WhipFrontend:
                 )
 
 
+@web.middleware
+async def _cors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Viewers' browsers load the owner app from the camera and call the relay's /whep/ from
+    there: let any origin do so. Safe because a viewer authenticates with the ticket in the
+    Authorization header, which a page only has if the device gave it one, never a cookie."""
+    response = await handler(request)
+    if request.path.startswith("/whep/"):
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Allow-Methods"] = "POST, PATCH, DELETE"
+        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+        response.headers["Access-Control-Expose-Headers"] = "Location"
+        response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
 def _http_error(err: JanusError) -> HttpError:
     if err.code == _VIDEOROOM_NO_SUCH_ROOM:
         return HttpError(404, "no such room")
@@ -687,10 +935,17 @@ def main(argv: list[str] | None = None) -> int:
         help="end a publication after this many seconds without video",
     )
     parser.add_argument(
-        "--viewer-token-file", type=Path, help="enable viewers with this bearer token"
+        "--ticket-key-file",
+        type=Path,
+        action="append",
+        default=[],
+        help="a device's public ticket key (PEM, from `camera-app relay-key`); repeat for "
+        "several devices. Without one, the relay has no viewers",
     )
     parser.add_argument(
-        "--public-viewers", action="store_true", help="enable viewers without a token"
+        "--audience",
+        help="this relay's origin as the devices name it in tickets, e.g. "
+        "https://relay.example.org (the origin of their WHIP URL)",
     )
     parser.add_argument("--max-viewers", type=int, default=MAX_VIEWERS, help="per room")
     parser.add_argument("--log-level", default="INFO")
@@ -726,10 +981,8 @@ def main(argv: list[str] | None = None) -> int:
             else None,
             room_pin=_read_secret(args.room_pin_file, "room pin") if args.room_pin_file else None,
             idle_timeout=args.idle_timeout,
-            viewer_token=_read_secret(args.viewer_token_file, "viewer token")
-            if args.viewer_token_file
-            else None,
-            public_viewers=args.public_viewers,
+            ticket_keys=load_ticket_keys(args.ticket_key_file),
+            audience=args.audience,
             max_viewers=args.max_viewers,
         )
     except ValueError as err:

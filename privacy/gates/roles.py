@@ -27,12 +27,13 @@ class Profile(StrEnum):
     MERCHANT = "merchant"
 
 
-#: Profiles whose stream may be published to a relay: those whose audience has no rules of its
-#: own. A relay knows one viewer token shared by all; it cannot draw a viewer's watermark, end a
-#: viewer's access at their end date or schedule, or shut out one revoked viewer. Family (home)
-#: and parents (kindergarten) have such rules, so their cameras are never published (fail
-#: closed); a merchant's public audience shares one link by design.
-RELAY_PROFILES = frozenset({Profile.MERCHANT})
+#: Profiles whose stream carries a per-class mark (the room and the time) when it is published to
+#: a relay: their viewers' frames must be traceable, and the device cannot draw each relay
+#: viewer's own mark (one encode goes to the relay). The relay host may add per-viewer marks on
+#: top from the ticket's ``mark`` claim. Every profile may use a relay: viewers subscribe there
+#: with a per-viewer, per-camera ticket that ends with their viewing window and that the device
+#: revokes when their access ends (``camera_app.live.tickets``).
+RELAY_CLASS_MARK_PROFILES = frozenset({Profile.KINDERGARTEN})
 
 #: Roles that come from an owner's invitation (a row in the viewers table).
 INVITED_ROLES = frozenset({Role.FAMILY, Role.PARENT})

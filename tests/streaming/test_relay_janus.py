@@ -41,7 +41,15 @@ from streaming.whip import WhipError, WhipPublisher
 from testkit.api import ApiFactory, Client, make_uscc
 from testkit.gates import DAILY_9_TO_21, opt_in, register
 from testkit.net import free_port
-from testkit.relay import DEPLOY, ROOM, LocalRelay, RelayUnavailable, janus_binary, start_relay
+from testkit.relay import (
+    DEPLOY,
+    ROOM,
+    LocalRelay,
+    RelayUnavailable,
+    RelayViewer,
+    janus_binary,
+    start_relay,
+)
 from testkit.webrtc import GatedCamera, Receiver, server_hub
 
 CAMERA = "cam1"
@@ -180,43 +188,6 @@ class Viewer(Receiver):
         await super().close()
 
 
-class FrontendViewer(Receiver):
-    """A viewer that comes in through the front-end's viewer endpoint (the relay offers, the
-    viewer answers with a PATCH), as viewers do when Janus's API stays on the relay host."""
-
-    def __init__(self, http: aiohttp.ClientSession, relay: LocalRelay) -> None:
-        super().__init__()
-        self.resource: str | None = None
-        self._http = http
-        self._relay = relay
-        self._auth = {"Authorization": f"Bearer {relay.viewer_token}"}
-
-    async def open(self) -> None:
-        async with self._http.post(self._relay.viewer_endpoint(), headers=self._auth) as reply:
-            assert reply.status == 201, await reply.text()
-            assert reply.content_type == "application/sdp"
-            self.resource = self._relay.whip_base + reply.headers["Location"]
-            offer = await reply.text()
-        assert "m=audio" not in offer
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
-        headers = {**self._auth, "Content-Type": "application/sdp"}
-        answer = self.pc.localDescription.sdp
-        async with self._http.patch(self.resource, data=answer, headers=headers) as reply:
-            assert reply.status == 204, await reply.text()
-
-    async def ended(self, timeout: float = 10) -> None:
-        """Wait until the relay hung up this viewer's peer connection."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.pc.connectionState in ("closed", "failed"):
-                return
-            with contextlib.suppress(TimeoutError):
-                if await asyncio.wait_for(self.frames.get(), 0.1) is None:
-                    return
-        pytest.fail(f"the relay did not end the viewer ({self.pc.connectionState})")
-
-
 def assert_camera_picture(image: np.ndarray) -> None:
     assert image.shape == (H, W, 3)
     # away from the seam, where VP8 blurs the colour edge
@@ -254,7 +225,7 @@ async def _fan_out(relay: LocalRelay) -> None:
         assert publisher.resource_url is not None
         assert publisher.resource_url.startswith(f"{relay.whip_base}/whip/resource/")
         viewers: list[Viewer] = []
-        guests: list[FrontendViewer] = []
+        guests: list[RelayViewer] = []
         try:
             await wait_for_publisher(http, relay)
             first = Viewer(http, relay)
@@ -271,7 +242,7 @@ async def _fan_out(relay: LocalRelay) -> None:
                 assert_camera_picture(picture)
 
             # viewers can also come through the front-end, with Janus's API kept off the network
-            outside = [FrontendViewer(http, relay) for _ in range(2)]
+            outside = [RelayViewer(http, relay) for _ in range(2)]
             guests += outside
             await asyncio.gather(*(viewer.open() for viewer in outside))
             for picture in await asyncio.gather(*(viewer.frame() for viewer in outside)):
@@ -300,7 +271,7 @@ async def _goes_silent(relay: LocalRelay) -> None:
     frees the room after the idle timeout and hangs up its viewers."""
     async with aiohttp.ClientSession() as http, camera_and_track() as (camera, track):
         publisher = WhipPublisher(track, relay.endpoint(), relay.token)
-        viewer = FrontendViewer(http, relay)
+        viewer = RelayViewer(http, relay)
         try:
             await publisher.start()
             await wait_for_publisher(http, relay)
@@ -369,15 +340,15 @@ async def _bad_token(relay: LocalRelay) -> None:
             assert response.status == 401
             assert response.headers["WWW-Authenticate"].startswith("Bearer")
         assert await janus_publishers(http, relay) == []
-        # viewers need their own token (the publisher's is not it), and a live room
+        # viewers need a ticket (the publisher's token is not one), and a live room
         for token in (None, relay.token, "x" * 32):
             headers = {"Authorization": f"Bearer {token}"} if token else {}
             async with http.post(relay.viewer_endpoint(), headers=headers) as response:
                 assert response.status == 401
-        viewer = {"Authorization": f"Bearer {relay.viewer_token}"}
+        viewer = {"Authorization": f"Bearer {relay.ticket()}"}
         async with http.post(relay.viewer_endpoint(), headers=viewer) as response:
             assert response.status == 404  # nothing is being published
-        # nor can the viewer token publish or delete a publication
+        # nor can a ticket publish or delete a publication
         async with http.post(
             relay.endpoint(), data=b"v=0\r\n", headers={**viewer, "Content-Type": "application/sdp"}
         ) as response:
@@ -477,7 +448,7 @@ def test_device_publishes_its_live_camera_to_the_relay_and_stops_with_the_gates(
     api = start_api(
         {
             "streaming": {
-                "profile": "merchant",  # the only profile a relay may serve (no per-viewer rules)
+                "profile": "merchant",
                 "public_url": "https://shop-cam.example.com",
                 "relay": {"whip_url": relay.endpoint(), "token_file": str(token_file)},
             }
@@ -543,9 +514,15 @@ def test_relay_config_is_checked() -> None:
     for relay_section, words in bad:
         with pytest.raises(ConfigError, match=words):
             parse_config({"streaming": {"profile": "merchant", "relay": relay_section}})
-    for profile in ("kindergarten", "home"):  # their viewers have rules a relay cannot keep
-        with pytest.raises(ConfigError, match=f"{profile} profile: its viewers have per-viewer"):
-            parse_config({"streaming": {"profile": profile, "relay": good}})
+    # every profile may use a relay now that its viewers need the device's tickets there
+    for profile in ("kindergarten", "home"):
+        parsed = parse_config({"streaming": {"profile": profile, "relay": good}}).streaming.relay
+        assert parsed.viewer_endpoint("kg-a") == "https://relay.example/whep/endpoint/kg-a"
+        assert parsed.audience == "https://relay.example"
+        assert parsed.revocations_url == "https://relay.example/whip/revocations"
+    with pytest.raises(ConfigError, match="whep_url is required"):
+        odd = {"whip_url": "https://relay.example/publish/{camera}", "token_file": "/t"}
+        parse_config({"streaming": {"profile": "merchant", "relay": odd}})
 
 
 def test_a_relay_that_never_answers_does_not_hold_up_the_gates(

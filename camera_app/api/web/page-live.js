@@ -21,6 +21,7 @@ addTexts({
     video_label: "Live video of {name}",
     stop: "Stop",
     connecting: "Connecting…",
+    via_relay: "Watching through the relay server.",
     ended: "The live stream has ended.",
     hours_ended: "Your viewing hours ended. You can watch again in your next window.",
     stopped: "You stopped watching.",
@@ -43,6 +44,7 @@ addTexts({
     video_label: "{name}的实时画面",
     stop: "停止",
     connecting: "正在连接…",
+    via_relay: "正在通过中继服务器观看。",
     ended: "直播已结束。",
     hours_ended: "您的观看时段已结束，下一个时段开始后可以再次观看。",
     stopped: "您已停止观看。",
@@ -74,7 +76,8 @@ export async function render(root, ctx) {
     playsinline: true,
   });
   const stop = h("button", { type: "button", id: "stop" }, t("stop"));
-  const player = h("section", { id: "player", hidden: true }, heading, video, stop);
+  const relayNote = h("p", { class: "muted", testid: "via-relay", hidden: true }, t("via_relay"));
+  const player = h("section", { id: "player", hidden: true }, heading, video, relayNote, stop);
   const hours = hoursCard(ctx.me);
   root.append(
     h("section", { id: "cameras" }, h("h2", {}, t("cameras_heading")), hours, empty, list),
@@ -90,11 +93,11 @@ export async function render(root, ctx) {
     empty.hidden = rows.length > 0;
   }
 
-  /** May this account watch the camera now? */
+  /** May this account watch the camera now, and on the relay? */
   async function access(camera) {
     try {
-      await getJson(`/api/cameras/${encodeURIComponent(camera.id)}/live`);
-      return { allowed: true, reason: null, code: null };
+      const live = await getJson(`/api/cameras/${encodeURIComponent(camera.id)}/live`);
+      return { allowed: true, reason: null, code: null, relay: live.relay };
     } catch (error) {
       if (error instanceof ApiError && error.status !== 401) {
         return { allowed: false, reason: error.reason, code: error.code };
@@ -149,8 +152,15 @@ export async function render(root, ctx) {
       refresh().catch(ctx.handleFailure);
     });
     view = live;
+    const path = `/api/cameras/${encodeURIComponent(camera.id)}`;
     try {
-      await live.start(`/api/cameras/${encodeURIComponent(camera.id)}/whep`);
+      // viewers watch on the relay when the device says so (the camera is published there and
+      // the relay's stream suits them); the owner keeps the device's own seats (reserved for
+      // them), and everyone else watches here
+      const onRelay = ctx.me?.role !== "owner" && (await access(camera)).relay;
+      const relayed = onRelay && (await live.startOnRelay(`${path}/relay-ticket`));
+      if (!relayed) await live.start(`${path}/whep`);
+      relayNote.hidden = !relayed;
     } catch (error) {
       if (view === live) {
         view = null;

@@ -59,6 +59,7 @@ addTexts({
     session_end: "End",
     session_ended: "The session was ended.",
     session_since: "since {time}",
+    session_on_relay: "on the relay",
     no_shop_camera: "Public links are for cameras with the shop profile.",
   },
   zh: {
@@ -106,6 +107,7 @@ addTexts({
     session_end: "结束",
     session_ended: "已结束该会话。",
     session_since: "自 {time}",
+    session_on_relay: "通过中继服务器",
     no_shop_camera: "公开链接只适用于商户场景的摄像头。",
   },
 });
@@ -330,6 +332,7 @@ export async function render(root, ctx) {
       h("strong", {}, s.label ?? s.username ?? "?"),
       ` (${t(`role_${s.role}`)}) · ${name(s.camera_id)} · `,
       t("session_since", { time: formatDateTime(s.started_at) }),
+      s.remote === "relay" ? ` · ${t("session_on_relay")}` : "",
       " ",
       button(t("session_end"), async () => {
         await postJson(`/api/live/sessions/${encodeURIComponent(s.id)}/end`, {});

@@ -256,6 +256,7 @@ def launch(
     health = DeviceHealth(paths.root, config.storage.quota_mb, clock)
     preview = LatestPicture()
     masks = MaskSettings(config, paths.database, clock)
+    camera_id = config.first_camera().id
     server = OwnerServices(
         config,
         clock,
@@ -263,8 +264,8 @@ def launch(
         cameras=cams,
         monitoring=monitoring,
         health=health,
-        preview=preview,
-        masks=masks,
+        pictures={camera_id: preview},
+        masks={camera_id: masks},
     )
     server.start()
     return RunningApi(server, config, clock, pins, led, monitoring, preview, masks, config_path)

@@ -2,7 +2,8 @@
 # make test  — lint (ruff, ruff format, mypy, import contracts) and run the test suite
 # make bench — measure the monitoring path, the privacy stage (against deface), the owner API (gates,
 #              event pages at 10,000 events, clips against a static server) and
-#              the live view (glass-to-glass latency, viewers, relay), MQTT events and a 20-minute
+#              the live view (glass-to-glass latency, viewers, relay), MQTT events, cameras per
+#              device (monitoring only / one streaming) and a 20-minute
 #              soak (4 viewers and API traffic: RSS, descriptors, threads over time), write
 #              docs/benchmarks.md and docs/privacy-detectors.md
 # Each target sets up what it needs (Debian packages when root, .venv, the package); the set-up
@@ -62,6 +63,7 @@ bench: $(STAMP) $(TEST_STAMP) $(PEER_STAMP)
 	$(BIN)/python -m bench.recordings --output docs/benchmarks.md
 	$(BIN)/python -m bench.live --output docs/benchmarks.md
 	$(BIN)/python -m bench.mqtt --output docs/benchmarks.md
+	$(BIN)/python -m bench.cameras --output docs/benchmarks.md
 	$(BIN)/python -m bench.soak --output docs/benchmarks.md
 	$(BIN)/python -m bench.detectors --output docs/privacy-detectors.md
 

@@ -4,12 +4,14 @@ two ``file:`` cameras (``testkit.cameras``: a door where something crosses, a st
 Each camera has its own events (motion in the door's clip only: events for the door only, each
 naming its camera), its own gates (the door opted in streams; the yard, not opted in, refuses),
 and its own stream (a real aiortc viewer of the door gets the door's picture, of the yard the
-yard's, told apart by content). Health reports each camera.
+yard's, told apart by content). Health reports each camera; over MQTT each camera's events
+have a topic of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import pytest
 import yaml
 
 from testkit.api import Client
+from testkit.broker import Collector, MqttBroker, device_mqtt_config, publish_and_wait
 from testkit.cameras import CameraClip, door_and_yard, two_camera_config
 from testkit.net import free_port, wait_until
 from testkit.service import go_live, owner_of, start_service, stop_service
@@ -129,3 +132,41 @@ def test_two_cameras_have_their_own_events_gates_and_streams(tmp_path: Path) -> 
     assert proc.returncode == 0, err
     assert "live privacy stage for door started" in err
     assert "live privacy stage for yard started" in err
+
+
+def test_each_camera_has_its_own_mqtt_events_topic(tmp_path: Path, mqtt_broker: MqttBroker) -> None:
+    """Over MQTT (a real mosquitto): the door's events on the door's topic, none on the yard's;
+    the health message has each camera's figures; snapshot takes the camera asked for."""
+    door, yard = door_and_yard(tmp_path)
+    port = free_port()
+    data_dir = tmp_path / "data"
+    config = tmp_path / "config.yaml"
+    mqtt = {
+        **device_mqtt_config(mqtt_broker, "site1"),
+        "device_id": "site1",
+        "health_interval_s": 5,
+    }
+    config.write_text(yaml.safe_dump(two_camera_config((door, yard), data_dir, port, mqtt=mqtt)))
+    controller = mqtt_broker.client("controller")
+    base = "camera/site1"
+    door_events = Collector(controller, f"{base}/cameras/door/events/motion")
+    yard_events = Collector(controller, f"{base}/cameras/yard/events/motion")
+    health = Collector(controller, f"{base}/health")
+    responses = Collector(controller, f"{base}/cmd/response")
+    proc = start_service(config, None)
+    try:
+        starts = door_events.wait_for(1, timeout=WAIT_S)
+        assert starts, "no event on the door's topic"
+        assert json.loads(starts[0].payload)["camera"] == "door"
+        reports = health.wait_for(2, timeout=WAIT_S)
+        cameras = json.loads(reports[-1].payload)["cameras"]
+        assert set(cameras) == {"door", "yard"} and cameras["yard"]["fps"] is not None
+        publish_and_wait(
+            controller, f"{base}/cmd/snapshot", json.dumps({"camera": "yard", "request_id": "y"})
+        )
+        answer = json.loads(responses.wait_for(1, timeout=10)[0].payload)
+        assert answer["ok"] and answer["result"]["snapshot"].startswith("snapshots/yard/")
+        assert yard_events.messages == []
+    finally:
+        err = stop_service(proc)
+    assert proc.returncode == 0, err

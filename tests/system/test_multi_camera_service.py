@@ -170,3 +170,32 @@ def test_each_camera_has_its_own_mqtt_events_topic(tmp_path: Path, mqtt_broker: 
     finally:
         err = stop_service(proc)
     assert proc.returncode == 0, err
+
+
+def test_a_camera_that_fails_stops_alone(tmp_path: Path) -> None:
+    """One camera's source cannot be read: that camera stops, with the reason in the health
+    report; the other goes on monitoring and recording, and the service runs on."""
+    door, _ = door_and_yard(tmp_path)
+    port = free_port()
+    data_dir = tmp_path / "data"
+    settings = two_camera_config((door,), data_dir, port)
+    broken = {**settings["cameras"][0], "id": "attic", "name": "Attic"}
+    broken["capture"] = {**broken["capture"], "source": f"file:{tmp_path / 'missing.mp4'}"}
+    settings["cameras"].append(broken)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(settings))
+    proc = start_service(config, None)
+    try:
+        owner = owner_of(port, data_dir)
+        assert wait_until(lambda: _camera_health(owner).get("attic", {}).get("error"), WAIT_S)
+        assert wait_until(lambda: len(_events(owner, "door")) >= 1, timeout=WAIT_S)
+        before = _camera_health(owner)["door"]["frames"]
+        assert wait_until(lambda: _camera_health(owner)["door"]["frames"] > before + 10, WAIT_S)
+        health = _camera_health(owner)
+        assert health["door"]["error"] is None
+        assert "missing.mp4" in health["attic"]["error"]
+        assert proc.poll() is None  # still running
+    finally:
+        err = stop_service(proc)
+    assert proc.returncode == 0, err
+    assert "camera attic: capture failed" in err

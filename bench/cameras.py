@@ -72,6 +72,7 @@ class CaseResult:
     cpu_percent: float  # of one core
     viewer_fps: float | None
     cpu_ms_per_frame: float  # device CPU over every camera's frames
+    load: float  # the machine's 1-minute load average at the end of the window
 
     @property
     def cameras_by_cpu(self) -> float:
@@ -229,6 +230,7 @@ def run_case(
         100 * (cpu1 - cpu0) / span,
         (seen1 - seen0) / span if viewer is not None else None,
         1000 * (cpu1 - cpu0) / max(1, total),
+        os.getloadavg()[0],
     )
 
 
@@ -278,8 +280,9 @@ def section(
 ) -> str:
     rows = [
         "| cameras | mode | fps per camera (min–max) | frames dropped (worst camera) | "
-        "device CPU (% of one core) | CPU ms per camera frame | viewer fps | sustained |",
-        "|---:|---|---:|---:|---:|---:|---:|---|",
+        "device CPU (% of one core) | CPU ms per camera frame | viewer fps | machine load "
+        "| sustained |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in [*monitoring, *streaming]:
         mode = "monitoring + camera 0 streaming" if r.streaming else "monitoring only"
@@ -287,10 +290,11 @@ def section(
         rows.append(
             f"| {r.cameras} | {mode} | {min(r.fps):.1f}–{max(r.fps):.1f} | "
             f"{max(r.drop_rate):.1%} | {r.cpu_percent:.0f} | {r.cpu_ms_per_frame:.1f} | "
-            f"{viewer} | "
+            f"{viewer} | {r.load:.1f} | "
             f"{'yes' if r.sustained else '**no**'} |"
         )
     most_mon, most_stream = _most(monitoring), _most(streaming)
+    everything = [*monitoring, *streaming]
     # by CPU time, which other load on the machine steals from but does not change
     camera_ms = _cpu_per_camera_ms(monitoring)
     fixed_ms = max(0.0, monitoring[0].cpu_ms_per_frame - camera_ms)
@@ -331,8 +335,10 @@ def section(
             "(privacy stage, VP8 encode, the viewer's session). CPU time is what other load "
             "on the machine does not change.",
             f"- Measured frame rates: {most_mon} camera(s) kept ≥ {SUSTAINED_FPS:g} fps monitoring "
-            f"only, {most_stream} with one streaming (on a quiet core these follow the CPU "
-            "figures; other programs on the same core lower them).",
+            f"only, {most_stream} with one streaming, with the machine's load average at "
+            f"{min(r.load for r in everything):.0f}–{max(r.load for r in everything):.0f} on "
+            f"{os.cpu_count()} cores: other programs took the pinned core's time, so these are "
+            "lower bounds; on a quiet core they follow the CPU figures above.",
             f"- On a Raspberry Pi 4 (a core {slow}–{slower}× slower, DESIGN.md), one core would "
             f"carry about {by_cpu_mon / slower:.1f}–{by_cpu_mon / slow:.1f} camera(s) "
             f"monitoring only; its four cores about {4 * by_cpu_mon / slower:.0f}–"

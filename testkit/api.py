@@ -257,6 +257,8 @@ def launch(
     preview = LatestPicture()
     masks = MaskSettings(config, paths.database, clock)
     camera_id = config.first_camera().id
+    # one picture holder stands for every camera's (tests put a frame in it for the preview)
+    pictures = {cid: preview for cid in (cams or {camera_id: None})}
     server = OwnerServices(
         config,
         clock,
@@ -264,7 +266,7 @@ def launch(
         cameras=cams,
         monitoring=monitoring,
         health=health,
-        pictures={camera_id: preview},
+        pictures=pictures,
         masks={camera_id: masks},
     )
     server.start()

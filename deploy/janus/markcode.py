@@ -10,7 +10,7 @@ other), a **block code**: 16 × 4 solid black/white cells holding 64 bits,
 and, bottom-left and top-right (where ``streaming/watermark.py`` puts a viewer's mark on the
 device), the same in words: ``group 3 2026-12-07 09:30:00 UTC``. The text is for people; the
 block code is for machines (no OCR), and survives a VP8/H.264 re-encode and a rescale: its cells
-are placed in fractions of the frame's width, so a recording scaled to another size still reads.
+are placed in fractions of the frame's size, so a recording scaled to another size still reads.
 
 Marks are drawn on the luma plane of I420 frames (what a VP8 decoder gives and an encoder takes),
 so marking a frame costs no colour conversion. Only numpy and OpenCV: this file is installed on
@@ -69,28 +69,30 @@ def _decode(cells: list[int]) -> Code | None:
     return Code(data[0], data[1], int.from_bytes(data[2:6], "big"))
 
 
-def _cell(width: int) -> float:
-    return width / 64  # a 640-wide frame: 10 px cells, a block of 160 × 40
+def _cell(width: int, height: int) -> tuple[float, float]:
+    """A cell's width and height: fractions of the frame's (640 × 480: 10 × 10 px, a block of
+    160 × 40), so a recording rescaled to any size, even another aspect ratio, still reads."""
+    return width / 64, height / 48
 
 
 def block_origins(width: int, height: int) -> list[tuple[float, float]]:
     """Top-left corners of the two blocks: top-left and bottom-right of the frame."""
-    cell = _cell(width)
-    return [(cell, cell), (width - (COLS + 1) * cell, height - (ROWS + 1) * cell)]
+    cw, ch = _cell(width, height)
+    return [(cw, ch), (width - (COLS + 1) * cw, height - (ROWS + 1) * ch)]
 
 
 def _cells(width: int, height: int) -> list[list[tuple[int, int, int, int]]]:
     """Per block, each cell's pixel rectangle (x0, y0, x1, y1), row by row."""
-    cell = _cell(width)
+    cw, ch = _cell(width, height)
     out = []
     for x, y in block_origins(width, height):
         out.append(
             [
                 (
-                    round(x + c * cell),
-                    round(y + r * cell),
-                    round(x + (c + 1) * cell),
-                    round(y + (r + 1) * cell),
+                    round(x + c * cw),
+                    round(y + r * ch),
+                    round(x + (c + 1) * cw),
+                    round(y + (r + 1) * ch),
                 )
                 for r in range(ROWS)
                 for c in range(COLS)

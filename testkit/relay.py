@@ -194,7 +194,9 @@ class LocalRelay:
         wait_http(f"{base}/whip/resource/x", {405}, process, name, context)
         return base
 
-    def start_marker(self, rooms: tuple[str, ...], groups: int) -> subprocess.Popen[bytes]:
+    def start_marker(
+        self, rooms: tuple[str, ...], groups: int, *extra: str
+    ) -> subprocess.Popen[bytes]:
         """Run ``marker.py`` as the README does, marking ``rooms`` in ``groups`` copies each;
         :meth:`stop_marker` ends it. It has no endpoint: it is ready when its copies are in the
         rooms (a marked viewer's subscription is then accepted)."""
@@ -209,6 +211,7 @@ class LocalRelay:
                     "--room-pin-file", str(self.files["room-pin"]),
                     "--groups", str(groups),
                     *[arg for room in rooms for arg in ("--room", room)],
+                    *extra,
                 ],
                 stdout=output,
                 stderr=subprocess.STDOUT,

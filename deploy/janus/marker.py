@@ -63,6 +63,7 @@ from whip_frontend import (
 log = logging.getLogger("marker")
 
 POLL_S = 1.0  # how often the rooms' publishers are looked up
+STATS_S = 60.0  # how often the frame rates are logged
 PLUGIN = "janus.plugin.videoroom"
 
 
@@ -102,12 +103,14 @@ class GroupTrack(MediaStreamTrack):
         self._source = source
         self._mark = mark
         self._seen = 0
+        self.marked = 0  # frames marked (and handed to the encoder)
 
     async def recv(self) -> av.VideoFrame:
         frame, self._seen = await self._source.after(self._seen)
         i420 = frame.to_ndarray(format="yuv420p")  # a copy: each group marks its own
         marked = av.VideoFrame.from_ndarray(self._mark(i420, int(time.time())), format="yuv420p")
         marked.pts, marked.time_base = frame.pts, frame.time_base
+        self.marked += 1
         return marked
 
 
@@ -135,6 +138,13 @@ class RoomMarker:
         self._sessions: list[JanusSession] = []
         self._pcs: list[RTCPeerConnection] = []
         self._pump: asyncio.Task[None] | None = None
+        self._source: LatestFrame | None = None
+        self._tracks: list[GroupTrack] = []
+
+    def counts(self) -> tuple[int, int]:
+        """Frames decoded, and marked summed over the copies, since the marking started."""
+        decoded = self._source.sequence if self._source is not None else 0
+        return decoded, sum(t.marked for t in self._tracks)
 
     def _session(self) -> JanusSession:
         session = JanusSession(self._http, self._janus_url, self._secret, on_event=self._event)
@@ -154,7 +164,7 @@ class RoomMarker:
     async def start(self, feed: str) -> None:
         """Subscribe to the camera's ``feed``, then publish the G marked copies."""
         self.source_feed, self.broken = feed, False
-        source = LatestFrame()
+        source = self._source = LatestFrame()
         janus = self._session()
         await janus.open(PLUGIN)
         _data, offer = await janus.message(
@@ -189,9 +199,9 @@ class RoomMarker:
         await janus.open(PLUGIN)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self._pcs.append(pc)
-        transceiver = pc.addTransceiver(
-            GroupTrack(source, GroupMark(group, self.room)), direction="sendonly"
-        )
+        track = GroupTrack(source, GroupMark(group, self.room))
+        self._tracks.append(track)
+        transceiver = pc.addTransceiver(track, direction="sendonly")
         transceiver.setCodecPreferences(
             [
                 codec
@@ -233,7 +243,7 @@ class RoomMarker:
                 await janus.message({"request": "leave"})
         await asyncio.gather(*(janus.destroy() for janus in self._sessions))
         await asyncio.gather(*(pc.close() for pc in self._pcs))
-        self._sessions, self._pcs = [], []
+        self._sessions, self._pcs, self._tracks, self._source = [], [], [], None
 
 
 class Marker:
@@ -248,6 +258,7 @@ class Marker:
         *,
         janus_secret: str | None = None,
         room_pin: str | None = None,
+        stats_interval: float = STATS_S,
     ) -> None:
         if not 1 <= groups <= MAX_MARK_GROUPS:
             raise ValueError(f"--groups must be 1 to {MAX_MARK_GROUPS}")
@@ -256,6 +267,7 @@ class Marker:
         self._groups = groups
         self._secret = janus_secret
         self._pin = room_pin
+        self._stats_interval = stats_interval
 
     async def run(self, stopping: asyncio.Event) -> None:
         async with aiohttp.ClientSession() as http:
@@ -273,14 +285,35 @@ class Marker:
             }
             try:
                 await control.open(PLUGIN)
+                last = {room: (time.monotonic(), 0, 0) for room in markers}
                 while not stopping.is_set():
                     for marker in markers.values():
                         await self._sync(control, marker)
+                        last[marker.room] = self._stats(marker, *last[marker.room])
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stopping.wait(), POLL_S)
             finally:
                 await asyncio.gather(*(m.stop("the marker is stopping") for m in markers.values()))
                 await control.destroy()
+
+    def _stats(
+        self, marker: RoomMarker, since: float, decoded: int, marked: int
+    ) -> tuple[float, int, int]:
+        """Log how many frames a second the room's marking keeps up with (15 decoded and
+        15 × G marked, for a 15 fps camera, when the relay's CPU suffices; fewer means frames
+        are skipped) every stats interval."""
+        now = time.monotonic()
+        if now - since < self._stats_interval:
+            return since, decoded, marked
+        decoded_now, marked_now = marker.counts()
+        if marker.source_feed is not None and decoded_now >= decoded:
+            log.info(
+                "room %r: %.1f frames/s decoded, %.1f marked per copy",
+                marker.room,
+                (decoded_now - decoded) / (now - since),
+                (marked_now - marked) / (now - since) / marker.groups,
+            )
+        return now, decoded_now, marked_now
 
     async def _sync(self, control: JanusSession, marker: RoomMarker) -> None:
         try:
@@ -334,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--janus-secret-file", type=Path, help="Janus api_secret, if set")
     parser.add_argument("--room-pin-file", type=Path, help="the rooms' pin, if set")
+    parser.add_argument(
+        "--stats-interval", type=float, default=STATS_S, help="seconds between rate lines"
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -349,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.janus_secret_file
             else None,
             room_pin=_read_secret(args.room_pin_file, "room pin") if args.room_pin_file else None,
+            stats_interval=args.stats_interval,
         )
     except ValueError as err:
         parser.error(str(err))

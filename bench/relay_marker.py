@@ -209,6 +209,10 @@ def report(runs: list[Run], quick: bool, source: str) -> str:
     )
     per_frame = statistics.median(r.ms_per_marked_frame for r in runs)
     full = per_frame * FPS * big / 10  # % of a core for G copies at the camera's full rate
+    full_small = per_frame * FPS * min(RUNS) / 10
+    lowest = min(r.ms_per_marked_frame for r in runs)
+    highest = max(r.ms_per_marked_frame for r in runs)
+    starved = [r for r in runs if r.marked_fps < 0.9 * r.decoded_fps]
     rounds = len([r for r in runs if (r.groups, r.viewers) == (big, lo)])
     return "\n".join(
         [
@@ -231,20 +235,30 @@ def report(runs: list[Run], quick: bool, source: str) -> str:
             "|---|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
-            f"- **The marker's cost follows G, not N**: {marker_lo:.0f} % of a core with {lo} "
-            f"marked viewer and {marker_hi:.0f} % with {hi} at G = {big} (one decode and G "
-            f"encodes per frame, whatever N). Per marked frame of one copy it spends "
-            f"**{per_frame:.1f} ms** of CPU (median of all runs, the decode included), so G = "
-            f"{big} copies at the full {FPS} fps need **{full:.0f} % of a core** of this "
-            f"machine, for any audience up to G² = {big * big}; per-viewer marks would need "
-            "one encode per viewer ([per-viewer watermarks](#relay-per-viewer-watermarks)).",
+            f"- **The marker's cost follows G, not N**: per marked frame of one copy it spends "
+            f"{lowest:.1f}–{highest:.1f} ms of CPU in every run, whatever the audience (median "
+            f"**{per_frame:.1f} ms**, the decode included), so G = {big} copies at the full "
+            f"{FPS} fps need **{full:.0f} % of a core** of this machine for any audience up to "
+            f"G² = {big * big} (G = {min(RUNS)}: {full_small:.0f} %); per-viewer marks would "
+            "need one encode per viewer ([per-viewer watermarks](#relay-per-viewer-watermarks)). "
+            f"The marker's CPU with {lo} and with {hi} marked viewers at G = {big}: "
+            f"{marker_lo:.0f} % and {marker_hi:.0f} %.",
             "- The forwarding (Janus) grows with N as for unmarked viewers "
             "([relay viewers](#relay-viewers)).",
             "- A shared 2-core machine with the camera's encode and the viewers' process beside "
             "the marker: where the marker cannot keep 15 fps for all G copies it skips frames "
             "(each copy takes the newest decoded frame): *frames/s marked per copy* below "
             "*decoded*. The marker logs both rates (`--stats-interval`) so a relay's operator "
-            "sees it too.",
+            "sees it too."
+            + (
+                " Here that happened at "
+                + "; ".join(sorted({f"G = {r.groups}, N = {r.viewers}" for r in starved}))
+                + ": the machine's two cores were saturated by the marker, the camera's encode, "
+                "Janus and the viewers' process together, not by the audience's cost to the "
+                "marker."
+                if starved
+                else ""
+            ),
             "",
         ]
     )

@@ -842,9 +842,14 @@ class WhipFrontend:
         outlives one ticket while the device keeps renewing it."""
         try:
             subscription = self._own_subscription(request)
-            subscription.ticket = self._ticket(request, subscription.ticket.cam)
+            ticket = self._ticket(request, subscription.ticket.cam)
         except HttpError as err:
             return self._refuse(err.status, err.reason)
+        if ticket.mark is not None and self._marks is not None and subscription.place is None:
+            # the device now wants this viewer marked: not on the camera's own feed any more
+            await self._end_viewer(subscription.id, "it must now be marked")
+            return self._refuse(409, "this viewer must now watch a marked stream: subscribe again")
+        subscription.ticket = ticket
         return web.Response(status=204)
 
     async def _unsubscribe(self, request: web.Request) -> web.Response:

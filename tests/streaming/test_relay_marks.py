@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 import av
 import cv2
+import jwt
 import numpy as np
 import pytest
 
@@ -80,8 +81,6 @@ def logged_group(relay: LocalRelay, jti: str, period: int) -> int | None:
 
 
 def jti_of(ticket: str) -> str:
-    import jwt
-
     return str(jwt.decode(ticket, options={"verify_signature": False})["jti"])
 
 
@@ -161,6 +160,12 @@ async def _groups(relay: LocalRelay) -> None:
             # the unmarked viewer gets the camera's own feed: no code in it
             for _ in range(5):
                 assert code_of(await plain.frame()) is None
+            # a renewal that now asks for a mark does not keep the viewer on the unmarked feed
+            sub = jwt.decode(plain.ticket, options={"verify_signature": False})["sub"]
+            marked_now = {"Authorization": f"Bearer {relay.ticket(ROOM, sub=sub, mark='v9')}"}
+            async with http.post(f"{plain.resource}/renew", headers=marked_now) as reply:
+                assert reply.status == 409, await reply.text()
+            await plain.ended(timeout=5)
             seen: dict[int, dict[int, int]] = {0: {}, 1: {}}  # viewer → period → group
             for n, (viewer, frames) in enumerate(zip((first, second), got, strict=True)):
                 jti = jti_of(viewer.ticket)

@@ -109,6 +109,7 @@ class AuditEvent(StrEnum):
     LOGIN_FAILURES_SUPPRESSED = "login_failures_suppressed"  # a summary: see camera_app.logins
     LOGINS_UNLOCKED = "logins_unlocked"  # camera-app unlock-logins on the device
     VIEWERS_IMPORTED = "viewers_imported"  # a class list: one record beside each viewer_invited
+    SITE_GRANT_CHANGED = "site_grant_changed"  # a site changed the grant of its viewer
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,15 +1,30 @@
-"""The site's side of the device link in tests: a device's ``site:`` config for the test broker,
-and a site client that pushes grants and asks for tickets over the real broker, as ``site_app``
-does (certificate CN ``site``)."""
+"""The site in tests: a device's ``site:`` config for the test broker; a bare site client that
+pushes grants and asks for tickets over the real broker as ``site_app`` does (certificate CN
+``site``), for the device's own tests; and the real ``site_app`` server (:func:`start_site`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
+from camera_app.eventloop import LoopThread
 from camera_app.sitelink.protocol import GrantSet, SiteGrant, SiteTopics, TicketRequest
+from firmware.clock import Clock
+from privacy.gates.viewers import CameraInfo
+from site_app.accounts import SiteRole, prepare_password
+from site_app.config import SiteConfig
+from site_app.service import SiteService
+from site_app.web.server import serve
+from testkit.api import ApiFactory, Client, RunningApi, make_uscc
 from testkit.broker import Collector, MqttBroker, publish_and_wait
+from testkit.gates import opt_in, register
 
 EVERY_DAY = {
     "windows": [
@@ -89,3 +104,148 @@ class SiteClient:
                     return reply
             seen = len(got)
         raise AssertionError(f"no answer to ticket request {rid}")
+
+
+# --- the site server itself ---------------------------------------------------------------------
+
+
+@dataclass
+class RunningSite:
+    """``site_app`` running in this process on its own event-loop thread, as ``camera-site run``
+    runs it: its database in ``root``, the real broker, HTTP on a free loopback port."""
+
+    service: SiteService
+    url: str
+    loop: LoopThread
+    runner: web.AppRunner
+
+    def client(self) -> Client:
+        return Client(self.url)
+
+    def add_account(self, username: str, password: str, role: str = "staff") -> str:
+        """An account made as ``camera-site add-account`` makes it; returns its id."""
+
+        async def add() -> str:
+            hashed = await asyncio.to_thread(prepare_password, username, password)
+            return self.service.accounts.create(username, SiteRole(role), hashed, by="test").id
+
+        return self.loop.run(add(), 10)
+
+    def login(self, username: str, password: str) -> Client:
+        return self.client().login(username, password)
+
+    def device_seen(self, device_id: str, timeout: float = 10) -> bool:
+        """Whether the site has got the device's cameras (within ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.service.directory.devices.get(device_id)
+            if state is not None and state.cameras and state.online:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def acknowledged(self, device_id: str, accounts: set[str], timeout: float = 10) -> bool:
+        """Whether ``device_id`` acknowledged holding exactly the grants of ``accounts``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.service.directory.devices.get(device_id)
+            if state is not None and state.ack is not None and set(state.ack.accepted) == accounts:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        async def stop() -> None:
+            await self.runner.cleanup()
+            await self.service.close()
+
+        try:
+            self.loop.run(stop(), 15)
+        finally:
+            self.loop.stop()
+
+
+def site_config(broker: MqttBroker, root: Path, **http: Any) -> SiteConfig:
+    cert, key = broker.pki.client("site")
+    return SiteConfig.model_validate(
+        {
+            "data_dir": str(root),
+            "http": {"host": "127.0.0.1", "port": 0, **http},
+            "broker": {
+                "host": broker.host,
+                "port": broker.port,
+                "ca_file": str(broker.pki.ca_cert),
+                "cert_file": str(cert),
+                "key_file": str(key),
+            },
+        }
+    )
+
+
+def start_site(broker: MqttBroker, root: Path, clock: Clock, **http: Any) -> RunningSite:
+    """Start the site on ``broker``, keeping its data in ``root``; stop it with ``stop()``."""
+    config = site_config(broker, root, **http)
+    loop = LoopThread("site")
+    loop.start()
+
+    async def start() -> tuple[SiteService, web.AppRunner, str]:
+        service = SiteService.open(config, clock)
+        service.start()
+        runner, url = await serve(service)
+        return service, runner, url
+
+    try:
+        service, runner, url = loop.run(start(), 15)
+    except BaseException:
+        loop.stop()
+        raise
+    running = RunningSite(service, url, loop, runner)
+    assert service.broker.wait_connected(10), "the site did not connect to its broker"
+    return running
+
+
+# --- kindergarten devices at a site ------------------------------------------------------------
+
+KG = "kindergarten"
+# device kg1 films the Sunflower and Rainbow rooms; device kg2 films Sunflower's nap room and Moon
+DEVICE_CAMERAS = {
+    "kg1": [
+        CameraInfo("kg-a", "Sunflower room", "Sunflower", KG),
+        CameraInfo("kg-b", "Rainbow room", "Rainbow", KG),
+    ],
+    "kg2": [
+        CameraInfo("kg-c", "Sunflower nap room", "Sunflower", KG),
+        CameraInfo("kg-d", "Moon room", "Moon", KG),
+    ],
+}
+STAFF, STAFF_PASSWORD = "office", "office-pass-2026"
+PARENT_PASSWORD = "p4rent-pass!"
+
+
+def site_device(
+    start_api: ApiFactory, broker: MqttBroker, device_id: str, **streaming: Any
+) -> tuple[RunningApi, Client]:
+    """A kindergarten device at the site with every gate of its cameras open and every camera
+    streaming; ``streaming`` adds to its config (a relay)."""
+    api = start_api(
+        {
+            "streaming": {"profile": KG, "live_childcare_viewing_permitted": True, **streaming},
+            "site": device_site_config(broker, device_id),
+        },
+        cameras=DEVICE_CAMERAS[device_id],
+    )
+    owner = api.owner()
+    register(owner, "institution", uscc=make_uscc("12110000400001234"))
+    for camera in DEVICE_CAMERAS[device_id]:
+        consent = owner.post(
+            f"/api/cameras/{camera.id}/consents",
+            {"reference": "signed forms", "guardians": 24, "valid_until": "2027-07-15"},
+        )
+        assert consent.status == 201, consent.body
+        opt_in(owner, camera.id)
+        assert owner.post(f"/api/cameras/{camera.id}/streaming/start").status == 200
+    return api, owner
+
+
+def data_dir(api: RunningApi) -> Path:
+    return api.config.storage.data_dir

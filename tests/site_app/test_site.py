@@ -1,0 +1,153 @@
+"""The site with two kindergarten devices, all real: mosquitto with deploy/mosquitto's config
+and ACL, two owner-API servers (devices kg1 and kg2) linked to the site, and ``site_app``'s own
+server. No relay here (``test_site_relay`` has one): a ticket the device would issue is refused
+``not_on_relay`` by the device, which shows the request reached the device and passed its rules.
+
+kg1 films Sunflower (kg-a) and Rainbow (kg-b); kg2 films Sunflower's nap room (kg-c) and Moon
+(kg-d). One parent of Sunflower has one site login.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from testkit.api import ApiFactory, Client, RunningApi
+from testkit.broker import MqttBroker
+from testkit.clock import FakeClock
+from testkit.gates import audit_events
+from testkit.site import (
+    EVERY_DAY,
+    PARENT_PASSWORD,
+    STAFF,
+    STAFF_PASSWORD,
+    RunningSite,
+    site_device,
+    start_site,
+)
+
+DAY = 86400.0
+
+
+@pytest.fixture
+def site(mqtt_broker: MqttBroker, tmp_path: Path) -> Iterator[RunningSite]:
+    running = start_site(mqtt_broker, tmp_path / "site", FakeClock(time.time()))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def devices(
+    start_api: ApiFactory, mqtt_broker: MqttBroker, site: RunningSite
+) -> tuple[RunningApi, RunningApi]:
+    kg1, _ = site_device(start_api, mqtt_broker, "kg1")
+    kg2, _ = site_device(start_api, mqtt_broker, "kg2")
+    assert site.device_seen("kg1") and site.device_seen("kg2")
+    return kg1, kg2
+
+
+def parent_of(site: RunningSite, staff: Client, username: str, rooms: list[str]) -> str:
+    """A parent account with a grant of ``rooms`` (every day, 30 days); returns its id."""
+    made = staff.post(
+        "/api/accounts", {"username": username, "password": PARENT_PASSWORD, "role": "parent"}
+    )
+    assert made.status == 201, made.body
+    granted = staff.put(
+        f"/api/grants/{made.body['id']}",
+        {"rooms": rooms, "schedule": EVERY_DAY, "expires_at": time.time() + 30 * DAY},
+    )
+    assert granted.status == 200, granted.body
+    return str(made.body["id"])
+
+
+def test_staff_see_the_devices_and_their_rooms(
+    site: RunningSite, devices: tuple[RunningApi, RunningApi]
+) -> None:
+    site.add_account(STAFF, STAFF_PASSWORD)
+    staff = site.login(STAFF, STAFF_PASSWORD)
+    rooms = staff.get("/api/rooms").body
+    assert {room: [(c["device"], c["camera"]) for c in cams] for room, cams in rooms.items()} == {
+        "Moon": [("kg2", "kg-d")],
+        "Rainbow": [("kg1", "kg-b")],
+        "Sunflower": [("kg1", "kg-a"), ("kg2", "kg-c")],
+    }
+    listed = staff.get("/api/devices").body
+    assert [(d["id"], d["online"], len(d["cameras"])) for d in listed] == [
+        ("kg1", True, 2),
+        ("kg2", True, 2),
+    ]
+    # parents may not manage the site
+    site.add_account("parent-x", PARENT_PASSWORD, "parent")
+    parent = site.login("parent-x", PARENT_PASSWORD)
+    assert parent.get("/api/rooms").status == 403
+    assert parent.post("/api/accounts", {"username": "y", "password": "z" * 12}).status == 403
+    assert site.client().get("/api/me").status == 401
+
+
+def test_one_parent_login_for_their_room_on_each_device(
+    site: RunningSite, devices: tuple[RunningApi, RunningApi]
+) -> None:
+    kg1, kg2 = devices
+    site.add_account(STAFF, STAFF_PASSWORD)
+    staff = site.login(STAFF, STAFF_PASSWORD)
+    li = parent_of(site, staff, "li", ["Sunflower"])
+    wang = parent_of(site, staff, "wang", ["Rainbow"])
+    # each device holds the grants of the rooms it films, and only those
+    assert site.acknowledged("kg1", {li, wang})
+    assert site.acknowledged("kg2", {li})
+    held = {v.username for v in kg2.server.live.controller.viewers.all()}  # type: ignore[union-attr]
+    assert held == {f"site:{li}"}
+
+    parent = site.login("li", PARENT_PASSWORD)
+    me = parent.get("/api/me").body
+    assert [(c["device"], c["camera"], c["room"]) for c in me["cameras"]] == [
+        ("kg1", "kg-a", "Sunflower"),
+        ("kg2", "kg-c", "Sunflower"),
+    ]
+    # the devices decide: every rule passes, and the ticket is refused only for want of a relay
+    for device, camera in (("kg1", "kg-a"), ("kg2", "kg-c")):
+        reply = parent.post(f"/api/watch/{device}/{camera}")
+        assert (reply.status, reply.error) == (403, "not_on_relay"), reply.body
+    # other rooms, on either device: the site refuses without asking
+    for device, camera in (("kg1", "kg-b"), ("kg2", "kg-d"), ("kg2", "kg-a"), ("kg9", "kg-a")):
+        reply = parent.post(f"/api/watch/{device}/{camera}")
+        assert (reply.status, reply.error) == (403, "wrong_camera"), (camera, reply.body)
+    # staff do not watch through the site
+    assert staff.post("/api/watch/kg1/kg-a").status == 403
+
+    # the grant withdrawn: both devices revoke the parent's viewer, audited on each
+    assert staff.call("DELETE", f"/api/grants/{li}").status == 200
+    assert site.acknowledged("kg1", {wang}) and site.acknowledged("kg2", set())
+    for device in (kg1, kg2):
+        revoked = [e for e in audit_events(device) if e["event"] == "viewer_revoked"]
+        assert [(e["viewer"], e["reason"]) for e in revoked] == [
+            (f"site:{li}", "withdrawn by the site")
+        ]
+    assert parent.post("/api/watch/kg1/kg-a").error == "wrong_camera"
+
+
+def test_a_device_that_does_not_answer(
+    site: RunningSite, devices: tuple[RunningApi, RunningApi]
+) -> None:
+    kg1, kg2 = devices
+    site.add_account(STAFF, STAFF_PASSWORD)
+    staff = site.login(STAFF, STAFF_PASSWORD)
+    li = parent_of(site, staff, "li", ["Sunflower"])
+    assert site.acknowledged("kg2", {li})
+    kg2.server.stop()  # its link says offline on the way out
+    deadline = time.monotonic() + 5
+    while site.service.directory.devices["kg2"].online and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not site.service.directory.devices["kg2"].online
+    parent = site.login("li", PARENT_PASSWORD)
+    assert [c["online"] for c in parent.get("/api/me").body["cameras"]] == [True, False]
+    started = time.monotonic()
+    reply = parent.post("/api/watch/kg2/kg-c")
+    assert (reply.status, reply.error) == (504, "device_unreachable")
+    assert time.monotonic() - started < 10
+    assert parent.post("/api/watch/kg1/kg-a").error == "not_on_relay"  # the other still answers

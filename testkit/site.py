@@ -223,10 +223,16 @@ PARENT_PASSWORD = "p4rent-pass!"
 
 
 def site_device(
-    start_api: ApiFactory, broker: MqttBroker, device_id: str, **streaming: Any
+    start_api: ApiFactory,
+    broker: MqttBroker,
+    device_id: str,
+    *,
+    real_time: bool = False,
+    **streaming: Any,
 ) -> tuple[RunningApi, Client]:
     """A kindergarten device at the site with every gate of its cameras open and every camera
-    streaming; ``streaming`` adds to its config (a relay)."""
+    streaming; ``streaming`` adds to its config (a relay). ``real_time``: its clock is set to
+    the real time first (a relay checks a ticket's expiry against its own clock)."""
     api = start_api(
         {
             "streaming": {"profile": KG, "live_childcare_viewing_permitted": True, **streaming},
@@ -234,6 +240,8 @@ def site_device(
         },
         cameras=DEVICE_CAMERAS[device_id],
     )
+    if real_time:
+        api.clock.set_wall(time.time())
     owner = api.owner()
     register(owner, "institution", uscc=make_uscc("12110000400001234"))
     for camera in DEVICE_CAMERAS[device_id]:
@@ -245,7 +253,3 @@ def site_device(
         opt_in(owner, camera.id)
         assert owner.post(f"/api/cameras/{camera.id}/streaming/start").status == 200
     return api, owner
-
-
-def data_dir(api: RunningApi) -> Path:
-    return api.config.storage.data_dir

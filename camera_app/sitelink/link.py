@@ -177,6 +177,9 @@ class SiteLink:
                 log.warning("site: refused a grant set: %s", _first_error(err))
                 return  # the grants held stay as they are
         ack = self._grants.apply(grants)
+        tickets = self._live.tickets
+        if tickets is not None:  # a withdrawn grant's tickets now, not at the next check
+            tickets.revoke_not_allowed(self._live.rules, self._live.controller.cameras)
         log.info("site: %d grant(s) held, %d refused", len(ack.accepted), len(ack.refused))
         self._client.publish(self.topics.grants_ack, ack.to_bytes(), QOS, retain=True)
 

@@ -62,7 +62,11 @@ async function watch(camera) {
   });
   try {
     const path = `/api/watch/${encodeURIComponent(camera.device)}/${encodeURIComponent(camera.camera)}`;
-    await view.startOnRelay(path);
+    if (!(await view.startOnRelay(path))) {
+      view = null;
+      $("status").textContent = t("refused_not_live");
+      return;
+    }
     video.hidden = false;
     $("status").textContent = t("watching", { name: camera.name });
   } catch (error) {
@@ -86,6 +90,7 @@ function showCameras(me) {
     const button = document.createElement("button");
     button.type = "button";
     button.textContent = t("watch");
+    button.setAttribute("aria-label", `${t("watch")} ${camera.name}`);
     button.dataset.camera = `${camera.device}/${camera.camera}`;
     button.addEventListener("click", () => watch(camera));
     item.append(name, button);

@@ -20,9 +20,19 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 import pytest
+from playwright.sync_api import Browser, expect
 
 from testkit.api import ApiFactory, Client, RunningApi
 from testkit.broker import MqttBroker
+from testkit.browser import (
+    PHONE,
+    csp_violations,
+    log_in,
+    needs_chromium,
+    open_page,
+    save_screenshot,
+    wait_in_page,
+)
 from testkit.clock import FakeClock
 from testkit.gates import audit_events
 from testkit.relay import (
@@ -64,7 +74,7 @@ def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRelay]:
 
 def devices_on_relay(
     start_api: ApiFactory, broker: MqttBroker, relay: LocalRelay, tmp_path: Path
-) -> tuple[RunningApi, RunningApi]:
+) -> tuple[RunningApi, RunningApi, str]:
     """kg1 and kg2 publishing to the relay, whose front-end trusts both devices' keys (made in
     their data directories first, as ``camera-app relay-key`` would print them)."""
     for data in ("data0", "data1"):  # start_api's data directories, in order
@@ -76,7 +86,7 @@ def devices_on_relay(
     on_relay = {"whip_url": base + "/whip/endpoint/{camera}", "token_file": str(token_file)}
     kg1, _ = site_device(start_api, broker, "kg1", real_time=True, relay=on_relay)
     kg2, _ = site_device(start_api, broker, "kg2", real_time=True, relay=on_relay)
-    return kg1, kg2
+    return kg1, kg2, base
 
 
 @pytest.fixture
@@ -95,7 +105,7 @@ def test_one_login_watches_the_right_room_on_each_device_through_the_relay(
     site: RunningSite,
     tmp_path: Path,
 ) -> None:
-    kg1, kg2 = devices_on_relay(start_api, mqtt_broker, relay, tmp_path)
+    kg1, kg2, _base = devices_on_relay(start_api, mqtt_broker, relay, tmp_path)
     cameras = [
         GatedCamera(server_hub(kg1), solid(W, H, GREEN), "kg-a"),
         GatedCamera(server_hub(kg1), solid(W, H, GREY), "kg-b"),
@@ -200,3 +210,51 @@ async def _watch(site: RunningSite, staff: Client, relay: LocalRelay, li: str) -
                 await viewer.close()
     again = await asyncio.to_thread(parent.post, "/api/watch/kg1/kg-a")
     assert (again.status, again.error) == (403, "wrong_camera")
+
+
+@needs_chromium
+def test_the_parents_phone_watches_on_the_site_page(
+    browser: Browser,
+    start_api: ApiFactory,
+    mqtt_broker: MqttBroker,
+    relay: LocalRelay,
+    tmp_path: Path,
+) -> None:
+    """The site's page in real Chromium, in Chinese: the parent logs in once, sees the Sunflower
+    cameras of both devices (and no other), and Watch plays kg-c from the relay with the ticket
+    kg2 signed; nothing breaks the page's CSP."""
+    kg1, kg2, base = devices_on_relay(start_api, mqtt_broker, relay, tmp_path)
+    site = start_site(mqtt_broker, tmp_path / "site", FakeClock(time.time()), relay_origin=base)
+    cameras = [
+        GatedCamera(server_hub(kg1), solid(W, H, GREEN), "kg-a"),
+        GatedCamera(server_hub(kg2), solid(W, H, BLUE), "kg-c"),
+    ]
+    try:
+        assert site.device_seen("kg1") and site.device_seen("kg2")
+        site.add_account(STAFF, STAFF_PASSWORD)
+        li = _parent(site.login(STAFF, STAFF_PASSWORD), "li", ["Sunflower"])
+        assert site.acknowledged("kg2", {li})
+        assert kg2.wait_for(
+            lambda: kg2.server.live is not None and kg2.server.live.relay.publishing("kg-c"),
+            timeout=10,
+        )
+        page, _log = open_page(browser, site.url, locale="zh-CN", viewport=PHONE)
+        expect(page.get_by_role("heading", level=1)).to_have_text("幼儿园摄像头")
+        log_in(page, "li", PARENT_PASSWORD, zh=True)
+        listed = page.get_by_test_id("camera-list")
+        expect(listed).to_contain_text("Sunflower room")
+        expect(listed).to_contain_text("Sunflower nap room")
+        expect(listed).not_to_contain_text("Rainbow")
+        expect(listed).not_to_contain_text("Moon")
+        page.get_by_role("button", name="观看 Sunflower nap room").click()
+        expect(page.get_by_role("status")).to_have_text("正在观看：Sunflower nap room")
+        assert wait_in_page(page, "document.querySelector('video').currentTime > 0.5", 20_000)
+        assert csp_violations(page) == []
+        save_screenshot(page, "site-parent-zh")
+    except BaseException:
+        print(relay.log_tail())
+        raise
+    finally:
+        for camera in cameras:
+            camera.stop()
+        site.stop()

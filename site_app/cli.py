@@ -19,8 +19,9 @@ from pathlib import Path
 
 from firmware.clock import SystemClock
 from firmware.errors import AppError, ExitCode
-from site_app.accounts import SiteRole, prepare_password
+from site_app.accounts import SiteAccounts, SiteRole, prepare_password
 from site_app.config import load_site_config
+from site_app.db import open_site_database
 from site_app.service import SiteService
 from site_app.web.server import serve
 
@@ -51,17 +52,13 @@ def _add_account(args: argparse.Namespace) -> None:
     password = sys.stdin.readline().rstrip("\n")
     hashed = prepare_password(args.username, password)
 
-    async def add() -> None:
-        service = SiteService.open(config, SystemClock())
-        try:
-            account = service.accounts.create(
-                args.username, SiteRole(args.role), hashed, by="console"
-            )
-            sys.stdout.write(f"account {account.username} ({account.role}) created: {account.id}\n")
-        finally:
-            await service.close()
-
-    asyncio.run(add())
+    conn = open_site_database(config.data_dir)
+    try:
+        accounts = SiteAccounts(conn, SystemClock(), config.http.session_hours * 3600)
+        account = accounts.create(args.username, SiteRole(args.role), hashed, by="console")
+        sys.stdout.write(f"account {account.username} ({account.role}) created: {account.id}\n")
+    finally:
+        conn.close()
 
 
 def build_parser() -> argparse.ArgumentParser:

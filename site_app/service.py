@@ -58,7 +58,6 @@ class SiteService:
 
     @classmethod
     def open(cls, config: SiteConfig, clock: Clock) -> SiteService:
-        config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         return cls(config, clock, open_site_database(config.data_dir), Directory())
 
     def start(self) -> None:

@@ -9,11 +9,15 @@ kg1 films Sunflower (kg-a) and Rainbow (kg-b); kg2 films Sunflower's nap room (k
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from testkit.api import ApiFactory, Client, RunningApi
 from testkit.broker import MqttBroker
@@ -25,6 +29,7 @@ from testkit.site import (
     STAFF,
     STAFF_PASSWORD,
     RunningSite,
+    site_config,
     site_device,
     start_site,
 )
@@ -151,3 +156,31 @@ def test_a_device_that_does_not_answer(
     assert (reply.status, reply.error) == (504, "device_unreachable")
     assert time.monotonic() - started < 10
     assert parent.post("/api/watch/kg1/kg-a").error == "not_on_relay"  # the other still answers
+
+
+@pytest.mark.slow
+def test_camera_site_run_serves_the_page_and_stops_on_sigterm(
+    mqtt_broker: MqttBroker, tmp_path: Path
+) -> None:
+    """``camera-site run`` as a process, as its systemd unit would run it."""
+    config = site_config(mqtt_broker, tmp_path / "data")
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    command = [sys.executable, "-m", "site_app.cli", "run", "--config", str(path)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # the first line says where it listens
+        assert line.startswith("site listening on http://127.0.0.1:"), line
+        client = Client(line.split()[-1])
+        page = client.get("/")
+        assert page.status == 200 and b"site.js" in page.raw
+        assert "connect-src 'self'" in page.headers["Content-Security-Policy"]
+        assert client.get("/whep.js").status == 200  # the owner app's WebRTC client
+        assert client.get("/api/me").status == 401
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)

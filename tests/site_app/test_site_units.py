@@ -1,0 +1,105 @@
+"""The site's pieces without servers: its config, accounts and logins, which part of a grant
+each device gets, and the ``camera-site`` command line."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from camera_app.sitelink.protocol import CameraAnnouncement
+from firmware.errors import ExitCode
+from privacy.gates.schedule import Schedule
+from site_app.accounts import AccountError, SiteAccounts, SiteRole, prepare_password
+from site_app.cli import main
+from site_app.config import SiteConfigError, load_site_config
+from site_app.db import open_site_database
+from site_app.directory import DeviceState
+from site_app.grants import ParentGrant, device_grant, device_grant_set
+from testkit.clock import FakeClock
+from testkit.site import EVERY_DAY
+
+SCHEDULE = Schedule.model_validate(EVERY_DAY)
+
+
+def _device(device_id: str, *rooms: str) -> DeviceState:
+    cameras = tuple(
+        CameraAnnouncement(id=f"{device_id}-{i}", name=room, room=room, profile="kindergarten")
+        for i, room in enumerate(rooms)
+    )
+    return DeviceState(device_id, True, cameras)
+
+
+def test_each_device_gets_the_part_of_a_grant_it_films() -> None:
+    grant = ParentGrant("acct", ("Sunflower", "Moon"), SCHEDULE, 2e9)
+    one = device_grant(grant, _device("kg1", "Sunflower", "Rainbow"))
+    assert one is not None and one.rooms == ("Sunflower",)
+    assert (one.schedule, one.expires_at, one.role) == (SCHEDULE, 2e9, "parent")
+    assert device_grant(grant, _device("kg2", "Stars")) is None
+    other = ParentGrant("other", ("Rainbow",), SCHEDULE, 2e9)
+    held = device_grant_set([grant, other], _device("kg3", "Moon"))
+    assert [(g.account, g.rooms) for g in held.grants] == [("acct", ("Moon",))]
+
+
+def _config(tmp_path: Path, **extra: object) -> Path:
+    data = {
+        "data_dir": str(tmp_path / "data"),
+        "broker": {"ca_file": "ca.crt", "cert_file": "site.crt", "key_file": "site.key"},
+        **extra,
+    }
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_the_config_names_the_bad_key(tmp_path: Path) -> None:
+    assert load_site_config(_config(tmp_path)).http.host == "127.0.0.1"
+    with pytest.raises(SiteConfigError, match=r"http: .*only with TLS"):
+        load_site_config(_config(tmp_path, http={"host": "0.0.0.0"}))
+    with pytest.raises(SiteConfigError, match=r"broker\.prefix"):
+        load_site_config(
+            _config(
+                tmp_path,
+                broker={"ca_file": "a", "cert_file": "b", "key_file": "c", "prefix": "a/b"},
+            )
+        )
+    with pytest.raises(SiteConfigError, match="cannot read"):
+        load_site_config(tmp_path / "absent.yaml")
+
+
+def test_logins_end_and_can_be_ended(tmp_path: Path) -> None:
+    clock = FakeClock(1_800_000_000.0)
+    conn = open_site_database(tmp_path)
+    accounts = SiteAccounts(conn, clock, 3600)
+    account = accounts.create("li", SiteRole.PARENT, prepare_password("li", "p4rent-pass!"), by="t")
+    with pytest.raises(AccountError, match="exists already"):
+        accounts.create("li", SiteRole.PARENT, "x", by="t")
+    token, login = accounts.log_in(account)
+    assert accounts.login(token) == login and login.expires_at == clock.wall() + 3600
+    assert accounts.login("not-" + token) is None
+    clock.advance(3601)
+    assert accounts.login(token) is None
+    token, _ = accounts.log_in(account)
+    accounts.log_out(token)
+    assert accounts.login(token) is None
+    stored = conn.execute("SELECT token_hash FROM logins").fetchall()
+    assert all(token not in row[0] for row in stored)  # only digests are kept
+    with pytest.raises(AccountError, match="at least"):
+        prepare_password("wang", "short")
+
+
+def test_add_account_from_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("office-pass-2026\n"))
+    assert main(["add-account", "--config", str(config), "--username", "office"]) == 0
+    assert "account office (staff) created" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "stdin", io.StringIO("weak\n"))
+    code = main(["add-account", "--config", str(config), "--username", "other"])
+    assert code == ExitCode.USAGE and "at least" in capsys.readouterr().err
+    conn = open_site_database(tmp_path / "data")
+    assert [r[0] for r in conn.execute("SELECT username FROM accounts")] == ["office"]

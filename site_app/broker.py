@@ -24,6 +24,9 @@ from pydantic import ValidationError
 
 from camera_app.sitelink.protocol import (
     MAX_PAYLOAD,
+    AuditHead,
+    AuditRecords,
+    AuditRequest,
     DeviceCameras,
     GrantsAck,
     GrantSet,
@@ -32,6 +35,7 @@ from camera_app.sitelink.protocol import (
     TicketRequest,
     device_of,
 )
+from site_app.audit import DeviceAuditTrails
 from site_app.config import SiteBrokerConfig
 from site_app.directory import Directory
 
@@ -53,9 +57,12 @@ class SiteBroker:
         config: SiteBrokerConfig,
         directory: Directory,
         on_device_changed: Callable[[str], None],
+        trails: DeviceAuditTrails,
     ) -> None:
         self._config = config
         self.directory = directory
+        self._trails = trails
+        self._heads: dict[str, AuditHead] = {}  # the latest head each device published
         self._on_device_changed = on_device_changed
         self._loop = asyncio.get_running_loop()
         self._pending: dict[tuple[str, str], asyncio.Future[TicketReply]] = {}
@@ -134,6 +141,11 @@ class SiteBroker:
                 self._take_cameras(device_id, payload)
             elif rest == "up/grants" and payload:
                 self.directory.device(device_id).ack = GrantsAck.model_validate_json(payload)
+            elif rest == "up/audit/head":
+                self._heads[device_id] = AuditHead.model_validate_json(payload)
+                self._follow_audit(device_id)
+            elif rest == "up/audit":
+                self._take_audit(device_id, AuditRecords.model_validate_json(payload))
             elif rest == "up/ticket":
                 reply = TicketReply.model_validate_json(payload)
                 future = self._pending.pop((device_id, reply.request_id), None)
@@ -153,6 +165,20 @@ class SiteBroker:
                 return
             state.cameras = cameras.cameras
         self._on_device_changed(device_id)
+
+    def _follow_audit(self, device_id: str) -> None:
+        """Ask for the records after the trail's last one while the device's head is ahead."""
+        head = self._heads.get(device_id)
+        after = self._trails.wants_after(device_id, head) if head is not None else None
+        if after is not None:
+            request = AuditRequest(request_id=f"audit-{after}", after=after)
+            self._client.publish(self.topics(device_id).audit_request, request.to_bytes(), QOS)
+
+    def _take_audit(self, device_id: str, records: AuditRecords) -> None:
+        if records.request_id != f"audit-{self._trails.state(device_id).seq}":
+            return  # an answer to an older request (the trail moved on meanwhile)
+        if self._trails.take(device_id, records.records) and records.records:
+            self._follow_audit(device_id)
 
     def publish_grants(self, device_id: str, grants: GrantSet) -> None:
         """Send ``device_id`` its grant set (retained), unless it was sent that very set."""

@@ -18,6 +18,7 @@ from camera_app.passwords import PasswordWorkers
 from camera_app.sitelink.protocol import TicketReply, TicketRequest
 from firmware.clock import Clock
 from site_app.accounts import Login, SiteAccounts, SiteRole
+from site_app.audit import DeviceAuditTrails
 from site_app.broker import SiteBroker
 from site_app.config import SiteConfig
 from site_app.db import open_site_database
@@ -54,7 +55,8 @@ class SiteService:
         self.grants = SiteGrantStore(conn, clock)
         self.directory = directory
         self.passwords = PasswordWorkers(2, 32)
-        self.broker = SiteBroker(config.broker, directory, self.sync_device)
+        self.trails = DeviceAuditTrails(conn, clock)
+        self.broker = SiteBroker(config.broker, directory, self.sync_device, self.trails)
 
     @classmethod
     def open(cls, config: SiteConfig, clock: Clock) -> SiteService:

@@ -25,6 +25,6 @@ def build_site_link(
     if not config.site.enabled:
         return None
     grants = SiteGrants(conn, live.controller.viewers, audit, clock, live.controller.cameras)
-    link = SiteLink(config.site, site_device_id(config), live, grants, clock)
+    link = SiteLink(config.site, site_device_id(config), live, grants, clock, conn)
     link.start()
     return link

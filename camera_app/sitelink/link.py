@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sqlite3
 import ssl
 import threading
 from typing import Any
@@ -35,6 +36,10 @@ from camera_app.sitelink.config import SiteLinkConfig
 from camera_app.sitelink.grants import SiteGrants
 from camera_app.sitelink.protocol import (
     MAX_PAYLOAD,
+    AuditHead,
+    AuditRecordMessage,
+    AuditRecords,
+    AuditRequest,
     CameraAnnouncement,
     DeviceCameras,
     GrantSet,
@@ -43,10 +48,12 @@ from camera_app.sitelink.protocol import (
     TicketRequest,
 )
 from firmware.clock import Clock
+from privacy import audit
 
 log = logging.getLogger(__name__)
 
 QOS = 1
+HEAD_CHECK_S = 1.0  # how often the audit log's head is compared with the one the site has
 
 
 class SiteLink:
@@ -59,8 +66,10 @@ class SiteLink:
         live: LiveSubsystem,
         grants: SiteGrants,
         clock: Clock,
+        conn: sqlite3.Connection,
     ) -> None:
         self._config = config
+        self._conn = conn  # the owner API's connection, for reading the audit log
         self.topics = SiteTopics(config.prefix, device_id)
         self._live = live
         self._grants = grants
@@ -68,6 +77,8 @@ class SiteLink:
         self._loop = asyncio.get_running_loop()
         self._limiter = RateLimiter(config.requests_per_minute, clock.monotonic)
         self._connected = threading.Event()
+        self._head_sent: AuditHead | None = None  # None: (re)send at the next check
+        self._head_timer: asyncio.TimerHandle | None = None
         self._client = self._make_client(device_id)
 
     def _make_client(self, device_id: str) -> mqtt.Client:
@@ -102,9 +113,12 @@ class SiteLink:
         )
         self._client.connect_async(self._config.host, self._config.port, self._config.keepalive_s)
         self._client.loop_start()
+        self._head_timer = self._loop.call_later(HEAD_CHECK_S, self._check_head)
 
     async def close(self, timeout: float = 5.0) -> None:
         """Say ``offline`` (retained) and disconnect."""
+        if self._head_timer is not None:
+            self._head_timer.cancel()
         await asyncio.to_thread(self._close, timeout)
 
     def _close(self, timeout: float) -> None:
@@ -132,7 +146,14 @@ class SiteLink:
         log.info("site: connected to %s:%d", self._config.host, self._config.port)
         client.publish(self.topics.availability, "online", QOS, retain=True)
         client.publish(self.topics.cameras, self._cameras().to_bytes(), QOS, retain=True)
-        client.subscribe([(self.topics.grants, QOS), (self.topics.ticket_request, QOS)])
+        client.subscribe(
+            [
+                (self.topics.grants, QOS),
+                (self.topics.ticket_request, QOS),
+                (self.topics.audit_request, QOS),
+            ]
+        )
+        self._head_sent = None  # a new connection: the head is sent again
         self._connected.set()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
@@ -166,6 +187,34 @@ class SiteLink:
             reply = self._answer(payload)
             if reply is not None:
                 self._client.publish(self.topics.ticket_reply, reply.to_bytes(), QOS)
+        elif topic == self.topics.audit_request:
+            self._send_audit(payload)
+
+    # --- the audit trail: the site follows the device's log and checks its chain ------------
+
+    def _check_head(self) -> None:
+        """Publish the audit log's head (retained) when it moved or the connection is new."""
+        self._head_timer = self._loop.call_later(HEAD_CHECK_S, self._check_head)
+        if not self._connected.is_set():
+            return
+        seq, digest = audit.head(self._conn)
+        current = AuditHead(seq=seq, hash=digest)
+        if current != self._head_sent:
+            self._head_sent = current
+            self._client.publish(self.topics.audit_head, current.to_bytes(), QOS, retain=True)
+
+    def _send_audit(self, payload: bytes) -> None:
+        try:
+            request = AuditRequest.model_validate_json(payload)
+        except ValidationError as err:
+            log.warning("site: refused an audit request: %s", _first_error(err))
+            return
+        records = audit.records_after(self._conn, request.after, request.limit)
+        reply = AuditRecords(
+            request_id=request.request_id,
+            records=tuple(AuditRecordMessage.model_validate(r.to_json()) for r in records),
+        )
+        self._client.publish(self.topics.audit_records, reply.to_bytes(), QOS)
 
     def _take_grants(self, payload: bytes) -> None:
         if not payload:

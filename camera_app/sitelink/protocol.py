@@ -11,11 +11,15 @@ every device's ``down``.
 | ``up/cameras`` | device | yes | :class:`DeviceCameras`: id, name, room, profile of each camera |
 | ``up/grants`` | device | yes | :class:`GrantsAck`: the grants it took (digests) and refused |
 | ``up/ticket`` | device | no | :class:`TicketReply` to a request, by ``request_id`` |
+| ``up/audit/head`` | device | yes | :class:`AuditHead`: the seq and hash of its audit log's head |
+| ``up/audit`` | device | no | :class:`AuditRecords`: records after a seq, answering a request |
 | ``down/grants`` | site | yes | :class:`GrantSet`: every grant of the site for this device |
 | ``down/ticket`` | site | no | :class:`TicketRequest`: a ticket for a site account |
+| ``down/audit`` | site | no | :class:`AuditRequest`: the audit records after a seq |
 
-No message carries a frame, a recording, a person's name or an ID number: accounts are the
-site's opaque ids.
+No message carries a frame or a recording, and none an ID number (the audit log refuses secrets
+and holds registrations masked); accounts are the site's opaque ids. The audit records are the
+device's own, as its owner sees them (actors are its own user names).
 """
 
 from __future__ import annotations
@@ -129,6 +133,42 @@ class TicketReply(_Message):
     reason: str | None = None
 
 
+class AuditHead(_Message):
+    """The head of the device's audit log (retained; re-sent when it moves)."""
+
+    seq: int = Field(ge=0)
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+AUDIT_PAGE = 200
+
+
+class AuditRequest(_Message):
+    """The site asks for the device's audit records after ``after``, oldest first."""
+
+    request_id: RequestId
+    after: int = Field(ge=0)
+    limit: int = Field(default=AUDIT_PAGE, ge=1, le=AUDIT_PAGE)
+
+
+class AuditRecordMessage(_Message):
+    """One record as the device stores it (``privacy.audit.AuditRecord``)."""
+
+    seq: int = Field(ge=1)
+    at: float
+    actor: str
+    event: str
+    camera_id: str | None
+    details: dict[str, object] | str
+    prev_hash: str
+    hash: str
+
+
+class AuditRecords(_Message):
+    request_id: RequestId
+    records: tuple[AuditRecordMessage, ...] = Field(max_length=AUDIT_PAGE)
+
+
 @dataclass(frozen=True, slots=True)
 class SiteTopics:
     """The topics of one device at a site."""
@@ -156,6 +196,18 @@ class SiteTopics:
     @property
     def ticket_reply(self) -> str:
         return f"{self.base}/up/ticket"
+
+    @property
+    def audit_head(self) -> str:
+        return f"{self.base}/up/audit/head"
+
+    @property
+    def audit_records(self) -> str:
+        return f"{self.base}/up/audit"
+
+    @property
+    def audit_request(self) -> str:
+        return f"{self.base}/down/audit"
 
     @property
     def grants(self) -> str:

@@ -224,6 +224,25 @@ async def devices(request: web.Request, login: Login) -> web.StreamResponse:
 
 
 @logged_in(SiteRole.STAFF)
+async def audit_trail(request: web.Request, login: Login) -> web.StreamResponse:
+    """A device's audit records as the site kept them (newest first) and whether its chain held."""
+    service = request.app[SERVICE]
+    device = request.match_info["device"]
+    if device not in service.directory.devices:
+        return _error(404, "no_such_device", "no such device at this site")
+    try:
+        limit = int(request.query.get("limit", "100"))
+    except ValueError:
+        return _error(422, "invalid_query", "limit: a number")
+    return web.json_response(
+        {
+            **service.trails.state(device).to_json(),
+            "records": service.trails.records(device, limit),
+        }
+    )
+
+
+@logged_in(SiteRole.STAFF)
 async def rooms(request: web.Request, login: Login) -> web.StreamResponse:
     listed = request.app[SERVICE].directory.rooms()
     return web.json_response({room: [c.to_json() for c in cams] for room, cams in listed.items()})
@@ -269,6 +288,7 @@ def make_app(service: SiteService) -> web.Application:
     app.router.add_delete("/api/grants/{account_id}", remove_grant)
     app.router.add_get("/api/devices", devices)
     app.router.add_get("/api/rooms", rooms)
+    app.router.add_get("/api/devices/{device}/audit", audit_trail)
     csp = page_csp(service.config.http.relay_origin)
     app.router.add_get("/", _file("index.html", "site_app.web", "text/html", csp))
     for name, kind in OWN_FILES.items():

@@ -184,3 +184,33 @@ def test_camera_site_run_serves_the_page_and_stops_on_sigterm(
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+def test_the_site_follows_each_devices_audit_trail(
+    site: RunningSite, devices: tuple[RunningApi, RunningApi]
+) -> None:
+    """Each device's hash-chained log reaches the site, which keeps it once the chain checks;
+    the grant the site pushed is in the trail of each device that took it."""
+    site.add_account(STAFF, STAFF_PASSWORD)
+    staff = site.login(STAFF, STAFF_PASSWORD)
+    li = parent_of(site, staff, "li", ["Sunflower"])
+    assert site.acknowledged("kg1", {li}) and site.acknowledged("kg2", {li})
+    for device in devices:
+        device_id = device.config.site.device_id
+        conn = device.db()
+        try:
+            head = conn.execute("SELECT seq, hash FROM audit_head").fetchone()
+        finally:
+            conn.close()
+        deadline = time.monotonic() + 10
+        while site.service.trails.state(device_id).seq < head[0] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        trail = staff.get(f"/api/devices/{device_id}/audit?limit=500").body
+        assert trail["broken"] is None and trail["seq"] >= head[0]
+        kept = trail["records"][-head[0] :][::-1]
+        assert [r["seq"] for r in kept] == list(range(1, head[0] + 1))
+        assert kept[head[0] - 1]["hash"] == head[1]
+        events = {(r["event"], r["details"].get("viewer")) for r in trail["records"]}
+        assert ("viewer_invited", f"site:{li}") in events
+    assert staff.get("/api/devices/kg9/audit").status == 404
+    assert site.login("li", PARENT_PASSWORD).get("/api/devices/kg1/audit").status == 403

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from camera_app.sitelink.protocol import CameraAnnouncement
+from camera_app.sitelink.protocol import AuditHead, AuditRecordMessage, CameraAnnouncement
 from firmware.errors import ExitCode
+from privacy.audit import GENESIS_HASH, record_hash
 from privacy.gates.schedule import Schedule
 from site_app.accounts import AccountError, SiteAccounts, SiteRole, prepare_password
+from site_app.audit import DeviceAuditTrails
 from site_app.cli import main
 from site_app.config import SiteConfigError, load_site_config
 from site_app.db import open_site_database
@@ -103,3 +105,48 @@ def test_add_account_from_the_command_line(
     assert code == ExitCode.USAGE and "at least" in capsys.readouterr().err
     conn = open_site_database(tmp_path / "data")
     assert [r[0] for r in conn.execute("SELECT username FROM accounts")] == ["office"]
+
+
+def _chain(count: int) -> list[AuditRecordMessage]:
+    records, prev = [], GENESIS_HASH
+    for seq in range(1, count + 1):
+        details = {"n": seq}
+        digest = record_hash(seq, 1000.0 + seq, "owner", "armed", None, details, prev)
+        records.append(
+            AuditRecordMessage(
+                seq=seq,
+                at=1000.0 + seq,
+                actor="owner",
+                event="armed",
+                camera_id=None,
+                details=details,
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
+        prev = digest
+    return records
+
+
+def test_a_device_trail_is_kept_only_while_its_chain_holds(tmp_path: Path) -> None:
+    trails = DeviceAuditTrails(open_site_database(tmp_path), FakeClock(1_800_000_000.0))
+    records = _chain(5)
+    head = AuditHead(seq=5, hash=records[-1].hash)
+    assert trails.wants_after("kg1", head) == 0
+    assert trails.take("kg1", tuple(records[:3])) == 3
+    assert trails.wants_after("kg1", head) == 3
+    # a record edited on the device: kept up to it, then the trail is broken and followed no more
+    edited = records[3].model_copy(update={"actor": "someone else"})
+    assert trails.take("kg1", (edited, records[4])) == 0
+    state = trails.state("kg1")
+    assert (state.seq, state.broken) == (3, "record 4 does not match its hash (edited)")
+    assert trails.wants_after("kg1", head) is None and trails.take("kg1", tuple(records)) == 0
+    # another device: a gap, a log that goes back, a head naming another hash
+    assert trails.take("kg2", (records[0], records[2])) == 1
+    assert trails.state("kg2").broken == "record 3 follows 1: records are missing"
+    assert trails.take("kg3", tuple(records[:2])) == 2
+    assert trails.wants_after("kg3", AuditHead(seq=1, hash=records[0].hash)) is None
+    assert "went back" in str(trails.state("kg3").broken)
+    assert trails.take("kg4", tuple(records[:2])) == 2
+    assert trails.wants_after("kg4", AuditHead(seq=2, hash="0" * 64)) is None
+    assert "another hash" in str(trails.state("kg4").broken)

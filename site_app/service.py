@@ -14,6 +14,7 @@ import logging
 import sqlite3
 import uuid
 
+from camera_app.logins import LoginLimiter
 from camera_app.passwords import PasswordWorkers
 from camera_app.sitelink.protocol import TicketReply, TicketRequest
 from firmware.clock import Clock
@@ -55,6 +56,10 @@ class SiteService:
         self.grants = SiteGrantStore(conn, clock)
         self.directory = directory
         self.passwords = PasswordWorkers(2, 32)
+        # the device's login limiter and its defaults (5 failures per account and address in
+        # 15 min; an account failing from 50 addresses slowed down), with more per address: the
+        # site sits behind the relay host's proxy, so many parents may share one address
+        self.limiter = LoginLimiter(5, 900, clock, per_address=200, account_slowdown=50)
         self.trails = DeviceAuditTrails(conn, clock)
         self.broker = SiteBroker(config.broker, directory, self.sync_device, self.trails)
 

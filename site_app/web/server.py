@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import ssl
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from camera_app.logins import TooManyAttempts
 from camera_app.passwords import PasswordWorkersBusy
 from privacy.gates.schedule import Schedule
 from site_app.accounts import AccountError, Login, SiteRole, password_matches, prepare_password
@@ -100,16 +102,24 @@ def logged_in(*roles: SiteRole) -> Callable[[Handler], Callable[[web.Request], A
 async def log_in(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
     body = await _body(request, LoginBody)
+    try:
+        attempt = service.limiter.login(body.username, request.remote or "")
+    except TooManyAttempts as refused:
+        response = _error(429, "too_many_attempts", str(refused))
+        response.headers["Retry-After"] = str(math.ceil(refused.retry_after))
+        return response
     hashed = service.accounts.password_hash(body.username)
     try:
         matches = await asyncio.wrap_future(
             service.passwords.submit(password_matches, hashed, body.password)
         )
     except PasswordWorkersBusy:
+        attempt.refund()
         return _error(503, "busy", "too many logins at once; try again in a moment")
     account = service.accounts.by_username(body.username) if matches else None
     if account is None:
         return _error(401, "bad_login", "wrong username or password")
+    attempt.succeeded()
     token, login = service.accounts.log_in(account)
     response = web.json_response(
         {"token": token, "role": account.role, "expires_at": login.expires_at}

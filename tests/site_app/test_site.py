@@ -214,3 +214,22 @@ def test_the_site_follows_each_devices_audit_trail(
         assert ("viewer_invited", f"site:{li}") in events
     assert staff.get("/api/devices/kg9/audit").status == 404
     assert site.login("li", PARENT_PASSWORD).get("/api/devices/kg1/audit").status == 403
+
+
+def test_password_guessing_is_refused_before_argon2(site: RunningSite) -> None:
+    """The device's login limiter: 5 failures per account and address in 15 minutes, then 429
+    with Retry-After (the right password too); another account is not locked out."""
+    site.add_account("li", PARENT_PASSWORD, "parent")
+    site.add_account("wang", PARENT_PASSWORD, "parent")
+    guest = site.client()
+    for _ in range(5):
+        wrong = guest.post("/api/login", {"username": "li", "password": "guess-guess-1"})
+        assert (wrong.status, wrong.error) == (401, "bad_login")
+    locked = guest.post("/api/login", {"username": "li", "password": PARENT_PASSWORD})
+    assert (locked.status, locked.error) == (429, "too_many_attempts")
+    assert 0 < int(locked.headers["Retry-After"]) <= 900
+    assert guest.post("/api/login", {"username": "wang", "password": PARENT_PASSWORD}).status == 200
+    clock = site.service.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(901)
+    assert guest.post("/api/login", {"username": "li", "password": PARENT_PASSWORD}).status == 200

@@ -93,6 +93,20 @@ class SiteAccounts:
         ).fetchone()
         return str(row[0]) if row else _DUMMY_HASH
 
+    def accept_terms(self, account_id: str, version: str) -> None:
+        """Record that the account accepted the viewing terms of ``version``."""
+        self._conn.execute(
+            "UPDATE accounts SET terms_version = ?, terms_at = ? WHERE id = ?",
+            (version, self._clock.wall(), account_id),
+        )
+
+    def terms_of(self, account_id: str) -> str | None:
+        """The version of the viewing terms the account accepted, if any."""
+        row = self._conn.execute(
+            "SELECT terms_version FROM accounts WHERE id = ?", (account_id,)
+        ).fetchone()
+        return row[0] if row else None
+
     def all(self) -> list[Account]:
         rows = self._conn.execute(
             "SELECT id, username, role FROM accounts WHERE disabled_at IS NULL ORDER BY created_at"

@@ -3,7 +3,8 @@ each device about it.
 
 A grant names rooms, not devices: a room filmed by a camera of device 1 and another of device 2
 is granted on both. Each device gets only the part it films (:func:`device_grant`): the grant's
-rooms that one of its cameras films, with the same schedule and end date. The site sends the
+rooms that one of its cameras films, with the same schedule and end date — and only once the
+parent accepted the current viewing terms on the site. The site sends the
 same per-device grant with every ticket request, and the device refuses a request whose grant
 is not the one it took.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from camera_app.sitelink.protocol import GrantSet, SiteGrant
 from firmware.clock import Clock
 from privacy.gates.schedule import Schedule
+from privacy.gates.viewers import TERMS_VERSION
 from site_app.directory import DeviceState
 
 
@@ -26,6 +28,7 @@ class ParentGrant:
     rooms: tuple[str, ...]
     schedule: Schedule
     expires_at: float
+    terms: str | None = None  # the viewing terms the parent accepted on the site
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -72,28 +75,31 @@ class SiteGrantStore:
 
     def get(self, account_id: str) -> ParentGrant | None:
         row = self._conn.execute(
-            "SELECT account_id, rooms, schedule, expires_at FROM grants WHERE account_id = ?",
+            "SELECT g.account_id, g.rooms, g.schedule, g.expires_at, a.terms_version"
+            " FROM grants g JOIN accounts a ON a.id = g.account_id WHERE g.account_id = ?",
             (account_id,),
         ).fetchone()
         return _grant(row) if row else None
 
     def all(self) -> list[ParentGrant]:
         rows = self._conn.execute(
-            "SELECT account_id, rooms, schedule, expires_at FROM grants ORDER BY account_id"
+            "SELECT g.account_id, g.rooms, g.schedule, g.expires_at, a.terms_version"
+            " FROM grants g JOIN accounts a ON a.id = g.account_id ORDER BY g.account_id"
         ).fetchall()
         return [_grant(r) for r in rows]
 
 
 def _grant(row: sqlite3.Row) -> ParentGrant:
     return ParentGrant(
-        row[0], tuple(json.loads(row[1])), Schedule.model_validate_json(row[2]), row[3]
+        row[0], tuple(json.loads(row[1])), Schedule.model_validate_json(row[2]), row[3], row[4]
     )
 
 
 def device_grant(grant: ParentGrant, device: DeviceState) -> SiteGrant | None:
-    """The part of ``grant`` that ``device`` films; None when it films none of its rooms."""
+    """The part of ``grant`` that ``device`` films; None when it films none of its rooms, or
+    the parent has not accepted the current viewing terms yet."""
     rooms = sorted(set(grant.rooms) & device.rooms)
-    if not rooms:
+    if not rooms or grant.terms != TERMS_VERSION:
         return None
     return SiteGrant(
         account=grant.account_id,
@@ -101,6 +107,7 @@ def device_grant(grant: ParentGrant, device: DeviceState) -> SiteGrant | None:
         rooms=tuple(rooms),
         schedule=grant.schedule,
         expires_at=grant.expires_at,
+        terms=grant.terms,
     )
 
 

@@ -18,6 +18,7 @@ from camera_app.logins import LoginLimiter
 from camera_app.passwords import PasswordWorkers
 from camera_app.sitelink.protocol import TicketReply, TicketRequest
 from firmware.clock import Clock
+from privacy.gates.viewers import TERMS_VERSION
 from site_app.accounts import Login, SiteAccounts, SiteRole
 from site_app.audit import DeviceAuditTrails
 from site_app.broker import SiteBroker
@@ -111,6 +112,8 @@ class SiteService:
         state = self.directory.devices.get(device_id)
         if grant is None or camera is None or state is None or camera.room not in grant.rooms:
             raise WatchRefused(403, "wrong_camera", "this camera films none of your rooms")
+        if grant.terms != TERMS_VERSION:
+            raise WatchRefused(403, "terms_required", "accept the viewing terms first")
         site_grant = device_grant(grant, state)
         assert site_grant is not None  # the camera's room is granted and filmed by the device
         request = TicketRequest(

@@ -17,7 +17,7 @@ from aiohttp import web
 from camera_app.eventloop import LoopThread
 from camera_app.sitelink.protocol import GrantSet, SiteGrant, SiteTopics, TicketRequest
 from firmware.clock import Clock
-from privacy.gates.viewers import CameraInfo
+from privacy.gates.viewers import TERMS_VERSION, CameraInfo
 from site_app.accounts import SiteRole, prepare_password
 from site_app.config import SiteConfig
 from site_app.service import SiteService
@@ -52,11 +52,10 @@ def device_site_config(broker: MqttBroker, device_id: str) -> dict[str, Any]:
 
 
 def parent_grant(account: str, rooms: list[str], expires_at: float, **extra: Any) -> SiteGrant:
-    """A parent's grant of ``rooms``, every day, until ``expires_at``."""
-    return SiteGrant.model_validate(
-        {"account": account, "rooms": rooms, "schedule": EVERY_DAY, "expires_at": expires_at}
-        | extra
-    )
+    """A parent's grant of ``rooms``, every day, until ``expires_at``, the current viewing terms
+    accepted."""
+    grant = {"account": account, "rooms": rooms, "schedule": EVERY_DAY, "expires_at": expires_at}
+    return SiteGrant.model_validate(grant | {"terms": TERMS_VERSION} | extra)
 
 
 class SiteClient:
@@ -104,6 +103,12 @@ class SiteClient:
                     return reply
             seen = len(got)
         raise AssertionError(f"no answer to ticket request {rid}")
+
+
+def accept_terms(parent: Client) -> None:
+    """A logged-in parent accepts the viewing terms the site shows them."""
+    terms = parent.get("/api/me").body["terms"]
+    assert parent.post("/api/terms", {"version": terms["version"]}).status == 200
 
 
 # --- the site server itself ---------------------------------------------------------------------

@@ -132,8 +132,10 @@ class SiteGrants:
     def _insert(self, grant: SiteGrant, digest: str, username: str) -> None:
         now = self._clock.wall()
         viewer_id = uuid.uuid4().hex
-        # the parent accepted the viewing terms at the site when the grant was made (the site's
-        # page shows privacy.gates.viewers.VIEWING_TERMS); accepted here with the grant
+        # the parent accepted the viewing terms at the site (which shows VIEWING_TERMS): their
+        # consent counts here only for the terms of this device's version; otherwise the device
+        # refuses them `no_consent` until the site sends a grant with the current terms
+        consent = now if grant.terms == TERMS_VERSION else None
         self._conn.execute(
             "INSERT INTO viewers (id, username, role, cameras, rooms, schedule, watermark,"
             " expires_at, invited_by, invited_at, accepted_at, consent_at, consent_terms)"
@@ -146,8 +148,8 @@ class SiteGrants:
                 ACTOR,
                 now,
                 now,
-                now,
-                TERMS_VERSION,
+                consent,
+                TERMS_VERSION if consent is not None else None,
             ),
         )
         self._conn.execute(
@@ -161,10 +163,25 @@ class SiteGrants:
         )
 
     def _change(self, viewer_id: str, grant: SiteGrant, digest: str) -> None:
+        consent = self._clock.wall() if grant.terms == TERMS_VERSION else None
+        cameras, rooms, schedule, expires_at = self._columns(grant)
         self._conn.execute(
-            "UPDATE viewers SET role = ?, cameras = ?, rooms = ?, schedule = ?, expires_at = ?"
-            " WHERE id = ?",
-            (grant.role, *self._columns(grant), viewer_id),
+            "UPDATE viewers SET role = :role, cameras = :cameras, rooms = :rooms,"
+            " schedule = :schedule, expires_at = :expires_at,"
+            " consent_at = CASE WHEN :consent IS NULL THEN NULL"
+            " ELSE COALESCE(consent_at, :consent) END,"
+            " consent_terms = CASE WHEN :consent IS NULL THEN NULL ELSE :terms END"
+            " WHERE id = :id",
+            {
+                "role": grant.role,
+                "cameras": cameras,
+                "rooms": rooms,
+                "schedule": schedule,
+                "expires_at": expires_at,
+                "consent": consent,
+                "terms": TERMS_VERSION,
+                "id": viewer_id,
+            },
         )
         self._conn.execute(
             "UPDATE site_viewers SET grant_digest = ? WHERE viewer_id = ?", (digest, viewer_id)

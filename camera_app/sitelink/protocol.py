@@ -57,6 +57,12 @@ class SiteGrant(_Message):
     cameras: tuple[Ident, ...] = Field(default=(), max_length=32)
     schedule: Schedule | None = None
     expires_at: float | None = None
+    terms: str | None = Field(
+        default=None,
+        max_length=32,
+        description="The version of the viewing terms (privacy.gates.viewers.TERMS_VERSION) the "
+        "account accepted at the site; the device records consent only for its own version.",
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> SiteGrant:

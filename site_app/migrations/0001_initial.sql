@@ -10,7 +10,11 @@ CREATE TABLE IF NOT EXISTS accounts (
     password_hash TEXT NOT NULL,
     created_at    REAL NOT NULL,
     created_by    TEXT NOT NULL,
-    disabled_at   REAL
+    disabled_at   REAL,
+    -- the version of the viewing terms (privacy.gates.viewers.TERMS_VERSION) a parent accepted
+    -- on the site, and when; a parent's grant goes to the devices only once they accepted
+    terms_version TEXT,
+    terms_at      REAL
 );
 
 -- Login sessions: only the SHA-256 of the bearer token is kept.

@@ -22,7 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from camera_app.logins import TooManyAttempts
 from camera_app.passwords import PasswordWorkersBusy
+from privacy.gates.roles import Role
 from privacy.gates.schedule import Schedule
+from privacy.gates.viewers import TERMS_VERSION, VIEWING_TERMS
 from site_app.accounts import AccountError, Login, SiteRole, password_matches, prepare_password
 from site_app.broker import DeviceUnreachable
 from site_app.service import SiteService, WatchRefused
@@ -143,6 +145,9 @@ async def log_out(request: web.Request, login: Login) -> web.StreamResponse:
 async def me(request: web.Request, login: Login) -> web.StreamResponse:
     service = request.app[SERVICE]
     grant = service.grants.get(login.account.id)
+    parent = login.account.role == SiteRole.PARENT
+    accepted = service.accounts.terms_of(login.account.id) == TERMS_VERSION
+    english, chinese = VIEWING_TERMS[Role.PARENT]
     return web.json_response(
         {
             "username": login.account.username,
@@ -150,8 +155,31 @@ async def me(request: web.Request, login: Login) -> web.StreamResponse:
             "expires_at": login.expires_at,
             "grant": grant.to_json() if grant else None,
             "cameras": [c.to_json() for c in service.cameras_of(login)],
+            "terms": {
+                "required": parent and not accepted,
+                "version": TERMS_VERSION,
+                "en": english,
+                "zh": chinese,
+            },
         }
     )
+
+
+class TermsBody(_Body):
+    version: str = Field(min_length=1, max_length=32)
+
+
+@logged_in(SiteRole.PARENT)
+async def accept_terms(request: web.Request, login: Login) -> web.StreamResponse:
+    """The parent accepts the viewing terms (the version the page showed); their grant then
+    goes to the devices that film their rooms."""
+    service = request.app[SERVICE]
+    body = await _body(request, TermsBody)
+    if body.version != TERMS_VERSION:
+        return _error(409, "terms_changed", "the terms changed: read them again")
+    service.accounts.accept_terms(login.account.id, TERMS_VERSION)
+    service.sync_all()
+    return web.json_response({"version": TERMS_VERSION})
 
 
 @logged_in(SiteRole.PARENT)
@@ -291,6 +319,7 @@ def make_app(service: SiteService) -> web.Application:
     app.router.add_post("/api/login", log_in)
     app.router.add_post("/api/logout", log_out)
     app.router.add_get("/api/me", me)
+    app.router.add_post("/api/terms", accept_terms)
     app.router.add_post("/api/watch/{device}/{camera}", watch)
     app.router.add_get("/api/accounts", list_accounts)
     app.router.add_post("/api/accounts", add_account)

@@ -20,6 +20,8 @@ addTexts({
     refused_not_live: "This room is not streaming now.",
     refused_device_unreachable: "The camera of this room does not answer.",
     refused_other: "Not allowed now: {reason}",
+    terms_heading: "Viewing terms",
+    accept_terms: "I accept",
   },
   zh: {
     title: "幼儿园摄像头",
@@ -34,6 +36,8 @@ addTexts({
     refused_not_live: "该教室现在没有直播。",
     refused_device_unreachable: "该教室的摄像头没有响应。",
     refused_other: "现在不能观看：{reason}",
+    terms_heading: "观看条款",
+    accept_terms: "我同意",
   },
 });
 
@@ -105,11 +109,21 @@ async function show() {
   try {
     const me = await getJson("/api/me");
     $("login").hidden = true;
+    if (me.terms.required) {
+      // a parent's grant reaches the devices only once they accepted the terms here
+      $("terms-text").textContent = LANG === "zh" ? me.terms.zh : me.terms.en;
+      $("accept").dataset.version = me.terms.version;
+      $("terms").hidden = false;
+      $("rooms").hidden = true;
+      return;
+    }
+    $("terms").hidden = true;
     $("rooms").hidden = false;
     showCameras(me);
   } catch (error) {
     if (!(error instanceof ApiError && error.status === 401)) throw error;
     $("rooms").hidden = true;
+    $("terms").hidden = true;
     $("login").hidden = false;
   }
 }
@@ -124,6 +138,11 @@ $("login").addEventListener("submit", async (event) => {
   } catch (error) {
     $("login-error").textContent = error instanceof ApiError ? t("login_failed") : t("network_error");
   }
+});
+
+$("accept").addEventListener("click", async () => {
+  await postJson("/api/terms", { version: $("accept").dataset.version });
+  await show();
 });
 
 $("logout").addEventListener("click", async () => {

@@ -29,6 +29,7 @@ from testkit.site import (
     STAFF,
     STAFF_PASSWORD,
     RunningSite,
+    accept_terms,
     site_config,
     site_device,
     start_site,
@@ -67,6 +68,7 @@ def parent_of(site: RunningSite, staff: Client, username: str, rooms: list[str])
         {"rooms": rooms, "schedule": EVERY_DAY, "expires_at": time.time() + 30 * DAY},
     )
     assert granted.status == 200, granted.body
+    accept_terms(site.login(username, PARENT_PASSWORD))
     return str(made.body["id"])
 
 
@@ -233,3 +235,32 @@ def test_password_guessing_is_refused_before_argon2(site: RunningSite) -> None:
     assert isinstance(clock, FakeClock)
     clock.advance(901)
     assert guest.post("/api/login", {"username": "li", "password": PARENT_PASSWORD}).status == 200
+
+
+def test_a_parents_grant_waits_for_the_viewing_terms(
+    site: RunningSite, devices: tuple[RunningApi, RunningApi]
+) -> None:
+    """The site shows the parent the device's viewing terms; their grant goes to the devices
+    only once they accepted them (the devices record the consent with its version)."""
+    site.add_account(STAFF, STAFF_PASSWORD)
+    staff = site.login(STAFF, STAFF_PASSWORD)
+    made = staff.post(
+        "/api/accounts", {"username": "li", "password": PARENT_PASSWORD, "role": "parent"}
+    )
+    li = str(made.body["id"])
+    body = {"rooms": ["Sunflower"], "schedule": EVERY_DAY, "expires_at": time.time() + DAY}
+    assert staff.put(f"/api/grants/{li}", body).status == 200
+    assert site.acknowledged("kg1", set())
+    parent = site.login("li", PARENT_PASSWORD)
+    terms = parent.get("/api/me").body["terms"]
+    assert (
+        terms["required"] is True and "viewing hours" in terms["en"] and "观看时段" in terms["zh"]
+    )
+    assert parent.post("/api/watch/kg1/kg-a").error == "terms_required"
+    assert parent.post("/api/terms", {"version": "1999-01"}).error == "terms_changed"
+    assert parent.post("/api/terms", {"version": terms["version"]}).status == 200
+    assert parent.get("/api/me").body["terms"]["required"] is False
+    assert site.acknowledged("kg1", {li}) and site.acknowledged("kg2", {li})
+    viewer = devices[0].server.live.controller.viewers.by_username(f"site:{li}")  # type: ignore[union-attr]
+    assert viewer is not None and viewer.consent_at is not None
+    assert parent.post("/api/watch/kg1/kg-a").error == "not_on_relay"  # the device's rules pass

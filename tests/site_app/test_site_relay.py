@@ -49,6 +49,7 @@ from testkit.site import (
     STAFF,
     STAFF_PASSWORD,
     RunningSite,
+    accept_terms,
     site_device,
     start_site,
 )
@@ -136,13 +137,17 @@ def test_one_login_watches_the_right_room_on_each_device_through_the_relay(
         assert {e["ticket"] for e in issued} <= {e["ticket"] for e in revoked}
 
 
-def _parent(staff: Client, username: str, rooms: list[str]) -> str:
+def _parent(staff: Client, username: str, rooms: list[str], *, accept: bool = True) -> str:
+    """A parent with a grant of ``rooms``, who accepted the viewing terms (unless not
+    ``accept``: the page asks them)."""
     made = staff.post(
         "/api/accounts", {"username": username, "password": PARENT_PASSWORD, "role": "parent"}
     )
     assert made.status == 201, made.body
     body = {"rooms": rooms, "schedule": EVERY_DAY, "expires_at": time.time() + 30 * 86400}
     assert staff.put(f"/api/grants/{made.body['id']}", body).status == 200
+    if accept:
+        accept_terms(Client(staff.base).login(username, PARENT_PASSWORD))
     return str(made.body["id"])
 
 
@@ -220,9 +225,9 @@ def test_the_parents_phone_watches_on_the_site_page(
     relay: LocalRelay,
     tmp_path: Path,
 ) -> None:
-    """The site's page in real Chromium, in Chinese: the parent logs in once, sees the Sunflower
-    cameras of both devices (and no other), and Watch plays kg-c from the relay with the ticket
-    kg2 signed; nothing breaks the page's CSP."""
+    """The site's page in real Chromium, in Chinese: the parent logs in once, accepts the viewing
+    terms, sees the Sunflower cameras of both devices (and no other), and Watch plays kg-c from
+    the relay with the ticket kg2 signed; nothing breaks the page's CSP."""
     kg1, kg2, base = devices_on_relay(start_api, mqtt_broker, relay, tmp_path)
     site = start_site(mqtt_broker, tmp_path / "site", FakeClock(time.time()), relay_origin=base)
     cameras = [
@@ -232,8 +237,7 @@ def test_the_parents_phone_watches_on_the_site_page(
     try:
         assert site.device_seen("kg1") and site.device_seen("kg2")
         site.add_account(STAFF, STAFF_PASSWORD)
-        li = _parent(site.login(STAFF, STAFF_PASSWORD), "li", ["Sunflower"])
-        assert site.acknowledged("kg2", {li})
+        li = _parent(site.login(STAFF, STAFF_PASSWORD), "li", ["Sunflower"], accept=False)
         assert kg2.wait_for(
             lambda: kg2.server.live is not None and kg2.server.live.relay.publishing("kg-c"),
             timeout=10,
@@ -241,6 +245,11 @@ def test_the_parents_phone_watches_on_the_site_page(
         page, _log = open_page(browser, site.url, locale="zh-CN", viewport=PHONE)
         expect(page.get_by_role("heading", level=1)).to_have_text("幼儿园摄像头")
         log_in(page, "li", PARENT_PASSWORD, zh=True)
+        # the viewing terms first (the device's own text); the grant reaches the devices then
+        expect(page.locator("#terms-text")).to_contain_text("观看时段")
+        assert not site.acknowledged("kg2", {li}, timeout=0.5)
+        page.get_by_role("button", name="我同意").click()
+        assert site.acknowledged("kg2", {li})
         listed = page.get_by_test_id("camera-list")
         expect(listed).to_contain_text("Sunflower room")
         expect(listed).to_contain_text("Sunflower nap room")

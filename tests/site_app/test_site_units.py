@@ -14,6 +14,7 @@ from camera_app.sitelink.protocol import AuditHead, AuditRecordMessage, CameraAn
 from firmware.errors import ExitCode
 from privacy.audit import GENESIS_HASH, record_hash
 from privacy.gates.schedule import Schedule
+from privacy.gates.viewers import TERMS_VERSION
 from site_app.accounts import AccountError, SiteAccounts, SiteRole, prepare_password
 from site_app.audit import DeviceAuditTrails
 from site_app.cli import main
@@ -36,14 +37,17 @@ def _device(device_id: str, *rooms: str) -> DeviceState:
 
 
 def test_each_device_gets_the_part_of_a_grant_it_films() -> None:
-    grant = ParentGrant("acct", ("Sunflower", "Moon"), SCHEDULE, 2e9)
+    grant = ParentGrant("acct", ("Sunflower", "Moon"), SCHEDULE, 2e9, TERMS_VERSION)
     one = device_grant(grant, _device("kg1", "Sunflower", "Rainbow"))
     assert one is not None and one.rooms == ("Sunflower",)
     assert (one.schedule, one.expires_at, one.role) == (SCHEDULE, 2e9, "parent")
     assert device_grant(grant, _device("kg2", "Stars")) is None
-    other = ParentGrant("other", ("Rainbow",), SCHEDULE, 2e9)
-    held = device_grant_set([grant, other], _device("kg3", "Moon"))
-    assert [(g.account, g.rooms) for g in held.grants] == [("acct", ("Moon",))]
+    other = ParentGrant("other", ("Rainbow",), SCHEDULE, 2e9, TERMS_VERSION)
+    unsigned = ParentGrant("new", ("Moon",), SCHEDULE, 2e9, None)  # terms not accepted yet
+    held = device_grant_set([grant, other, unsigned], _device("kg3", "Moon"))
+    assert [(g.account, g.rooms, g.terms) for g in held.grants] == [
+        ("acct", ("Moon",), TERMS_VERSION)
+    ]
 
 
 def _config(tmp_path: Path, **extra: object) -> Path:

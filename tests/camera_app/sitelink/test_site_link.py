@@ -149,6 +149,10 @@ def test_ticket_requests_are_decided_by_the_device(device: RunningApi, site: Sit
     early = parent_grant("acct-li", ["Sunflower"], now + 86400, schedule=mornings)
     site.push_grants(early)
     assert _error(site.ask("acct-li", "kg-a", early, login_ends)) == "outside_viewing_hours"
+    # a grant whose terms the parent did not accept (or an older version of them): no consent
+    unsigned = parent_grant("acct-li", ["Sunflower"], now + 86400, terms=None)
+    site.push_grants(unsigned)
+    assert _error(site.ask("acct-li", "kg-a", unsigned, login_ends)) == "no_consent"
     # malformed requests are answered when they carry a request id, and change nothing
     bad = site.ask_raw(json.dumps({"request_id": "r1", "account": "a/b"}).encode())
     assert (bad["ok"], bad["error"]) == (False, "invalid_payload")

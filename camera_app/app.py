@@ -87,9 +87,9 @@ class OwnerServices:
     ``start()`` returns once the API listens (raises :class:`ApiUnavailable` if it cannot,
     saying why); ``stop()`` ends
     every live stream first (nothing streams without the API that controls it), then closes the
-    listener and the loop. ``cameras`` overrides the cameras of the config (tests, several
-    cameras); ``monitoring``, ``health``, ``preview`` and ``masks`` come from the capture side
-    (None: the API answers that monitoring is not running here).
+    listener and the loop. ``cameras`` overrides the cameras of the config (tests);
+    ``monitoring``, ``health``, ``pictures`` and ``masks`` come from the capture side, the last
+    two per camera id (None: the API answers that monitoring is not running here).
     """
 
     def __init__(
@@ -101,8 +101,8 @@ class OwnerServices:
         cameras: Mapping[str, CameraInfo] | None = None,
         monitoring: MonitoringControl | None = None,
         health: DeviceHealth | None = None,
-        preview: LatestPicture | None = None,
-        masks: MaskSettings | None = None,
+        pictures: Mapping[str, LatestPicture] | None = None,
+        masks: Mapping[str, MaskSettings] | None = None,
     ) -> None:
         self._config = config
         self._clock = clock
@@ -110,8 +110,8 @@ class OwnerServices:
         self._cameras = cameras
         self._monitoring = monitoring
         self._health = health
-        self._preview = preview
-        self._masks = masks
+        self._pictures = dict(pictures) if pictures is not None else None
+        self._masks = dict(masks) if masks is not None else None
         self._loop = LoopThread("owner-api")
         self._server: ApiServer | None = None
         self._conn: sqlite3.Connection | None = None
@@ -160,7 +160,7 @@ class OwnerServices:
             grants=RecordingGrants(conn, clock, audit),
             monitoring=self._monitoring,
             health=self._health,
-            preview=self._preview,
+            pictures=self._pictures,
             masks=self._masks,
             sessions=sessions,
             logins=Logins(

@@ -40,7 +40,7 @@ def _load(path: str | None) -> AppConfig:
 
 def _owner_masks_note(loaded: ServiceConfig) -> str | None:
     """What the owner's saved masks do to the config file's, in one line; None without them."""
-    if loaded.owner_masks is None:
+    if loaded.owner_masks is None and not loaded.camera_masks:
         return None
     replaced = loaded.replaced()
     where = f"masks saved in the owner app ({loaded.owner_masks_path})"
@@ -241,12 +241,12 @@ def _cmd_mqtt_decommission(args: argparse.Namespace) -> int:
     if not cfg.enabled:
         sys.stderr.write("error: mqtt is not enabled in the config\n")
         return ExitCode.USAGE
-    topics = Topics(cfg.prefix, cfg.device_id or config.camera.id, cfg.discovery_prefix)
+    topics = Topics(cfg.prefix, cfg.device_id or config.first_camera().id, cfg.discovery_prefix)
     conn = _open_db(args)
     bridge = MqttBridge(
         cfg,
         topics,
-        config.camera.name,
+        config.first_camera().name,
         Outbox(conn, cfg.outbox_max_events),
         SystemClock(),
         lambda _command: None,

@@ -1,8 +1,9 @@
 """How the device is doing, for the owner app: frame rate and losses, disk, temperature, uptime,
 and the versions of the app and its face models.
 
-The capture loop feeds :meth:`DeviceHealth.record` with the capture counters (cheap: it keeps
-two numbers); the owner API asks :meth:`DeviceHealth.report` from its own thread.
+Each camera's capture loop feeds :meth:`DeviceHealth.record` with its capture counters (cheap:
+it keeps two numbers per camera); the owner API asks :meth:`DeviceHealth.report` from its own
+thread. The report has the device's figures and, under ``cameras``, each camera's.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +33,26 @@ def soc_temperature(thermal: Path = THERMAL) -> float | None:
         return None
 
 
+@dataclass(slots=True)
+class _CameraHealth:
+    stats: FeedStats | None = None
+    mark: tuple[float, int] | None = None  # start of the fps window
+    fps: float | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        stats = self.stats
+        return {
+            "fps": self.fps,
+            "frames": stats.published if stats else 0,
+            "dropped_frames": stats.source_dropped + stats.consumer_dropped if stats else 0,
+            "reconnects": stats.reconnects if stats else 0,
+            "error": self.error,
+        }
+
+
 class DeviceHealth:
-    """Thread-safe: written by the capture loop, read by the owner API."""
+    """Thread-safe: written by the capture loops, read by the owner API."""
 
     def __init__(self, data_dir: Path, quota_mb: float, clock: Clock) -> None:
         self._data_dir = data_dir
@@ -40,26 +60,35 @@ class DeviceHealth:
         self._clock = clock
         self._started = clock.monotonic()
         self._lock = threading.Lock()
-        self._stats: FeedStats | None = None
-        self._mark: tuple[float, int] | None = None  # start of the fps window
-        self._fps: float | None = None
+        self._cameras: dict[str, _CameraHealth] = {}
 
-    def record(self, stats: FeedStats) -> None:
-        """On the capture loop, after each frame (or timeout)."""
+    def record(self, camera_id: str, stats: FeedStats) -> None:
+        """On the camera's capture loop, after each frame (or timeout)."""
         now = self._clock.monotonic()
         with self._lock:
-            self._stats = stats
-            if self._mark is None:
-                self._mark = (now, stats.published)
-            elif now - self._mark[0] >= FPS_WINDOW_S:
-                then, frames = self._mark
-                self._fps = round((stats.published - frames) / (now - then), 1)
-                self._mark = (now, stats.published)
+            camera = self._cameras.setdefault(camera_id, _CameraHealth())
+            camera.stats = stats
+            if camera.mark is None:
+                camera.mark = (now, stats.published)
+            elif now - camera.mark[0] >= FPS_WINDOW_S:
+                then, frames = camera.mark
+                camera.fps = round((stats.published - frames) / (now - then), 1)
+                camera.mark = (now, stats.published)
+
+    def failed(self, camera_id: str, reason: str) -> None:
+        """The camera's capture ended for good (its loop stopped; the others go on)."""
+        with self._lock:
+            camera = self._cameras.setdefault(camera_id, _CameraHealth())
+            camera.error = reason
+            camera.fps = 0.0
 
     def report(self, conn: sqlite3.Connection) -> dict[str, Any]:
-        """Everything at once; ``conn`` reads the bytes the recordings take."""
+        """Everything at once; ``conn`` reads the bytes the recordings take. The top-level
+        ``fps`` is the slowest camera's (what the owner should see first), the frame and loss
+        counters the sums over the cameras; ``cameras`` has each camera's."""
         with self._lock:
-            stats, fps = self._stats, self._fps
+            cameras = {cid: camera.to_json() for cid, camera in self._cameras.items()}
+        rates = [c["fps"] for c in cameras.values() if c["fps"] is not None]
         used = conn.execute(
             "SELECT COALESCE(SUM(clip_bytes + snapshot_bytes), 0) FROM events"
         ).fetchone()[0]
@@ -70,10 +99,11 @@ class DeviceHealth:
             free_mb = None
         update = load_update_status(self._data_dir)
         return {
-            "fps": fps,
-            "frames": stats.published if stats else 0,
-            "dropped_frames": stats.source_dropped + stats.consumer_dropped if stats else 0,
-            "reconnects": stats.reconnects if stats else 0,
+            "fps": min(rates) if rates else None,
+            "frames": sum(c["frames"] for c in cameras.values()),
+            "dropped_frames": sum(c["dropped_frames"] for c in cameras.values()),
+            "reconnects": sum(c["reconnects"] for c in cameras.values()),
+            "cameras": cameras,
             "recordings_mb": round(used / MB, 1),
             "quota_mb": self._quota_mb,
             "disk_free_mb": free_mb,

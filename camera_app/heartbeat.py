@@ -26,9 +26,11 @@ STATUS_INTERVAL_S = 1.0
 class ServiceHeartbeat:
     """Feeds systemd and the status file from the capture loop.
 
-    Call ``starting()`` before the loop, ``frame()`` for every frame the loop receives,
+    Call ``starting()`` before the loop, ``frame()`` for every frame the loop receives (or,
+    with several capture loops, ``frames_seen(total)`` from the thread that watches them),
     ``tick(events)`` on every loop iteration, ``stopping()`` when the loop ends and
-    ``stopped()`` after the teardown.
+    ``stopped()`` after the teardown. One thread calls them all. ``camera`` names what is
+    monitored (a camera id, or the cameras of the device).
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class ServiceHeartbeat:
         self._frames = 0
         self._last_frame_at: float | None = None
         self._events = 0
+        self._detail: str | None = None
         self._next_status = clock.monotonic()
         self._file_failing = False
 
@@ -64,7 +67,13 @@ class ServiceHeartbeat:
         self._write_file()
 
     def frame(self) -> None:
-        self._frames += 1
+        self.frames_seen(self._frames + 1)
+
+    def frames_seen(self, total: int) -> None:
+        """The frames received so far by every capture loop: a sign of life when it grew."""
+        if total <= self._frames:
+            return
+        self._frames = total
         self._last_frame_at = self._clock.wall()
         self._notifier.frame_seen()
         if not self._notifier.is_ready:
@@ -73,8 +82,10 @@ class ServiceHeartbeat:
             self._next_status = self._clock.monotonic() + STATUS_INTERVAL_S
             self._write_file()
 
-    def tick(self, events: int) -> None:
+    def tick(self, events: int, detail: str | None = None) -> None:
+        """``detail``: each camera's state in a few words, for the status line (several)."""
         self._events = events
+        self._detail = detail
         self._notifier.tick()
         if self._clock.monotonic() >= self._next_status:
             self._publish()
@@ -102,6 +113,8 @@ class ServiceHeartbeat:
                 text += f", no frame for {age:.0f} s"
         elif not self._notifier.is_ready:
             text += ", waiting for the first frame"
+        if self._detail:
+            text += f" ({self._detail})"
         if self._api_url:
             text += f"; API {self._api_url}"
         return text

@@ -26,6 +26,7 @@ from camera_app.config.owner_masks import (
     OwnerMasks,
     SavedMotionMasks,
     SavedPrivacyMasks,
+    owner_masks_path,
     write_owner_masks,
 )
 from camera_app.monitor.pipeline import MonitoringPipeline
@@ -34,7 +35,6 @@ from firmware.clock import Clock
 from firmware.configbase import NamedPolygon
 from firmware.db import open_database
 from firmware.masks import PrivacyMasker, pixel_polygon
-from firmware.paths import StoragePaths
 
 log = logging.getLogger(__name__)
 
@@ -103,16 +103,28 @@ def render_preview(image: np.ndarray, masks: Masks) -> np.ndarray:
     return out
 
 
+class ConfigInForce:
+    """The whole config in force, shared by the mask settings of every camera of a device: a
+    save audits it with only that camera's masks changed (and the others' saved so far), so a
+    config file edited by hand since the start is recorded at the next start, by the file."""
+
+    def __init__(self, config: AppConfig) -> None:
+        self.lock = threading.Lock()
+        self.config = config
+
+
 class MaskSettings:
-    """The masks in force: what the owner API shows, saves and previews, and what the capture
-    loop applies. Thread-safe (the API calls it from its thread, the capture loop from its own).
+    """The masks in force on one camera: what the owner API shows, saves and previews, and what
+    the camera's capture loop applies. Thread-safe (the API calls it from its thread, the
+    capture loop from its own).
 
     ``config`` is the config in force, as :func:`camera_app.config.load_service_config` gives it
-    (the owner's saved masks already over the config file's). A save writes the owner's masks
-    file in its data directory, never the config file, so it works where the config file is
-    read-only to the service. ``feed`` is the capture feed whose masker a save swaps (None where
-    nothing captures, as in API tests). The database connection (for the audit record) is this
-    object's own.
+    (the owner's saved masks already over the config file's); ``camera_id`` the camera (None:
+    the one-camera form's). A save writes the owner's masks file of that camera in the data
+    directory, never the config file, so it works where the config file is read-only to the
+    service. ``feed`` is the capture feed whose masker a save swaps (None where nothing
+    captures, as in API tests). The database connection (for the audit record) is this object's
+    own. The settings of a device's cameras share one ``in_force``.
     """
 
     def __init__(
@@ -121,18 +133,20 @@ class MaskSettings:
         database: Path,
         clock: Clock,
         *,
+        camera_id: str | None = None,
         feed: CaptureFeed | None = None,
+        in_force: ConfigInForce | None = None,
     ) -> None:
-        self.camera_id = config.camera.id
-        self.path = StoragePaths(config.storage.data_dir).owner_masks
+        self.camera_id = camera_id or config.first_camera().id
+        self.path = owner_masks_path(config, self.camera_id)
+        if config.multi_camera and self.path.parent.parent.is_dir():
+            self.path.parent.mkdir(exist_ok=True)  # owner-masks/ in the data directory
         self._clock = clock
         self._feed = feed
         self._conn = open_database(database)
         self._lock = threading.Lock()
-        # The whole config in force: a save audits it with only the masks changed, so a config
-        # file edited by hand since the start is recorded at the next start, by the file.
-        self._config = config
-        self._current = Masks.of(config)
+        self._in_force = in_force or ConfigInForce(config)
+        self._current = Masks.of(config.view(self.camera_id))
         self._applied = self._current  # what the capture loop's pipeline has (its thread only)
 
     @property
@@ -162,7 +176,7 @@ class MaskSettings:
         nothing is written). Raises :class:`MaskError` and changes nothing when the file would
         not read back as ``masks`` or cannot be written.
         """
-        with self._lock:
+        with self._lock, self._in_force.lock:
             if masks == self._current:
                 return []
             saved = masks.saved()
@@ -177,11 +191,11 @@ class MaskSettings:
                     "masks_not_writable",
                     f"cannot write the masks file {self.path}: {err.strerror or err}",
                 ) from None
-            self._config = saved.over(self._config)
-            self._current = Masks.of(self._config)
+            config = self._in_force.config = saved.over(self._in_force.config, self.camera_id)
+            self._current = Masks.of(config.view(self.camera_id))
             if self._feed is not None:
                 self._feed.swap_masker_threadsafe(self._current.masker())
-            changed = record_config_changes(self._conn, self._config, self._clock, actor=actor)
+            changed = record_config_changes(self._conn, config, self._clock, actor=actor)
         log.info(
             "masks saved by %s into %s: %d privacy, %d motion",
             actor,

@@ -1,28 +1,29 @@
-"""``camera-app run``: capture → privacy masks → monitoring, until stopped."""
+"""``camera-app run``: per camera, capture → privacy masks → monitoring, until stopped."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
 from camera_app.accounts import SetupHint, ensure_setup_code
 from camera_app.app import OwnerServices
+from camera_app.cameraloop import CameraLoop, CameraProgress
 from camera_app.config.app import AppConfig
 from camera_app.config.changes import record_config_changes
+from camera_app.config.loader import ConfigError
 from camera_app.health import DeviceHealth
 from camera_app.heartbeat import ServiceHeartbeat
 from camera_app.live.subsystem import LiveSubsystem
-from camera_app.masks import MaskSettings
+from camera_app.masks import ConfigInForce, MaskSettings
 from camera_app.monitor.control import MonitoringControl
-from camera_app.monitor.pipeline import MonitoringPipeline
 from camera_app.monitor.store import EventStore
 from camera_app.monitor.upkeep import recover_interrupted
-from camera_app.mqtt.integration import MqttIntegration, StreamControl
+from camera_app.mqtt.integration import MqttCamera, MqttIntegration, StreamControl
 from camera_app.preview import LatestPicture
-from firmware.capture import CaptureFeed, open_source
 from firmware.clock import Clock
 from firmware.db import open_database
 from firmware.errors import ExitCode
@@ -32,7 +33,8 @@ from privacy.build import SharedModels
 
 log = logging.getLogger(__name__)
 
-STATS_INTERVAL_S = 60.0
+#: How often this thread looks at the capture loops, feeds systemd and runs MQTT.
+WATCH_INTERVAL_S = 0.2
 
 
 def run_service(
@@ -44,15 +46,28 @@ def run_service(
     stop: threading.Event | None = None,
     config_file: Path | None = None,
 ) -> int:
-    """Run until ``stop`` is set, SIGTERM/SIGINT, ``duration`` seconds, or a finite source ends.
+    """Run until ``stop`` is set, SIGTERM/SIGINT, ``duration`` seconds, or every camera's
+    source ended or failed.
 
-    Returns a process exit code; a source that cannot be opened at all is a final error (exit 4)
-    rather than a crash loop, while live cameras that fail later are reconnected by the feed.
-    An owner API that cannot listen raises :class:`~camera_app.app.ApiUnavailable` (exit 4).
-    ``config`` is as :func:`camera_app.config.load_service_config` gives it (the owner app saves
-    masks beside the data, over the config file's at the next start); ``config_file`` is the
-    file it came from, named in the setup banner's command.
+    One capture loop per camera of the config (:class:`~camera_app.cameraloop.CameraLoop`, each
+    on its own thread); this thread watches them, feeds systemd and runs MQTT. A camera whose
+    source cannot be opened or fails for good stops alone (the others go on); the service ends
+    with exit 4 once no camera runs and one failed. ``source`` (``--source``) replaces the
+    source of the only camera; with several it is refused (:class:`ConfigError`). An owner API
+    that cannot listen raises :class:`~camera_app.app.ApiUnavailable` (exit 4). ``config`` is as
+    :func:`camera_app.config.load_service_config` gives it (the owner app saves masks beside
+    the data, over the config file's at the next start); ``config_file`` is the file it came
+    from, named in the setup banner's command.
     """
+    views = config.views()
+    if source is not None and len(views) > 1:
+        raise ConfigError(
+            "the command line",
+            [
+                f"--source: only with one camera; this config lists {len(views)} (cameras:), "
+                "set each camera's capture.source instead"
+            ],
+        )
     stop = stop or threading.Event()
     _install_signal_handlers(stop)
     paths = StoragePaths(config.storage.data_dir)
@@ -63,120 +78,122 @@ def run_service(
     record_config_changes(conn, config, clock)
     control = MonitoringControl(paths.database, clock)
     health = DeviceHealth(paths.root, config.storage.quota_mb, clock)
-    preview = LatestPicture()
+    pictures = {view.camera.id: LatestPicture() for view in views}
     indicator = StreamingIndicator(config.streaming.indicator_pin)
-    masks = MaskSettings(config, paths.database, clock)
-    owner: OwnerServices | None = None
-    try:
-        # The API first: when it cannot listen (a port another program holds), the service ends
-        # here with the reason, instead of running on without it before the camera is opened.
-        owner = _start_owner_services(config, clock, indicator, control, health, preview, masks)
-        listen_url = owner.url if owner is not None else None
-        ensure_setup_code(conn, clock, hint=SetupHint.of_this_process(config_file, listen_url))
-        cap = config.capture
-        spec = source or cap.source
-        capture = open_source(
-            spec, width=cap.width, height=cap.height, fps=cap.fps, pacing=cap.pacing, loop=cap.loop
+    in_force = ConfigInForce(config)
+    masks = {
+        view.camera.id: MaskSettings(
+            config, paths.database, clock, camera_id=view.camera.id, in_force=in_force
         )
-    except BaseException:
-        if owner is not None:
-            owner.stop()
-        indicator.close()
-        control.close()
-        masks.close()
-        conn.close()
-        raise
-    feed = CaptureFeed(capture, None)
-    masks.attach_feed(feed)  # the masks in force, also one saved while the camera opened
-    masker = masks.current.masker()
-    if masker:
-        log.info("burning %d static privacy mask(s) into every frame", len(masker))
-    pipeline = MonitoringPipeline(config, store, paths, clock, blocking=not capture.realtime)
-    control.apply(pipeline)  # armed or not as the owner left it, before the first frame
-    log.info(
-        "monitoring camera %s from %s; data in %s; live streaming is off until the owner starts it",
-        config.camera.id,
-        capture.name,
-        paths.root,
-    )
-    live = owner.live if owner is not None else None
+        for view in views
+    }
     # Every stream gets a fresh stage (its own state) over models loaded once per process.
     models = SharedModels(config.privacy)
-    privacy_feed = (
-        live.open_feed(config.camera.id, models.build_stage) if live is not None else None
+    owner: OwnerServices | None = None
+    loops: list[CameraLoop] = []
+    try:
+        # The API first: when it cannot listen (a port another program holds), the service ends
+        # here with the reason, instead of running on without it before a camera is opened.
+        owner = _start_owner_services(config, clock, indicator, control, health, pictures, masks)
+        listen_url = owner.url if owner is not None else None
+        ensure_setup_code(conn, clock, hint=SetupHint.of_this_process(config_file, listen_url))
+        live = owner.live if owner is not None else None
+        for view in views:
+            loops.append(
+                CameraLoop(
+                    view,
+                    source=source,
+                    store=store,
+                    paths=paths,
+                    clock=clock,
+                    control=control,
+                    masks=masks[view.camera.id],
+                    health=health,
+                    picture=pictures[view.camera.id],
+                    open_privacy_feed=live.open_feed if live is not None else None,
+                    build_stage=models.build_stage,
+                )
+            )
+    except BaseException:
+        for loop in loops:
+            loop.close()
+        if owner is not None:
+            owner.stop()
+        models.close()
+        indicator.close()
+        control.close()
+        for settings in masks.values():
+            settings.close()
+        conn.close()
+        raise
+    log.info(
+        "monitoring %s; data in %s; live streaming is off until the owner starts it",
+        ", ".join(loop.camera_id for loop in loops),
+        paths.root,
     )
-    mqtt = _mqtt(config, clock, pipeline, control, paths, live)
+    mqtt = _mqtt(config, clock, loops, control, paths, live)
     heartbeat = ServiceHeartbeat(
         paths.run_status,
         clock,
-        camera=config.camera.id,
-        source=capture.name,
+        camera=views[0].camera.id if len(views) == 1 else f"{len(views)} cameras",
+        source=", ".join(loop.capture.name for loop in loops),
         api_url=owner.url if owner is not None else None,
     )
     started = clock.monotonic()
-    next_stats = started + STATS_INTERVAL_S
     exit_code = ExitCode.OK
     try:
         heartbeat.starting()
-        feed.start()
+        for loop in loops:
+            loop.start()
         while not stop.is_set():
-            now = clock.monotonic()
-            if duration is not None and now - started >= duration:
+            if duration is not None and clock.monotonic() - started >= duration:
                 break
-            heartbeat.tick(pipeline.events_started)
-            # before taking a frame: masks saved after this are in the frame the feed gives
-            # (it masks queued frames again), and a frame taken before a save is in the
-            # pre-roll by the time the next turn burns the new masks into it
-            control.apply(pipeline)
-            masks.apply(pipeline)
-            frame = feed.get(timeout=0.5)
-            health.record(feed.stats)
+            progress = [loop.progress() for loop in loops]
+            heartbeat.frames_seen(sum(p.frames for p in progress))
+            heartbeat.tick(
+                sum(p.events for p in progress), _detail(progress) if len(loops) > 1 else None
+            )
             if mqtt is not None:
-                mqtt.tick(frame, feed.stats)
-            if frame is None:
-                if feed.error is not None:
-                    log.error("capture failed: %s", feed.error)
+                mqtt.tick()
+            if not any(p.running for p in progress):
+                failed = [p for p in progress if p.error is not None]
+                if failed:
                     exit_code = ExitCode.RUNTIME
-                    break
-                if feed.finished:
-                    log.info("source ended")
-                    break
-                continue
-            heartbeat.frame()
-            preview.put(frame)
-            if privacy_feed is not None:
-                privacy_feed.offer(frame)
-            pipeline.process(frame)
-            if now >= next_stats:
-                next_stats = now + STATS_INTERVAL_S
-                stats = feed.stats
-                log.info(
-                    "capture: %d frames, %d lost at the source, %d dropped (slow consumer), "
-                    "%d reconnects; events started: %d",
-                    stats.published,
-                    stats.source_dropped,
-                    stats.consumer_dropped,
-                    stats.reconnects,
-                    pipeline.events_started,
-                )
+                log.info("no camera runs any more (%d failed)", len(failed))
+                break
+            stop.wait(WATCH_INTERVAL_S)
     finally:
         heartbeat.stopping()
+        for loop in loops:
+            loop.stop()
         if owner is not None:
             owner.stop()  # ends every live stream first
-        if privacy_feed is not None:
-            privacy_feed.close()
+        for loop in loops:
+            loop.close()
         models.close()
         if mqtt is not None:
             mqtt.stop()
         indicator.close()
-        feed.stop()
-        pipeline.close()
         control.close()
-        masks.close()
+        for settings in masks.values():
+            settings.close()
         conn.close()
         heartbeat.stopped()
         log.info("stopped")
     return exit_code
+
+
+def _detail(progress: list[CameraProgress]) -> str:
+    """Each camera in a few words, for the status line."""
+    words = []
+    for p in progress:
+        if p.error is not None:
+            words.append(f"{p.camera_id} failed")
+        elif not p.running:
+            words.append(f"{p.camera_id} ended")
+        else:
+            words.append(f"{p.camera_id} {p.frames} frames")
+    return ", ".join(words)
 
 
 def _start_owner_services(
@@ -185,8 +202,8 @@ def _start_owner_services(
     indicator: StreamingIndicator,
     control: MonitoringControl,
     health: DeviceHealth,
-    preview: LatestPicture,
-    masks: MaskSettings,
+    pictures: Mapping[str, LatestPicture],
+    masks: Mapping[str, MaskSettings],
 ) -> OwnerServices | None:
     """The owner API and the live subsystem; None when the API is off.
 
@@ -203,7 +220,7 @@ def _start_owner_services(
         indicator,
         monitoring=control,
         health=health,
-        preview=preview,
+        pictures=pictures,
         masks=masks,
     )
     owner.start()
@@ -213,7 +230,7 @@ def _start_owner_services(
 def _mqtt(
     config: AppConfig,
     clock: Clock,
-    pipeline: MonitoringPipeline,
+    loops: list[CameraLoop],
     control: MonitoringControl,
     paths: StoragePaths,
     live: LiveSubsystem | None,
@@ -227,7 +244,10 @@ def _mqtt(
         if live
         else None
     )
-    integration = MqttIntegration(config, clock, pipeline, control, paths, streams)
+    cameras = {
+        loop.camera_id: MqttCamera(loop.pipeline, loop.picture, loop.feed_stats) for loop in loops
+    }
+    integration = MqttIntegration(config, clock, cameras, control, paths, streams)
     integration.start()
     return integration
 

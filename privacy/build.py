@@ -109,6 +109,11 @@ class SharedModels:
     about 120 MB per restarted stream). Here the detectors are built at the first stage and
     kept until :meth:`close`; the model files are still checked against their pinned sha256 at
     every :meth:`build_stage`, so an altered model still stops the stream.
+
+    Thread safety: the stages may run on different threads (one per streaming camera of a
+    device with several). Detection is serialised over all of them (one lock): a LiteRT/TFLite
+    interpreter must not be called from two threads at once (onnxruntime's ``run`` could be,
+    but one rule keeps every detector safe). Everything else a stage holds is its own.
     """
 
     def __init__(self, config: PrivacyConfig, models_dir: Path | None = None) -> None:

@@ -256,6 +256,9 @@ def launch(
     health = DeviceHealth(paths.root, config.storage.quota_mb, clock)
     preview = LatestPicture()
     masks = MaskSettings(config, paths.database, clock)
+    camera_id = config.first_camera().id
+    # one picture holder stands for every camera's (tests put a frame in it for the preview)
+    pictures = {cid: preview for cid in (cams or {camera_id: None})}
     server = OwnerServices(
         config,
         clock,
@@ -263,8 +266,8 @@ def launch(
         cameras=cams,
         monitoring=monitoring,
         health=health,
-        preview=preview,
-        masks=masks,
+        pictures=pictures,
+        masks={camera_id: masks},
     )
     server.start()
     return RunningApi(server, config, clock, pins, led, monitoring, preview, masks, config_path)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import math
 import re
 import secrets
@@ -26,6 +27,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import aiohttp
 import jwt
@@ -48,6 +50,17 @@ START_TIMEOUT_S = 20.0
 
 class RelayUnavailable(RuntimeError):
     """No relay can run here (Janus missing), or it did not start."""
+
+
+def deploy_module(name: str) -> ModuleType:
+    """A module of ``deploy/janus`` (installed on the relay host beside the others, not a package
+    of this repository), e.g. ``markcode`` to read the marker's block codes."""
+    spec = importlib.util.spec_from_file_location(name, DEPLOY / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def janus_binary() -> str | None:
@@ -103,6 +116,7 @@ class LocalRelay:
     logs: dict[str, Path] = field(default_factory=dict)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     ticket_keys: list[Path] = field(default_factory=list)  # public keys the front-ends trust
+    marker: subprocess.Popen[bytes] | None = None  # deploy/janus/marker.py, when started
 
     def ticket(
         self,
@@ -180,6 +194,42 @@ class LocalRelay:
         # the resource routes answer GET with 405 once the server is up
         wait_http(f"{base}/whip/resource/x", {405}, process, name, context)
         return base
+
+    def start_marker(
+        self, rooms: tuple[str, ...], groups: int, *extra: str
+    ) -> subprocess.Popen[bytes]:
+        """Run ``marker.py`` as the README does, marking ``rooms`` in ``groups`` copies each;
+        :meth:`stop_marker` ends it. It has no endpoint: it is ready when its copies are in the
+        rooms (a marked viewer's subscription is then accepted)."""
+        log = self.logs["marker"] = self.root / "marker.log"
+        with log.open("ab") as output:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(DEPLOY / "marker.py"),
+                    "--janus", self.janus_url,
+                    "--janus-secret-file", str(self.files["janus-secret"]),
+                    "--room-pin-file", str(self.files["room-pin"]),
+                    "--groups", str(groups),
+                    *[arg for room in rooms for arg in ("--room", room)],
+                    *extra,
+                ],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        self.processes.append(process)
+        self.marker = process
+        return process
+
+    def stop_marker(self) -> None:
+        """Stop the marker as systemd does (SIGTERM): it unpublishes its copies."""
+        process = self.marker
+        assert process is not None
+        process.terminate()
+        process.wait(timeout=15)
+        self.processes.remove(process)
+        self.marker = None
 
     def log_tail(self, lines: int = 25) -> str:
         tails = []

@@ -29,14 +29,18 @@ def camera_app_cmd() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "camera_app.cli"]
 
 
-def start_service(config: Path, source: str, log: Path | None = None) -> subprocess.Popen[str]:
-    """Start ``camera-app run``. Its output is piped (read by :func:`stop_service`), or with
-    ``log`` written to that file: a long run would fill a pipe that nobody reads, and stall."""
+def start_service(
+    config: Path, source: str | None, log: Path | None = None
+) -> subprocess.Popen[str]:
+    """Start ``camera-app run`` (``--source source``; None: the sources of the config). Its
+    output is piped (read by :func:`stop_service`), or with ``log`` written to that file: a
+    long run would fill a pipe that nobody reads, and stall."""
     env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock"}
     out = subprocess.PIPE if log is None else log.open("w")
+    options = ["--source", source] if source is not None else []
     try:
         return subprocess.Popen(
-            [*camera_app_cmd(), "run", "--config", str(config), "--source", source],
+            [*camera_app_cmd(), "run", "--config", str(config), *options],
             stdout=out,
             stderr=subprocess.STDOUT if log is not None else subprocess.PIPE,
             text=True,

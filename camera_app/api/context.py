@@ -4,6 +4,7 @@ login sessions, and the HTTP answers to "which caller may reach which camera".""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -49,8 +50,8 @@ class ApiContext:
     grants: RecordingGrants
     monitoring: MonitoringControl | None
     health: DeviceHealth | None
-    preview: LatestPicture | None
-    masks: MaskSettings | None
+    pictures: Mapping[str, LatestPicture] | None  # per camera id
+    masks: Mapping[str, MaskSettings] | None  # per camera id
     sessions: LoginSessions
     logins: Logins
     tokens: ApiTokens
@@ -63,6 +64,10 @@ class ApiContext:
     @property
     def controller(self) -> StreamController:
         return self.live.controller
+
+    def picture(self, camera_id: str) -> LatestPicture | None:
+        """The camera's newest picture holder; None where nothing captures it here."""
+        return self.pictures.get(camera_id) if self.pictures is not None else None
 
     # --- who is calling -----------------------------------------------------------------------
 

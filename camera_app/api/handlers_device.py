@@ -60,8 +60,9 @@ async def disarm(call: Call) -> web.Response:
 @routes.add(
     "GET",
     "/api/device/health",
-    summary="Frame rate and losses, recordings and disk, temperature, uptime, versions of the "
-    "app and its models, whether monitoring is armed",
+    summary="Frame rate and losses (the slowest camera's rate and the sums, and each camera's "
+    "under cameras, with the reason a camera stopped), recordings and disk, temperature, "
+    "uptime, versions of the app and its models, whether monitoring is armed",
     roles=OWNER,
     tag="device",
     hidden=True,
@@ -89,7 +90,8 @@ async def device_health(call: Call) -> web.Response:
 )
 async def preview(call: Call) -> web.Response:
     ctx = call.ctx
-    frame = ctx.preview.get() if ctx.preview is not None else None
+    picture = ctx.picture(call.camera.id)
+    frame = picture.get() if picture is not None else None
     if frame is None:
         raise ApiError(503, "no_picture", "the camera has not delivered a picture yet")
     loop = asyncio.get_running_loop()

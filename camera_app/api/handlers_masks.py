@@ -26,12 +26,13 @@ _REFUSED = {
 
 
 def _settings(call: Call) -> MaskSettings:
-    settings = call.ctx.masks
-    if settings is None:
+    every = call.ctx.masks
+    if every is None:
         raise ApiError(503, "monitoring_unavailable", "monitoring does not run in this process")
-    if call.camera.id != settings.camera_id:
+    settings = every.get(call.camera.id)
+    if settings is None:
         raise ApiError(
-            404, "unknown_camera", f"masks are kept for camera {settings.camera_id!r} only"
+            404, "unknown_camera", f"no masks are kept for camera {call.camera.id!r} here"
         )
     return settings
 
@@ -54,9 +55,13 @@ def _polygon_json(polygon: NamedPolygon) -> dict[str, Any]:
 
 def _describe(call: Call, settings: MaskSettings) -> dict[str, Any]:
     masks = settings.current
-    frame = call.ctx.preview.get() if call.ctx.preview is not None else None
-    capture = call.ctx.config.capture
-    width, height = (frame.width, frame.height) if frame else (capture.width, capture.height)
+    picture = call.ctx.picture(call.camera.id)
+    frame = picture.get() if picture is not None else None
+    if frame is not None:
+        width, height = frame.width, frame.height
+    else:
+        capture = call.ctx.config.view(settings.camera_id).capture
+        width, height = capture.width, capture.height
     return {
         "camera_id": call.camera.id,
         "privacy_masks": [_polygon_json(p) for p in masks.privacy],
@@ -123,7 +128,8 @@ async def preview_masks(call: Call) -> web.Response:
     ctx = call.ctx
     settings = _settings(call)
     body = await call.body(MasksBody)
-    frame = ctx.preview.get() if ctx.preview is not None else None
+    picture = ctx.picture(call.camera.id)
+    frame = picture.get() if picture is not None else None
     if frame is None:
         raise ApiError(503, "no_picture", "the camera has not delivered a picture yet")
     masks = _proposed(body, settings.current)

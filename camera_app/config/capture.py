@@ -32,7 +32,7 @@ class CaptureConfig(StrictModel):
     @field_validator("source")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
-        if value == "auto" or value == "picamera2" or value.startswith(_SOURCE_PREFIXES[2:]):
+        if value == "auto" or value == "picamera2" or value.startswith(_SOURCE_PREFIXES[1:]):
             return value
         raise ValueError(
             "unknown source; use auto, picamera2, v4l2:/dev/videoN, file:PATH, rtsp://… or test:"

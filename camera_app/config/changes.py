@@ -64,7 +64,7 @@ def record_config_changes(
         audit.append(
             AuditEvent.CONFIG_CHANGED,
             actor=actor,
-            camera_id=config.camera.id,
+            camera_id=config.first_camera().id,
             details={"changed": changed, "sections": current, "first": not previous},
         )
         log.info("config changed (%s): %s", actor, ", ".join(changed))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,9 @@ from camera_app.config.app import AppConfig
 from firmware.errors import AppError, ExitCode
 
 MAX_CONFIG_BYTES = 1_000_000
+
+#: A rule across keys (a model validator) names the key it is about at the start of its message.
+_NAMED_KEY = re.compile(r"^[a-z_]+(\[\d+\])?(\.[a-z_]+(\[\d+\])?)*: ")
 
 
 class ConfigError(AppError, ValueError):
@@ -49,6 +53,9 @@ def key_path_problems(err: ValidationError) -> list[str]:
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see docs/configuration.md)"
+        if not loc and _NAMED_KEY.match(msg):
+            out.extend(msg.split("\n"))  # already "key.path: reason", one a line
+            continue
         out.append(f"{_key_path(loc)}: {msg}")
     return out
 

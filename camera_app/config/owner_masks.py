@@ -6,6 +6,11 @@ Why not the config file: on an installed device it is root's (``/etc/camera-app`
 the service under ``ProtectSystem=strict``), and the service is kept from writing there on
 purpose. The data directory is the service's own.
 
+With several cameras (``cameras:``) each camera's masks have a file of their own,
+``<storage.data_dir>/owner-masks/<camera id>.yaml``, laid over that camera's
+``cameras[N].privacy_masks`` and ``cameras[N].motion_masks``; the one-camera file is then refused
+(it cannot say which camera it was drawn on).
+
 The owner's masks win: they replace the file's ``privacy_masks.color``, ``privacy_masks.areas``
 and ``motion.masks`` whole (the owner app showed the masks in force and the owner saved the set
 they want, deletions included). A missing file changes nothing. A file that cannot be read or is
@@ -17,7 +22,7 @@ file's masks cannot be made from a file that cannot be read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +31,7 @@ from pydantic import ValidationError
 
 from camera_app.config.app import AppConfig
 from camera_app.config.loader import ConfigError, key_path_problems, load_config, read_yaml
-from camera_app.config.privacy_masks import Byte
+from camera_app.config.privacy_masks import Byte, PrivacyMasksConfig
 from firmware.atomicfile import write_atomically
 from firmware.configbase import NamedPolygon, StrictModel
 from firmware.paths import StoragePaths
@@ -80,7 +85,10 @@ class OwnerMasks(StrictModel):
     motion: SavedMotionMasks
 
     @classmethod
-    def of(cls, config: AppConfig) -> OwnerMasks:
+    def of(cls, config: AppConfig, camera_id: str | None = None) -> OwnerMasks:
+        """The masks of ``camera_id`` in ``config`` (None: the one-camera form's)."""
+        if camera_id is not None:
+            config = config.view(camera_id)
         return cls(
             privacy_masks=SavedPrivacyMasks(
                 color=config.privacy_masks.color, areas=list(config.privacy_masks.areas)
@@ -88,23 +96,36 @@ class OwnerMasks(StrictModel):
             motion=SavedMotionMasks(masks=list(config.motion.masks)),
         )
 
-    def over(self, config: AppConfig) -> AppConfig:
-        """``config`` with these masks in place of its own; every other key as it was."""
-        privacy = config.privacy_masks.model_copy(
-            update={"color": self.privacy_masks.color, "areas": list(self.privacy_masks.areas)}
+    def over(self, config: AppConfig, camera_id: str | None = None) -> AppConfig:
+        """``config`` with these masks in place of the camera's own (``camera_id`` None: the
+        one-camera form's); every other key as it was."""
+        privacy = PrivacyMasksConfig(
+            color=self.privacy_masks.color, areas=list(self.privacy_masks.areas)
         )
-        motion = config.motion.model_copy(update={"masks": list(self.motion.masks)})
-        return config.model_copy(update={"privacy_masks": privacy, "motion": motion})
+        return config.with_masks(camera_id or config.camera.id, privacy, self.motion.masks)
 
-    def replaced(self, config: AppConfig) -> list[str]:
+    def replaced(self, config: AppConfig, camera_id: str | None = None) -> list[str]:
         """The keys (as the config file names them) whose value in ``config`` these change."""
-        theirs = OwnerMasks.of(config)
-        pairs = {
-            "privacy_masks.color": (self.privacy_masks.color, theirs.privacy_masks.color),
-            "privacy_masks.areas": (self.privacy_masks.areas, theirs.privacy_masks.areas),
-            "motion.masks": (self.motion.masks, theirs.motion.masks),
-        }
-        return [key for key, (ours, other) in pairs.items() if ours != other]
+        theirs = OwnerMasks.of(config, camera_id)
+        keys: tuple[str, ...]
+        if camera_id is None or config.cameras is None:
+            keys = ("privacy_masks.color", "privacy_masks.areas", "motion.masks")
+        else:
+            index = [c.id for c in config.cameras].index(camera_id)
+            keys = tuple(
+                f"cameras[{index}].{k}"
+                for k in ("privacy_masks.color", "privacy_masks.areas", "motion_masks")
+            )
+        pairs = zip(
+            keys,
+            (
+                (self.privacy_masks.color, theirs.privacy_masks.color),
+                (self.privacy_masks.areas, theirs.privacy_masks.areas),
+                (self.motion.masks, theirs.motion.masks),
+            ),
+            strict=True,
+        )
+        return [key for key, (ours, other) in pairs if ours != other]
 
     def to_yaml(self) -> bytes:
         text = HEADER + yaml.dump(
@@ -158,6 +179,15 @@ def write_owner_masks(path: Path, masks: OwnerMasks) -> None:
     write_atomically(path, encoded, mode=FILE_MODE)
 
 
+def owner_masks_path(config: AppConfig, camera_id: str) -> Path:
+    """Where the owner's masks of ``camera_id`` are saved: the one-camera form's file, or with
+    ``cameras:`` a file per camera."""
+    paths = StoragePaths(config.storage.data_dir)
+    if config.cameras is None:
+        return paths.owner_masks
+    return paths.root / "owner-masks" / f"{camera_id}.yaml"
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceConfig:
     """The config as the service runs it, and where it came from."""
@@ -170,10 +200,18 @@ class ServiceConfig:
     owner_masks_path: Path
     #: the owner's saved masks; None when none were saved
     owner_masks: OwnerMasks | None
+    #: with ``cameras:``, the owner's saved masks per camera id (only those saved)
+    camera_masks: dict[str, OwnerMasks] = field(default_factory=dict)
 
     def replaced(self) -> list[str]:
         """The config file's mask keys that the owner's saved masks replace with other values."""
-        return self.owner_masks.replaced(self.file) if self.owner_masks is not None else []
+        if self.owner_masks is not None:
+            return self.owner_masks.replaced(self.file)
+        return [
+            key
+            for camera_id, masks in self.camera_masks.items()
+            for key in masks.replaced(self.file, camera_id)
+        ]
 
 
 def load_service_config(path: Path | str | None) -> ServiceConfig:
@@ -185,5 +223,22 @@ def load_service_config(path: Path | str | None) -> ServiceConfig:
     """
     file = load_config(path)
     where = StoragePaths(file.storage.data_dir).owner_masks
-    saved = read_owner_masks(where)
-    return ServiceConfig(saved.over(file) if saved is not None else file, file, where, saved)
+    if file.cameras is None:
+        saved = read_owner_masks(where)
+        return ServiceConfig(saved.over(file) if saved is not None else file, file, where, saved)
+    if where.exists():
+        raise OwnerMasksError(
+            str(where),
+            [
+                "(top level): the masks of a one-camera config, and this config lists its "
+                "cameras: move the file to owner-masks/<camera id>.yaml beside it, for the "
+                "camera it was drawn on"
+            ],
+        )
+    config, per_camera = file, {}
+    for view in file.views():
+        camera_id = view.camera.id
+        if (masks := read_owner_masks(owner_masks_path(file, camera_id))) is not None:
+            per_camera[camera_id] = masks
+            config = masks.over(config, camera_id)
+    return ServiceConfig(config, file, where.parent / "owner-masks", None, per_camera)

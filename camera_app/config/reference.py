@@ -13,9 +13,12 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from camera_app.config.app import AppConfig
+from camera_app.config.cameras import CameraEntry
 
 
 def _default(field: FieldInfo) -> str:
+    if field.is_required():
+        return "(required)"
     if field.default_factory is not None:
         value: Any = field.default_factory()  # type: ignore[call-arg]
     else:
@@ -75,16 +78,31 @@ def render() -> str:
         "would record what the owner hid, and the two cannot be merged when the owner's cannot "
         "be read. Fix it, or delete it to go back to this file's masks.",
         "",
+        "**Several cameras** (`cameras:`, see docs/multi-camera.md): each entry has its own "
+        "`capture`, `privacy_masks` and `motion_masks`, and the owner app saves each camera's "
+        "masks to `owner-masks/<camera id>.yaml` in `storage.data_dir` (the same keys as "
+        "`owner-masks.yaml`), laid over that entry's. A config gives either `cameras:` or "
+        "`camera:` + `capture:`, never both; with `cameras:` the top-level `privacy_masks.areas` "
+        "and `motion.masks` must be empty, an `owner-masks.yaml` of the one-camera form is "
+        "refused (move it to `owner-masks/<camera id>.yaml`), and `--source` is refused.",
+        "",
     ]
     for section, field in AppConfig.model_fields.items():
-        model = field.default_factory() if field.default_factory else None  # type: ignore[call-arg]
-        assert isinstance(model, BaseModel)
-        doc = (type(model).__doc__ or "").strip()
+        if section == "cameras":
+            model_type: type[BaseModel] = CameraEntry
+            prefix = "cameras[N]"
+        else:
+            model = field.default_factory() if field.default_factory else None  # type: ignore[call-arg]
+            assert isinstance(model, BaseModel)
+            model_type, prefix = type(model), section
+        doc = (model_type.__doc__ or "").strip()
         lines += [f"## `{section}:`", ""]
+        if section == "cameras":
+            lines += [" ".join((field.description or "").split()), ""]
         if doc:
             lines += [" ".join(doc.split()), ""]
         lines += ["| key | default | allowed | meaning |", "|---|---|---|---|"]
-        lines += _rows(section, type(model))
+        lines += _rows(prefix, model_type)
         lines.append("")
     return "\n".join(lines)
 

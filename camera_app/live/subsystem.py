@@ -382,8 +382,12 @@ class LiveSubsystem:
 
 
 def cameras_from_config(config: AppConfig) -> dict[str, CameraInfo]:
-    cam = config.camera
-    return {cam.id: CameraInfo(cam.id, cam.name, cam.room, config.streaming.profile)}
+    """Every camera of the config (one, or each of ``cameras:``), in the order listed."""
+    profile = config.streaming.profile
+    return {
+        (cam := view.camera).id: CameraInfo(cam.id, cam.name, cam.room, profile)
+        for view in config.views()
+    }
 
 
 def build_live(
@@ -404,7 +408,7 @@ def build_live(
         config.streaming,
         indicator,
         clock,
-        config.camera.tzinfo(),
+        config.tzinfo(),
         registrations,
         audit,
     )

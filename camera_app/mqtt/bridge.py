@@ -127,9 +127,10 @@ class MqttBridge:
 
     # --- what the device publishes ----------------------------------------------------------
 
-    def publish_event(self, payload: dict[str, Any]) -> None:
-        """A motion event (start or end), kept on disk until the broker has it."""
-        self.outbox.add(self.topics.motion, _json(payload), self._clock.wall())
+    def publish_event(self, payload: dict[str, Any], topic: str | None = None) -> None:
+        """A motion event (start or end), kept on disk until the broker has it; ``topic``
+        None: the device's events topic (one camera)."""
+        self.outbox.add(topic or self.topics.motion, _json(payload), self._clock.wall())
         with self._wake:
             self._wake.notify_all()
 

@@ -36,6 +36,10 @@ class Topics:
         """QoS 1 JSON events, ``start`` and ``end``, each with its event id."""
         return f"{self.base}/events/motion"
 
+    def camera_motion(self, camera_id: str) -> str:
+        """A camera's events when the device has several (one camera uses :attr:`motion`)."""
+        return f"{self.base}/cameras/{camera_id}/events/motion"
+
     @property
     def reminder(self) -> str:
         """QoS 1 JSON, at most once a day per camera: re-attest the posted notice before it

@@ -13,9 +13,9 @@ from privacy.audit import AuditLog
 
 
 def site_device_id(config: AppConfig) -> str:
-    """The device's id at the site: ``site.device_id``, else its MQTT device id, else the camera
-    id (the CN of its site certificate)."""
-    return config.site.device_id or config.mqtt.device_id or config.camera.id
+    """The device's id at the site: ``site.device_id``, else its MQTT device id, else its first
+    camera's id (as for MQTT); the CN of its site certificate."""
+    return config.site.device_id or config.mqtt.device_id or config.first_camera().id
 
 
 def build_site_link(

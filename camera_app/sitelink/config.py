@@ -45,8 +45,8 @@ class SiteLinkConfig(StrictModel):
     device_id: str | None = Field(
         default=None,
         pattern=_ID,
-        description="The device's id at the site (default: mqtt.device_id, else camera.id); must "
-        "equal the CN of cert_file.",
+        description="The device's id at the site (default: mqtt.device_id, else the first "
+        "camera's id); must equal the CN of cert_file.",
     )
     prefix: str = Field(default="site", pattern=_ID, description="First topic level.")
     keepalive_s: int = Field(default=30, ge=5, le=600, description="MQTT keep-alive.")

@@ -26,6 +26,12 @@ subscription, so the viewer side is WHEP with a server offer:
     POST   /whip/revocations       Authorization: Bearer <the device's signed revocation list>
            → 200; the sessions of revoked tickets end at once
 
+With ``--mark-groups G``, a viewer whose ticket carries a ``mark`` claim watches one of the G
+marked copies that ``marker.py`` publishes into the room (:func:`mark_display`), moved to
+another group every ``--mark-period`` by :func:`mark_group` and logged to ``--mark-log``
+(:class:`MarkSchedule`), so that ``trace.py`` names them from a recording. Without the copies
+such a viewer is refused (503) or ended, never given the camera's unmarked feed.
+
 A ticket is checked at subscribe (signature by an installed key, ``aud``, the room == ``cam``,
 ``exp``, not revoked) and again every :data:`CHECK_INTERVAL_S` for every live viewer: a session
 whose ticket expired (the end of the viewer's window) or was revoked is ended (its Janus handle
@@ -63,6 +69,7 @@ import contextlib
 import hashlib
 import hmac
 import ipaddress
+import json
 import logging
 import secrets
 import ssl
@@ -92,6 +99,14 @@ MAX_VIEWERS = 200  # per room; Janus forwards, so this bounds the relay's upstre
 CHECK_INTERVAL_S = 0.2  # every live viewer's ticket is re-checked this often (cut-off < 1 s)
 MAX_TICKET_CHARS = 4096
 TICKET_CLAIMS = ["iss", "aud", "cam", "sub", "iat", "exp", "jti"]
+CAMERA_DISPLAY = "camera"  # the camera's publisher in its room
+MAX_MARK_GROUPS = 7  # the room's publishers (8 in janus.plugin.videoroom.jcfg) less the camera
+MARK_PERIOD_S = 60.0  # a marked viewer moves to another group's copy this often
+MARKER_CHECK_S = 1.0  # how often the marker's copies of rooms with marked viewers are looked up
+MARKER_DOWN = (
+    "the marked stream is not available now (the relay's marker is not running): a viewer to be"
+    " marked never gets the unmarked one"
+)
 
 # Janus error codes (janus/apierror.h and the VideoRoom plugin) and what WHIP answers for them.
 _JANUS_BAD_SDP = {464, 465}  # JSEP_UNKNOWN_TYPE, JSEP_INVALID_SDP
@@ -100,6 +115,77 @@ _VIDEOROOM_BAD_SDP = {429, 430, 431, 437}  # missing/invalid element, invalid SD
 _VIDEOROOM_UNAUTHORIZED = 433  # wrong room pin: the relay is misconfigured, not the caller
 _VIDEOROOM_ROOM_FULL = 432
 _VIDEOROOM_NO_SUCH_FEED = 428
+
+
+def mark_display(group: int, source: str) -> str:
+    """How ``marker.py`` names (Janus ``display``) group ``group``'s copy of the camera's feed
+    ``source``: a copy of an earlier publication of the camera is never taken for a current one.
+    Its publisher id changes every time the marker publishes it, so a viewer left on a copy that
+    went away is seen (:meth:`WhipFrontend._check_marker`)."""
+    return f"mark-{group} of {source}"
+
+
+def mark_group(index: int, period: int, groups: int) -> int:
+    """The group of the marked viewer with place ``index`` (0 … G²-1) in ``period``.
+
+    Place i = a + G·b watches group (a + (b + 1)·period) mod G: a line over Z_G, one per place.
+    Two consecutive periods p, p+1 give the group g and its step (b + 1) mod G, hence a and b:
+    exactly one place. Any two periods p, q do when p − q and G are coprime (every pair when G
+    is prime). Places are given out in order, so the first G viewers (b = 0) move by one group
+    every period and two of them are never in the same group."""
+    a, b = index % groups, index // groups
+    return (a + (b + 1) * period) % groups
+
+
+class MarkSchedule:
+    """Which marked viewer watches which group's copy, period by period, and its record.
+
+    Each room's marked viewers hold a place (0 … G²-1, the lowest free one when they join);
+    :func:`mark_group` maps place and period to a group. Every assignment — at join and at
+    every period's start — is appended to ``log_path`` (JSON lines: the time, room, period,
+    period length, G, group, place, and the viewer's ticket: ``jti``, ``sub``, ``mark``,
+    ``iss``), so ``trace.py`` can name the viewer from the codes a recording shows. The file is
+    only ever appended to and flushed at every line."""
+
+    def __init__(self, groups: int, period_s: float, log_path: Path) -> None:
+        if not 1 <= groups <= MAX_MARK_GROUPS:
+            raise ValueError(f"--mark-groups must be 1 to {MAX_MARK_GROUPS}")
+        if period_s < 1:
+            raise ValueError("--mark-period must be at least 1 s")
+        self.groups = groups
+        self.period_s = period_s
+        self._log = log_path.open("a", encoding="utf-8")  # open for the relay's life
+
+    def period(self, now: float) -> int:
+        return int(now // self.period_s)
+
+    def place(self, taken: set[int]) -> int | None:
+        """The lowest free place, or None when all G² are taken."""
+        return next((i for i in range(self.groups**2) if i not in taken), None)
+
+    def record(self, event: str, room: str, period: int, place: int, ticket: Ticket) -> int:
+        """Log ``ticket``'s viewer in ``place`` for ``period``; returns their group."""
+        group = mark_group(place, period, self.groups)
+        entry = {
+            "t": round(time.time(), 3),
+            "event": event,
+            "room": room,
+            "period": period,
+            "period_s": self.period_s,
+            "groups": self.groups,
+            "group": group,
+            "place": place,
+            "jti": ticket.jti,
+            "sub": ticket.sub,
+            "mark": ticket.mark,
+            "iss": ticket.iss,
+        }
+        self._log.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        self._log.flush()
+        return group
+
+    def close(self) -> None:
+        self._log.close()
 
 
 class JanusError(Exception):
@@ -266,9 +352,9 @@ class Publication:
 class Ticket:
     """A viewer's checked ticket: who (``sub``, a login session id), which room, until when.
 
-    ``mark`` is the label the device asks to burn into this viewer's frames, when their frames
-    must be traceable; this front-end does not draw it yet (the seam for per-viewer marks on the
-    relay host), the device marks the stream per class instead."""
+    ``mark`` is the label the device gives a viewer whose frames must be traceable: with
+    ``--mark-groups`` such a viewer watches the marker's rotating group copies (never the
+    camera's own feed), and the label is what the assignment log names them by."""
 
     jti: str
     sub: str
@@ -289,6 +375,9 @@ class Subscription:
     janus: JanusSession
     ticket: Ticket
     started: bool = False
+    place: int | None = None  # a marked viewer's place in the room's MarkSchedule
+    group: int | None = None  # and the group whose copy they watch now
+    feed: str = ""  # that copy's publisher id
 
 
 @dataclass
@@ -364,6 +453,7 @@ class WhipFrontend:
         ticket_keys: dict[str, Ed25519PublicKey] | None = None,
         audience: str | None = None,
         max_viewers: int = MAX_VIEWERS,
+        marks: MarkSchedule | None = None,
     ) -> None:
         if len(token) < MIN_TOKEN_CHARS:
             raise ValueError(f"the WHIP token must have at least {MIN_TOKEN_CHARS} characters")
@@ -385,6 +475,10 @@ class WhipFrontend:
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._checker: asyncio.Task[None] | None = None
+        self._marks = marks
+        self._control: JanusSession | None = None  # looks up the marker's copies
+        self._period = -1
+        self._marker_checked = 0.0
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_SDP_BYTES)
@@ -415,8 +509,12 @@ class WhipFrontend:
         await asyncio.gather(
             *(self._end(p.id, "shutdown") for p in list(self.publications.values()))
         )
+        if self._control is not None:
+            await self._control.destroy()
         if self._http is not None:
             await self._http.close()
+        if self._marks is not None:
+            self._marks.close()
 
     # -- request handling -------------------------------------------------------------------
 
@@ -545,7 +643,7 @@ class WhipFrontend:
                 "request": "joinandconfigure",
                 "room": room,
                 "ptype": "publisher",
-                "display": "camera",
+                "display": CAMERA_DISPLAY,
             }
             if self._room_pin is not None:
                 body["pin"] = self._room_pin
@@ -606,8 +704,13 @@ class WhipFrontend:
         if len(watching) >= self._max_viewers:
             return self._refuse(503, "the room has its maximum of viewers")
         try:
-            subscription, offer = await self._join_viewer(publication, ticket)
+            if ticket.mark is not None and self._marks is not None:
+                subscription, offer = await self._join_marked(publication, ticket, watching)
+            else:
+                subscription, offer = await self._join_viewer(publication, ticket)
         except HttpError as err:
+            if ticket.mark is not None:
+                log.warning("refused a marked viewer of %r: %s", room, err.reason)
             return self._refuse(err.status, err.reason)
         return web.Response(
             status=201,
@@ -627,8 +730,30 @@ class WhipFrontend:
             raise HttpError(404, "no such resource")  # not telling whose it is
         return subscription
 
+    async def _join_marked(
+        self, publication: Publication, ticket: Ticket, watching: list[Subscription]
+    ) -> tuple[Subscription, str]:
+        """A viewer to be marked joins their group's copy from the marker, never the camera's
+        own feed: without the copy (the marker is down or not marking the room yet) they are
+        refused, 503."""
+        assert self._marks is not None
+        place = self._marks.place({s.place for s in watching if s.place is not None})
+        if place is None:
+            raise HttpError(503, f"all {self._marks.groups**2} marked places of the room are taken")
+        period = self._marks.period(time.time())
+        group = mark_group(place, period, self._marks.groups)
+        feed = (await self._copies({publication.room: publication.feed}))[publication.room].get(
+            group
+        )
+        if feed is None:
+            raise HttpError(503, MARKER_DOWN)
+        subscription, offer = await self._join_viewer(publication, ticket, feed=feed, marked=True)
+        subscription.place, subscription.feed = place, feed
+        subscription.group = self._marks.record("join", publication.room, period, place, ticket)
+        return subscription, offer
+
     async def _join_viewer(
-        self, publication: Publication, ticket: Ticket
+        self, publication: Publication, ticket: Ticket, *, feed: str = "", marked: bool = False
     ) -> tuple[Subscription, str]:
         assert self._http is not None
         subscription_id = secrets.token_urlsafe(18)
@@ -642,7 +767,7 @@ class WhipFrontend:
             "request": "join",
             "room": publication.room,
             "ptype": "subscriber",
-            "streams": [{"feed": publication.feed}],
+            "streams": [{"feed": feed or publication.feed}],
         }
         if self._room_pin is not None:
             body["pin"] = self._room_pin
@@ -653,6 +778,8 @@ class WhipFrontend:
                 raise HttpError(502, "the relay made no SDP offer")
         except BaseException as err:
             await janus.destroy()
+            if isinstance(err, JanusError) and err.code == _VIDEOROOM_NO_SUCH_FEED and marked:
+                raise HttpError(503, MARKER_DOWN) from None
             if isinstance(err, JanusError) and err.code == _VIDEOROOM_NO_SUCH_FEED:
                 # the camera's publication is there but its media is not up yet (or just went)
                 raise HttpError(404, "the room has no stream now") from None
@@ -715,9 +842,14 @@ class WhipFrontend:
         outlives one ticket while the device keeps renewing it."""
         try:
             subscription = self._own_subscription(request)
-            subscription.ticket = self._ticket(request, subscription.ticket.cam)
+            ticket = self._ticket(request, subscription.ticket.cam)
         except HttpError as err:
             return self._refuse(err.status, err.reason)
+        if ticket.mark is not None and self._marks is not None and subscription.place is None:
+            # the device now wants this viewer marked: not on the camera's own feed any more
+            await self._end_viewer(subscription.id, "it must now be marked")
+            return self._refuse(409, "this viewer must now watch a marked stream: subscribe again")
+        subscription.ticket = ticket
         return web.Response(status=204)
 
     async def _unsubscribe(self, request: web.Request) -> web.Response:
@@ -771,8 +903,89 @@ class WhipFrontend:
             try:
                 await self._end_tickets(self._expired, "its ticket expired")
                 await self._end_tickets(self._revoked, "its ticket was revoked")
+                if self._marks is not None:
+                    await self._rotate_marks(self._marks)
+                    await self._check_marker()
             except Exception:  # keep checking: a failed hang-up must not stop the cut-offs
                 log.exception("re-checking the viewers' tickets failed")
+
+    async def _rotate_marks(self, marks: MarkSchedule) -> None:
+        """At a period's start, move every marked viewer to their group of the new period
+        (Janus's ``switch``: no renegotiation) and log it; a viewer who cannot be moved is
+        ended, never left on a copy the log does not name."""
+        period = marks.period(time.time())
+        if period == self._period:
+            return
+        self._period = period
+        marked = self._marked()
+        copies = await self._copies({p.room: p.feed for p, _ in marked})
+
+        async def move(publication: Publication, subscription: Subscription) -> None:
+            assert subscription.place is not None
+            group = mark_group(subscription.place, period, marks.groups)
+            feed = copies.get(publication.room, {}).get(group)
+            try:
+                if feed is None:
+                    raise HttpError(503, "no copy of the group")
+                if feed != subscription.feed:
+                    stream = {"feed": feed, "mid": "0", "sub_mid": "0"}
+                    await subscription.janus.message({"request": "switch", "streams": [stream]})
+            except (HttpError, JanusError, aiohttp.ClientError, TimeoutError) as err:
+                await self._end_viewer(subscription.id, f"could not move it to its group: {err}")
+                return
+            subscription.group, subscription.feed = group, feed
+            place, ticket = subscription.place, subscription.ticket
+            marks.record("rotate", publication.room, period, place, ticket)
+
+        await asyncio.gather(*(move(p, s) for p, s in marked))
+
+    def _marked(self) -> list[tuple[Publication, Subscription]]:
+        return [
+            (self.publications[s.publication], s)
+            for s in self.subscriptions.values()
+            if s.place is not None and s.publication in self.publications
+        ]
+
+    async def _copies(self, sources: dict[str, str]) -> dict[str, dict[int, str]]:
+        """Per room, the marker's copies of the camera's feed ``sources[room]``: their publisher
+        ids by group. Empty when Janus cannot say (the caller then fails closed)."""
+        assert self._http is not None
+        found: dict[str, dict[int, str]] = {}
+        try:
+            if self._control is None:
+                self._control = JanusSession(self._http, self._janus_url, self._janus_secret)
+                await self._control.open("janus.plugin.videoroom")
+            for room, source in sources.items():
+                data, _ = await self._control.message({"request": "listparticipants", "room": room})
+                names = {
+                    mark_display(g, source): g
+                    for g in range(self._marks.groups if self._marks else 0)
+                }
+                found[room] = {
+                    names[p["display"]]: str(p["id"])
+                    for p in data.get("participants", [])
+                    if p.get("publisher") and p.get("display") in names
+                }
+        except (JanusError, aiohttp.ClientError, TimeoutError, OSError) as err:
+            log.warning("could not look up the marker's copies: %s", err)
+            if self._control is not None:
+                await self._control.destroy()
+                self._control = None
+            return {}
+        return found
+
+    async def _check_marker(self) -> None:
+        """End the marked viewers whose copy is gone (the marker stopped, failed or started
+        again): they are not moved to the camera's own feed."""
+        now = time.monotonic()
+        marked = self._marked()
+        if not marked or now - self._marker_checked < MARKER_CHECK_S:
+            return
+        self._marker_checked = now
+        copies = await self._copies({p.room: p.feed for p, _ in marked})
+        gone = [s.id for p, s in marked if s.feed not in copies.get(p.room, {}).values()]
+        reason = "its marked copy is gone (the relay's marker stopped)"
+        await asyncio.gather(*(self._end_viewer(s, reason) for s in gone))
 
     @staticmethod
     def _expired(ticket: Ticket) -> bool:
@@ -948,6 +1161,24 @@ def main(argv: list[str] | None = None) -> int:
         "https://relay.example.org (the origin of their WHIP URL)",
     )
     parser.add_argument("--max-viewers", type=int, default=MAX_VIEWERS, help="per room")
+    parser.add_argument(
+        "--mark-groups",
+        type=int,
+        help="per-viewer marks: viewers whose ticket carries a mark watch the marker's G "
+        "rotating group copies (marker.py --groups G), never the camera's own feed",
+    )
+    parser.add_argument(
+        "--mark-period",
+        type=float,
+        default=MARK_PERIOD_S,
+        help="seconds between a marked viewer's moves to another group",
+    )
+    parser.add_argument(
+        "--mark-log",
+        type=Path,
+        default=Path("/var/lib/camera-relay/marks.jsonl"),
+        help="the append-only record of which viewer watched which group when (for trace.py)",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -984,8 +1215,11 @@ def main(argv: list[str] | None = None) -> int:
             ticket_keys=load_ticket_keys(args.ticket_key_file),
             audience=args.audience,
             max_viewers=args.max_viewers,
+            marks=MarkSchedule(args.mark_groups, args.mark_period, args.mark_log)
+            if args.mark_groups
+            else None,
         )
-    except ValueError as err:
+    except (ValueError, OSError) as err:
         parser.error(str(err))
     scheme = "https" if context else "http"
     log.info("WHIP endpoint: %s://%s:%d/whip/endpoint/<room>", scheme, host, port)

@@ -37,6 +37,9 @@ addTexts({
     health_temp: "Temperature",
     health_uptime: "Running for",
     health_version: "Version",
+    health_cameras: "Cameras",
+    health_camera_fps: "{fps} fps",
+    health_camera_failed: "stopped: {reason}",
     streaming_states: "Streaming",
     state_monitoring: "Private monitoring only",
     state_live: "Live stream on",
@@ -76,6 +79,9 @@ addTexts({
     health_temp: "温度",
     health_uptime: "已运行",
     health_version: "版本",
+    health_cameras: "各摄像头",
+    health_camera_fps: "{fps} 帧/秒",
+    health_camera_failed: "已停止：{reason}",
     streaming_states: "直播",
     state_monitoring: "仅私密监控",
     state_live: "正在直播",
@@ -317,6 +323,28 @@ export async function render(root, ctx) {
       [t("health_uptime"), formatDuration(health.uptime_s)],
       [t("health_version"), health.app_version],
     ];
+    // with several cameras, each one's frame rate (or why it stopped) under the device's
+    const each = Object.entries(health.cameras ?? {});
+    const perCamera =
+      each.length > 1
+        ? [
+            h("h4", {}, t("health_cameras")),
+            h(
+              "dl",
+              { class: "facts", testid: "camera-health" },
+              each.map(([id, c]) => [
+                h("dt", {}, cameras.find((cam) => cam.id === id)?.name ?? id),
+                h(
+                  "dd",
+                  { dataset: { camera: id }, class: c.error ? "danger" : "" },
+                  c.error
+                    ? t("health_camera_failed", { reason: c.error })
+                    : t("health_camera_fps", { fps: c.fps ?? "—" }),
+                ),
+              ]),
+            ),
+          ]
+        : null;
     return card(
       t("health_heading"),
       h(
@@ -324,6 +352,7 @@ export async function render(root, ctx) {
         { class: "facts", testid: "device-health" },
         rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]),
       ),
+      perCamera,
     );
   }
 

@@ -11,6 +11,7 @@ import { addTexts, t } from "./i18n.js";
 addTexts({
   en: {
     masks_heading: "Privacy and motion masks",
+    mask_camera: "Camera",
     masks_intro:
       "Click on the picture to place the corners of a shape, then \"Finish the shape\". A privacy mask is filled in every frame before it is recorded or streamed; a motion mask only stops motion there from starting an event.",
     mask_kind: "Drawing",
@@ -39,6 +40,7 @@ addTexts({
   },
   zh: {
     masks_heading: "隐私遮挡与移动侦测屏蔽区",
+    mask_camera: "摄像头",
     masks_intro:
       "在画面上点击放置形状的各个角点，然后点“完成形状”。隐私遮挡区在录像或直播之前就会在每一帧中被填充；移动侦测屏蔽区只是让该区域的移动不触发事件。",
     mask_kind: "正在绘制",
@@ -72,7 +74,17 @@ const MOTION_STROKE = "#ffb300";
 
 export async function render(root, ctx) {
   const cameras = await getJson("/api/cameras");
-  const camera = cameras[0];
+  // each camera has its own masks: #/masks/<camera id> picks one (the first by default)
+  const wanted = decodeURIComponent(window.location.hash.split("/")[2] ?? "");
+  const camera = cameras.find((c) => c.id === wanted) ?? cameras[0];
+  const picker = h(
+    "select",
+    {
+      testid: "mask-camera",
+      onchange: () => (window.location.hash = `#/masks/${encodeURIComponent(picker.value)}`),
+    },
+    cameras.map((c) => h("option", { value: c.id, selected: c.id === camera.id }, c.name)),
+  );
   const base = `/api/cameras/${encodeURIComponent(camera.id)}`;
   const loaded = await getJson(`${base}/masks`);
   const state = {
@@ -102,6 +114,9 @@ export async function render(root, ctx) {
     root,
     h("h2", {}, t("masks_heading")),
     h("p", { class: "muted" }, t("masks_intro")),
+    cameras.length > 1
+      ? h("div", { class: "toolbar" }, h("label", {}, t("mask_camera"), " ", picker))
+      : null,
     editable ? null : h("p", { class: "card" }, t("mask_not_editable")),
     h(
       "div",

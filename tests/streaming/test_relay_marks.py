@@ -1,0 +1,275 @@
+"""Per-viewer marks on the relay: rotating group marks, with the real Janus, the real front-end
+(``--mark-groups``) and the real ``deploy/janus/marker.py``, on loopback.
+
+The camera publishes a flat picture into room ``kg-a``; the marker publishes G = 3 marked copies
+of it; viewers whose ticket carries a ``mark`` watch a copy and move every period (2 s here), as
+the front-end's log says. The codes are read back from the frames the viewers decode
+(``markcode.read``, no OCR), and ``trace.py`` names a viewer from a recording of theirs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import av
+import cv2
+import jwt
+import numpy as np
+import pytest
+
+from streaming.hub import FrameHub
+from streaming.track import RedactedVideoTrack
+from streaming.whip import WhipPublisher
+from testkit.relay import (
+    DEPLOY,
+    LocalRelay,
+    RelayUnavailable,
+    RelayViewer,
+    deploy_module,
+    janus_binary,
+    start_relay,
+)
+from testkit.webrtc import GatedCamera, solid
+
+pytestmark = pytest.mark.slow
+
+ROOM = "kg-a"
+W, H = 320, 240
+GROUPS = 3
+PERIOD_S = 2.0
+markcode = deploy_module("markcode")
+
+
+@pytest.fixture(scope="module")
+def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRelay]:
+    if janus_binary() is None:
+        pytest.skip("Janus is not installed (Debian package janus: `deploy/sysdeps.sh --test`)")
+    root = tmp_path_factory.mktemp("relay")
+    try:
+        running = start_relay(
+            root,
+            "--mark-groups", str(GROUPS),
+            "--mark-period", str(PERIOD_S),
+            "--mark-log", str(root / "marks.jsonl"),
+        )  # fmt: skip
+    except RelayUnavailable as err:
+        pytest.fail(f"the relay did not start: {err}")
+    with running:
+        running.start_marker((ROOM,), GROUPS)
+        yield running
+
+
+def log_entries(relay: LocalRelay) -> list[dict[str, Any]]:
+    path = relay.root / "marks.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def logged_group(relay: LocalRelay, jti: str, period: int) -> int | None:
+    groups = {e["group"] for e in log_entries(relay) if e["jti"] == jti and e["period"] == period}
+    assert len(groups) <= 1, groups
+    return groups.pop() if groups else None
+
+
+def jti_of(ticket: str) -> str:
+    return str(jwt.decode(ticket, options={"verify_signature": False})["jti"])
+
+
+@contextlib.asynccontextmanager
+async def camera(relay: LocalRelay) -> AsyncIterator[None]:
+    """Room kg-a published (a flat green picture)."""
+    hub = FrameHub(asyncio.get_running_loop())
+    gated = GatedCamera(hub, solid(W, H, (40, 200, 60)), ROOM)
+    publisher = WhipPublisher(RedactedVideoTrack(hub, ROOM), relay.endpoint(ROOM), relay.token)
+    try:
+        await publisher.start()
+        yield
+    finally:
+        await publisher.close()
+        gated.stop()
+
+
+async def watch(
+    http: aiohttp.ClientSession, relay: LocalRelay, mark: str | None, timeout: float = 20
+) -> RelayViewer:
+    """A viewer of kg-a (marked when ``mark`` is given), once the relay accepts them: the
+    camera's media and, for a marked viewer, the marker's copies must be up first (404/503
+    until then)."""
+    deadline = time.monotonic() + timeout
+    claims = {"mark": mark} if mark is not None else {}
+    while True:
+        viewer = RelayViewer(http, relay, ROOM, relay.ticket(ROOM, **claims))
+        async with http.post(relay.viewer_endpoint(ROOM), headers=viewer.auth) as reply:
+            status, text = reply.status, await reply.text()
+        if status == 201:
+            # that probe took a place: free it, then open for real
+            location = relay.whip_base + reply.headers["Location"]
+            async with http.delete(location, headers=viewer.auth) as gone:
+                assert gone.status == 200
+            await viewer.open()
+            return viewer
+        assert status in (404, 503), (status, text)
+        if time.monotonic() > deadline:
+            pytest.fail(f"never accepted: {status} {text}\n{relay.log_tail()}")
+        await asyncio.sleep(0.2)
+
+
+def code_of(image: np.ndarray) -> Any:
+    return markcode.read(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+
+
+async def codes(viewer: RelayViewer, seconds: float) -> list[tuple[Any, np.ndarray]]:
+    """The codes (and pictures) of the frames ``viewer`` decodes for ``seconds``."""
+    out = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        image = await viewer.frame()
+        out.append((code_of(image), image))
+    return out
+
+
+def settled(code: Any) -> bool:
+    """Whether a frame was marked after the first second of its period: the front-end moves
+    viewers at a period's start (within its 0.2 s check and a key frame), so a frame of that
+    first second may still come from the last period's copy."""
+    return code is not None and code.time % PERIOD_S >= 1
+
+
+def test_marked_viewers_get_their_groups_codes_and_move_as_the_log_says(
+    relay: LocalRelay,
+) -> None:
+    asyncio.run(_groups(relay))
+
+
+async def _groups(relay: LocalRelay) -> None:
+    async with aiohttp.ClientSession() as http, camera(relay):
+        first = await watch(http, relay, "viewer v1")
+        second = await watch(http, relay, "viewer v2")
+        plain = await watch(http, relay, None)
+        try:
+            got = await asyncio.gather(codes(first, 2.5 * PERIOD_S), codes(second, 2.5 * PERIOD_S))
+            # the unmarked viewer gets the camera's own feed: no code in it
+            for _ in range(5):
+                assert code_of(await plain.frame()) is None
+            # a renewal that now asks for a mark does not keep the viewer on the unmarked feed
+            sub = jwt.decode(plain.ticket, options={"verify_signature": False})["sub"]
+            marked_now = {"Authorization": f"Bearer {relay.ticket(ROOM, sub=sub, mark='v9')}"}
+            async with http.post(f"{plain.resource}/renew", headers=marked_now) as reply:
+                assert reply.status == 409, await reply.text()
+            await plain.ended(timeout=5)
+            seen: dict[int, dict[int, int]] = {0: {}, 1: {}}  # viewer → period → group
+            for n, (viewer, frames) in enumerate(zip((first, second), got, strict=True)):
+                jti = jti_of(viewer.ticket)
+                read = [c for c, _ in frames if settled(c)]
+                assert len(read) > 10, len(read)
+                for code in read:
+                    assert code.room_tag == markcode.room_tag(ROOM)
+                    period = int(code.time // PERIOD_S)
+                    # every settled frame carries the group the log gives it for that period
+                    assert code.group == logged_group(relay, jti, period), (n, code)
+                    seen[n][period] = code.group
+            # both moved at least once, and in every shared period they were in different groups
+            for n in (0, 1):
+                assert len(set(seen[n].values())) >= 2, seen[n]
+            shared = seen[0].keys() & seen[1].keys()
+            assert shared
+            assert all(seen[0][p] != seen[1][p] for p in shared), seen
+        finally:
+            await asyncio.gather(first.close(), second.close(), plain.close())
+
+
+def record(images: list[np.ndarray], path: Path) -> None:
+    """A recording of what a viewer saw, as a screen recorder would make it: H.264 in MP4."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=15)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        for n, image in enumerate(images):
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = n, Fraction(1, 15)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+
+
+def test_the_trace_tool_names_the_viewer_a_recording_came_from(
+    relay: LocalRelay, tmp_path: Path
+) -> None:
+    asyncio.run(_trace(relay, tmp_path))
+
+
+async def _trace(relay: LocalRelay, tmp_path: Path) -> None:
+    async with aiohttp.ClientSession() as http, camera(relay):
+        leaker = await watch(http, relay, "viewer v3")
+        other = await watch(http, relay, "viewer v4")
+        try:
+            frames, _ = await asyncio.gather(
+                codes(leaker, 3.5 * PERIOD_S), codes(other, 3.5 * PERIOD_S)
+            )
+        finally:
+            await asyncio.gather(leaker.close(), other.close())
+    read = [c for c, _ in frames if c is not None]
+    assert len({c.time // PERIOD_S for c in read}) >= 3, (len(frames), read)
+    recording = tmp_path / "leak.mp4"
+    record([image for _, image in frames], recording)
+    result = subprocess.run(
+        [sys.executable, str(DEPLOY / "trace.py"), str(recording), "--json",
+         "--log", str(relay.root / "marks.jsonl")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    traced = json.loads(result.stdout)
+    assert len(traced["periods"]) >= 3, traced
+    assert [v["mark"] for v in traced["named"]] == ["viewer v3"], traced
+    assert traced["named"][0]["jtis"] == [jti_of(leaker.ticket)]
+    # one period alone names no one (the group is shared by G places): the tool says so
+    period = traced["periods"][1]["period"]
+    one = tmp_path / "one-period.mp4"
+    record([image for c, image in frames if c is not None and c.time // PERIOD_S == period], one)
+    short = subprocess.run(
+        [sys.executable, str(DEPLOY / "trace.py"), str(one), "--json",
+         "--log", str(relay.root / "marks.jsonl")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert short.returncode == 1, short.stdout + short.stderr
+    assert json.loads(short.stdout)["named"] == []
+    assert "viewer v3" in [v["mark"] for v in json.loads(short.stdout)["candidates"]]
+
+
+def test_without_the_marker_marked_viewers_are_refused_and_others_unaffected(
+    relay: LocalRelay,
+) -> None:
+    asyncio.run(_marker_down(relay))
+
+
+async def _marker_down(relay: LocalRelay) -> None:
+    async with aiohttp.ClientSession() as http, camera(relay):
+        marked = await watch(http, relay, "viewer v5")
+        plain = await watch(http, relay, None)
+        try:
+            await marked.frame()
+            relay.stop_marker()  # as `systemctl stop`: its copies leave the room
+            stopped = time.time()
+            # the marked viewer is ended, not moved to the camera's unmarked feed
+            await marked.ended(timeout=5)
+            assert marked.last_frame_at - stopped < 3
+            status, text = await refused(http, relay, "viewer v6")
+            assert (status, "marker is not running" in text) == (503, True), text
+            # the unmarked viewer keeps watching the camera's feed
+            for _ in range(15):
+                assert code_of(await plain.frame()) is None
+        finally:
+            await asyncio.gather(marked.close(), plain.close())
+
+
+async def refused(http: aiohttp.ClientSession, relay: LocalRelay, mark: str) -> tuple[int, str]:
+    headers = {"Authorization": f"Bearer {relay.ticket(ROOM, mark=mark)}"}
+    async with http.post(relay.viewer_endpoint(ROOM), headers=headers) as reply:
+        return reply.status, await reply.text()

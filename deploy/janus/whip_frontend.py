@@ -742,9 +742,9 @@ class WhipFrontend:
             raise HttpError(503, f"all {self._marks.groups**2} marked places of the room are taken")
         period = self._marks.period(time.time())
         group = mark_group(place, period, self._marks.groups)
-        feed = (await self._copies({publication.room: publication.feed}))[publication.room].get(
-            group
-        )
+        # no answer from Janus about the copies ({}) is no copy: refused, never a 500
+        copies = await self._copies({publication.room: publication.feed})
+        feed = copies.get(publication.room, {}).get(group)
         if feed is None:
             raise HttpError(503, MARKER_DOWN)
         subscription, offer = await self._join_viewer(publication, ticket, feed=feed, marked=True)

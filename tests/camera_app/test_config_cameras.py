@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from camera_app import cli
 from camera_app.cli import main
 from camera_app.config import ConfigError, load_service_config, parse_config
 from camera_app.config.owner_masks import (
@@ -142,8 +143,11 @@ def test_check_config_shows_the_key_of_a_cameras_error(
 
 
 def test_run_refuses_source_with_several_cameras(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # `run` sets up logging on this test's captured stderr, which is closed after it: later
+    # tests' log records would meet a closed stream (test_errors saw "Logging error")
+    monkeypatch.setattr(cli, "_setup_logging", lambda level: None)
     data = tmp_path / "data"
     path = tmp_path / "c.yaml"
     two = _two(storage={"data_dir": str(data)})

@@ -6,8 +6,9 @@ site holds, the site asks for the records after its last one (``down/audit``, at
 time) until it has caught up. Each record is kept only if its ``seq`` follows, its
 ``prev_hash`` is the hash the site holds last, and its own hash recomputes
 (``privacy.audit.record_hash``, the device's own function). Otherwise the device is marked
-**broken** with the reason (a record edited or removed on the device, a log that went back, a
-head that names another hash than the site holds) and followed no further: staff see it, and
+**broken** with the reason (a record edited or removed on the device, a log cut back and
+written again: a head that names another hash than the site holds at its seq) and followed no
+further: staff see it, and
 what was kept before stays as evidence.
 """
 
@@ -56,18 +57,24 @@ class DeviceAuditTrails:
 
     def wants_after(self, device: str, head: AuditHead) -> int | None:
         """The seq to ask records after, when ``head`` is ahead of the trail; None otherwise
-        (caught up, or broken: a head behind the trail, or naming another hash, breaks it)."""
+        (caught up, or broken: a head naming another hash than the record the site kept at its
+        seq breaks it).
+
+        A head behind the trail that names the kept record's hash is not a break: MQTT hands on
+        a retained head again on a new subscription, so a head can arrive after the records it
+        preceded. A log cut back on the device shows at its next record, whose head names a
+        hash the site's record at that seq does not have."""
         state = self.state(device)
         if state.broken is not None:
             return None
-        if head.seq < state.seq:
-            self._break(device, f"the device's log went back from seq {state.seq} to {head.seq}")
-            return None
-        if head.seq == state.seq:
-            if head.hash != state.hash:
-                self._break(device, f"the device's head at seq {head.seq} names another hash")
-            return None
-        return state.seq
+        if head.seq > state.seq:
+            return state.seq
+        kept = self._conn.execute(
+            "SELECT hash FROM device_audit WHERE device = ? AND seq = ?", (device, head.seq)
+        ).fetchone()
+        if (kept[0] if kept else GENESIS_HASH) != head.hash:
+            self._break(device, f"the device's head at seq {head.seq} names another hash")
+        return None
 
     def take(self, device: str, records: tuple[AuditRecordMessage, ...]) -> int:
         """Keep the records that continue the chain, in order; the first one that does not

@@ -35,6 +35,8 @@ from camera_app.monitor.recordings import Recordings
 from camera_app.monitor.store import EventStore
 from camera_app.passwords import PasswordWorkers
 from camera_app.preview import LatestPicture
+from camera_app.sitelink.build import build_site_link
+from camera_app.sitelink.link import SiteLink
 from camera_app.tokens import ApiTokens
 from firmware.clock import Clock
 from firmware.db import open_database
@@ -116,6 +118,7 @@ class OwnerServices:
         self._passwords: PasswordWorkers | None = None
         self._supervision: concurrent.futures.Future[None] | None = None
         self.live: LiveSubsystem | None = None
+        self.site: SiteLink | None = None  # with site.enabled: the link to the site
         self.context: ApiContext | None = None
         self.url = ""
 
@@ -182,7 +185,9 @@ class OwnerServices:
             tls=config.api.tls,
         )
         self._server = ApiServer(self.context)
-        return await self._server.start()
+        url = await self._server.start()
+        self.site = build_site_link(config, conn, self.live, audit, clock)
+        return url
 
     def stop(self) -> None:
         """Idempotent: a second call (or one after a failed start) does nothing more."""
@@ -196,6 +201,8 @@ class OwnerServices:
         self._loop.stop()
 
     async def _stop(self) -> None:
+        if self.site is not None:
+            await self.site.close()
         if self.live is not None:
             await self.live.close("service stopping")
         if self._server is not None:

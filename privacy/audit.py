@@ -109,6 +109,7 @@ class AuditEvent(StrEnum):
     LOGIN_FAILURES_SUPPRESSED = "login_failures_suppressed"  # a summary: see camera_app.logins
     LOGINS_UNLOCKED = "logins_unlocked"  # camera-app unlock-logins on the device
     VIEWERS_IMPORTED = "viewers_imported"  # a class list: one record beside each viewer_invited
+    SITE_GRANT_CHANGED = "site_grant_changed"  # a site changed the grant of its viewer
 
 
 @dataclass(frozen=True, slots=True)
@@ -509,3 +510,29 @@ def page(
         records.append(AuditRecord(seq, at, who, name, camera_id, details, prev_hash, digest))
     more = len(rows) > limit
     return AuditPage(records, _encode_cursor(records[-1].seq) if more else None)
+
+
+def records_after(conn: sqlite3.Connection, after: int, limit: int = MAX_PAGE) -> list[AuditRecord]:
+    """Records with ``seq > after``, oldest first, ``limit`` at most (1..MAX_PAGE): for a reader
+    that follows the log and checks the chain as it goes (a site, ``camera_app.sitelink``)."""
+    limit = max(1, min(limit, MAX_PAGE))
+    rows = conn.execute(
+        "SELECT seq, at, actor, event, camera_id, details, prev_hash, hash FROM audit"
+        " WHERE seq > ? ORDER BY seq LIMIT ?",
+        (after, limit),
+    ).fetchall()
+    records = []
+    for row in rows:
+        seq, at, who, name, camera_id, details_text, prev_hash, digest = tuple(row)
+        try:
+            details = json.loads(details_text)
+        except (TypeError, ValueError):
+            details = details_text
+        records.append(AuditRecord(seq, at, who, name, camera_id, details, prev_hash, digest))
+    return records
+
+
+def head(conn: sqlite3.Connection) -> tuple[int, str]:
+    """The log's head: the seq and hash of its last record ((0, GENESIS_HASH) when empty)."""
+    row = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+    return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)

@@ -43,7 +43,8 @@ from testkit.webrtc import Receiver
 
 DEPLOY = REPO / "deploy" / "janus"
 ROOM = "camera"  # the room deploy/janus/janus.plugin.videoroom.jcfg defines
-ROOMS = (ROOM, "cam1", "kg-a", "kg-b", "counter")  # made from it, as the README says to
+# made from it, as the README says to (kg-c, kg-d: a second kindergarten device at a site)
+ROOMS = (ROOM, "cam1", "kg-a", "kg-b", "kg-c", "kg-d", "counter")
 START_TIMEOUT_S = 20.0
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from testkit.paths import REPO
 
-APP_PACKAGES = ("firmware", "privacy", "streaming", "camera_app")
+APP_PACKAGES = ("firmware", "privacy", "streaming", "camera_app", "site_app")
 
 
 def imported_modules(source: str, package: str = "") -> Iterator[str]:

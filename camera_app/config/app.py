@@ -20,6 +20,7 @@ from camera_app.config.storage import StorageConfig
 from camera_app.config.streaming import StreamingConfig
 from camera_app.config.update import UpdateConfig
 from camera_app.onboarding.config import OnboardingConfig
+from camera_app.sitelink.config import SiteLinkConfig
 from firmware.configbase import NamedPolygon, StrictModel
 from firmware.motion.config import MotionConfig
 from privacy.config import PrivacyConfig
@@ -55,6 +56,7 @@ class AppConfig(StrictModel):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     update: UpdateConfig = Field(default_factory=UpdateConfig)
     onboarding: OnboardingConfig = Field(default_factory=OnboardingConfig)
+    site: SiteLinkConfig = Field(default_factory=SiteLinkConfig)
 
     @model_validator(mode="before")
     @classmethod

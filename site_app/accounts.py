@@ -1,0 +1,154 @@
+"""The site's accounts and their logins.
+
+Passwords are argon2 hashes (``camera_app.accounts``' helpers: the same hasher and the same rules
+as the devices' accounts); checking one is argon2 work and runs off the event loop. A login is a
+random bearer token of which only the SHA-256 is stored, valid for ``http.session_hours``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from camera_app.accounts import check_password, check_password_hash, hash_password
+from firmware.clock import Clock
+from firmware.errors import AppError, ExitCode
+
+
+class SiteRole(StrEnum):
+    STAFF = "staff"  # the school's admin: accounts, grants, the devices
+    PARENT = "parent"  # watches their child's room
+
+
+class AccountError(AppError, ValueError):
+    exit_code = ExitCode.USAGE
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    username: str
+    role: SiteRole
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    account: Account
+    expires_at: float
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# checked against for an unknown name, so a miss costs the same argon2 work as a wrong password
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+class SiteAccounts:
+    """Accounts and login sessions in the site's database (one connection, one thread)."""
+
+    def __init__(self, conn: sqlite3.Connection, clock: Clock, session_s: float) -> None:
+        self._conn = conn
+        self._clock = clock
+        self._session_s = session_s
+
+    def create(self, username: str, role: SiteRole, password_hash: str, *, by: str) -> Account:
+        """A new account with the hash of its password (:func:`prepare_password`)."""
+        if not username.strip() or len(username) > 64:
+            raise AccountError("username must be 1-64 characters")
+        account = Account(uuid.uuid4().hex, username, role)
+        try:
+            self._conn.execute(
+                "INSERT INTO accounts (id, username, role, password_hash, created_at, created_by)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (account.id, username, role, password_hash, self._clock.wall(), by),
+            )
+        except sqlite3.IntegrityError:
+            raise AccountError(f"the account {username!r} exists already") from None
+        return account
+
+    def get(self, account_id: str) -> Account | None:
+        row = self._conn.execute(
+            "SELECT id, username, role FROM accounts WHERE id = ? AND disabled_at IS NULL",
+            (account_id,),
+        ).fetchone()
+        return Account(row[0], row[1], SiteRole(row[2])) if row else None
+
+    def by_username(self, username: str) -> Account | None:
+        row = self._conn.execute(
+            "SELECT id FROM accounts WHERE username = ? AND disabled_at IS NULL", (username,)
+        ).fetchone()
+        return self.get(row[0]) if row else None
+
+    def password_hash(self, username: str) -> str:
+        """The stored hash, or a dummy one for an unknown or disabled name."""
+        row = self._conn.execute(
+            "SELECT password_hash FROM accounts WHERE username = ? AND disabled_at IS NULL",
+            (username,),
+        ).fetchone()
+        return str(row[0]) if row else _DUMMY_HASH
+
+    def accept_terms(self, account_id: str, version: str) -> None:
+        """Record that the account accepted the viewing terms of ``version``."""
+        self._conn.execute(
+            "UPDATE accounts SET terms_version = ?, terms_at = ? WHERE id = ?",
+            (version, self._clock.wall(), account_id),
+        )
+
+    def terms_of(self, account_id: str) -> str | None:
+        """The version of the viewing terms the account accepted, if any."""
+        row = self._conn.execute(
+            "SELECT terms_version FROM accounts WHERE id = ?", (account_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def all(self) -> list[Account]:
+        rows = self._conn.execute(
+            "SELECT id, username, role FROM accounts WHERE disabled_at IS NULL ORDER BY created_at"
+        ).fetchall()
+        return [Account(r[0], r[1], SiteRole(r[2])) for r in rows]
+
+    def log_in(self, account: Account) -> tuple[str, Login]:
+        """A new login of ``account`` (after its password was checked): the token and the login."""
+        token = secrets.token_urlsafe(32)
+        now = self._clock.wall()
+        expires = now + self._session_s
+        self._conn.execute("DELETE FROM logins WHERE expires_at <= ?", (now,))
+        self._conn.execute(
+            "INSERT INTO logins (token_hash, account_id, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?)",
+            (_digest(token), account.id, now, expires),
+        )
+        return token, Login(account, expires)
+
+    def login(self, token: str) -> Login | None:
+        row = self._conn.execute(
+            "SELECT account_id, expires_at FROM logins WHERE token_hash = ? AND expires_at > ?",
+            (_digest(token), self._clock.wall()),
+        ).fetchone()
+        if row is None:
+            return None
+        account = self.get(row[0])
+        return Login(account, row[1]) if account is not None else None
+
+    def log_out(self, token: str) -> None:
+        self._conn.execute("DELETE FROM logins WHERE token_hash = ?", (_digest(token),))
+
+
+def prepare_password(username: str, password: str) -> str:
+    """Check a new password against the devices' rules and hash it (argon2: off the loop)."""
+    try:
+        check_password(password, username)
+    except AppError as err:
+        raise AccountError(str(err)) from None
+    return hash_password(password)
+
+
+def password_matches(hashed: str, password: str) -> bool:
+    """Argon2 work only: off the event loop."""
+    return check_password_hash(hashed, password)

@@ -1,0 +1,94 @@
+"""``camera-site``: the site server (issue 16) on the relay host.
+
+    camera-site run --config /etc/camera-site/site.yaml
+    camera-site add-account --config FILE --username NAME [--role staff|parent]
+
+``add-account`` reads the password from standard input (a first staff account is made this way;
+staff then add parents on the site itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from firmware.clock import SystemClock
+from firmware.errors import AppError, ExitCode
+from site_app.accounts import SiteAccounts, SiteRole, prepare_password
+from site_app.config import load_site_config
+from site_app.db import open_site_database
+from site_app.service import SiteService
+from site_app.web.server import serve
+
+log = logging.getLogger("camera-site")
+
+
+async def _run(config_path: Path) -> None:
+    config = load_site_config(config_path)
+    service = SiteService.open(config, SystemClock())
+    service.start()
+    runner, url = await serve(service)
+    log.info("site listening on %s", url)
+    sys.stdout.write(f"site listening on {url}\n")
+    sys.stdout.flush()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await service.close()
+
+
+def _add_account(args: argparse.Namespace) -> None:
+    config = load_site_config(args.config)
+    password = sys.stdin.readline().rstrip("\n")
+    hashed = prepare_password(args.username, password)
+
+    conn = open_site_database(config.data_dir)
+    try:
+        accounts = SiteAccounts(conn, SystemClock(), config.http.session_hours * 3600)
+        account = accounts.create(args.username, SiteRole(args.role), hashed, by="console")
+        sys.stdout.write(f"account {account.username} ({account.role}) created: {account.id}\n")
+    finally:
+        conn.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="camera-site", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the site server")
+    run.add_argument("--config", type=Path, required=True)
+    add = commands.add_parser("add-account", help="add an account (password on stdin)")
+    add.add_argument("--config", type=Path, required=True)
+    add.add_argument("--username", required=True)
+    add.add_argument("--role", choices=[r.value for r in SiteRole], default=SiteRole.STAFF.value)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "run":
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(_run(args.config))
+        else:
+            _add_account(args)
+    except AppError as err:
+        sys.stderr.write(err.report())
+        return int(err.exit_code)
+    return int(ExitCode.OK)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

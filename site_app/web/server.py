@@ -1,0 +1,353 @@
+"""The site's HTTP API and its page (aiohttp).
+
+A login is a bearer token, also set as an HttpOnly cookie for the page. Parents see the cameras
+that film their rooms and get a relay ticket for one from the device that films it
+(``POST /api/watch/{device}/{camera}``: the answer has the shape of the device's own
+``/api/cameras/{id}/relay-ticket``, so the page reuses the owner app's ``whep.js`` to play it
+from the relay and renew it). Staff manage accounts and grants and see the devices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import ssl
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from camera_app.logins import TooManyAttempts
+from camera_app.passwords import PasswordWorkersBusy
+from privacy.gates.roles import Role
+from privacy.gates.schedule import Schedule
+from privacy.gates.viewers import TERMS_VERSION, VIEWING_TERMS
+from site_app.accounts import AccountError, Login, SiteRole, password_matches, prepare_password
+from site_app.broker import DeviceUnreachable
+from site_app.service import SiteService, WatchRefused
+
+log = logging.getLogger(__name__)
+
+COOKIE = "site_session"
+SERVICE: web.AppKey[SiteService] = web.AppKey("site", SiteService)
+# the page's own files, and the owner app's WebRTC client and its helpers (the same code plays
+# a relay ticket on the device's page and here)
+OWN_FILES = {"index.html": "text/html", "site.js": "text/javascript", "site.css": "text/css"}
+SHARED_FILES = ("whep.js", "api.js", "i18n.js")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LoginBody(_Body):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class AccountBody(_Body):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+    role: SiteRole = SiteRole.PARENT
+
+
+class GrantBody(_Body):
+    rooms: list[str] = Field(min_length=1, max_length=32)
+    schedule: Schedule
+    expires_at: float
+
+
+def _error(status: int, code: str, reason: str) -> web.Response:
+    return web.json_response({"error": code, "reason": reason}, status=status)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def _body(request: web.Request, model: type[M]) -> M:
+    try:
+        return model.model_validate(await request.json())
+    except ValueError as err:
+        detail = err.errors()[0]["msg"] if isinstance(err, ValidationError) else "not JSON"
+        raise web.HTTPUnprocessableEntity(
+            text=f'{{"error": "invalid_body", "reason": "{detail}"}}',
+            content_type="application/json",
+        ) from None
+
+
+Handler = Callable[[web.Request, Login], Awaitable[web.StreamResponse]]
+
+
+def logged_in(*roles: SiteRole) -> Callable[[Handler], Callable[[web.Request], Awaitable[Any]]]:
+    """Resolve the caller's login (bearer token or cookie) and check their role."""
+
+    def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[Any]]:
+        async def checked(request: web.Request) -> web.StreamResponse:
+            service = request.app[SERVICE]
+            header = request.headers.get("Authorization", "")
+            token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
+            login = service.accounts.login(token or request.cookies.get(COOKIE, ""))
+            if login is None:
+                return _error(401, "login_required", "log in first")
+            if roles and login.account.role not in roles:
+                return _error(403, "forbidden", "not for your account")
+            return await handler(request, login)
+
+        return checked
+
+    return wrap
+
+
+async def log_in(request: web.Request) -> web.StreamResponse:
+    service = request.app[SERVICE]
+    body = await _body(request, LoginBody)
+    try:
+        attempt = service.limiter.login(body.username, request.remote or "")
+    except TooManyAttempts as refused:
+        response = _error(429, "too_many_attempts", str(refused))
+        response.headers["Retry-After"] = str(math.ceil(refused.retry_after))
+        return response
+    hashed = service.accounts.password_hash(body.username)
+    try:
+        matches = await asyncio.wrap_future(
+            service.passwords.submit(password_matches, hashed, body.password)
+        )
+    except PasswordWorkersBusy:
+        attempt.refund()
+        return _error(503, "busy", "too many logins at once; try again in a moment")
+    account = service.accounts.by_username(body.username) if matches else None
+    if account is None:
+        return _error(401, "bad_login", "wrong username or password")
+    attempt.succeeded()
+    token, login = service.accounts.log_in(account)
+    response = web.json_response(
+        {"token": token, "role": account.role, "expires_at": login.expires_at}
+    )
+    response.set_cookie(
+        COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, path="/"
+    )
+    return response
+
+
+@logged_in()
+async def log_out(request: web.Request, login: Login) -> web.StreamResponse:
+    header = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    request.app[SERVICE].accounts.log_out(header or request.cookies.get(COOKIE, ""))
+    response = web.json_response({"ok": True})
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+@logged_in()
+async def me(request: web.Request, login: Login) -> web.StreamResponse:
+    service = request.app[SERVICE]
+    grant = service.grants.get(login.account.id)
+    parent = login.account.role == SiteRole.PARENT
+    accepted = service.accounts.terms_of(login.account.id) == TERMS_VERSION
+    english, chinese = VIEWING_TERMS[Role.PARENT]
+    return web.json_response(
+        {
+            "username": login.account.username,
+            "role": login.account.role,
+            "expires_at": login.expires_at,
+            "grant": grant.to_json() if grant else None,
+            "cameras": [c.to_json() for c in service.cameras_of(login)],
+            "terms": {
+                "required": parent and not accepted,
+                "version": TERMS_VERSION,
+                "en": english,
+                "zh": chinese,
+            },
+        }
+    )
+
+
+class TermsBody(_Body):
+    version: str = Field(min_length=1, max_length=32)
+
+
+@logged_in(SiteRole.PARENT)
+async def accept_terms(request: web.Request, login: Login) -> web.StreamResponse:
+    """The parent accepts the viewing terms (the version the page showed); their grant then
+    goes to the devices that film their rooms."""
+    service = request.app[SERVICE]
+    body = await _body(request, TermsBody)
+    if body.version != TERMS_VERSION:
+        return _error(409, "terms_changed", "the terms changed: read them again")
+    service.accounts.accept_terms(login.account.id, TERMS_VERSION)
+    service.sync_all()
+    return web.json_response({"version": TERMS_VERSION})
+
+
+@logged_in(SiteRole.PARENT)
+async def watch(request: web.Request, login: Login) -> web.StreamResponse:
+    service = request.app[SERVICE]
+    device, camera = request.match_info["device"], request.match_info["camera"]
+    try:
+        reply = await service.watch(login, device, camera)
+    except WatchRefused as refused:
+        return _error(refused.status, refused.code, refused.reason)
+    except DeviceUnreachable:
+        return _error(504, "device_unreachable", "the device filming this room does not answer")
+    return web.json_response(reply.ticket)
+
+
+@logged_in(SiteRole.STAFF)
+async def add_account(request: web.Request, login: Login) -> web.StreamResponse:
+    service = request.app[SERVICE]
+    body = await _body(request, AccountBody)
+    try:
+        hashed = await asyncio.wrap_future(
+            service.passwords.submit(prepare_password, body.username, body.password)
+        )
+        account = service.accounts.create(body.username, body.role, hashed, by=login.account.id)
+    except AccountError as err:
+        return _error(422, "invalid_account", str(err))
+    except PasswordWorkersBusy:
+        return _error(503, "busy", "try again in a moment")
+    return web.json_response(
+        {"id": account.id, "username": account.username, "role": account.role}, status=201
+    )
+
+
+@logged_in(SiteRole.STAFF)
+async def list_accounts(request: web.Request, login: Login) -> web.StreamResponse:
+    service = request.app[SERVICE]
+    return web.json_response(
+        [{"id": a.id, "username": a.username, "role": a.role} for a in service.accounts.all()]
+    )
+
+
+@logged_in(SiteRole.STAFF)
+async def put_grant(request: web.Request, login: Login) -> web.StreamResponse:
+    service = request.app[SERVICE]
+    account = service.accounts.get(request.match_info["account_id"])
+    if account is None or account.role != SiteRole.PARENT:
+        return _error(404, "no_such_parent", "no such parent account")
+    body = await _body(request, GrantBody)
+    grant = service.grants.put(
+        account.id, body.rooms, body.schedule, body.expires_at, by=login.account.id
+    )
+    service.sync_all()
+    return web.json_response(grant.to_json())
+
+
+@logged_in(SiteRole.STAFF)
+async def remove_grant(request: web.Request, login: Login) -> web.StreamResponse:
+    service = request.app[SERVICE]
+    if not service.grants.remove(request.match_info["account_id"]):
+        return _error(404, "no_such_grant", "this account holds no grant")
+    service.sync_all()
+    return web.json_response({"ok": True})
+
+
+@logged_in(SiteRole.STAFF)
+async def devices(request: web.Request, login: Login) -> web.StreamResponse:
+    directory = request.app[SERVICE].directory
+    return web.json_response(
+        [
+            {
+                "id": d.id,
+                "online": d.online,
+                "cameras": [c.model_dump() for c in d.cameras],
+                "grants_held": len(d.ack.accepted) if d.ack else None,
+                "grants_refused": d.ack.refused if d.ack else None,
+            }
+            for d in sorted(directory.devices.values(), key=lambda d: d.id)
+        ]
+    )
+
+
+@logged_in(SiteRole.STAFF)
+async def audit_trail(request: web.Request, login: Login) -> web.StreamResponse:
+    """A device's audit records as the site kept them (newest first) and whether its chain held."""
+    service = request.app[SERVICE]
+    device = request.match_info["device"]
+    if device not in service.directory.devices:
+        return _error(404, "no_such_device", "no such device at this site")
+    try:
+        limit = int(request.query.get("limit", "100"))
+    except ValueError:
+        return _error(422, "invalid_query", "limit: a number")
+    return web.json_response(
+        {
+            **service.trails.state(device).to_json(),
+            "records": service.trails.records(device, limit),
+        }
+    )
+
+
+@logged_in(SiteRole.STAFF)
+async def rooms(request: web.Request, login: Login) -> web.StreamResponse:
+    listed = request.app[SERVICE].directory.rooms()
+    return web.json_response({room: [c.to_json() for c in cams] for room, cams in listed.items()})
+
+
+def page_csp(relay_origin: str | None) -> str:
+    """The page's policy: its own files only; it connects to the site and the relay."""
+    connect = f"'self' {relay_origin}" if relay_origin else "'self'"
+    return (
+        f"default-src 'none'; script-src 'self'; style-src 'self'; connect-src {connect}; "
+        "media-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+
+def _file(
+    name: str, package: str, content_type: str, csp: str
+) -> Callable[[web.Request], Awaitable[Any]]:
+    async def serve(_request: web.Request) -> web.StreamResponse:
+        data = resources.files(package).joinpath(name).read_bytes()
+        return web.Response(
+            body=data,
+            content_type=content_type,
+            headers={
+                "Cache-Control": "no-cache",
+                "Content-Security-Policy": csp,
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    return serve
+
+
+def make_app(service: SiteService) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024)
+    app[SERVICE] = service
+    app.router.add_post("/api/login", log_in)
+    app.router.add_post("/api/logout", log_out)
+    app.router.add_get("/api/me", me)
+    app.router.add_post("/api/terms", accept_terms)
+    app.router.add_post("/api/watch/{device}/{camera}", watch)
+    app.router.add_get("/api/accounts", list_accounts)
+    app.router.add_post("/api/accounts", add_account)
+    app.router.add_put("/api/grants/{account_id}", put_grant)
+    app.router.add_delete("/api/grants/{account_id}", remove_grant)
+    app.router.add_get("/api/devices", devices)
+    app.router.add_get("/api/rooms", rooms)
+    app.router.add_get("/api/devices/{device}/audit", audit_trail)
+    csp = page_csp(service.config.http.relay_origin)
+    app.router.add_get("/", _file("index.html", "site_app.web", "text/html", csp))
+    for name, kind in OWN_FILES.items():
+        app.router.add_get(f"/{name}", _file(name, "site_app.web", kind, csp))
+    for name in SHARED_FILES:
+        app.router.add_get(f"/{name}", _file(name, "camera_app.api.web", "text/javascript", csp))
+    return app
+
+
+async def serve(service: SiteService) -> tuple[web.AppRunner, str]:
+    """Start listening; returns the runner (``cleanup()`` stops it) and the base URL."""
+    http = service.config.http
+    runner = web.AppRunner(make_app(service), access_log=None)
+    await runner.setup()
+    context = None
+    if http.certfile is not None and http.keyfile is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(http.certfile), str(http.keyfile))
+    site = web.TCPSite(runner, http.host, http.port, ssl_context=context)
+    await site.start()
+    port = runner.addresses[0][1]
+    scheme = "https" if context else "http"
+    return runner, f"{scheme}://{http.host}:{port}"

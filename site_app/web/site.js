@@ -1,0 +1,159 @@
+// The site's page: a parent logs in once and sees every camera that films their child's room,
+// on whichever device; "Watch" asks the site for a ticket, which the device filming the room
+// signs (or refuses), and plays the room from the relay with the owner app's WHEP client.
+
+import { ApiError, getJson, postJson } from "./api.js";
+import { LANG, addTexts, setLanguage, t, translatePage } from "./i18n.js";
+import { LiveView } from "./whep.js";
+
+addTexts({
+  en: {
+    title: "Kindergarten cameras",
+    site_title: "Kindergarten cameras",
+    watch: "Watch",
+    stop: "Stop",
+    offline: "offline",
+    no_cameras: "No room is granted to you yet.",
+    watching: "Watching {name}",
+    ended: "The live view ended.",
+    refused_outside_viewing_hours: "Outside your viewing hours.",
+    refused_not_live: "This room is not streaming now.",
+    refused_device_unreachable: "The camera of this room does not answer.",
+    refused_other: "Not allowed now: {reason}",
+    terms_heading: "Viewing terms",
+    accept_terms: "I accept",
+  },
+  zh: {
+    title: "幼儿园摄像头",
+    site_title: "幼儿园摄像头",
+    watch: "观看",
+    stop: "停止",
+    offline: "离线",
+    no_cameras: "尚未为您开通任何教室。",
+    watching: "正在观看：{name}",
+    ended: "实时画面已结束。",
+    refused_outside_viewing_hours: "现在不在您的观看时段内。",
+    refused_not_live: "该教室现在没有直播。",
+    refused_device_unreachable: "该教室的摄像头没有响应。",
+    refused_other: "现在不能观看：{reason}",
+    terms_heading: "观看条款",
+    accept_terms: "我同意",
+  },
+});
+
+const $ = (id) => document.getElementById(id);
+let view = null;
+
+function refusal(error) {
+  const key = `refused_${error.code}`;
+  const text = t(key);
+  return text === key ? t("refused_other", { reason: error.reason }) : text;
+}
+
+async function stopWatching() {
+  if (view) await view.stop();
+  view = null;
+  $("video").hidden = true;
+}
+
+async function watch(camera) {
+  await stopWatching();
+  $("status").textContent = "";
+  const video = $("video");
+  view = new LiveView(video, () => {
+    $("status").textContent = t("ended");
+    video.hidden = true;
+  });
+  try {
+    const path = `/api/watch/${encodeURIComponent(camera.device)}/${encodeURIComponent(camera.camera)}`;
+    if (!(await view.startOnRelay(path))) {
+      view = null;
+      $("status").textContent = t("refused_not_live");
+      return;
+    }
+    video.hidden = false;
+    $("status").textContent = t("watching", { name: camera.name });
+  } catch (error) {
+    view = null;
+    $("status").textContent = error instanceof ApiError ? refusal(error) : t("network_error");
+  }
+}
+
+function showCameras(me) {
+  const list = $("cameras");
+  list.replaceChildren();
+  if (!me.cameras.length) {
+    const empty = document.createElement("li");
+    empty.textContent = t("no_cameras");
+    list.append(empty);
+  }
+  for (const camera of me.cameras) {
+    const item = document.createElement("li");
+    const name = document.createElement("span");
+    name.textContent = `${camera.room} · ${camera.name}${camera.online ? "" : ` (${t("offline")})`}`;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = t("watch");
+    button.setAttribute("aria-label", `${t("watch")} ${camera.name}`);
+    button.dataset.camera = `${camera.device}/${camera.camera}`;
+    button.addEventListener("click", () => watch(camera));
+    item.append(name, button);
+    list.append(item);
+  }
+  $("who").textContent = t("logged_in_as", { name: me.username });
+}
+
+async function show() {
+  translatePage();
+  $("lang").textContent = LANG === "zh" ? "English" : "中文";
+  try {
+    const me = await getJson("/api/me");
+    $("login").hidden = true;
+    if (me.terms.required) {
+      // a parent's grant reaches the devices only once they accepted the terms here
+      $("terms-text").textContent = LANG === "zh" ? me.terms.zh : me.terms.en;
+      $("accept").dataset.version = me.terms.version;
+      $("terms").hidden = false;
+      $("rooms").hidden = true;
+      return;
+    }
+    $("terms").hidden = true;
+    $("rooms").hidden = false;
+    showCameras(me);
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 401)) throw error;
+    $("rooms").hidden = true;
+    $("terms").hidden = true;
+    $("login").hidden = false;
+  }
+}
+
+$("login").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  try {
+    await postJson("/api/login", { username: form.get("username"), password: form.get("password") });
+    $("login-error").textContent = "";
+    await show();
+  } catch (error) {
+    $("login-error").textContent = error instanceof ApiError ? t("login_failed") : t("network_error");
+  }
+});
+
+$("accept").addEventListener("click", async () => {
+  await postJson("/api/terms", { version: $("accept").dataset.version });
+  await show();
+});
+
+$("logout").addEventListener("click", async () => {
+  await stopWatching();
+  await postJson("/api/logout").catch(() => {});
+  await show();
+});
+
+$("lang").addEventListener("click", async () => {
+  setLanguage(LANG === "zh" ? "en" : "zh");
+  await show();
+});
+
+show();

@@ -9,8 +9,10 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from camera_app.config.api import is_loopback
+from camera_app.onboarding.config import OnboardingConfig
 from firmware.configbase import StrictModel
 from firmware.errors import AppError, ExitCode
+from site_app.invites import SiteInvitesConfig
 
 
 class SiteConfigError(AppError, ValueError):
@@ -67,6 +69,9 @@ class SiteConfig(StrictModel):
     data_dir: Path = Field(description="The site's database lives here (site.db, mode 0600).")
     http: SiteHttpConfig = Field(default_factory=SiteHttpConfig)
     broker: SiteBrokerConfig
+    invites: SiteInvitesConfig = Field(default_factory=SiteInvitesConfig)
+    # the device's own section: the school's named schedules a class list may refer to
+    onboarding: OnboardingConfig = Field(default_factory=OnboardingConfig)
 
 
 def load_site_config(path: Path) -> SiteConfig:

@@ -26,6 +26,7 @@ from site_app.config import SiteConfig
 from site_app.db import open_site_database
 from site_app.directory import Directory, RoomCamera
 from site_app.grants import SiteGrantStore, device_grant, device_grant_set
+from site_app.invites import InviteStore
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class SiteService:
         self.conn = conn
         self.accounts = SiteAccounts(conn, clock, config.http.session_hours * 3600)
         self.grants = SiteGrantStore(conn, clock)
+        self.invites = InviteStore(conn, clock, self.accounts, self.grants, config.invites)
         self.directory = directory
         self.passwords = PasswordWorkers(2, 32)
         # the device's login limiter and its defaults (5 failures per account and address in

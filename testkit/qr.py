@@ -53,3 +53,17 @@ def pdf_qr_texts(pdf: Path, work: Path) -> set[str]:
         if texts:
             return texts
     return set()
+
+
+def pdf_cards(pdf: bytes, work: Path, dpi: int = 200) -> list[np.ndarray]:
+    """Each card of an invite sheet (four to an A4 page) as a picture: the pages rendered by
+    poppler, cut in quarters, in reading order."""
+    path = work / "invites.pdf"
+    path.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-png", str(path), str(work / "page")], check=True)
+    cards = []
+    for page in sorted(work.glob("page-*.png")):
+        image = cv2.imread(str(page))
+        h, w = image.shape[:2]
+        cards += [image[r : r + h // 2, c : c + w // 2] for r in (0, h // 2) for c in (0, w // 2)]
+    return cards

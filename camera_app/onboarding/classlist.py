@@ -229,7 +229,7 @@ class Family:
 
     line: int
     label: str | None
-    username: str
+    username: str | None  # None only where usernames are optional (a site: parents pick one)
     rooms: tuple[str, ...]
     schedule: Schedule
     schedule_name: str | None  # the school's name for it, when the row named one
@@ -295,14 +295,18 @@ def read_class_list(
     taken: Callable[[str], bool],
     today: date,
     default_lang: str,
+    username_required: bool = True,
 ) -> ClassList:
     """Check the class list ``data`` (the file's bytes) whole.
 
     ``rooms``: the rooms a parent may be invited to (those of the device's kindergarten
     cameras); ``schedules``: the school's named schedules; ``taken(username)``: whether a
     username is in use already; ``today``: the device's local date (an end date before it is
-    refused); ``default_lang``: the card's language where a row names none.
+    refused); ``default_lang``: the card's language where a row names none;
+    ``username_required``: False where each parent picks a username when joining (a site), so
+    the column may be left out or a cell left empty.
     """
+    required = REQUIRED if username_required else tuple(c for c in REQUIRED if c != Column.USERNAME)
     if len(data) > MAX_BYTES:
         return _refused(Problem(0, None, "too_big", {"limit": MAX_BYTES // 1024}))
     try:
@@ -316,7 +320,7 @@ def read_class_list(
     if not rows:
         return ClassList(encoding, (), (Problem(0, None, "empty"),))
     header_line, headers = rows[0]
-    columns, problems = _columns(header_line, headers)
+    columns, problems = _columns(header_line, headers, required)
     if problems:
         return ClassList(encoding, (), tuple(problems))
     body = rows[1:]
@@ -325,7 +329,7 @@ def read_class_list(
     if len(body) > MAX_ROWS:
         params = {"count": len(body), "limit": MAX_ROWS}
         return ClassList(encoding, (), (Problem(0, None, "too_many_rows", params),))
-    checker = _RowChecker(columns, headers, rooms, schedules, taken, today, default_lang)
+    checker = _RowChecker(columns, headers, required, rooms, schedules, taken, today, default_lang)
     families = []
     for line, cells in body:
         family = checker.check(line, cells)
@@ -399,7 +403,9 @@ def _normal(header: str) -> str:
     return " ".join(header.replace("\ufeff", "").replace("_", " ").split()).lower()
 
 
-def _columns(line: int, headers: list[str]) -> tuple[dict[Column, int], list[Problem]]:
+def _columns(
+    line: int, headers: list[str], required: tuple[Column, ...]
+) -> tuple[dict[Column, int], list[Problem]]:
     columns: dict[Column, int] = {}
     problems = []
     for index, header in enumerate(headers):
@@ -415,7 +421,7 @@ def _columns(line: int, headers: list[str]) -> tuple[dict[Column, int], list[Pro
         else:
             columns[column] = index
     present = ", ".join(h.strip() for h in headers if h.strip())
-    for column in REQUIRED:
+    for column in required:
         if column not in columns:
             problems.append(
                 Problem(line, column, "missing_column", {"column": column, "headers": present})
@@ -524,6 +530,7 @@ class _RowChecker:
         self,
         columns: dict[Column, int],
         headers: list[str],
+        required: tuple[Column, ...],
         rooms: Collection[str],
         schedules: Mapping[str, Schedule],
         taken: Callable[[str], bool],
@@ -532,6 +539,7 @@ class _RowChecker:
     ) -> None:
         self.columns = columns
         self.headers = headers
+        self.required = required
         self.rooms = {room.casefold(): room for room in rooms}
         self.schedules = schedules
         self.taken = taken
@@ -556,7 +564,7 @@ class _RowChecker:
         def cell(column: Column) -> str:
             index = self.columns.get(column)
             value = cells[index].strip() if index is not None and index < len(cells) else ""
-            if not value and column in REQUIRED:
+            if not value and column in self.required:
                 self.problem(line, column, "required")
             return value
 
@@ -568,7 +576,7 @@ class _RowChecker:
         lang = self._lang(line, cell(Column.LANGUAGE))
         if len(self.problems) > before:
             return None
-        assert username and rooms and schedule and expires_on and lang
+        assert rooms and schedule and expires_on and lang
         return Family(line, label, username, rooms, *schedule, expires_on, lang)
 
     def _label(self, line: int, value: str) -> str | None:

@@ -48,9 +48,11 @@ def import_class_list(
     if not class_list.ok:
         raise ImportRefused("the class list has problems; nothing was imported")
     families = class_list.families
+    if any(f.username is None for f in families):
+        raise ImportRefused("a family has no username; a device's invitation needs one")
     invitations = [
         Invitation(
-            username=f.username,
+            username=f.username or "",
             role=Role.PARENT,
             cameras=(),
             rooms=f.rooms,

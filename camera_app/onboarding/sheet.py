@@ -66,6 +66,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "加入方法：扫码（或打开链接），阅读并同意观看条款，设置密码。之后在观看时段内用您的用户名登录。"
         "请妥善保管此卡片：先使用邀请码的人即成为该账户。",
     ),
+    # a card without a username: the parent picks one when joining (a site's invite)
+    "how_pick": (
+        "How to join: scan the code (or open the link), choose a username and a password, read "
+        "the viewing terms and accept them. Then log in during your viewing hours. Keep this "
+        "card private: whoever uses the code first gets this access.",
+        "加入方法：扫码（或打开链接），设置用户名和密码，阅读并同意观看条款。之后在观看时段内登录。"
+        "请妥善保管此卡片：先使用邀请码的人即获得此观看权限。",
+    ),
 }
 
 
@@ -79,7 +87,7 @@ class InviteCard:
     """What one family's card says."""
 
     label: str | None  # the class list's family label, or None (the username is shown)
-    username: str
+    username: str | None  # None: the parent picks one when joining
     rooms: tuple[str, ...]
     hours: str  # the viewing hours as text in ``lang``
     access_until: date
@@ -124,10 +132,11 @@ def render_invite_sheet(cards: Sequence[InviteCard], *, title: str) -> bytes:
         raise ValueError(f"at most {MAX_CARDS} invitations per sheet")
     font = _font()
     for card in cards:
-        text = f"{card.label or ''}{card.username}{''.join(card.rooms)}{card.hours}"
+        text = f"{card.label or ''}{card.username or ''}{''.join(card.rooms)}{card.hours}"
         missing = _missing_glyphs(font, text)
         if missing:
-            raise ValueError(f"{card.username}: characters the sheet cannot print: {missing!r}")
+            who = card.label or card.username or card.code
+            raise ValueError(f"{who}: characters the sheet cannot print: {missing!r}")
     out = io.BytesIO()
     canvas = Canvas(out, pagesize=A4, invariant=True, pageCompression=1, initialFontName=_FONT)
     canvas.setTitle(title)
@@ -174,7 +183,8 @@ def _draw_card(c: Canvas, card: InviteCard, x: float, y: float) -> None:
         top -= height + gap
 
     para(escape(_t("heading", lang)), _style(9, color=_MUTED))
-    para(escape(card.label or card.username), _style(15))
+    rooms = "、".join(card.rooms) if lang == "zh" else ", ".join(card.rooms)
+    para(escape(card.label or card.username or rooms), _style(15))
     draw_qr(c, card.link, x + (_CARD_W - _QR) / 2, top - _QR, _QR)
     top -= _QR + 2
     para(escape(_t("scan", lang)), _style(8, color=_MUTED))
@@ -184,12 +194,12 @@ def _draw_card(c: Canvas, card: InviteCard, x: float, y: float) -> None:
         f"{escape(_t('code', lang))}: <font name='Courier'>{escape(card.code)}</font>", _style(8.5)
     )
     rows = (
-        ("username", card.username),
-        ("rooms", "、".join(card.rooms) if lang == "zh" else ", ".join(card.rooms)),
+        *((("username", card.username),) if card.username else ()),
+        ("rooms", rooms),
         ("hours", card.hours),
         ("until", card.access_until.isoformat()),
     )
     for key, value in rows:
         para(f"{escape(_t(key, lang))}: <b>{escape(value)}</b>", _style(8.5), gap=1.5)
     para(escape(_t("use_by", lang).format(date=card.join_by.isoformat())), _style(8))
-    para(escape(_t("how", lang)), _style(7, color=_MUTED))
+    para(escape(_t("how" if card.username else "how_pick", lang)), _style(7, color=_MUTED))

@@ -328,6 +328,9 @@ def make_app(service: SiteService) -> web.Application:
     app.router.add_get("/api/devices", devices)
     app.router.add_get("/api/rooms", rooms)
     app.router.add_get("/api/devices/{device}/audit", audit_trail)
+    from site_app.web import onboarding  # its handlers use this module's helpers
+
+    onboarding.add_routes(app)
     csp = page_csp(service.config.http.relay_origin)
     app.router.add_get("/", _file("index.html", "site_app.web", "text/html", csp))
     for name, kind in OWN_FILES.items():

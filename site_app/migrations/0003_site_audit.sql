@@ -1,0 +1,2 @@
+-- Placeholder on the `sitein` branch only: number 0003 belongs to the `staff` branch (the site's
+-- own audit log). When both are merged, take the `staff` branch's file over this one.

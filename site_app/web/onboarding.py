@@ -42,8 +42,11 @@ _CSV_TYPES = frozenset(
 PAGE_FILES = {
     "import.html": "text/html",
     "import.js": "text/javascript",
+    "import.css": "text/css",
     "join.js": "text/javascript",
 }
+# the owner app's DOM helpers, which the import page uses (served once, whoever adds it first)
+SHARED_FILE = "dom.js"
 
 Room = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=40)]
@@ -393,3 +396,8 @@ def add_routes(app: web.Application) -> None:
     csp = page_csp(app[SERVICE].config.http.relay_origin)
     for name, kind in PAGE_FILES.items():
         app.router.add_get(f"/{name}", _file(name, "site_app.web", kind, csp))
+    served = {getattr(r, "canonical", None) for r in app.router.resources()}
+    if f"/{SHARED_FILE}" not in served:
+        app.router.add_get(
+            f"/{SHARED_FILE}", _file(SHARED_FILE, "camera_app.api.web", "text/javascript", csp)
+        )

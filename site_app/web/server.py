@@ -328,15 +328,15 @@ def make_app(service: SiteService) -> web.Application:
     app.router.add_get("/api/devices", devices)
     app.router.add_get("/api/rooms", rooms)
     app.router.add_get("/api/devices/{device}/audit", audit_trail)
-    from site_app.web import onboarding  # its handlers use this module's helpers
-
-    onboarding.add_routes(app)
     csp = page_csp(service.config.http.relay_origin)
     app.router.add_get("/", _file("index.html", "site_app.web", "text/html", csp))
     for name, kind in OWN_FILES.items():
         app.router.add_get(f"/{name}", _file(name, "site_app.web", kind, csp))
     for name in SHARED_FILES:
         app.router.add_get(f"/{name}", _file(name, "camera_app.api.web", "text/javascript", csp))
+    from site_app.web import onboarding  # its handlers use this module's helpers
+
+    onboarding.add_routes(app)  # invites and the class-list import
     return app
 
 

@@ -4,6 +4,7 @@
 
 import { ApiError, getJson, postJson } from "./api.js";
 import { LANG, addTexts, setLanguage, t, translatePage } from "./i18n.js";
+import { joining, setUpJoin, translateJoin } from "./join.js";
 import { LiveView } from "./whep.js";
 
 addTexts({
@@ -109,6 +110,7 @@ async function show() {
   try {
     const me = await getJson("/api/me");
     $("login").hidden = true;
+    $("join").hidden = true;
     if (me.terms.required) {
       // a parent's grant reaches the devices only once they accepted the terms here
       $("terms-text").textContent = LANG === "zh" ? me.terms.zh : me.terms.en;
@@ -124,7 +126,9 @@ async function show() {
     if (!(error instanceof ApiError && error.status === 401)) throw error;
     $("rooms").hidden = true;
     $("terms").hidden = true;
-    $("login").hidden = false;
+    translateJoin();
+    // an invite link (or "I have an invite code") keeps the join form up instead
+    $("login").hidden = joining();
   }
 }
 
@@ -156,4 +160,5 @@ $("lang").addEventListener("click", async () => {
   await show();
 });
 
+setUpJoin(show);
 show();

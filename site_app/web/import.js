@@ -1,0 +1,296 @@
+// The site's class-list import, for staff: pick the CSV → a preview of every family with every
+// problem (line and column) → invite them all at once → print the sheet of QR cards and, on a
+// phone, share or copy each family's link. The invite codes exist only in this page after the
+// import (the site keeps their hashes): they are sent back once to make the sheet. Below, the
+// invites not used yet, each of which can be withdrawn (a lost card).
+
+import { ApiError, getJson, request } from "./api.js";
+import { button, fill, h } from "./dom.js";
+import { LANG, addTexts, setLanguage, t, translatePage } from "./i18n.js";
+
+addTexts({
+  en: {
+    title: "Invite a class",
+    import_title: "Invite a class",
+    back_to_site: "Back to the site",
+    staff_only: "Log in as staff on the site's page first.",
+    import_heading: "Import a class list",
+    import_intro:
+      "Fill in the template in Excel or WPS, one family per line (room, viewing hours, last day, card language; a username only if you want to choose it for the family), and save it as CSV. Nothing is imported until every line is right; each family then gets an invite code, which works once.",
+    import_template_zh: "Template (Chinese headers)",
+    import_template_en: "Template (English headers)",
+    import_file: "Class list (.csv)",
+    import_too_big: "The file is larger than 48 KB; split the class list into several files.",
+    import_checking: "Checking…",
+    import_problems: "{count} problem(s): fix them in the file and pick it again. Nothing was imported.",
+    import_problem_at: "Line {line}",
+    import_problem_column: "column {letter} ({header})",
+    import_ready: "{count} families are ready to be invited.",
+    import_confirm: "Invite these {count} families",
+    import_done: "{count} invites made. Print the cards or send each family its link now: the links are shown only on this page.",
+    import_print: "Print invites (PDF)",
+    import_share: "Share",
+    import_copy: "Copy link",
+    import_copied: "Link copied.",
+    import_share_text: "Your invitation to watch {rooms} live",
+    parent_picks: "(the parent picks)",
+    col_line: "Line",
+    col_family: "Family",
+    col_username: "Username",
+    col_rooms: "Rooms",
+    col_hours: "Viewing hours",
+    col_until: "Last day",
+    col_language: "Language",
+    pending_heading: "Invites not used yet",
+    pending_none: "None.",
+    pending_until: "code valid until {date}",
+    withdraw: "Withdraw",
+  },
+  zh: {
+    title: "邀请全班家长",
+    import_title: "邀请全班家长",
+    back_to_site: "返回首页",
+    staff_only: "请先在首页用教职工账户登录。",
+    import_heading: "导入班级名单",
+    import_intro:
+      "在 Excel 或 WPS 中填写模板，每个家庭一行（教室、观看时段、截止日期、卡片语言；只有想替家长定用户名时才填用户名），另存为 CSV。只有每一行都正确时才会导入；之后每个家庭得到一个只能使用一次的邀请码。",
+    import_template_zh: "模板（中文表头）",
+    import_template_en: "模板（英文表头）",
+    import_file: "班级名单（.csv）",
+    import_too_big: "文件超过 48 KB，请把名单拆成几个文件。",
+    import_checking: "正在检查……",
+    import_problems: "有 {count} 个问题：请在文件中改正后重新选择。尚未导入任何内容。",
+    import_problem_at: "第 {line} 行",
+    import_problem_column: "{letter} 列（{header}）",
+    import_ready: "可以邀请 {count} 个家庭。",
+    import_confirm: "邀请这 {count} 个家庭",
+    import_done: "已生成 {count} 份邀请。请现在打印卡片或把链接发给各个家庭：链接只在本页显示。",
+    import_print: "打印邀请卡（PDF）",
+    import_share: "分享",
+    import_copy: "复制链接",
+    import_copied: "链接已复制。",
+    import_share_text: "您受邀实时观看 {rooms}",
+    parent_picks: "（由家长设置）",
+    col_line: "行",
+    col_family: "家庭",
+    col_username: "用户名",
+    col_rooms: "教室",
+    col_hours: "观看时段",
+    col_until: "截止日期",
+    col_language: "语言",
+    pending_heading: "尚未使用的邀请",
+    pending_none: "没有。",
+    pending_until: "邀请码有效期至 {date}",
+    withdraw: "撤回",
+  },
+});
+
+const MAX_BYTES = 48 * 1024;
+const $ = (id) => document.getElementById(id);
+let file = null;
+let imported = null; // the invites of the last import, with their codes (this page only)
+
+function say(...children) {
+  fill($("result"), ...children);
+}
+
+function failure(error) {
+  const text = error instanceof ApiError ? error.reason : t("network_error");
+  say(h("p", { class: "error", role: "alert" }, text));
+}
+
+function send(path) {
+  return request("POST", path, { body: file, contentType: "text/csv" });
+}
+
+function familiesTable(families) {
+  const head = ["col_line", "col_family", "col_username", "col_rooms", "col_hours", "col_until", "col_language"];
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { testid: "class-list-preview" },
+      h("thead", {}, h("tr", {}, head.map((k) => h("th", {}, t(k))))),
+      h(
+        "tbody",
+        {},
+        families.map((f) =>
+          h(
+            "tr",
+            { testid: "class-list-row" },
+            h("td", {}, String(f.line)),
+            h("td", {}, f.family ?? ""),
+            h("td", {}, f.username ?? t("parent_picks")),
+            h("td", {}, f.rooms.join(", ")),
+            h("td", {}, f.schedule_name ? `${f.schedule_name} (${f.schedule_text})` : f.schedule_text),
+            h("td", {}, f.expires_on),
+            h("td", {}, f.language),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function problemList(problems) {
+  return h(
+    "ul",
+    { class: "error", testid: "class-list-problems" },
+    problems.map((p) => {
+      const where = [
+        p.line ? t("import_problem_at", { line: p.line }) : null,
+        p.letter ? t("import_problem_column", { letter: p.letter, header: p.header ?? p.column }) : null,
+      ]
+        .filter(Boolean)
+        .join(", ");
+      return h("li", { testid: "class-list-problem" }, where ? `${where}: ${p.message}` : p.message);
+    }),
+  );
+}
+
+function showPreview(preview) {
+  if (!preview.ok) {
+    say(
+      h("p", { class: "error", role: "alert" }, t("import_problems", { count: preview.problems.length })),
+      problemList(preview.problems),
+      preview.families.length ? familiesTable(preview.families) : null,
+    );
+    return;
+  }
+  const count = preview.families.length;
+  const confirm = button(
+    t("import_confirm", { count }),
+    async () => {
+      try {
+        const made = await (await send("/api/import")).json();
+        $("class-file").value = "";
+        imported = made.invites;
+        showImported();
+        await showPending();
+      } catch (error) {
+        failure(error);
+      }
+    },
+    { testid: "class-list-confirm" },
+  );
+  say(h("p", {}, t("import_ready", { count })), familiesTable(preview.families), confirm);
+}
+
+async function printSheet() {
+  const body = { base_url: window.location.origin, codes: imported.map((i) => i.code) };
+  let response;
+  try {
+    response = await request("POST", "/api/import/sheet", { json: body });
+  } catch (error) {
+    failure(error);
+    return;
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const a = h("a", { href: url, download: "invites.pdf", hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+function showImported() {
+  const print = button(t("import_print"), printSheet, { testid: "class-list-print" });
+  say(
+    h("p", { role: "status" }, t("import_done", { count: imported.length })),
+    print,
+    h(
+      "ul",
+      { testid: "class-list-links" },
+      imported.map((invite) => shareItem(invite, new URL(invite.invite_path, window.location.origin).href)),
+    ),
+  );
+}
+
+function shareItem(invite, link) {
+  const name = invite.family ?? invite.username ?? invite.rooms.join(", ");
+  const share = navigator.share
+    ? button(t("import_share"), async () => {
+        await navigator.share({ title: name, text: t("import_share_text", { rooms: invite.rooms.join(", ") }), url: link }).catch(() => {});
+      })
+    : null;
+  const copy = button(t("import_copy"), async () => {
+    await navigator.clipboard?.writeText(link).catch(() => {});
+    $("copied").textContent = t("import_copied");
+  });
+  return h(
+    "li",
+    { testid: "class-list-link", class: "invite" },
+    h("div", {}, h("strong", {}, name), h("p", { class: "secret" }, link)),
+    h("div", {}, share, copy),
+  );
+}
+
+async function showPending() {
+  const pending = await getJson("/api/invites");
+  const list = $("pending");
+  if (!pending.length) {
+    fill(list, h("li", {}, t("pending_none")));
+    return;
+  }
+  fill(
+    list,
+    pending.map((invite) =>
+      h(
+        "li",
+        { testid: "pending-invite", dataset: { invite: invite.id } },
+        h(
+          "span",
+          {},
+          `${invite.family ?? invite.username ?? ""} · ${invite.rooms.join(", ")} · ${t("pending_until", {
+            date: new Date(invite.expires_at * 1000).toISOString().slice(0, 10),
+          })}`,
+        ),
+        button(t("withdraw"), async () => {
+          await request("DELETE", `/api/invites/${encodeURIComponent(invite.id)}`).catch(failure);
+          await showPending();
+        }),
+      ),
+    ),
+  );
+}
+
+async function show() {
+  translatePage();
+  $("lang").textContent = LANG === "zh" ? "English" : "中文";
+  let me = null;
+  try {
+    me = await getJson("/api/me");
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 401)) throw error;
+  }
+  const staff = me?.role === "staff";
+  $("staff-only").hidden = staff;
+  $("staff").hidden = !staff;
+  if (!staff) return;
+  if (imported) showImported();
+  await showPending();
+}
+
+$("class-file").addEventListener("change", async () => {
+  file = $("class-file").files?.[0] ?? null;
+  say();
+  if (!file) return;
+  if (file.size > MAX_BYTES) {
+    say(h("p", { class: "error", role: "alert" }, t("import_too_big")));
+    return;
+  }
+  say(h("p", {}, t("import_checking")));
+  try {
+    showPreview(await (await send("/api/import/preview")).json());
+  } catch (error) {
+    failure(error);
+  }
+});
+
+$("lang").addEventListener("click", async () => {
+  setLanguage(LANG === "zh" ? "en" : "zh");
+  await show();
+});
+
+show();

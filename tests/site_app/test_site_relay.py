@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import aiohttp
@@ -22,6 +23,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, expect
 
+from privacy.gates.viewers import TERMS_VERSION
 from testkit.api import ApiFactory, Client, RunningApi
 from testkit.broker import MqttBroker
 from testkit.browser import (
@@ -267,3 +269,59 @@ def test_the_parents_phone_watches_on_the_site_page(
         for camera in cameras:
             camera.stop()
         site.stop()
+
+
+def test_an_invited_parent_watches_their_room_through_the_relay(
+    start_api: ApiFactory,
+    mqtt_broker: MqttBroker,
+    relay: LocalRelay,
+    site: RunningSite,
+    tmp_path: Path,
+) -> None:
+    """No password set by staff: a parent joins with an invite code (their username and
+    password, the terms accepted) and gets a ticket that plays their room from the relay; not
+    another room's."""
+    kg1, _kg2, _base = devices_on_relay(start_api, mqtt_broker, relay, tmp_path)
+    camera = GatedCamera(server_hub(kg1), solid(W, H, GREEN), "kg-a")
+    try:
+        assert site.device_seen("kg1") and site.device_seen("kg2")
+        site.add_account(STAFF, STAFF_PASSWORD)
+        staff = site.login(STAFF, STAFF_PASSWORD)
+        body = {"rooms": ["Sunflower"], "schedule": EVERY_DAY, "expires_on": "2099-07-15"}
+        made = staff.post("/api/invites", body)
+        assert made.status == 201, made.body
+        joined = site.client().post(
+            "/api/invites/redeem",
+            {
+                "code": made.body["code"],
+                "username": "li",
+                "password": PARENT_PASSWORD,
+                "terms": TERMS_VERSION,
+            },
+        )
+        assert joined.status == 201, joined.body
+        parent = Client(site.url, joined.body["token"])
+        # on a thread of its own: the module's Chromium (Playwright) may hold this thread's loop
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, _watch_green(parent, relay)).result(timeout=60)
+        other = parent.post("/api/watch/kg1/kg-b")
+        assert (other.status, other.error) == (403, "wrong_camera")
+    except BaseException:
+        print(relay.log_tail())
+        raise
+    finally:
+        camera.stop()
+
+
+async def _watch_green(parent: Client, relay: LocalRelay) -> None:
+    ticket = await _ticket(parent, "kg1", "kg-a")
+    async with aiohttp.ClientSession() as http:
+        viewer = RelayViewer(http, relay, "kg-a", ticket["ticket"], url=ticket["whep_url"])
+        try:
+            await viewer.open()
+            image = await viewer.frame(timeout=20)
+            for _ in range(3):
+                image = await viewer.frame()
+            assert _near(_centre(image), GREEN), _centre(image)
+        finally:
+            await viewer.close()

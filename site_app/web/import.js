@@ -45,6 +45,8 @@ addTexts({
     pending_none: "None.",
     pending_until: "code valid until {date}",
     withdraw: "Withdraw",
+    one_heading: "Invite one family",
+    one_submit: "Make the invite",
   },
   zh: {
     title: "邀请全班家长",
@@ -82,6 +84,8 @@ addTexts({
     pending_none: "没有。",
     pending_until: "邀请码有效期至 {date}",
     withdraw: "撤回",
+    one_heading: "邀请一个家庭",
+    one_submit: "生成邀请",
   },
 });
 
@@ -99,8 +103,8 @@ function failure(error) {
   say(h("p", { class: "error", role: "alert" }, text));
 }
 
-function send(path) {
-  return request("POST", path, { body: file, contentType: "text/csv" });
+function send(path, body = file) {
+  return request("POST", path, { body, contentType: "text/csv" });
 }
 
 function familiesTable(families) {
@@ -255,6 +259,46 @@ async function showPending() {
   );
 }
 
+// One family is a class list of one line: the same checks, messages and result as a file.
+function csvCell(value) {
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+async function inviteOne(event) {
+  event.preventDefault();
+  const form = event.target;
+  const rooms = [...form.querySelectorAll("input[name=room]:checked")].map((box) => box.value);
+  const cells = [form.elements.family.value, rooms.join(";"), form.elements.schedule.value, form.elements.expires_on.value, form.elements.language.value];
+  const text = `family,rooms,schedule,expires_on,language\r\n${cells.map(csvCell).join(",")}\r\n`;
+  const one = new Blob([text], { type: "text/csv" });
+  try {
+    const preview = await (await send("/api/import/preview", one)).json();
+    if (!preview.ok) {
+      const where = { family: "col_family", rooms: "col_rooms", schedule: "col_hours", expires_on: "col_until", language: "col_language" };
+      const lines = preview.problems.map((p) => (p.column in where ? `${t(where[p.column])}: ${p.message}` : p.message));
+      say(h("ul", { class: "error", role: "alert", testid: "one-problems" }, lines.map((line) => h("li", {}, line))));
+      return;
+    }
+    const made = await (await send("/api/import", one)).json();
+    imported = made.invites;
+    form.reset();
+    showImported();
+    await showPending();
+  } catch (error) {
+    failure(error);
+  }
+}
+
+async function showRooms() {
+  const rooms = Object.keys(await getJson("/api/rooms"));
+  const legend = $("one-rooms").querySelector("legend");
+  fill(
+    $("one-rooms"),
+    legend,
+    rooms.map((room) => h("label", { class: "check" }, h("input", { type: "checkbox", name: "room", value: room }), " ", room)),
+  );
+}
+
 async function show() {
   translatePage();
   $("lang").textContent = LANG === "zh" ? "English" : "中文";
@@ -269,7 +313,7 @@ async function show() {
   $("staff").hidden = !staff;
   if (!staff) return;
   if (imported) showImported();
-  await showPending();
+  await Promise.all([showPending(), showRooms()]);
 }
 
 $("class-file").addEventListener("change", async () => {
@@ -287,6 +331,8 @@ $("class-file").addEventListener("change", async () => {
     failure(error);
   }
 });
+
+$("one").addEventListener("submit", inviteOne);
 
 $("lang").addEventListener("click", async () => {
   setLanguage(LANG === "zh" ? "en" : "zh");

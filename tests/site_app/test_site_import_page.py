@@ -128,3 +128,46 @@ def test_staff_import_a_class_and_a_parent_joins_from_the_card(
     expect(staff.get_by_test_id("pending-invite")).to_have_count(2)
     assert csp_violations(parent) == [] and csp_violations(again) == []
     assert parent_log.unexpected_errors("/api/me") == []
+
+
+def test_staff_invite_one_family_and_withdraw_a_lost_card(
+    browser: Browser, site: RunningSite, devices: tuple[RunningApi, RunningApi]
+) -> None:
+    """One family from the form (the same checks as a class list's line), then its invite
+    withdrawn: the card's link then says so."""
+    site.add_account(STAFF, STAFF_PASSWORD)
+    staff, staff_log = open_page(browser, site.url, path="/import.html")
+    expect(staff.get_by_role("alert").first).to_have_text(
+        "Log in as staff on the site's page first."
+    )
+    staff.goto(site.url + "/")
+    log_in(staff, STAFF, STAFF_PASSWORD)
+    expect(staff.get_by_test_id("camera-list")).to_contain_text("Moon")
+    staff.goto(site.url + "/import.html")
+    form = staff.locator("#one")
+    form.get_by_label("Family").fill('Emma\'s family, "the Parkers"')
+    form.get_by_label("Rainbow").check()
+    form.get_by_label("Viewing hours").fill("mon-fri 8-17")
+    form.get_by_label("Last day").fill("2099-07-15")
+    form.get_by_label("Language").select_option("en")
+    form.get_by_role("button", name="Make the invite").click()
+    expect(staff.get_by_test_id("one-problems")).to_contain_text(
+        "Viewing hours: 'mon-fri 8-17' is not a schedule"
+    )
+    assert site.service.invites.pending() == []
+    form.get_by_label("Viewing hours").fill("mon-fri 08:00-17:00")
+    form.get_by_role("button", name="Make the invite").click()
+    link = staff.get_by_test_id("class-list-link")
+    expect(link).to_contain_text('Emma\'s family, "the Parkers"')
+    (made,) = site.service.invites.pending()
+    assert made.spec.rooms == ("Rainbow",) and made.spec.lang == "en"
+    assert made.spec.schedule.describe("en") == "Mon–Fri 08:00–17:00"
+    url = link.locator(".secret").inner_text()
+    staff.get_by_test_id("pending-invite").get_by_role("button", name="Withdraw").click()
+    expect(staff.get_by_test_id("pending-invites")).to_have_text("None.")
+    parent, _ = open_page(browser, site.url, path=url.removeprefix(site.url))
+    expect(parent.locator("#join [role=alert]")).to_have_text(
+        "This invite was withdrawn. Ask the school for a new one."
+    )
+    assert csp_violations(staff) == [] and csp_violations(parent) == []
+    assert staff_log.unexpected_errors("/api/me") == []

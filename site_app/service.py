@@ -144,6 +144,8 @@ class SiteService:
     ) -> ParentGrant:
         """Give ``account`` (a parent) ``rooms`` on ``schedule`` until ``expires_at``; raises
         :class:`GrantRefused` for a room no device films or an end date not in the future."""
+        if not rooms:
+            raise GrantRefused("no_rooms", "pick at least one room")
         known = set(self.directory.rooms())
         unknown = sorted(set(rooms) - known)
         if unknown:

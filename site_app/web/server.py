@@ -70,8 +70,10 @@ class AccountBody(_Body):
 
 
 class GrantBody(_Body):
-    rooms: list[str] = Field(min_length=1, max_length=32)
-    schedule: dict[str, Any]  # a privacy.gates.schedule.Schedule: checked on its own (its errors)
+    rooms: list[str] = Field(max_length=32)
+    # a privacy.gates.schedule.Schedule, checked on its own so its errors say what is wrong in
+    # the hours (null: no window with a day ticked)
+    schedule: dict[str, Any] | None
     expires_at: float
 
 
@@ -273,6 +275,8 @@ async def put_grant(request: web.Request, login: Login) -> web.StreamResponse:
     if account is None or account.role != SiteRole.PARENT:
         return _error(404, "no_such_parent", "no such parent account")
     body = await _body(request, GrantBody)
+    if body.schedule is None:
+        return _error(422, "invalid_schedule", "no viewing window: tick at least one day")
     try:
         schedule = Schedule.model_validate(body.schedule)
     except ValidationError as err:

@@ -72,6 +72,13 @@ addTexts({
     staff_all_devices: "All devices (newest first)",
     staff_older: "Older records",
     staff_no_records: "No record yet.",
+    staff_event_site_account_created: "Account created",
+    staff_event_site_account_disabled: "Account disabled",
+    staff_event_site_grant_put: "Grant saved",
+    staff_event_site_grant_withdrawn: "Grant withdrawn",
+    staff_event_site_terms_accepted: "Viewing terms accepted",
+    staff_event_site_ticket_asked: "Watch ticket asked of a device",
+    staff_event_login_ok: "Logged in",
   },
   zh: {
     staff_tab_parents: "家长",
@@ -134,6 +141,13 @@ addTexts({
     staff_all_devices: "全部设备（最新在前）",
     staff_older: "更早的记录",
     staff_no_records: "还没有记录。",
+    staff_event_site_account_created: "创建账号",
+    staff_event_site_account_disabled: "停用账号",
+    staff_event_site_grant_put: "保存授权",
+    staff_event_site_grant_withdrawn: "撤回授权",
+    staff_event_site_terms_accepted: "同意观看条款",
+    staff_event_site_ticket_asked: "向设备申请观看票据",
+    staff_event_login_ok: "登录",
   },
 });
 
@@ -373,10 +387,13 @@ function recordItem(record) {
     .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`)
     .join("; ");
   const where = [record.device, record.camera_id].filter(Boolean).join(" · ");
+  // the site's own events in words (the event's name beside them); a device's as it names them
+  const key = `staff_event_${record.event}`;
+  const named = record.device || t(key) === key ? record.event : `${t(key)} (${record.event})`;
   return h(
     "li",
     { class: "record", testid: "audit-record", dataset: { event: record.event } },
-    h("div", { class: "record-head" }, h("strong", {}, record.event), " ", h("span", { class: "muted" }, formatDateTime(record.at))),
+    h("div", { class: "record-head" }, h("strong", {}, named), " ", h("span", { class: "muted" }, formatDateTime(record.at))),
     h("div", {}, record.actor, where ? ` · ${where}` : ""),
     details ? h("div", { class: "details muted" }, details) : null,
   );

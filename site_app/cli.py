@@ -21,10 +21,10 @@ from pathlib import Path
 
 from firmware.clock import SystemClock
 from firmware.errors import AppError, ExitCode
-from privacy.audit import AuditLog, verify
+from privacy.audit import AuditLog
 from site_app.accounts import SiteAccounts, SiteRole, create_account, prepare_password
 from site_app.config import load_site_config
-from site_app.db import open_site_database
+from site_app.db import open_site_database, verify_site_log
 from site_app.service import SiteService
 from site_app.web.server import serve
 
@@ -69,11 +69,8 @@ def _add_account(args: argparse.Namespace) -> None:
 
 def _verify_audit(args: argparse.Namespace) -> int:
     config = load_site_config(args.config)
-    conn = open_site_database(config.data_dir)
-    try:
-        result = verify(conn)
-    finally:
-        conn.close()
+    open_site_database(config.data_dir).close()  # an error if it cannot be opened; migrated
+    result = verify_site_log(config.data_dir)
     if result.ok:
         sys.stdout.write(f"site audit log OK: {result.records} records\n")
         return int(ExitCode.OK)

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from camera_app.logins import TooManyAttempts
 from camera_app.passwords import PasswordWorkersBusy
-from privacy.audit import AuditRecord, page, verify
+from privacy.audit import AuditRecord, page
 from privacy.gates.roles import Role
 from privacy.gates.schedule import Schedule
 from privacy.gates.viewers import TERMS_VERSION, VIEWING_TERMS
@@ -35,6 +35,7 @@ from site_app.accounts import (
     prepare_password,
 )
 from site_app.broker import DeviceUnreachable
+from site_app.db import verify_site_log
 from site_app.forwarded import client_address
 from site_app.grants import grant_on_devices
 from site_app.service import GrantRefused, SiteService, WatchRefused
@@ -354,7 +355,7 @@ async def site_audit(request: web.Request, login: Login) -> web.StreamResponse:
         listed = page(service.conn, limit=_limit(request, 50), cursor=request.query.get("cursor"))
     except ValueError as err:
         return _error(422, "invalid_query", str(err))
-    checked = verify(service.conn)
+    checked = await asyncio.to_thread(verify_site_log, service.config.data_dir)
     return web.json_response(
         {
             "ok": checked.ok,

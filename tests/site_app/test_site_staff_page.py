@@ -150,5 +150,11 @@ def test_the_office_manages_a_parent_on_a_phone(
     ).click()
     expect(page.locator(".page-status")).to_have_text("账号 li 已停用。")
     assert site.service.accounts.by_username("li") is None
+    # the same pages in English
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("tab", name="Parents")).to_have_attribute("aria-selected", "true")
+    page.get_by_role("tab", name="Audit").click()
+    expect(page.get_by_test_id("site-chain")).to_contain_text("✓ Chain verified")
+    expect(page.get_by_test_id("site-audit")).to_contain_text("Account disabled")
     assert csp_violations(page) == []
     assert log.unexpected_errors("/api/me", "/import.html", "/api/grants/" + li) == []

@@ -110,6 +110,17 @@ class AuditEvent(StrEnum):
     LOGINS_UNLOCKED = "logins_unlocked"  # camera-app unlock-logins on the device
     VIEWERS_IMPORTED = "viewers_imported"  # a class list: one record beside each viewer_invited
     SITE_GRANT_CHANGED = "site_grant_changed"  # a site changed the grant of its viewer
+    # the site's own log (site_app, on the relay host): its accounts, grants and tickets asked
+    SITE_ACCOUNT_CREATED = "site_account_created"
+    SITE_ACCOUNT_DISABLED = "site_account_disabled"
+    SITE_GRANT_PUT = "site_grant_put"
+    SITE_GRANT_WITHDRAWN = "site_grant_withdrawn"
+    SITE_TERMS_ACCEPTED = "site_terms_accepted"
+    SITE_TICKET_ASKED = "site_ticket_asked"  # with the device's answer code
+    SITE_INVITE_CREATED = "site_invite_created"  # the grant it carries; never its code
+    SITE_INVITES_IMPORTED = "site_invites_imported"  # a class list: count, rooms, encoding
+    SITE_INVITE_WITHDRAWN = "site_invite_withdrawn"
+    SITE_INVITE_REDEEMED = "site_invite_redeemed"  # the parent's account and grant made by it
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,9 @@ from enum import StrEnum
 from camera_app.accounts import check_password, check_password_hash, hash_password
 from firmware.clock import Clock
 from firmware.errors import AppError, ExitCode
+from privacy.audit import AuditEvent, AuditLog
+
+CONSOLE = "console"  # who did what ``camera-site`` does on the command line
 
 
 class SiteRole(StrEnum):
@@ -100,6 +103,14 @@ class SiteAccounts:
             (version, self._clock.wall(), account_id),
         )
 
+    def disable(self, account_id: str) -> None:
+        """Disable the account (kept, for the audit trail's sake) and end its logins."""
+        self._conn.execute(
+            "UPDATE accounts SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL",
+            (self._clock.wall(), account_id),
+        )
+        self._conn.execute("DELETE FROM logins WHERE account_id = ?", (account_id,))
+
     def terms_of(self, account_id: str) -> str | None:
         """The version of the viewing terms the account accepted, if any."""
         row = self._conn.execute(
@@ -138,6 +149,27 @@ class SiteAccounts:
 
     def log_out(self, token: str) -> None:
         self._conn.execute("DELETE FROM logins WHERE token_hash = ?", (_digest(token),))
+
+
+def create_account(
+    accounts: SiteAccounts,
+    audit: AuditLog,
+    username: str,
+    role: SiteRole,
+    password_hash: str,
+    *,
+    by: Account | None,
+) -> Account:
+    """A new account and its audit record, in one transaction (``by``: staff, or None on the
+    console); raises :class:`AccountError`."""
+    with audit.transaction():
+        account = accounts.create(username, role, password_hash, by=by.id if by else CONSOLE)
+        audit.append(
+            AuditEvent.SITE_ACCOUNT_CREATED,
+            actor=by.username if by else CONSOLE,
+            details={"account": account.id, "username": username, "role": role.value},
+        )
+    return account
 
 
 def prepare_password(username: str, password: str) -> str:

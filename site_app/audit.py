@@ -129,6 +129,36 @@ class DeviceAuditTrails:
             for r in rows
         ]
 
+    def devices(self) -> list[str]:
+        """Every device the site holds a trail (or a broken one) of."""
+        rows = self._conn.execute(
+            "SELECT device FROM device_audit UNION SELECT device FROM device_audit_state"
+            " ORDER BY device"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def merged(self, limit: int = 100) -> list[dict[str, object]]:
+        """The kept records of every device, newest first (by their time; by device and seq
+        where two are at the same time), each naming its device."""
+        rows = self._conn.execute(
+            "SELECT device, seq, at, actor, event, camera_id, details, hash FROM device_audit"
+            " ORDER BY at DESC, device, seq DESC LIMIT ?",
+            (max(1, min(limit, 500)),),
+        ).fetchall()
+        return [
+            {
+                "device": r[0],
+                "seq": r[1],
+                "at": r[2],
+                "actor": r[3],
+                "event": r[4],
+                "camera_id": r[5],
+                "details": json.loads(r[6]),
+                "hash": r[7],
+            }
+            for r in rows
+        ]
+
     def _break(self, device: str, reason: str) -> None:
         log.warning("audit trail of %s broken: %s", device, reason)
         self._conn.execute(

@@ -2,9 +2,11 @@
 
     camera-site run --config /etc/camera-site/site.yaml
     camera-site add-account --config FILE --username NAME [--role staff|parent]
+    camera-site verify-audit --config FILE
 
 ``add-account`` reads the password from standard input (a first staff account is made this way;
-staff then add parents on the site itself).
+staff then add parents on the site itself). ``verify-audit`` checks the hash chain of the site's
+own audit log and exits non-zero (``ExitCode.TAMPERED``) when it does not hold.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from pathlib import Path
 
 from firmware.clock import SystemClock
 from firmware.errors import AppError, ExitCode
-from site_app.accounts import SiteAccounts, SiteRole, prepare_password
+from privacy.audit import AuditLog
+from site_app.accounts import SiteAccounts, SiteRole, create_account, prepare_password
 from site_app.config import load_site_config
-from site_app.db import open_site_database
+from site_app.db import open_site_database, verify_site_log
 from site_app.service import SiteService
 from site_app.web.server import serve
 
@@ -54,11 +57,29 @@ def _add_account(args: argparse.Namespace) -> None:
 
     conn = open_site_database(config.data_dir)
     try:
-        accounts = SiteAccounts(conn, SystemClock(), config.http.session_hours * 3600)
-        account = accounts.create(args.username, SiteRole(args.role), hashed, by="console")
+        clock = SystemClock()
+        accounts = SiteAccounts(conn, clock, config.http.session_hours * 3600)
+        account = create_account(
+            accounts, AuditLog(conn, clock), args.username, SiteRole(args.role), hashed, by=None
+        )
         sys.stdout.write(f"account {account.username} ({account.role}) created: {account.id}\n")
     finally:
         conn.close()
+
+
+def _verify_audit(args: argparse.Namespace) -> int:
+    config = load_site_config(args.config)
+    open_site_database(config.data_dir).close()  # an error if it cannot be opened; migrated
+    result = verify_site_log(config.data_dir)
+    if result.ok:
+        sys.stdout.write(f"site audit log OK: {result.records} records\n")
+        return int(ExitCode.OK)
+    sys.stdout.write(
+        f"site audit log BROKEN: {len(result.problems)} problems in {result.records} records\n"
+    )
+    for problem in result.problems:
+        sys.stdout.write(f"  {problem}\n")
+    return int(ExitCode.TAMPERED)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--config", type=Path, required=True)
     add.add_argument("--username", required=True)
     add.add_argument("--role", choices=[r.value for r in SiteRole], default=SiteRole.STAFF.value)
+    check = commands.add_parser(
+        "verify-audit",
+        help=f"check the site's audit log; exit {int(ExitCode.TAMPERED)} when its chain is broken",
+    )
+    check.add_argument("--config", type=Path, required=True)
     return parser
 
 
@@ -82,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(_run(args.config))
+        elif args.command == "verify-audit":
+            return _verify_audit(args)
         else:
             _add_account(args)
     except AppError as err:

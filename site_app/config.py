@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import ClassVar
 
@@ -36,6 +37,15 @@ class SiteHttpConfig(StrictModel):
     )
     session_hours: float = Field(
         default=12, gt=0, le=24 * 90, description="A login lasts this long."
+    )
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = Field(
+        default=(),
+        max_length=64,
+        description="Addresses or networks (CIDR) of the proxies in front of the site (the relay "
+        "host's TLS proxy: often 127.0.0.1). Only when a request comes from one of them is its "
+        "X-Forwarded-For read: the client is its right-most address that is not a trusted proxy, "
+        "and the login limiter counts attempts per that address. Empty (the default): the "
+        "socket's peer is the client and X-Forwarded-For is ignored.",
     )
 
     @model_validator(mode="after")

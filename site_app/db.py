@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from firmware.db import load_migrations, open_database
+from privacy.audit import VerifyResult, verify
 
 DATABASE = "site.db"
 
@@ -15,3 +16,14 @@ def open_site_database(data_dir: Path) -> sqlite3.Connection:
     """Open (creating ``data_dir``, 0700, and the database, 0600) and migrate."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     return open_database(data_dir / DATABASE, load_migrations("site_app.migrations"))
+
+
+def verify_site_log(data_dir: Path) -> VerifyResult:
+    """Check the site's own audit log on a read-only connection of its own: the whole chain is
+    recomputed (seconds for a year of records), so the server runs this off its event loop
+    (``asyncio.to_thread``) without touching the loop's connection."""
+    conn = sqlite3.connect(f"file:{data_dir / DATABASE}?mode=ro", uri=True, timeout=10)
+    try:
+        return verify(conn)
+    finally:
+        conn.close()

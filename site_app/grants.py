@@ -115,3 +115,38 @@ def device_grant_set(grants: list[ParentGrant], device: DeviceState) -> GrantSet
     """Every grant ``device`` should hold."""
     parts = (device_grant(g, device) for g in grants)
     return GrantSet(grants=tuple(g for g in parts if g is not None))
+
+
+@dataclass(frozen=True, slots=True)
+class GrantOnDevice:
+    """Where one parent's grant stands on one device that films a room of it, as the device's
+    own acknowledgement (``up/grants``) says: ``held`` (the grant the site sent), ``refused``
+    (with the device's reason), ``waiting_terms`` (not sent: the parent has not accepted the
+    viewing terms yet) or ``pending`` (sent, not acknowledged yet: the device is away, or has
+    not answered)."""
+
+    device: str
+    state: str
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {"device": self.device, "state": self.state, "reason": self.reason}
+
+
+def grant_on_devices(grant: ParentGrant, devices: list[DeviceState]) -> list[GrantOnDevice]:
+    """Where ``grant`` stands on each of ``devices`` that films one of its rooms."""
+    out = []
+    for device in sorted(devices, key=lambda d: d.id):
+        if not set(grant.rooms) & device.rooms:
+            continue
+        part = device_grant(grant, device)
+        ack = device.ack
+        if part is None:
+            out.append(GrantOnDevice(device.id, "waiting_terms"))
+        elif ack is not None and grant.account_id in ack.refused:
+            out.append(GrantOnDevice(device.id, "refused", ack.refused[grant.account_id]))
+        elif ack is not None and ack.accepted.get(grant.account_id) == part.digest():
+            out.append(GrantOnDevice(device.id, "held"))
+        else:
+            out.append(GrantOnDevice(device.id, "pending"))
+    return out

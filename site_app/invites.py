@@ -12,13 +12,12 @@ and staff cannot read a code back after it was shown once. A code works once, un
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import secrets
 import sqlite3
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -27,6 +26,7 @@ from pydantic import Field
 
 from firmware.clock import Clock
 from firmware.configbase import StrictModel
+from privacy.audit import AuditEvent, AuditLog
 from privacy.gates.schedule import Schedule
 from site_app.accounts import Account, AccountError, SiteAccounts, SiteRole
 from site_app.grants import SiteGrantStore
@@ -126,18 +126,6 @@ def _digest(code: str) -> str:
     return hashlib.sha256(normal_code(code).encode()).hexdigest()
 
 
-@contextlib.contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """One write transaction on an autocommit connection: all its statements or none."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
 _COLUMNS = (
     "id, username, label, lang, rooms, schedule, grant_expires_at, created_at, created_by,"
     " batch, expires_at, used_at, withdrawn_at"
@@ -145,7 +133,8 @@ _COLUMNS = (
 
 
 class InviteStore:
-    """Invites in the site's database (its one connection, on the site's loop)."""
+    """Invites in the site's database (its one connection, on the site's loop). Every change is
+    written to the site's audit log in its transaction (never a code, nor a family's label)."""
 
     def __init__(
         self,
@@ -153,21 +142,29 @@ class InviteStore:
         clock: Clock,
         accounts: SiteAccounts,
         grants: SiteGrantStore,
+        audit: AuditLog,
         config: SiteInvitesConfig,
     ) -> None:
         self._conn = conn
         self._clock = clock
         self._accounts = accounts
         self._grants = grants
+        self._audit = audit
         self.valid_s = config.valid_days * 86400
 
     def create_many(
-        self, specs: Sequence[InviteSpec], *, by: str, batch: str | None = None
+        self,
+        specs: Sequence[InviteSpec],
+        *,
+        by: Account,
+        imported: Mapping[str, object] | None = None,
     ) -> list[tuple[Invite, str]]:
-        """Make an invite per spec, all in one transaction; each with its code (shown once)."""
+        """Make an invite per spec, all in one transaction; each with its code (shown once).
+        ``imported``: the class list's facts for the import's own record (its ``batch``)."""
         made = []
         now = self._clock.wall()
-        with transaction(self._conn):
+        batch = uuid.uuid4().hex if imported is not None else None
+        with self._audit.transaction():
             for spec in specs:
                 code, invite_id = new_code(), uuid.uuid4().hex
                 self._conn.execute(
@@ -182,13 +179,24 @@ class InviteStore:
                         spec.schedule.model_dump_json(),
                         spec.grant_expires_at,
                         now,
-                        by,
+                        by.id,
                         batch,
                         now + self.valid_s,
                         _digest(code),
                     ),
                 )
                 made.append((invite_id, code))
+                self._audit.append(
+                    AuditEvent.SITE_INVITE_CREATED,
+                    actor=by.username,
+                    details={"invite": invite_id, "batch": batch, **_grant_details(spec)},
+                )
+            if imported is not None:
+                self._audit.append(
+                    AuditEvent.SITE_INVITES_IMPORTED,
+                    actor=by.username,
+                    details={**imported, "batch": batch, "count": len(made)},
+                )
         return [(self._get(invite_id), code) for invite_id, code in made]
 
     def _get(self, invite_id: str) -> Invite:
@@ -223,16 +231,20 @@ class InviteStore:
         ).fetchall()
         return [self._invite(r) for r in rows]
 
-    def withdraw(self, invite_id: str, *, by: str) -> bool:
+    def withdraw(self, invite_id: str, *, by: Account) -> bool:
         """Withdraw a pending invite; False when there is none with this id."""
-        return (
-            self._conn.execute(
+        now = self._clock.wall()
+        with self._audit.transaction():
+            if not self._conn.execute(
                 "UPDATE invites SET withdrawn_at = ?, withdrawn_by = ? WHERE id = ?"
                 " AND used_at IS NULL AND withdrawn_at IS NULL AND expires_at > ?",
-                (self._clock.wall(), by, invite_id, self._clock.wall()),
-            ).rowcount
-            > 0
-        )
+                (now, by.id, invite_id, now),
+            ).rowcount:
+                return False
+            self._audit.append(
+                AuditEvent.SITE_INVITE_WITHDRAWN, actor=by.username, details={"invite": invite_id}
+            )
+        return True
 
     def username_taken(self, username: str) -> bool:
         """An account has it, or a pending invite keeps it for its family."""
@@ -246,7 +258,7 @@ class InviteStore:
         invite = self.usable(code)
         now = self._clock.wall()
         try:
-            with transaction(self._conn):
+            with self._audit.transaction():
                 burnt = self._conn.execute(
                     "UPDATE invites SET used_at = ? WHERE id = ? AND used_at IS NULL"
                     " AND withdrawn_at IS NULL AND expires_at > ?",
@@ -271,6 +283,17 @@ class InviteStore:
                     by=f"invite:{invite.id}",
                 )
                 self._accounts.accept_terms(account.id, terms)
+                self._audit.append(
+                    AuditEvent.SITE_INVITE_REDEEMED,
+                    actor=username,
+                    details={
+                        "invite": invite.id,
+                        "account": account.id,
+                        "username": username,
+                        "terms": terms,
+                        **_grant_details(spec),
+                    },
+                )
         except AccountError as err:
             raise InviteRefused(409, "username_taken", str(err)) from None
         return account
@@ -305,3 +328,11 @@ class InviteStore:
             lang="zh" if lang == "zh" else "en",
         )
         return Invite(invite_id, spec, created_at, by, batch, expires_at, state)
+
+
+def _grant_details(spec: InviteSpec) -> dict[str, object]:
+    return {
+        "rooms": sorted(set(spec.rooms)),
+        "schedule": spec.schedule.model_dump(mode="json"),
+        "expires_at": spec.grant_expires_at,
+    }

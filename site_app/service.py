@@ -6,11 +6,17 @@ works out the grant set of every device concerned and sends it (retained) when i
 (:meth:`SiteBroker.publish_grants`). A parent who wants to watch gets a ticket from the device
 that films the camera (:meth:`SiteService.watch`); the site only checks first that the camera
 films one of the parent's rooms, so it never even asks for another room.
+
+Every change the site makes (an account created or disabled, a grant put or withdrawn, the
+viewing terms accepted), every staff login and every ticket asked of a device (with the
+device's answer) is written to the site's own hash-chained audit log
+(``privacy.audit.AuditLog``, site migration 0003) in the same transaction as the change.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 import uuid
 
@@ -18,14 +24,16 @@ from camera_app.logins import LoginLimiter
 from camera_app.passwords import PasswordWorkers
 from camera_app.sitelink.protocol import TicketReply, TicketRequest
 from firmware.clock import Clock
+from privacy.audit import AuditEvent, AuditLog
+from privacy.gates.schedule import Schedule
 from privacy.gates.viewers import TERMS_VERSION
-from site_app.accounts import Login, SiteAccounts, SiteRole
+from site_app.accounts import Account, Login, SiteAccounts, SiteRole, create_account
 from site_app.audit import DeviceAuditTrails
-from site_app.broker import SiteBroker
+from site_app.broker import DeviceUnreachable, SiteBroker
 from site_app.config import SiteConfig
 from site_app.db import open_site_database
 from site_app.directory import Directory, RoomCamera
-from site_app.grants import SiteGrantStore, device_grant, device_grant_set
+from site_app.grants import ParentGrant, SiteGrantStore, device_grant, device_grant_set
 from site_app.invites import InviteStore
 
 log = logging.getLogger(__name__)
@@ -37,6 +45,15 @@ class WatchRefused(Exception):
     def __init__(self, status: int, code: str, reason: str) -> None:
         super().__init__(reason)
         self.status = status
+        self.code = code
+        self.reason = reason
+
+
+class GrantRefused(ValueError):
+    """A grant staff asked for that the site does not put: ``code`` and the reason in words."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
         self.code = code
         self.reason = reason
 
@@ -56,7 +73,6 @@ class SiteService:
         self.conn = conn
         self.accounts = SiteAccounts(conn, clock, config.http.session_hours * 3600)
         self.grants = SiteGrantStore(conn, clock)
-        self.invites = InviteStore(conn, clock, self.accounts, self.grants, config.invites)
         self.directory = directory
         self.passwords = PasswordWorkers(2, 32)
         # the device's login limiter and its defaults (5 failures per account and address in
@@ -64,6 +80,10 @@ class SiteService:
         # site sits behind the relay host's proxy, so many parents may share one address
         self.limiter = LoginLimiter(5, 900, clock, per_address=200, account_slowdown=50)
         self.trails = DeviceAuditTrails(conn, clock)
+        self.audit = AuditLog(conn, clock)
+        self.invites = InviteStore(
+            conn, clock, self.accounts, self.grants, self.audit, config.invites
+        )
         self.broker = SiteBroker(config.broker, directory, self.sync_device, self.trails)
 
     @classmethod
@@ -90,6 +110,104 @@ class SiteService:
     def sync_all(self) -> None:
         for device_id in list(self.directory.devices):
             self.sync_device(device_id)
+
+    # --- accounts and grants: each change with its audit record --------------------------------
+
+    def create_account(
+        self, username: str, role: SiteRole, password_hash: str, *, by: Account
+    ) -> Account:
+        """A new account made by staff ``by``; raises ``AccountError``."""
+        return create_account(self.accounts, self.audit, username, role, password_hash, by=by)
+
+    def disable_account(self, account: Account, *, by: Account) -> None:
+        """Disable ``account``: its logins end, its grant is withdrawn (and the devices told)."""
+        with self.audit.transaction():
+            self.accounts.disable(account.id)
+            withdrawn = self.grants.remove(account.id)
+            self.audit.append(
+                AuditEvent.SITE_ACCOUNT_DISABLED,
+                actor=by.username,
+                details={"account": account.id, "username": account.username},
+            )
+            if withdrawn:
+                self.audit.append(
+                    AuditEvent.SITE_GRANT_WITHDRAWN,
+                    actor=by.username,
+                    details={"account": account.id, "username": account.username},
+                )
+        self.sync_all()
+
+    def put_grant(
+        self,
+        account: Account,
+        rooms: list[str],
+        schedule: Schedule,
+        expires_at: float,
+        *,
+        by: Account,
+    ) -> ParentGrant:
+        """Give ``account`` (a parent) ``rooms`` on ``schedule`` until ``expires_at``; raises
+        :class:`GrantRefused` for a room no device films or an end date not in the future."""
+        if not rooms:
+            raise GrantRefused("no_rooms", "pick at least one room")
+        known = set(self.directory.rooms())
+        unknown = sorted(set(rooms) - known)
+        if unknown:
+            raise GrantRefused("unknown_room", f"no device films {', '.join(unknown)}")
+        if not math.isfinite(expires_at) or expires_at <= self.clock.wall():
+            raise GrantRefused("expires_in_past", "the end date must be in the future")
+        with self.audit.transaction():
+            grant = self.grants.put(account.id, rooms, schedule, expires_at, by=by.id)
+            self.audit.append(
+                AuditEvent.SITE_GRANT_PUT,
+                actor=by.username,
+                details={
+                    "account": account.id,
+                    "username": account.username,
+                    "rooms": list(grant.rooms),
+                    "schedule": schedule.model_dump(mode="json"),
+                    "expires_at": expires_at,
+                },
+            )
+        self.sync_all()
+        return grant
+
+    def withdraw_grant(self, account: Account, *, by: Account) -> bool:
+        """Withdraw ``account``'s grant (the devices revoke it); False when it held none."""
+        with self.audit.transaction():
+            if not self.grants.remove(account.id):
+                return False
+            self.audit.append(
+                AuditEvent.SITE_GRANT_WITHDRAWN,
+                actor=by.username,
+                details={"account": account.id, "username": account.username},
+            )
+        self.sync_all()
+        return True
+
+    def accept_terms(self, account: Account) -> None:
+        """The parent accepted the current viewing terms; their grant goes to the devices."""
+        with self.audit.transaction():
+            self.accounts.accept_terms(account.id, TERMS_VERSION)
+            self.audit.append(
+                AuditEvent.SITE_TERMS_ACCEPTED,
+                actor=account.username,
+                details={"account": account.id, "version": TERMS_VERSION},
+            )
+        self.sync_all()
+
+    def logged_in(self, account: Account, client: str) -> tuple[str, Login]:
+        """A new login of ``account`` after its password was checked; staff logins are audited
+        (parents' are not: a class's parents log in every day, and their tickets are)."""
+        with self.audit.transaction():
+            token, login = self.accounts.log_in(account)
+            if account.role == SiteRole.STAFF:
+                self.audit.append(
+                    AuditEvent.LOGIN_OK,
+                    actor=account.username,
+                    details={"role": account.role.value, "client": client},
+                )
+        return token, login
 
     # --- what a parent sees and watches -----------------------------------------------------
 
@@ -125,7 +243,20 @@ class SiteService:
             grant=site_grant,
             login_expires_at=login.expires_at,
         )
-        reply = await self.broker.request_ticket(device_id, request)
+        try:
+            reply = await self.broker.request_ticket(device_id, request)
+        except DeviceUnreachable:
+            self._ticket_asked(account, device_id, camera_id, "device_unreachable")
+            raise
+        self._ticket_asked(account, device_id, camera_id, "ok" if reply.ok else reply.error)
         if not reply.ok:
             raise WatchRefused(403, reply.error or "refused", reply.reason or "refused")
         return reply
+
+    def _ticket_asked(self, account: Account, device: str, camera: str, code: str | None) -> None:
+        self.audit.append(
+            AuditEvent.SITE_TICKET_ASKED,
+            actor=account.username,
+            camera_id=camera,
+            details={"account": account.id, "device": device, "answer": code or "refused"},
+        )

@@ -18,7 +18,7 @@ from camera_app.eventloop import LoopThread
 from camera_app.sitelink.protocol import GrantSet, SiteGrant, SiteTopics, TicketRequest
 from firmware.clock import Clock
 from privacy.gates.viewers import TERMS_VERSION, CameraInfo
-from site_app.accounts import SiteRole, prepare_password
+from site_app.accounts import SiteRole, create_account, prepare_password
 from site_app.config import SiteConfig
 from site_app.service import SiteService
 from site_app.web.server import serve
@@ -132,7 +132,11 @@ class RunningSite:
 
         async def add() -> str:
             hashed = await asyncio.to_thread(prepare_password, username, password)
-            return self.service.accounts.create(username, SiteRole(role), hashed, by="test").id
+            service = self.service
+            made = create_account(
+                service.accounts, service.audit, username, SiteRole(role), hashed, by=None
+            )
+            return made.id
 
         return self.loop.run(add(), 10)
 

@@ -13,8 +13,6 @@ the site keeps their SHA-256 (:mod:`site_app.invites`).
 from __future__ import annotations
 
 import asyncio
-import logging
-import uuid
 from datetime import date, datetime, tzinfo
 from typing import Annotated, Literal
 
@@ -33,8 +31,6 @@ from site_app.invites import Invite, InviteRefused, InviteSpec
 from site_app.service import SiteService
 from site_app.web.server import COOKIE, SERVICE, _Body, _body, _error, _file, logged_in, page_csp
 
-log = logging.getLogger(__name__)
-
 # What browsers and tools call a .csv file (Windows says application/vnd.ms-excel).
 _CSV_TYPES = frozenset(
     {"text/csv", "text/plain", "application/vnd.ms-excel", "application/octet-stream"}
@@ -45,8 +41,6 @@ PAGE_FILES = {
     "import.css": "text/css",
     "join.js": "text/javascript",
 }
-# the owner app's DOM helpers, which the import page uses (served once, whoever adds it first)
-SHARED_FILE = "dom.js"
 
 Room = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=40)]
@@ -128,8 +122,7 @@ async def create_invite(request: web.Request, login: Login) -> web.StreamRespons
         label=body.family,
         lang="zh" if body.language == "zh-CN" else "en",
     )
-    ((invite, code),) = service.invites.create_many([spec], by=login.account.id)
-    log.info("invite %s made by %s", invite.id, login.account.id)
+    ((invite, code),) = service.invites.create_many([spec], by=login.account)
     return web.json_response(_made_json(invite, code, _lang(request)), status=201)
 
 
@@ -144,9 +137,8 @@ async def list_invites(request: web.Request, login: Login) -> web.StreamResponse
 @logged_in(SiteRole.STAFF)
 async def withdraw_invite(request: web.Request, login: Login) -> web.StreamResponse:
     invite_id = request.match_info["invite_id"]
-    if not request.app[SERVICE].invites.withdraw(invite_id, by=login.account.id):
+    if not request.app[SERVICE].invites.withdraw(invite_id, by=login.account):
         return _error(404, "no_such_invite", "no pending invite has this id")
-    log.info("invite %s withdrawn by %s", invite_id, login.account.id)
     return web.json_response({"ok": True})
 
 
@@ -210,7 +202,6 @@ async def redeem_invite(request: web.Request) -> web.StreamResponse:
         account = service.invites.redeem(body.code, username, hashed, TERMS_VERSION)
     except InviteRefused as refused:
         return _refused(refused)
-    log.info("invite %s redeemed: account %s", invite.id, account.id)
     service.sync_all()
     token, login = service.accounts.log_in(account)
     response = web.json_response(
@@ -320,13 +311,15 @@ async def import_class_list(request: web.Request, login: Login) -> web.StreamRes
         )
         for f in class_list.families
     ]
-    batch = uuid.uuid4().hex
-    made = service.invites.create_many(specs, by=login.account.id, batch=batch)
-    log.info("class list imported by %s: %d invites (batch %s)", login.account.id, len(made), batch)
+    facts = {
+        "encoding": class_list.encoding,
+        "rooms": sorted({room for f in class_list.families for room in f.rooms}),
+    }
+    made = service.invites.create_many(specs, by=login.account, imported=facts)
     return web.json_response(
         {
             "imported": len(made),
-            "batch": batch,
+            "batch": made[0][0].batch,
             "encoding": class_list.encoding,
             "invites": [_made_json(invite, code, lang) for invite, code in made],
         },
@@ -396,8 +389,3 @@ def add_routes(app: web.Application) -> None:
     csp = page_csp(app[SERVICE].config.http.relay_origin)
     for name, kind in PAGE_FILES.items():
         app.router.add_get(f"/{name}", _file(name, "site_app.web", kind, csp))
-    served = {getattr(r, "canonical", None) for r in app.router.resources()}
-    if f"/{SHARED_FILE}" not in served:
-        app.router.add_get(
-            f"/{SHARED_FILE}", _file(SHARED_FILE, "camera_app.api.web", "text/javascript", csp)
-        )

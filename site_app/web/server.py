@@ -22,12 +22,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from camera_app.logins import TooManyAttempts
 from camera_app.passwords import PasswordWorkersBusy
+from privacy.audit import AuditRecord, page
 from privacy.gates.roles import Role
 from privacy.gates.schedule import Schedule
 from privacy.gates.viewers import TERMS_VERSION, VIEWING_TERMS
-from site_app.accounts import AccountError, Login, SiteRole, password_matches, prepare_password
+from site_app.accounts import (
+    Account,
+    AccountError,
+    Login,
+    SiteRole,
+    password_matches,
+    prepare_password,
+)
 from site_app.broker import DeviceUnreachable
-from site_app.service import SiteService, WatchRefused
+from site_app.db import verify_site_log
+from site_app.forwarded import client_address
+from site_app.grants import grant_on_devices
+from site_app.service import GrantRefused, SiteService, WatchRefused
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +46,13 @@ COOKIE = "site_session"
 SERVICE: web.AppKey[SiteService] = web.AppKey("site", SiteService)
 # the page's own files, and the owner app's WebRTC client and its helpers (the same code plays
 # a relay ticket on the device's page and here)
-OWN_FILES = {"index.html": "text/html", "site.js": "text/javascript", "site.css": "text/css"}
-SHARED_FILES = ("whep.js", "api.js", "i18n.js")
+OWN_FILES = {
+    "index.html": "text/html",
+    "site.js": "text/javascript",
+    "staff.js": "text/javascript",
+    "site.css": "text/css",
+}
+SHARED_FILES = ("whep.js", "api.js", "i18n.js", "dom.js", "schedule.js")
 
 
 class _Body(BaseModel):
@@ -55,8 +71,10 @@ class AccountBody(_Body):
 
 
 class GrantBody(_Body):
-    rooms: list[str] = Field(min_length=1, max_length=32)
-    schedule: Schedule
+    rooms: list[str] = Field(max_length=32)
+    # a privacy.gates.schedule.Schedule, checked on its own so its errors say what is wrong in
+    # the hours (null: no window with a day ticked)
+    schedule: dict[str, Any] | None
     expires_at: float
 
 
@@ -104,8 +122,13 @@ def logged_in(*roles: SiteRole) -> Callable[[Handler], Callable[[web.Request], A
 async def log_in(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
     body = await _body(request, LoginBody)
+    address = client_address(
+        request.remote or "",
+        request.headers.getall("X-Forwarded-For", []),
+        service.config.http.trusted_proxies,
+    )
     try:
-        attempt = service.limiter.login(body.username, request.remote or "")
+        attempt = service.limiter.login(body.username, address)
     except TooManyAttempts as refused:
         response = _error(429, "too_many_attempts", str(refused))
         response.headers["Retry-After"] = str(math.ceil(refused.retry_after))
@@ -122,7 +145,7 @@ async def log_in(request: web.Request) -> web.StreamResponse:
     if account is None:
         return _error(401, "bad_login", "wrong username or password")
     attempt.succeeded()
-    token, login = service.accounts.log_in(account)
+    token, login = service.logged_in(account, address)
     response = web.json_response(
         {"token": token, "role": account.role, "expires_at": login.expires_at}
     )
@@ -177,8 +200,7 @@ async def accept_terms(request: web.Request, login: Login) -> web.StreamResponse
     body = await _body(request, TermsBody)
     if body.version != TERMS_VERSION:
         return _error(409, "terms_changed", "the terms changed: read them again")
-    service.accounts.accept_terms(login.account.id, TERMS_VERSION)
-    service.sync_all()
+    service.accept_terms(login.account)
     return web.json_response({"version": TERMS_VERSION})
 
 
@@ -203,7 +225,7 @@ async def add_account(request: web.Request, login: Login) -> web.StreamResponse:
         hashed = await asyncio.wrap_future(
             service.passwords.submit(prepare_password, body.username, body.password)
         )
-        account = service.accounts.create(body.username, body.role, hashed, by=login.account.id)
+        account = service.create_account(body.username, body.role, hashed, by=login.account)
     except AccountError as err:
         return _error(422, "invalid_account", str(err))
     except PasswordWorkersBusy:
@@ -213,12 +235,38 @@ async def add_account(request: web.Request, login: Login) -> web.StreamResponse:
     )
 
 
+def _account_json(service: SiteService, account: Account) -> dict[str, object]:
+    """An account as staff see it: for a parent, whether they accepted the viewing terms, their
+    grant, and where it stands on each device that films one of its rooms."""
+    out: dict[str, object] = {"id": account.id, "username": account.username, "role": account.role}
+    if account.role == SiteRole.PARENT:
+        grant = service.grants.get(account.id)
+        devices = list(service.directory.devices.values())
+        out |= {
+            "terms_accepted": service.accounts.terms_of(account.id) == TERMS_VERSION,
+            "grant": grant.to_json() if grant else None,
+            "devices": [g.to_json() for g in grant_on_devices(grant, devices)] if grant else [],
+        }
+    return out
+
+
 @logged_in(SiteRole.STAFF)
 async def list_accounts(request: web.Request, login: Login) -> web.StreamResponse:
     service = request.app[SERVICE]
-    return web.json_response(
-        [{"id": a.id, "username": a.username, "role": a.role} for a in service.accounts.all()]
-    )
+    return web.json_response([_account_json(service, a) for a in service.accounts.all()])
+
+
+@logged_in(SiteRole.STAFF)
+async def disable_account(request: web.Request, login: Login) -> web.StreamResponse:
+    """Disable an account: its logins end and its grant is withdrawn from the devices."""
+    service = request.app[SERVICE]
+    account = service.accounts.get(request.match_info["account_id"])
+    if account is None:
+        return _error(404, "no_such_account", "no such account (or disabled already)")
+    if account.id == login.account.id:
+        return _error(409, "cannot_disable_self", "you cannot disable your own account")
+    service.disable_account(account, by=login.account)
+    return web.json_response({"ok": True})
 
 
 @logged_in(SiteRole.STAFF)
@@ -228,25 +276,38 @@ async def put_grant(request: web.Request, login: Login) -> web.StreamResponse:
     if account is None or account.role != SiteRole.PARENT:
         return _error(404, "no_such_parent", "no such parent account")
     body = await _body(request, GrantBody)
-    grant = service.grants.put(
-        account.id, body.rooms, body.schedule, body.expires_at, by=login.account.id
-    )
-    service.sync_all()
-    return web.json_response(grant.to_json())
+    if body.schedule is None:
+        return _error(422, "invalid_schedule", "no viewing window: tick at least one day")
+    try:
+        schedule = Schedule.model_validate(body.schedule)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return _error(
+            422, "invalid_schedule", f"{where}: {first['msg']}" if where else first["msg"]
+        )
+    try:
+        grant = service.put_grant(account, body.rooms, schedule, body.expires_at, by=login.account)
+    except GrantRefused as refused:
+        return _error(422, refused.code, refused.reason)
+    return web.json_response(_account_json(service, account) | {"grant": grant.to_json()})
 
 
 @logged_in(SiteRole.STAFF)
 async def remove_grant(request: web.Request, login: Login) -> web.StreamResponse:
     service = request.app[SERVICE]
-    if not service.grants.remove(request.match_info["account_id"]):
+    account = service.accounts.get(request.match_info["account_id"])
+    if account is None or not service.withdraw_grant(account, by=login.account):
         return _error(404, "no_such_grant", "this account holds no grant")
-    service.sync_all()
     return web.json_response({"ok": True})
 
 
 @logged_in(SiteRole.STAFF)
 async def devices(request: web.Request, login: Login) -> web.StreamResponse:
-    directory = request.app[SERVICE].directory
+    """Each device: online, its cameras, the grants it holds and refuses (by account, with the
+    account's name when the site knows it)."""
+    service = request.app[SERVICE]
+    names = {a.id: a.username for a in service.accounts.all()}
     return web.json_response(
         [
             {
@@ -255,9 +316,67 @@ async def devices(request: web.Request, login: Login) -> web.StreamResponse:
                 "cameras": [c.model_dump() for c in d.cameras],
                 "grants_held": len(d.ack.accepted) if d.ack else None,
                 "grants_refused": d.ack.refused if d.ack else None,
+                "held": [
+                    {"account": a, "username": names.get(a)}
+                    for a in sorted(d.ack.accepted if d.ack else {})
+                ],
+                "refused": [
+                    {"account": a, "username": names.get(a), "reason": why}
+                    for a, why in sorted((d.ack.refused if d.ack else {}).items())
+                ],
             }
-            for d in sorted(directory.devices.values(), key=lambda d: d.id)
+            for d in sorted(service.directory.devices.values(), key=lambda d: d.id)
         ]
+    )
+
+
+def _limit(request: web.Request, default: int = 100) -> int:
+    try:
+        return int(request.query.get("limit", str(default)))
+    except ValueError:
+        raise web.HTTPUnprocessableEntity(
+            text='{"error": "invalid_query", "reason": "limit: a number"}',
+            content_type="application/json",
+        ) from None
+
+
+def _record_json(record: AuditRecord) -> dict[str, object]:
+    out = record.to_json()
+    del out["prev_hash"]
+    return out
+
+
+@logged_in(SiteRole.STAFF)
+async def site_audit(request: web.Request, login: Login) -> web.StreamResponse:
+    """The site's own audit log, newest first (``cursor`` for older records), and whether its
+    hash chain holds (checked whole at each call)."""
+    service = request.app[SERVICE]
+    try:
+        listed = page(service.conn, limit=_limit(request, 50), cursor=request.query.get("cursor"))
+    except ValueError as err:
+        return _error(422, "invalid_query", str(err))
+    checked = await asyncio.to_thread(verify_site_log, service.config.data_dir)
+    return web.json_response(
+        {
+            "ok": checked.ok,
+            "total": checked.records,
+            "problems": checked.problems,
+            "records": [_record_json(r) for r in listed.records],
+            "cursor": listed.cursor,
+        }
+    )
+
+
+@logged_in(SiteRole.STAFF)
+async def devices_audit(request: web.Request, login: Login) -> web.StreamResponse:
+    """Every device's trail merged, newest first, with each device's chain state."""
+    service = request.app[SERVICE]
+    trails = service.trails
+    return web.json_response(
+        {
+            "devices": [trails.state(d).to_json() for d in trails.devices()],
+            "records": trails.merged(_limit(request)),
+        }
     )
 
 
@@ -268,14 +387,10 @@ async def audit_trail(request: web.Request, login: Login) -> web.StreamResponse:
     device = request.match_info["device"]
     if device not in service.directory.devices:
         return _error(404, "no_such_device", "no such device at this site")
-    try:
-        limit = int(request.query.get("limit", "100"))
-    except ValueError:
-        return _error(422, "invalid_query", "limit: a number")
     return web.json_response(
         {
             **service.trails.state(device).to_json(),
-            "records": service.trails.records(device, limit),
+            "records": service.trails.records(device, _limit(request)),
         }
     )
 
@@ -323,11 +438,14 @@ def make_app(service: SiteService) -> web.Application:
     app.router.add_post("/api/watch/{device}/{camera}", watch)
     app.router.add_get("/api/accounts", list_accounts)
     app.router.add_post("/api/accounts", add_account)
+    app.router.add_post("/api/accounts/{account_id}/disable", disable_account)
     app.router.add_put("/api/grants/{account_id}", put_grant)
     app.router.add_delete("/api/grants/{account_id}", remove_grant)
     app.router.add_get("/api/devices", devices)
     app.router.add_get("/api/rooms", rooms)
     app.router.add_get("/api/devices/{device}/audit", audit_trail)
+    app.router.add_get("/api/audit", site_audit)
+    app.router.add_get("/api/audit/devices", devices_audit)
     csp = page_csp(service.config.http.relay_origin)
     app.router.add_get("/", _file("index.html", "site_app.web", "text/html", csp))
     for name, kind in OWN_FILES.items():

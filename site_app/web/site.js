@@ -1,10 +1,12 @@
 // The site's page: a parent logs in once and sees every camera that films their child's room,
 // on whichever device; "Watch" asks the site for a ticket, which the device filming the room
 // signs (or refuses), and plays the room from the relay with the owner app's WHEP client.
+// Staff get the staff pages instead (staff.js).
 
 import { ApiError, getJson, postJson } from "./api.js";
 import { LANG, addTexts, setLanguage, t, translatePage } from "./i18n.js";
 import { joining, setUpJoin, translateJoin } from "./join.js";
+import { showStaff } from "./staff.js";
 import { LiveView } from "./whep.js";
 
 addTexts({
@@ -111,6 +113,15 @@ async function show() {
     const me = await getJson("/api/me");
     $("login").hidden = true;
     $("join").hidden = true;
+    if (me.role === "staff") {
+      $("terms").hidden = true;
+      $("rooms").hidden = true;
+      $("staff").hidden = false;
+      $("staff-who").textContent = t("logged_in_as", { name: me.username });
+      await showStaff($("staff"), me);
+      return;
+    }
+    $("staff").hidden = true;
     if (me.terms.required) {
       // a parent's grant reaches the devices only once they accepted the terms here
       $("terms-text").textContent = LANG === "zh" ? me.terms.zh : me.terms.en;
@@ -126,6 +137,7 @@ async function show() {
     if (!(error instanceof ApiError && error.status === 401)) throw error;
     $("rooms").hidden = true;
     $("terms").hidden = true;
+    $("staff").hidden = true;
     translateJoin();
     // an invite link (or "I have an invite code") keeps the join form up instead
     $("login").hidden = joining();
@@ -151,6 +163,11 @@ $("accept").addEventListener("click", async () => {
 
 $("logout").addEventListener("click", async () => {
   await stopWatching();
+  await postJson("/api/logout").catch(() => {});
+  await show();
+});
+
+$("staff-logout").addEventListener("click", async () => {
   await postJson("/api/logout").catch(() => {});
   await show();
 });

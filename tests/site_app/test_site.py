@@ -13,13 +13,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from testkit.api import ApiFactory, Client, RunningApi
+from testkit.api import Client, RunningApi
 from testkit.broker import MqttBroker
 from testkit.clock import FakeClock
 from testkit.gates import audit_events
@@ -31,30 +30,9 @@ from testkit.site import (
     RunningSite,
     accept_terms,
     site_config,
-    site_device,
-    start_site,
 )
 
 DAY = 86400.0
-
-
-@pytest.fixture
-def site(mqtt_broker: MqttBroker, tmp_path: Path) -> Iterator[RunningSite]:
-    running = start_site(mqtt_broker, tmp_path / "site", FakeClock(time.time()))
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-def devices(
-    start_api: ApiFactory, mqtt_broker: MqttBroker, site: RunningSite
-) -> tuple[RunningApi, RunningApi]:
-    kg1, _ = site_device(start_api, mqtt_broker, "kg1")
-    kg2, _ = site_device(start_api, mqtt_broker, "kg2")
-    assert site.device_seen("kg1") and site.device_seen("kg2")
-    return kg1, kg2
 
 
 def parent_of(site: RunningSite, staff: Client, username: str, rooms: list[str]) -> str:

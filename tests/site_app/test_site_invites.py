@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import subprocess
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from privacy.gates.viewers import TERMS_VERSION
-from testkit.api import ApiFactory, Client, Reply, RunningApi
-from testkit.broker import MqttBroker
+from testkit.api import Client, Reply, RunningApi
 from testkit.clock import FakeClock
 from testkit.qr import pdf_cards, qr_texts
 from testkit.site import (
@@ -28,8 +25,6 @@ from testkit.site import (
     STAFF,
     STAFF_PASSWORD,
     RunningSite,
-    site_device,
-    start_site,
 )
 
 DAY = 86400.0
@@ -42,25 +37,6 @@ CLASS = (
     "李华家,Sunflower,每天 00:00-24:00,2027-07-15,zh-CN\r\n"
     "Emma's family,Rainbow,mon-fri 08:00-12:00,2027-07-15,en\r\n"
 )
-
-
-@pytest.fixture
-def site(mqtt_broker: MqttBroker, tmp_path: Path) -> Iterator[RunningSite]:
-    running = start_site(mqtt_broker, tmp_path / "site", FakeClock(time.time()))
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-def devices(
-    start_api: ApiFactory, mqtt_broker: MqttBroker, site: RunningSite
-) -> tuple[RunningApi, RunningApi]:
-    kg1, _ = site_device(start_api, mqtt_broker, "kg1")
-    kg2, _ = site_device(start_api, mqtt_broker, "kg2")
-    assert site.device_seen("kg1") and site.device_seen("kg2")
-    return kg1, kg2
 
 
 @pytest.fixture
@@ -119,6 +95,12 @@ def test_a_gb18030_class_list_with_chinese_headers_becomes_invites(
     conn = site.service.conn
     stored = conn.execute("SELECT * FROM invites").fetchall()
     assert not any(i["code"] in str(row) for i in made for row in stored)
+    # the site's audit log: each invite and the import, by the staff member; no code in it
+    log = staff.get("/api/audit?limit=10").body["records"]
+    events = [(r["actor"], r["event"]) for r in log[:4]]
+    assert events == [(STAFF, "site_invites_imported")] + [(STAFF, "site_invite_created")] * 3
+    assert log[0]["details"]["count"] == 3 and log[0]["details"]["encoding"] == "gb18030"
+    assert not any(i["code"] in str(log) for i in made)
 
     base = "https://kg.example.org"
     sheet = staff.post("/api/import/sheet", {"base_url": base, "codes": [i["code"] for i in made]})

@@ -4,6 +4,7 @@ that cannot make its account changes nothing, usernames kept for their families,
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,9 +12,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from privacy.audit import AuditLog, records_after, verify
 from privacy.gates.schedule import Schedule
 from privacy.gates.viewers import TERMS_VERSION
-from site_app.accounts import SiteAccounts, SiteRole
+from site_app.accounts import Account, SiteAccounts, SiteRole
 from site_app.db import open_site_database
 from site_app.grants import SiteGrantStore
 from site_app.invites import (
@@ -31,6 +33,7 @@ SCHOOL_DAYS = Schedule.model_validate(
     {"windows": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:00", "end": "17:00"}]}
 )
 NOW = 1_800_000_000.0
+STAFF = Account("staff-id", "office", SiteRole.STAFF)
 
 
 @dataclass
@@ -38,6 +41,8 @@ class Site:
     invites: InviteStore
     accounts: SiteAccounts
     grants: SiteGrantStore
+    audit: AuditLog
+    audit_conn: sqlite3.Connection
     clock: FakeClock
 
 
@@ -45,11 +50,14 @@ class Site:
 def site(tmp_path: Path) -> Iterator[Site]:
     conn = open_site_database(tmp_path)
     clock = FakeClock(NOW)
-    accounts, grants = SiteAccounts(conn, clock, 3600), SiteGrantStore(conn, clock)
+    accounts, grants, audit = (
+        SiteAccounts(conn, clock, 3600),
+        SiteGrantStore(conn, clock),
+        AuditLog(conn, clock),
+    )
+    store = InviteStore(conn, clock, accounts, grants, audit, SiteInvitesConfig())
     try:
-        yield Site(
-            InviteStore(conn, clock, accounts, grants, SiteInvitesConfig()), accounts, grants, clock
-        )
+        yield Site(store, accounts, grants, audit, conn, clock)
     finally:
         conn.close()
 
@@ -67,8 +75,8 @@ def test_codes_are_long_random_and_typed_forgivingly() -> None:
 
 
 def test_a_redemption_that_cannot_make_its_account_changes_nothing(site: Site) -> None:
-    ((_, code),) = site.invites.create_many([spec()], by="staff")
-    taken = site.accounts.create("li", SiteRole.PARENT, "x", by="staff")
+    ((_, code),) = site.invites.create_many([spec()], by=STAFF)
+    taken = site.accounts.create("li", SiteRole.PARENT, "x", by=STAFF.id)
     with pytest.raises(InviteRefused) as refused:
         site.invites.redeem(code, "li", "hash", TERMS_VERSION)
     assert refused.value.code == "username_taken"
@@ -81,29 +89,39 @@ def test_a_redemption_that_cannot_make_its_account_changes_nothing(site: Site) -
     assert grant is not None and grant.rooms == ("Sunflower",) and grant.terms == TERMS_VERSION
     with pytest.raises(InviteRefused, match="used already"):
         site.invites.redeem(code, "li.hua2", "hash", TERMS_VERSION)
+    # the site's audit log: the invite made, then redeemed (the refused attempt left nothing)
+    records = records_after(site.audit_conn, 0)
+    assert [(r.actor, r.event) for r in records] == [
+        ("office", "site_invite_created"),
+        ("li.hua", "site_invite_redeemed"),
+    ]
+    assert records[1].details["account"] == account.id
+    assert records[1].details["rooms"] == ["Sunflower"] and records[1].details["terms"]
+    assert code not in str([r.details for r in records])
+    assert verify(site.audit_conn).ok
 
 
 def test_a_username_an_invite_names_is_kept_for_its_family(site: Site) -> None:
-    ((named, _), (_, other_code)) = site.invites.create_many([spec("wang"), spec()], by="staff")
+    ((named, _), (_, other_code)) = site.invites.create_many([spec("wang"), spec()], by=STAFF)
     assert site.invites.username_taken("wang")
     with pytest.raises(InviteRefused) as refused:
         site.invites.redeem(other_code, "wang", "hash", TERMS_VERSION)
     assert refused.value.code == "username_taken"
-    assert site.invites.withdraw(named.id, by="staff")
-    assert not site.invites.withdraw(named.id, by="staff")  # once
+    assert site.invites.withdraw(named.id, by=STAFF)
+    assert not site.invites.withdraw(named.id, by=STAFF)  # once
     assert not site.invites.username_taken("wang")
     assert site.invites.redeem(other_code, "wang", "hash", TERMS_VERSION).username == "wang"
 
 
 def test_an_invite_expires_after_valid_days(site: Site) -> None:
-    ((invite, code),) = site.invites.create_many([spec()], by="staff")
+    ((invite, code),) = site.invites.create_many([spec()], by=STAFF)
     assert invite.expires_at == NOW + 14 * 86400
     site.clock.advance(14 * 86400)
     assert site.invites.pending() == []
     with pytest.raises(InviteRefused) as refused:
         site.invites.usable(code)
     assert (refused.value.status, refused.value.code) == (410, "invite_expired")
-    assert not site.invites.withdraw(invite.id, by="staff")
+    assert not site.invites.withdraw(invite.id, by=STAFF)
 
 
 @pytest.mark.parametrize("days", [0, -1, 91])

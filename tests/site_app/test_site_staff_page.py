@@ -1,0 +1,160 @@
+"""The site's staff pages in real Chromium, in Chinese, at phone size, with the real site, the real
+mosquitto and two real devices: the office adds a parent, gives them the Sunflower room with
+viewing hours and a last day (bad input first: refused on the page, nothing changed), sees the
+grant held on both devices once the parent accepted the viewing terms, withdraws it, and reads
+the site's own log and the devices' trails, each chain verified. Nothing breaks the page's CSP.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from playwright.sync_api import Browser, Dialog, expect
+
+from testkit.api import RunningApi
+from testkit.browser import (
+    PHONE,
+    csp_violations,
+    log_in,
+    needs_chromium,
+    open_page,
+    save_screenshot,
+)
+from testkit.site import PARENT_PASSWORD, STAFF, STAFF_PASSWORD, RunningSite, accept_terms
+
+
+def _site_follows(site: RunningSite, device: str, event: str, viewer: str) -> bool:
+    """Whether the site kept ``device``'s record of ``event`` for ``viewer`` (within 10 s)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for record in site.service.trails.records(device, 500):
+            details = record["details"]
+            if (
+                record["event"] == event
+                and isinstance(details, dict)
+                and details.get("viewer") == viewer
+            ):
+                return True
+        time.sleep(0.1)
+    return False
+
+
+@needs_chromium
+def test_the_office_manages_a_parent_on_a_phone(
+    browser: Browser, site: RunningSite, devices: tuple[RunningApi, RunningApi]
+) -> None:
+    kg1, kg2 = devices
+    site.add_account(STAFF, STAFF_PASSWORD)
+    page, log = open_page(browser, site.url, locale="zh-CN", viewport=PHONE)
+    log_in(page, STAFF, STAFF_PASSWORD, zh=True)
+    expect(page.get_by_role("tab", name="家长")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#staff-who")).to_have_text(f"已登录：{STAFF}")
+    # the class-list import (/import.html): its link shows since the site serves that page
+    expect(page.get_by_role("link", name="导入班级名单")).to_be_visible()
+
+    # add a parent
+    adding = page.get_by_test_id("add-account")
+    adding.get_by_label("用户名").fill("li")
+    adding.get_by_label("初始密码").fill(PARENT_PASSWORD)
+    adding.get_by_role("button", name="添加").click()
+    expect(page.locator(".page-status")).to_have_text("已添加账号 li，请为其开通教室。")
+    card = page.get_by_test_id("parent").filter(has_text="li")
+    expect(card).to_contain_text("尚未开通教室。")
+    li = next(a.id for a in site.service.accounts.all() if a.username == "li")
+
+    # the grant: the Sunflower room, weekdays 08:00-18:00 (the editor's first window)
+    card.get_by_role("button", name="修改授权").click()
+    editor = card.get_by_test_id("grant-editor")
+    expect(editor.get_by_role("checkbox", name="Moon")).to_be_visible()  # the devices' rooms
+    editor.get_by_role("checkbox", name="Sunflower").check()
+    alert = editor.get_by_role("alert")
+    # bad input first: no day ticked, then a last day gone by; each refused, nothing changes
+    for day in ("周一", "周二", "周三", "周四", "周五"):
+        editor.get_by_role("checkbox", name=day).uncheck()
+    editor.get_by_role("button", name="保存").click()
+    expect(alert).to_contain_text("观看时段无效")
+    for day in ("周一", "周二", "周三", "周四", "周五"):
+        editor.get_by_role("checkbox", name=day).check()
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    editor.get_by_test_id("grant-until").fill(yesterday.isoformat())
+    editor.get_by_role("button", name="保存").click()
+    expect(alert).to_have_text("最后一天必须是将来的日期。")
+    assert site.service.grants.get(li) is None
+    last_day = dt.date.today() + dt.timedelta(days=90)
+    editor.get_by_test_id("grant-until").fill(last_day.isoformat())
+    editor.get_by_role("button", name="保存").click()
+    expect(page.locator(".page-status")).to_have_text("已为 li 保存授权。")
+    card = page.get_by_test_id("parent").filter(has_text="li")
+    expect(card).to_contain_text("教室：Sunflower")
+    expect(card).to_contain_text("时段：周一至周五 08:00–18:00")
+    expect(card).to_contain_text("尚未同意观看条款")
+    expect(card.get_by_test_id("grant-devices")).to_contain_text("kg1：等待家长同意观看条款")
+    grant = site.service.grants.get(li)
+    assert grant is not None and grant.rooms == ("Sunflower",)
+    assert dt.date.fromtimestamp(grant.expires_at) == last_day
+
+    # the parent accepts the viewing terms: both devices hold the grant, and the page says so
+    accept_terms(site.login("li", PARENT_PASSWORD))
+    assert site.acknowledged("kg1", {li}) and site.acknowledged("kg2", {li})
+    page.get_by_role("tab", name="家长").click()
+    card = page.get_by_test_id("parent").filter(has_text="li")
+    expect(card).to_contain_text("已同意观看条款")
+    expect(card.get_by_test_id("grant-devices")).to_have_text("kg1：已生效kg2：已生效")
+    save_screenshot(page, "site-staff-zh")
+    page.get_by_role("tab", name="教室与设备").click()
+    kg2_card = page.get_by_test_id("device").filter(has_text="kg2")
+    expect(kg2_card).to_contain_text("在线")
+    expect(kg2_card).to_contain_text("Moon · Moon room")
+    expect(kg2_card).to_contain_text("已生效的授权：li")
+
+    # withdraw it: both devices revoke the parent's viewer
+    page.get_by_role("tab", name="家长").click()
+    page.get_by_test_id("parent").filter(has_text="li").get_by_role(
+        "button", name="撤回授权"
+    ).click()
+    expect(page.locator(".page-status")).to_have_text("已撤回 li 的授权。")
+    assert site.acknowledged("kg1", set()) and site.acknowledged("kg2", set())
+    for device in (kg1, kg2):
+        assert device.server.live.controller.viewers.by_username(f"site:{li}").revoked_at  # type: ignore[union-attr]
+
+    # the audit: the site's own log and the devices' trails, each chain verified (the site
+    # follows a device's log head, which the device re-sends within a second of a change)
+    assert _site_follows(site, "kg2", "viewer_revoked", f"site:{li}")
+    page.get_by_role("tab", name="审计").click()
+    expect(page.get_by_test_id("site-chain")).to_contain_text("✓ 哈希链已验证")
+    site_log = page.get_by_test_id("site-audit")
+    for event in ("site_grant_withdrawn", "site_grant_put", "site_account_created", "login_ok"):
+        expect(site_log.locator(f"[data-event={event}]").first).to_be_visible()
+    expect(page.get_by_test_id("trail-states")).to_contain_text("kg1：✓ 哈希链已验证")
+    expect(page.get_by_test_id("trail-states")).to_contain_text("kg2：✓ 哈希链已验证")
+    page.get_by_test_id("trail-device").select_option("kg2")
+    trail = page.get_by_test_id("device-audit")
+    expect(trail.locator("[data-event=viewer_revoked]").first).to_contain_text(f"site:{li}")
+    expect(trail.locator("[data-event=viewer_invited]").first).to_contain_text(f"site:{li}")
+
+    # disabling an account asks first
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("tab", name="家长").click()
+    page.get_by_test_id("parent").filter(has_text="li").get_by_role(
+        "button", name="停用账号"
+    ).click()
+    assert site.service.accounts.by_username("li") is not None
+
+    def accept(dialog: Dialog) -> None:
+        dialog.accept()
+
+    page.once("dialog", accept)
+    page.get_by_test_id("parent").filter(has_text="li").get_by_role(
+        "button", name="停用账号"
+    ).click()
+    expect(page.locator(".page-status")).to_have_text("账号 li 已停用。")
+    assert site.service.accounts.by_username("li") is None
+    # the same pages in English
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("tab", name="Parents")).to_have_attribute("aria-selected", "true")
+    page.get_by_role("tab", name="Audit").click()
+    expect(page.get_by_test_id("site-chain")).to_contain_text("✓ Chain verified")
+    expect(page.get_by_test_id("site-audit")).to_contain_text("Account disabled")
+    assert csp_violations(page) == []
+    assert log.unexpected_errors("/api/me", "/import.html", "/api/grants/" + li) == []

@@ -116,6 +116,7 @@ class AuditEvent(StrEnum):
     SITE_GRANT_PUT = "site_grant_put"
     SITE_GRANT_WITHDRAWN = "site_grant_withdrawn"
     SITE_TERMS_ACCEPTED = "site_terms_accepted"
+    SITE_PASSWORD_CHANGED = "site_password_changed"  # noqa: S105 (an event name, not a secret)
     SITE_TICKET_ASKED = "site_ticket_asked"  # with the device's answer code
     SITE_INVITE_CREATED = "site_invite_created"  # the grant it carries; never its code
     SITE_INVITES_IMPORTED = "site_invites_imported"  # a class list: count, rooms, encoding

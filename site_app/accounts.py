@@ -111,6 +111,17 @@ class SiteAccounts:
         )
         self._conn.execute("DELETE FROM logins WHERE account_id = ?", (account_id,))
 
+    def set_password(self, account_id: str, password_hash: str, *, keep: str) -> None:
+        """Replace the account's password hash; every login of the account but ``keep`` (the
+        token of the one that changed it) ends."""
+        self._conn.execute(
+            "UPDATE accounts SET password_hash = ? WHERE id = ?", (password_hash, account_id)
+        )
+        self._conn.execute(
+            "DELETE FROM logins WHERE account_id = ? AND token_hash != ?",
+            (account_id, _digest(keep)),
+        )
+
     def terms_of(self, account_id: str) -> str | None:
         """The version of the viewing terms the account accepted, if any."""
         row = self._conn.execute(

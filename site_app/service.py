@@ -8,13 +8,14 @@ that films the camera (:meth:`SiteService.watch`); the site only checks first th
 films one of the parent's rooms, so it never even asks for another room.
 
 Every change the site makes (an account created or disabled, a grant put or withdrawn, the
-viewing terms accepted), every staff login and every ticket asked of a device (with the
-device's answer) is written to the site's own hash-chained audit log
+viewing terms accepted, a password changed), every staff login and every ticket asked of a
+device (with the device's answer) is written to the site's own hash-chained audit log
 (``privacy.audit.AuditLog``, site migration 0003) in the same transaction as the change.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import sqlite3
@@ -75,6 +76,9 @@ class SiteService:
         self.grants = SiteGrantStore(conn, clock)
         self.directory = directory
         self.passwords = PasswordWorkers(2, 32)
+        # held from the check of the current password to the new hash's write, so two changes
+        # of one account cannot interleave (each checked against the same old password)
+        self.password_change = asyncio.Lock()
         # the device's login limiter and its defaults (5 failures per account and address in
         # 15 min; an account failing from 50 addresses slowed down), with more per address: the
         # site sits behind the relay host's proxy, so many parents may share one address
@@ -195,6 +199,16 @@ class SiteService:
                 details={"account": account.id, "version": TERMS_VERSION},
             )
         self.sync_all()
+
+    def change_password(self, account: Account, password_hash: str, *, keep: str) -> None:
+        """The account's new password (its other logins end), audited."""
+        with self.audit.transaction():
+            self.accounts.set_password(account.id, password_hash, keep=keep)
+            self.audit.append(
+                AuditEvent.SITE_PASSWORD_CHANGED,
+                actor=account.username,
+                details={"account": account.id},
+            )
 
     def logged_in(self, account: Account, client: str) -> tuple[str, Login]:
         """A new login of ``account`` after its password was checked; staff logins are audited

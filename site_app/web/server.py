@@ -50,6 +50,7 @@ OWN_FILES = {
     "index.html": "text/html",
     "site.js": "text/javascript",
     "staff.js": "text/javascript",
+    "password.js": "text/javascript",
     "site.css": "text/css",
 }
 SHARED_FILES = ("whep.js", "api.js", "i18n.js", "dom.js", "schedule.js")
@@ -105,9 +106,7 @@ def logged_in(*roles: SiteRole) -> Callable[[Handler], Callable[[web.Request], A
     def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[Any]]:
         async def checked(request: web.Request) -> web.StreamResponse:
             service = request.app[SERVICE]
-            header = request.headers.get("Authorization", "")
-            token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
-            login = service.accounts.login(token or request.cookies.get(COOKIE, ""))
+            login = service.accounts.login(_token(request))
             if login is None:
                 return _error(401, "login_required", "log in first")
             if roles and login.account.role not in roles:
@@ -155,13 +154,65 @@ async def log_in(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def _token(request: web.Request) -> str:
+    """The caller's login token: the bearer header's, else the page's cookie."""
+    header = request.headers.get("Authorization", "")
+    bearer = header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
+    return bearer or request.cookies.get(COOKIE, "")
+
+
 @logged_in()
 async def log_out(request: web.Request, login: Login) -> web.StreamResponse:
-    header = request.headers.get("Authorization", "").removeprefix("Bearer ")
-    request.app[SERVICE].accounts.log_out(header or request.cookies.get(COOKIE, ""))
+    request.app[SERVICE].accounts.log_out(_token(request))
     response = web.json_response({"ok": True})
     response.del_cookie(COOKIE, path="/")
     return response
+
+
+class PasswordBody(_Body):
+    current: str = Field(min_length=1, max_length=256)
+    new: str = Field(min_length=1, max_length=256)
+
+
+@logged_in()
+async def change_password(request: web.Request, login: Login) -> web.StreamResponse:
+    """A logged-in account changes its own password (a parent replaces the one staff set):
+    the current one is checked under the login limiter, the new one under the devices' rules;
+    every other login of the account ends."""
+    service = request.app[SERVICE]
+    body = await _body(request, PasswordBody)
+    account = login.account
+    address = client_address(
+        request.remote or "",
+        request.headers.getall("X-Forwarded-For", []),
+        service.config.http.trusted_proxies,
+    )
+    try:
+        attempt = service.limiter.password_change(account.username, address)
+    except TooManyAttempts as refused:
+        response = _error(429, "too_many_attempts", str(refused))
+        response.headers["Retry-After"] = str(math.ceil(refused.retry_after))
+        return response
+    async with service.password_change:
+        try:
+            matches = await asyncio.wrap_future(
+                service.passwords.submit(
+                    password_matches, service.accounts.password_hash(account.username), body.current
+                )
+            )
+            if not matches:
+                return _error(403, "wrong_password", "the current password is wrong")
+            attempt.succeeded()
+            hashed = await asyncio.wrap_future(
+                service.passwords.submit(prepare_password, account.username, body.new)
+            )
+        except PasswordWorkersBusy:
+            attempt.refund()
+            return _error(503, "busy", "try again in a moment")
+        except AccountError as err:
+            return _error(422, "weak_password", str(err))
+        service.change_password(account, hashed, keep=_token(request))
+    return web.json_response({"ok": True})
 
 
 @logged_in()
@@ -433,6 +484,7 @@ def make_app(service: SiteService) -> web.Application:
     app[SERVICE] = service
     app.router.add_post("/api/login", log_in)
     app.router.add_post("/api/logout", log_out)
+    app.router.add_post("/api/password", change_password)
     app.router.add_get("/api/me", me)
     app.router.add_post("/api/terms", accept_terms)
     app.router.add_post("/api/watch/{device}/{camera}", watch)

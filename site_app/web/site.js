@@ -6,6 +6,7 @@
 import { ApiError, getJson, postJson } from "./api.js";
 import { LANG, addTexts, setLanguage, t, translatePage } from "./i18n.js";
 import { joining, setUpJoin, translateJoin } from "./join.js";
+import { hidePassword, showPassword } from "./password.js";
 import { showStaff } from "./staff.js";
 import { LiveView } from "./whep.js";
 
@@ -113,6 +114,7 @@ async function show() {
     const me = await getJson("/api/me");
     $("login").hidden = true;
     $("join").hidden = true;
+    showPassword($("password-box"));
     if (me.role === "staff") {
       $("terms").hidden = true;
       $("rooms").hidden = true;
@@ -135,6 +137,7 @@ async function show() {
     showCameras(me);
   } catch (error) {
     if (!(error instanceof ApiError && error.status === 401)) throw error;
+    hidePassword($("password-box"));
     $("rooms").hidden = true;
     $("terms").hidden = true;
     $("staff").hidden = true;

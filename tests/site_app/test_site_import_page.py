@@ -87,6 +87,15 @@ def test_staff_import_a_class_and_a_parent_joins_from_the_card(
     expect(listed).not_to_contain_text("Rainbow")
     expect(listed).not_to_contain_text("Moon")
     expect(parent.locator("#who")).to_have_text("已登录：wang.xm")
+    # the parent can change the password they chose on the same page
+    parent.locator("#password-box summary").click()
+    parent.get_by_label("当前密码").fill(PARENT_PASSWORD)
+    parent.get_by_label("新密码（至少 10 个字符）").fill("wang-family-new-password")
+    parent.get_by_role("button", name="修改密码").click()
+    expect(parent.locator("#password-status")).to_have_text(
+        "密码已修改。您在其他设备上的登录已退出。"
+    )
+    assert site.login("wang.xm", "wang-family-new-password").get("/api/me").status == 200
     account = site.service.accounts.by_username("wang.xm")
     assert account is not None
     assert site.acknowledged("kg1", {account.id}) and site.acknowledged("kg2", {account.id})

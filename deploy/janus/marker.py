@@ -51,14 +51,15 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError
-from markcode import GroupMark
-from whip_frontend import (
+from janusapi import (
     CAMERA_DISPLAY,
     MAX_MARK_GROUPS,
     JanusError,
     JanusSession,
     mark_display,
+    read_secret,
 )
+from markcode import GroupMark
 
 log = logging.getLogger("marker")
 
@@ -335,16 +336,6 @@ class Marker:
             await marker.stop(f"failed: {err}")
 
 
-def _read_secret(path: Path, what: str) -> str:
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except OSError as err:
-        raise SystemExit(f"cannot read the {what} file {path}: {err.strerror}") from None
-    if not value:
-        raise SystemExit(f"the {what} file {path} is empty")
-    return value
-
-
 async def _main(marker: Marker) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -381,10 +372,10 @@ def main(argv: list[str] | None = None) -> int:
             args.janus,
             args.room,
             args.groups,
-            janus_secret=_read_secret(args.janus_secret_file, "Janus secret")
+            janus_secret=read_secret(args.janus_secret_file, "Janus secret")
             if args.janus_secret_file
             else None,
-            room_pin=_read_secret(args.room_pin_file, "room pin") if args.room_pin_file else None,
+            room_pin=read_secret(args.room_pin_file, "room pin") if args.room_pin_file else None,
             stats_interval=args.stats_interval,
         )
     except ValueError as err:

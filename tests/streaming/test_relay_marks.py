@@ -15,7 +15,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -33,11 +33,8 @@ from streaming.whip import WhipPublisher
 from testkit.relay import (
     DEPLOY,
     LocalRelay,
-    RelayUnavailable,
     RelayViewer,
     deploy_module,
-    janus_binary,
-    start_relay,
 )
 from testkit.webrtc import GatedCamera, solid
 
@@ -51,31 +48,37 @@ markcode = deploy_module("markcode")
 
 
 @pytest.fixture(scope="module")
-def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRelay]:
-    if janus_binary() is None:
-        pytest.skip("Janus is not installed (Debian package janus: `deploy/sysdeps.sh --test`)")
-    root = tmp_path_factory.mktemp("relay")
-    try:
-        running = start_relay(
-            root,
-            "--mark-groups", str(GROUPS),
-            "--mark-period", str(PERIOD_S),
-            "--mark-log", str(root / "marks.jsonl"),
-        )  # fmt: skip
-    except RelayUnavailable as err:
-        pytest.fail(f"the relay did not start: {err}")
-    with running:
-        running.start_marker((ROOM,), GROUPS)
-        yield running
+def mark_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("marks") / "marks.jsonl"
 
 
-def log_entries(relay: LocalRelay) -> list[dict[str, Any]]:
-    path = relay.root / "marks.jsonl"
+@pytest.fixture(scope="module")
+def relay_frontend_args(mark_log: Path) -> tuple[str, ...]:
+    return (
+        "--mark-groups",
+        str(GROUPS),
+        "--mark-period",
+        str(PERIOD_S),
+        "--mark-log",
+        str(mark_log),
+    )
+
+
+@pytest.fixture(scope="module")
+def relay(relay: LocalRelay) -> LocalRelay:
+    """The module's relay with the marker running too."""
+    relay.start_marker((ROOM,), GROUPS)
+    return relay
+
+
+def log_entries(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def logged_group(relay: LocalRelay, jti: str, period: int) -> int | None:
-    groups = {e["group"] for e in log_entries(relay) if e["jti"] == jti and e["period"] == period}
+def logged_group(mark_log: Path, jti: str, period: int) -> int | None:
+    groups = {
+        e["group"] for e in log_entries(mark_log) if e["jti"] == jti and e["period"] == period
+    }
     assert len(groups) <= 1, groups
     return groups.pop() if groups else None
 
@@ -145,12 +148,12 @@ def settled(code: Any) -> bool:
 
 
 def test_marked_viewers_get_their_groups_codes_and_move_as_the_log_says(
-    relay: LocalRelay,
+    relay: LocalRelay, mark_log: Path
 ) -> None:
-    asyncio.run(_groups(relay))
+    asyncio.run(_groups(relay, mark_log))
 
 
-async def _groups(relay: LocalRelay) -> None:
+async def _groups(relay: LocalRelay, mark_log: Path) -> None:
     async with aiohttp.ClientSession() as http, camera(relay):
         first = await watch(http, relay, "viewer v1")
         second = await watch(http, relay, "viewer v2")
@@ -175,7 +178,7 @@ async def _groups(relay: LocalRelay) -> None:
                     assert code.room_tag == markcode.room_tag(ROOM)
                     period = int(code.time // PERIOD_S)
                     # every settled frame carries the group the log gives it for that period
-                    assert code.group == logged_group(relay, jti, period), (n, code)
+                    assert code.group == logged_group(mark_log, jti, period), (n, code)
                     seen[n][period] = code.group
             # both moved at least once, and in every shared period they were in different groups
             for n in (0, 1):
@@ -200,12 +203,12 @@ def record(images: list[np.ndarray], path: Path) -> None:
 
 
 def test_the_trace_tool_names_the_viewer_a_recording_came_from(
-    relay: LocalRelay, tmp_path: Path
+    relay: LocalRelay, mark_log: Path, tmp_path: Path
 ) -> None:
-    asyncio.run(_trace(relay, tmp_path))
+    asyncio.run(_trace(relay, mark_log, tmp_path))
 
 
-async def _trace(relay: LocalRelay, tmp_path: Path) -> None:
+async def _trace(relay: LocalRelay, mark_log: Path, tmp_path: Path) -> None:
     async with aiohttp.ClientSession() as http, camera(relay):
         leaker = await watch(http, relay, "viewer v3")
         other = await watch(http, relay, "viewer v4")
@@ -221,7 +224,7 @@ async def _trace(relay: LocalRelay, tmp_path: Path) -> None:
     record([image for _, image in frames], recording)
     result = subprocess.run(
         [sys.executable, str(DEPLOY / "trace.py"), str(recording), "--json",
-         "--log", str(relay.root / "marks.jsonl")],
+         "--log", str(mark_log)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -235,7 +238,7 @@ async def _trace(relay: LocalRelay, tmp_path: Path) -> None:
     record([image for c, image in frames if c is not None and c.time // PERIOD_S == period], one)
     short = subprocess.run(
         [sys.executable, str(DEPLOY / "trace.py"), str(one), "--json",
-         "--log", str(relay.root / "marks.jsonl")],
+         "--log", str(mark_log)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert short.returncode == 1, short.stdout + short.stderr

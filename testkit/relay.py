@@ -23,6 +23,7 @@ import math
 import re
 import secrets
 import shutil
+import signal
 import ssl
 import subprocess
 import sys
@@ -252,6 +253,26 @@ class LocalRelay:
         process.wait(timeout=15)
         self.processes.remove(process)
         self.marker = None
+
+    @contextlib.contextmanager
+    def janus_hung(self) -> Iterator[None]:
+        """Janus hung for the block (SIGSTOP, then SIGCONT): it accepts requests and answers
+        none, so the front-end's requests to it time out."""
+        janus = self.processes[0]  # started first, by start_relay
+        janus.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            janus.send_signal(signal.SIGCONT)
+
+    def wait_for_log(self, name: str, words: str, since: int = 0, timeout: float = 30) -> None:
+        """Wait until the log of ``name`` (a process started here) has ``words`` after its first
+        ``since`` bytes."""
+        deadline = time.monotonic() + timeout
+        while words not in self.logs[name].read_bytes()[since:].decode(errors="replace"):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name} never logged {words!r}\n{self.log_tail()}")
+            time.sleep(0.05)
 
     def log_tail(self, lines: int = 25) -> str:
         tails = []

@@ -276,3 +276,33 @@ async def refused(http: aiohttp.ClientSession, relay: LocalRelay, mark: str) -> 
     headers = {"Authorization": f"Bearer {relay.ticket(ROOM, mark=mark)}"}
     async with http.post(relay.viewer_endpoint(ROOM), headers=headers) as reply:
         return reply.status, await reply.text()
+
+
+def test_a_marked_viewer_is_refused_503_while_janus_cannot_list_the_copies(
+    relay: LocalRelay,
+) -> None:
+    """Janus hangs while a marked viewer subscribes: the front-end cannot list the marker's
+    copies and refuses them 503 (marker down), not 500; once Janus answers again they get in."""
+    asyncio.run(_copies_unlisted(relay))
+
+
+async def _copies_unlisted(relay: LocalRelay) -> None:
+    async with aiohttp.ClientSession() as http, camera(relay):
+        first = await watch(http, relay, "viewer v7")  # the camera and the copies are up
+        await first.close()
+        since = relay.logs["whip_frontend"].stat().st_size
+        with relay.janus_hung():
+            asking = asyncio.create_task(refused(http, relay, "viewer v8"))
+            # the front-end gave up on Janus's answer (the line comes before it lets go of its
+            # Janus session, which would wait as long again for the hung Janus)
+            await asyncio.to_thread(
+                relay.wait_for_log, "whip_frontend", "could not look up the marker's copies", since
+            )
+        status, text = await asyncio.wait_for(asking, 30)
+        assert (status, "marker is not running" in text) == (503, True), (status, text)
+        # Janus answers again (the marker publishes its copies anew): marked viewers get in
+        again = await watch(http, relay, "viewer v9", timeout=40)
+        try:
+            assert any([code_of(await again.frame()) is not None for _ in range(10)])
+        finally:
+            await again.close()

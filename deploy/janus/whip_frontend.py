@@ -324,6 +324,7 @@ class WhipFrontend:
         self._checker: asyncio.Task[None] | None = None
         self._marks = marks
         self._control: JanusSession | None = None  # looks up the marker's copies
+        self._control_opening = asyncio.Lock()
         self._period = -1
         self._marker_checked = 0.0
 
@@ -798,12 +799,11 @@ class WhipFrontend:
         ids by group. Empty when Janus cannot say (the caller then fails closed)."""
         assert self._http is not None
         found: dict[str, dict[int, str]] = {}
+        control = None
         try:
-            if self._control is None:
-                self._control = JanusSession(self._http, self._janus_url, self._janus_secret)
-                await self._control.open("janus.plugin.videoroom")
+            control = await self._control_session()
             for room, source in sources.items():
-                data, _ = await self._control.message({"request": "listparticipants", "room": room})
+                data, _ = await control.message({"request": "listparticipants", "room": room})
                 names = {
                     mark_display(g, source): g
                     for g in range(self._marks.groups if self._marks else 0)
@@ -815,11 +815,26 @@ class WhipFrontend:
                 }
         except (JanusError, aiohttp.ClientError, TimeoutError, OSError) as err:
             log.warning("could not look up the marker's copies: %s", err)
-            if self._control is not None:
-                await self._control.destroy()
+            if control is not None and control is self._control:  # not one opened since
                 self._control = None
+                await control.destroy()
             return {}
         return found
+
+    async def _control_session(self) -> JanusSession:
+        """The Janus session that looks up the marker's copies, opened once for every caller
+        (subscriptions and the checks run concurrently; one that fails lets it go)."""
+        assert self._http is not None
+        async with self._control_opening:
+            if self._control is None:
+                session = JanusSession(self._http, self._janus_url, self._janus_secret)
+                try:
+                    await session.open("janus.plugin.videoroom")
+                except BaseException:
+                    await session.destroy()
+                    raise
+                self._control = session
+            return self._control
 
     async def _check_marker(self) -> None:
         """End the marked viewers whose copy is gone (the marker stopped, failed or started

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +28,34 @@ CAMERA_DISPLAY = "camera"  # the camera's publisher in its room
 MAX_MARK_GROUPS = 7  # the room's publishers (8 in janus.plugin.videoroom.jcfg) less the camera
 
 
-def mark_display(group: int, source: str) -> str:
+def mark_display(group: int, groups: int, source: str) -> str:
     """How ``marker.py`` names (Janus ``display``) group ``group``'s copy of the camera's feed
-    ``source``: a copy of an earlier publication of the camera is never taken for a current one.
-    Its publisher id changes every time the marker publishes it, so a viewer left on a copy that
-    went away is seen (``WhipFrontend._check_marker``)."""
-    return f"mark-{group} of {source}"
+    ``source`` when it makes ``groups`` copies: a copy of an earlier publication of the camera is
+    never taken for a current one, and a front-end whose ``--mark-groups`` is not the marker's
+    ``--groups`` sees it (:func:`read_mark_display`). Its publisher id changes every time the
+    marker publishes it, so a viewer left on a copy that went away is seen
+    (``WhipFrontend._check_marker``)."""
+    return f"mark-{group}/{groups} of {source}"
+
+
+@dataclass(frozen=True, slots=True)
+class MarkCopy:
+    """A marked copy as its publisher's display names it (:func:`mark_display`)."""
+
+    group: int
+    groups: int
+    source: str
+
+
+_MARK_DISPLAY = re.compile(r"mark-(\d+)/(\d+) of (.+)")
+
+
+def read_mark_display(display: str) -> MarkCopy | None:
+    """The copy a publisher's ``display`` names, or None when it is not a marked copy."""
+    match = _MARK_DISPLAY.fullmatch(display)
+    if match is None:
+        return None
+    return MarkCopy(int(match[1]), int(match[2]), match[3])
 
 
 def read_secret(path: Path, what: str) -> str:

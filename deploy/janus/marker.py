@@ -8,7 +8,7 @@ each room it is given, while the camera publishes there it
 
 1. subscribes once to the camera's feed (Janus's VideoRoom API on loopback, with the room pin)
    and decodes it,
-2. publishes G copies back into the same room, as publishers ``mark-<g> of <feed>``, each
+2. publishes G copies back into the same room, as publishers ``mark-<g>/<G> of <feed>``, each
    frame marked with its group and the time (``markcode.py``: a machine-readable block code and
    the same in words, twice),
 
@@ -212,7 +212,7 @@ class RoomMarker:
         )
         await pc.setLocalDescription(await pc.createOffer())
         assert self.source_feed is not None
-        display = mark_display(group, self.source_feed)
+        display = mark_display(group, self.groups, self.source_feed)
         _data, answer = await janus.message(
             self._join(
                 {
@@ -354,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         "--groups",
         type=int,
         default=7,
-        help="marked copies per room (G); the front-end's --mark-groups must match",
+        help="marked copies per room (G); the front-end's --mark-groups must match (it refuses"
+        " marked viewers otherwise)",
     )
     parser.add_argument("--janus-secret-file", type=Path, help="Janus api_secret, if set")
     parser.add_argument("--room-pin-file", type=Path, help="the rooms' pin, if set")

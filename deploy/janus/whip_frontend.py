@@ -90,7 +90,7 @@ from janusapi import (
     MAX_MARK_GROUPS,
     JanusError,
     JanusSession,
-    mark_display,
+    read_mark_display,
     read_secret,
 )
 from yarl import URL
@@ -110,6 +110,10 @@ MARKER_CHECK_S = 1.0  # how often the marker's copies of rooms with marked viewe
 MARKER_DOWN = (
     "the marked stream is not available now (the relay's marker is not running): a viewer to be"
     " marked never gets the unmarked one"
+)
+MARKER_MISMATCH = (
+    "the marked stream is not available now (the relay's marker makes another number of groups"
+    " than its front-end expects): a viewer to be marked never gets the unmarked one"
 )
 
 # Janus error codes (janus/apierror.h and the VideoRoom plugin) and what WHIP answers for them.
@@ -327,6 +331,7 @@ class WhipFrontend:
         self._control_opening = asyncio.Lock()
         self._period = -1
         self._marker_checked = 0.0
+        self._mismatched: set[str] = set()  # rooms whose copies are not in --mark-groups groups
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_SDP_BYTES)
@@ -594,7 +599,8 @@ class WhipFrontend:
         copies = await self._copies({publication.room: publication.feed})
         feed = copies.get(publication.room, {}).get(group)
         if feed is None:
-            raise HttpError(503, MARKER_DOWN)
+            mismatch = publication.room in self._mismatched
+            raise HttpError(503, MARKER_MISMATCH if mismatch else MARKER_DOWN)
         subscription, offer = await self._join_viewer(publication, ticket, feed=feed, marked=True)
         subscription.place, subscription.feed = place, feed
         subscription.group = self._marks.record("join", publication.room, period, place, ticket)
@@ -796,23 +802,25 @@ class WhipFrontend:
 
     async def _copies(self, sources: dict[str, str]) -> dict[str, dict[int, str]]:
         """Per room, the marker's copies of the camera's feed ``sources[room]``: their publisher
-        ids by group. Empty when Janus cannot say (the caller then fails closed)."""
-        assert self._http is not None
+        ids by group. Empty when Janus cannot say, and none for a room whose copies the marker
+        makes in another number of groups than ``--mark-groups`` (the caller then fails
+        closed)."""
+        assert self._http is not None and self._marks is not None
         found: dict[str, dict[int, str]] = {}
         control = None
         try:
             control = await self._control_session()
             for room, source in sources.items():
                 data, _ = await control.message({"request": "listparticipants", "room": room})
-                names = {
-                    mark_display(g, source): g
-                    for g in range(self._marks.groups if self._marks else 0)
-                }
-                found[room] = {
-                    names[p["display"]]: str(p["id"])
+                copies = [
+                    (copy, str(p["id"]))
                     for p in data.get("participants", [])
-                    if p.get("publisher") and p.get("display") in names
-                }
+                    if p.get("publisher")
+                    and (copy := read_mark_display(str(p.get("display", "")))) is not None
+                    and copy.source == source
+                ]
+                agree = self._marker_groups_agree(room, {c.groups for c, _ in copies})
+                found[room] = {c.group: feed for c, feed in copies} if agree else {}
         except (JanusError, aiohttp.ClientError, TimeoutError, OSError) as err:
             log.warning("could not look up the marker's copies: %s", err)
             if control is not None and control is self._control:  # not one opened since
@@ -835,6 +843,30 @@ class WhipFrontend:
                     raise
                 self._control = session
             return self._control
+
+    def _marker_groups_agree(self, room: str, marker_groups: set[int]) -> bool:
+        """Whether the marker's copies in ``room`` (made in ``marker_groups`` groups) are of
+        this front-end's ``--mark-groups``. When they are not, the schedule's groups would not
+        be the copies' (viewers sharing a copy, groups without one): the room's marked viewers
+        are refused, and the mismatch logged once, until the marker's ``--groups`` is fixed."""
+        assert self._marks is not None
+        other = marker_groups - {self._marks.groups}
+        if not other:
+            if room in self._mismatched:
+                log.info("room %r: the marker's groups match --mark-groups again", room)
+                self._mismatched.discard(room)
+            return True
+        if room not in self._mismatched:
+            log.error(
+                "room %r: the marker makes its copies in %s groups but --mark-groups is %d: "
+                "marked viewers are refused until marker.py --groups is %d",
+                room,
+                "/".join(map(str, sorted(other))),
+                self._marks.groups,
+                self._marks.groups,
+            )
+            self._mismatched.add(room)
+        return False
 
     async def _check_marker(self) -> None:
         """End the marked viewers whose copy is gone (the marker stopped, failed or started

@@ -88,11 +88,13 @@ def jti_of(ticket: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def camera(relay: LocalRelay) -> AsyncIterator[None]:
-    """Room kg-a published (a flat green picture)."""
+async def camera(relay: LocalRelay, base: str | None = None) -> AsyncIterator[None]:
+    """Room kg-a published (a flat green picture), through the front-end at ``base`` (default:
+    the relay's)."""
     hub = FrameHub(asyncio.get_running_loop())
     gated = GatedCamera(hub, solid(W, H, (40, 200, 60)), ROOM)
-    publisher = WhipPublisher(RedactedVideoTrack(hub, ROOM), relay.endpoint(ROOM), relay.token)
+    endpoint = f"{base or relay.whip_base}/whip/endpoint/{ROOM}"
+    publisher = WhipPublisher(RedactedVideoTrack(hub, ROOM), endpoint, relay.token)
     try:
         await publisher.start()
         yield
@@ -276,9 +278,17 @@ async def _marker_down(relay: LocalRelay) -> None:
             await asyncio.gather(marked.close(), plain.close())
 
 
-async def refused(http: aiohttp.ClientSession, relay: LocalRelay, mark: str) -> tuple[int, str]:
-    headers = {"Authorization": f"Bearer {relay.ticket(ROOM, mark=mark)}"}
-    async with http.post(relay.viewer_endpoint(ROOM), headers=headers) as reply:
+async def refused(
+    http: aiohttp.ClientSession,
+    relay: LocalRelay,
+    mark: str,
+    endpoint: str | None = None,
+    audience: str | None = None,
+) -> tuple[int, str]:
+    """A marked viewer's subscription (at ``endpoint``, default the relay's viewer endpoint,
+    with a ticket for ``audience``): its status and text."""
+    headers = {"Authorization": f"Bearer {relay.ticket(ROOM, mark=mark, audience=audience)}"}
+    async with http.post(endpoint or relay.viewer_endpoint(ROOM), headers=headers) as reply:
         return reply.status, await reply.text()
 
 
@@ -317,3 +327,42 @@ async def _copies_unlisted(relay: LocalRelay) -> None:
             await asyncio.sleep(0.2)
         async with http.delete(location, headers=ticket) as gone:
             assert gone.status == 200
+
+
+def test_a_front_end_whose_groups_are_not_the_markers_refuses_marked_viewers(
+    relay: LocalRelay, tmp_path: Path
+) -> None:
+    """The marker makes 3 copies; a front-end started with ``--mark-groups 2`` sees it in the
+    copies' names, logs it once, and refuses marked viewers 503 (fail closed: its schedule
+    would not be the copies'); unmarked viewers still watch."""
+    base = relay.start_frontend(
+        "frontend-2-groups",
+        "--mark-groups", "2",
+        "--mark-period", str(PERIOD_S),
+        "--mark-log", str(tmp_path / "marks.jsonl"),
+    )  # fmt: skip
+    asyncio.run(_groups_mismatch(relay, base))
+    log = relay.logs["frontend-2-groups"].read_text()
+    assert log.count("the marker makes its copies in 3 groups but --mark-groups is 2") == 1, log
+    assert not (tmp_path / "marks.jsonl").read_text()  # no marked viewer was ever placed
+
+
+async def _groups_mismatch(relay: LocalRelay, base: str) -> None:
+    endpoint = f"{base}/whep/endpoint/{ROOM}"
+    async with aiohttp.ClientSession() as http, camera(relay, base):
+        # the marker's copies are up once it has seen this publication (3 groups: v1 in group 0)
+        deadline = time.monotonic() + 30
+        while "the marker makes its copies" not in relay.logs["frontend-2-groups"].read_text():
+            assert time.monotonic() < deadline, relay.log_tail()
+            status, text = await refused(http, relay, "viewer m1", endpoint, audience=base)
+            assert status in (404, 503), (status, text)
+            await asyncio.sleep(0.2)
+        for mark in ("viewer m2", "viewer m3", "viewer m4"):
+            status, text = await refused(http, relay, mark, endpoint, audience=base)
+            assert (status, "another number of groups" in text) == (503, True), (status, text)
+        plain = RelayViewer(http, relay, ROOM, relay.ticket(ROOM, audience=base), url=endpoint)
+        try:
+            await plain.open()
+            assert code_of(await plain.frame()) is None
+        finally:
+            await plain.close()

@@ -139,6 +139,8 @@ def test_each_camera_has_its_own_mqtt_events_topic(tmp_path: Path, mqtt_broker: 
     yard_events = Collector(controller, f"{base}/cameras/yard/events/motion")
     health = Collector(controller, f"{base}/health")
     responses = Collector(controller, f"{base}/cmd/response")
+    discovery = Collector(controller, "homeassistant/device/site1/config")
+    states = Collector(controller, f"{base}/state")
     with two_camera_service(tmp_path, mqtt=mqtt) as service:
         starts = door_events.wait_for(1, timeout=WAIT_S)
         assert starts, "no event on the door's topic"
@@ -146,9 +148,18 @@ def test_each_camera_has_its_own_mqtt_events_topic(tmp_path: Path, mqtt_broker: 
         reports = health.wait_for(2, timeout=WAIT_S)
         cameras = json.loads(reports[-1].payload)["cameras"]
         assert set(cameras) == {"door", "yard"} and cameras["yard"]["fps"] is not None
-        publish_and_wait(
-            controller, f"{base}/cmd/snapshot", json.dumps({"camera": "yard", "request_id": "y"})
-        )
+        # Home Assistant discovery: each camera its own entities, each reading its own figures
+        cmps = json.loads(discovery.wait_for(1, timeout=10)[0].payload)["cmps"]
+        assert len({c["unique_id"] for c in cmps.values()}) == len(cmps)
+        for camera in ("door", "yard"):
+            assert cmps[f"{camera}_motion"]["unique_id"] == f"site1_{camera}_motion"
+            assert f'cameras["{camera}"]' in cmps[f"{camera}_fps"]["value_template"]
+            assert cameras[camera]["fps"] is not None  # what the template reads is there
+        state = json.loads(states.wait_for(1, timeout=10)[-1].payload)
+        assert state["cameras"]["yard"]["motion"] is False
+        # the yard's snapshot button, pressed as Home Assistant does, takes the yard's picture
+        button = cmps["yard_snapshot"]
+        publish_and_wait(controller, button["command_topic"], button["payload_press"])
         answer = json.loads(responses.wait_for(1, timeout=10)[0].payload)
         assert answer["ok"] and answer["result"]["snapshot"].startswith("snapshots/yard/")
         assert yard_events.messages == []

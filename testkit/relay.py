@@ -50,8 +50,9 @@ from testkit.webrtc import Receiver
 
 DEPLOY = REPO / "deploy" / "janus"
 ROOM = "camera"  # the room deploy/janus/janus.plugin.videoroom.jcfg defines
-# made from it, as the README says to (kg-c, kg-d: a second kindergarten device at a site)
-ROOMS = (ROOM, "cam1", "kg-a", "kg-b", "kg-c", "kg-d", "counter")
+# made from it, as the README says to (kg-c, kg-d: a second kindergarten device at a site;
+# door, yard: testkit.cameras's two cameras of one device)
+ROOMS = (ROOM, "cam1", "kg-a", "kg-b", "kg-c", "kg-d", "counter", "door", "yard")
 START_TIMEOUT_S = 20.0
 
 

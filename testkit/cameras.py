@@ -1,5 +1,6 @@
 """Two cameras on one device, for the tests that run ``camera-app run`` with a ``cameras:``
-list: two clips told apart by their content, and the config that reads them.
+list: two clips told apart by their content, the config that reads them, and the service that
+runs it (:func:`two_camera_service`).
 
 - ``door``: a room (``testkit.media.scene_background``) with a person standing in it (the
   astronaut, public domain, shipped with scikit-image) and, once per loop, a bright box crossing
@@ -13,16 +14,23 @@ and nothing moves there, so a frame is known as the door's or the yard's by that
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+import yaml
 from skimage import data
 
 from firmware.videofile import VideoFileWriter
+from testkit.api import Client
 from testkit.media import scene_background
+from testkit.net import free_port
+from testkit.service import owner_of, start_service, stop_service
 
 W, H, FPS = 640, 480, 10
 FRAMES = 60  # a 6 s loop
@@ -105,3 +113,55 @@ def two_camera_config(
     }
     config.update(sections)
     return config
+
+
+@dataclass
+class CameraService:
+    """A ``camera-app run`` of a ``cameras:`` config; ``log`` and ``returncode`` are set once it
+    stopped (SIGTERM), at the end of :func:`two_camera_service`."""
+
+    door: CameraClip
+    yard: CameraClip
+    port: int
+    data_dir: Path
+    process: subprocess.Popen[str]
+    log: str = ""
+    _owner: Client | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+    def owner(self) -> Client:
+        """The owner, logged in (the account made with a setup code on first use)."""
+        if self._owner is None:
+            self._owner = owner_of(self.port, self.data_dir)
+        return self._owner
+
+
+@contextlib.contextmanager
+def two_camera_service(
+    directory: Path,
+    *,
+    only_door: bool = False,
+    more_cameras: tuple[dict, ...] = (),
+    **sections: Any,
+) -> Iterator[CameraService]:
+    """``camera-app run`` with the door and the yard (only the door with ``only_door``) and
+    ``more_cameras`` (config entries as they are) in ``directory``; ``sections`` are laid over
+    the config as in :func:`two_camera_config`. Stopped with SIGTERM on exit."""
+    door, yard = door_and_yard(directory)
+    port, data_dir = free_port(), directory / "data"
+    settings = two_camera_config((door,) if only_door else (door, yard), data_dir, port, **sections)
+    settings["cameras"].extend(more_cameras)
+    config = directory / "config.yaml"
+    config.write_text(yaml.safe_dump(settings))
+    service = CameraService(door, yard, port, data_dir, start_service(config, None))
+    try:
+        yield service
+    finally:
+        service.log = stop_service(service.process)

@@ -8,6 +8,10 @@ ticket key, and the front-end run as the README's command. The device publishes 
 :meth:`LocalRelay.endpoint` over WHIP; viewers subscribe through Janus's VideoRoom API or at
 :meth:`LocalRelay.viewer_endpoint` with a ticket (:meth:`LocalRelay.ticket` signs one with the
 test device's key, as ``camera_app.live.tickets`` does on a device).
+
+As a pytest plugin (``tests/conftest.py``) it gives the module-scoped fixture ``relay``: skipped
+where Janus is not installed, failed when it does not start. A test module passes the front-end
+other arguments by overriding ``relay_frontend_args``.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ import math
 import re
 import secrets
 import shutil
+import signal
 import ssl
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -32,6 +38,7 @@ from types import ModuleType
 import aiohttp
 import jwt
 import numpy as np
+import pytest
 from aiortc import RTCSessionDescription
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from yarl import URL
@@ -43,8 +50,9 @@ from testkit.webrtc import Receiver
 
 DEPLOY = REPO / "deploy" / "janus"
 ROOM = "camera"  # the room deploy/janus/janus.plugin.videoroom.jcfg defines
-# made from it, as the README says to (kg-c, kg-d: a second kindergarten device at a site)
-ROOMS = (ROOM, "cam1", "kg-a", "kg-b", "kg-c", "kg-d", "counter")
+# made from it, as the README says to (kg-c, kg-d: a second kindergarten device at a site;
+# door, yard: testkit.cameras's two cameras of one device)
+ROOMS = (ROOM, "cam1", "kg-a", "kg-b", "kg-c", "kg-d", "counter", "door", "yard")
 START_TIMEOUT_S = 20.0
 
 
@@ -54,7 +62,11 @@ class RelayUnavailable(RuntimeError):
 
 def deploy_module(name: str) -> ModuleType:
     """A module of ``deploy/janus`` (installed on the relay host beside the others, not a package
-    of this repository), e.g. ``markcode`` to read the marker's block codes."""
+    of this repository), e.g. ``markcode`` to read the marker's block codes. Its imports of the
+    others (``janusapi``) find them as on the relay host, in their directory (searched last:
+    ``trace`` must not hide the standard library's)."""
+    if str(DEPLOY) not in sys.path:
+        sys.path.append(str(DEPLOY))
     spec = importlib.util.spec_from_file_location(name, DEPLOY / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -195,6 +207,18 @@ class LocalRelay:
         wait_http(f"{base}/whip/resource/x", {405}, process, name, context)
         return base
 
+    def frontend_for_devices(self, data_dirs: Iterable[Path], root: Path) -> tuple[str, dict]:
+        """A front-end of its own for the devices with these data directories: their ticket keys
+        made there and installed (as ``camera-app relay-key`` prints them), then the front-end
+        started. Returns its base URL and the devices' ``streaming.relay`` config section (its
+        WHIP URL, and the publisher's token in a file in ``root``)."""
+        self.ticket_keys.extend(install_ticket_key(data, root) for data in data_dirs)
+        base = self.start_frontend(f"frontend-{root.name}")
+        token_file = root / "relay-token"
+        token_file.write_text(self.token)
+        token_file.chmod(0o600)
+        return base, {"whip_url": base + "/whip/endpoint/{camera}", "token_file": str(token_file)}
+
     def start_marker(
         self, rooms: tuple[str, ...], groups: int, *extra: str
     ) -> subprocess.Popen[bytes]:
@@ -230,6 +254,26 @@ class LocalRelay:
         process.wait(timeout=15)
         self.processes.remove(process)
         self.marker = None
+
+    @contextlib.contextmanager
+    def janus_hung(self) -> Iterator[None]:
+        """Janus hung for the block (SIGSTOP, then SIGCONT): it accepts requests and answers
+        none, so the front-end's requests to it time out."""
+        janus = self.processes[0]  # started first, by start_relay
+        janus.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            janus.send_signal(signal.SIGCONT)
+
+    def wait_for_log(self, name: str, words: str, since: int = 0, timeout: float = 30) -> None:
+        """Wait until the log of ``name`` (a process started here) has ``words`` after its first
+        ``since`` bytes."""
+        deadline = time.monotonic() + timeout
+        while words not in self.logs[name].read_bytes()[since:].decode(errors="replace"):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name} never logged {words!r}\n{self.log_tail()}")
+            time.sleep(0.05)
 
     def log_tail(self, lines: int = 25) -> str:
         tails = []
@@ -388,3 +432,25 @@ class RelayViewer(Receiver):
                     return time.time()
                 self.last_frame_at = time.time()
         raise AssertionError(f"the relay did not end the viewer ({self.pc.connectionState})")
+
+
+@pytest.fixture(scope="module")
+def relay_frontend_args() -> tuple[str, ...]:
+    """The ``relay`` fixture's front-end arguments beyond the usual ones; a module overrides it."""
+    return ()
+
+
+@pytest.fixture(scope="module")
+def relay(
+    tmp_path_factory: pytest.TempPathFactory, relay_frontend_args: tuple[str, ...]
+) -> Iterator[LocalRelay]:
+    """Janus with the deploy configs and the front-end, both on loopback, for one test module:
+    skipped without Janus, failed when it does not start."""
+    if janus_binary() is None:
+        pytest.skip("Janus is not installed (Debian package janus: `deploy/sysdeps.sh --test`)")
+    try:
+        running = start_relay(tmp_path_factory.mktemp("relay"), *relay_frontend_args)
+    except RelayUnavailable as err:
+        pytest.fail(f"the relay did not start: {err}")
+    with running:
+        yield running

@@ -252,13 +252,20 @@ def site_device(
     if real_time:
         api.clock.set_wall(time.time())
     owner = api.owner()
+    stream_kindergarten(owner, [camera.id for camera in DEVICE_CAMERAS[device_id]])
+    return api, owner
+
+
+def stream_kindergarten(owner: Client, cameras: list[str]) -> None:
+    """Open every kindergarten gate of ``cameras`` as their owner does (the institution's
+    registration, the guardians' consents, the opt-in) and start each one's stream."""
     register(owner, "institution", uscc=make_uscc("12110000400001234"))
-    for camera in DEVICE_CAMERAS[device_id]:
+    for camera in cameras:
         consent = owner.post(
-            f"/api/cameras/{camera.id}/consents",
+            f"/api/cameras/{camera}/consents",
             {"reference": "signed forms", "guardians": 24, "valid_until": "2027-07-15"},
         )
         assert consent.status == 201, consent.body
-        opt_in(owner, camera.id)
-        assert owner.post(f"/api/cameras/{camera.id}/streaming/start").status == 200
-    return api, owner
+        opt_in(owner, camera)
+        started = owner.post(f"/api/cameras/{camera}/streaming/start")
+        assert started.status == 200, started.body

@@ -12,7 +12,8 @@ import yaml
 from testkit.clock import FakeClock
 from testkit.media import write_motion_video
 
-pytest_plugins = ["testkit.api", "testkit.broker", "testkit.browser"]  # start_api; mqtt_*; browser
+# start_api; mqtt_*; browser; relay
+pytest_plugins = ["testkit.api", "testkit.broker", "testkit.browser", "testkit.relay"]
 
 
 @pytest.fixture

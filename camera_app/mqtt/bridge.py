@@ -22,7 +22,7 @@ import json
 import logging
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -49,10 +49,12 @@ class MqttBridge:
         outbox: Outbox,
         clock: Clock,
         on_command: Callable[[Command], None],
+        cameras: Sequence[tuple[str, str]] = (),
     ) -> None:
         self._cfg = config
         self.topics = topics
         self._name = device_name
+        self._cameras = tuple(cameras)  # (id, name): several get their own discovery entities
         self.outbox = outbox
         self._clock = clock
         self._on_command = on_command
@@ -191,7 +193,7 @@ class MqttBridge:
 
     def _announce(self, client: mqtt.Client) -> None:
         if self._cfg.discovery:
-            payload = discovery_payload(self.topics, self._name)
+            payload = discovery_payload(self.topics, self._name, self._cameras)
             client.publish(self.topics.discovery, payload, QOS, retain=True)
 
     def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _reason: Any, _p: Any) -> None:

@@ -119,6 +119,7 @@ class MqttIntegration:
             Outbox(open_database(paths.database), cfg.outbox_max_events),
             clock,
             self._queue_command,
+            cameras=[(view.camera.id, view.camera.name) for view in config.views()],
         )
         self._last_state: dict[str, Any] | None = None
         self._next_state = 0.0
@@ -237,11 +238,15 @@ class MqttIntegration:
         return self._update
 
     def _publish_state(self) -> None:
-        cameras = self._streams.states() if self._streams is not None else {}
+        streams = self._streams.states() if self._streams is not None else {}
+        cameras = {
+            camera_id: {**streams.get(camera_id, {}), "motion": camera.pipeline.motion_active}
+            for camera_id, camera in self._cameras.items()
+        }
         state = {
             "armed": self._control.armed,
-            "motion": any(c.pipeline.motion_active for c in self._cameras.values()),
-            "streaming": any(c["state"] == "streaming" for c in cameras.values()),
+            "motion": any(c["motion"] for c in cameras.values()),
+            "streaming": any(c.get("state") == "streaming" for c in cameras.values()),
             "cameras": cameras,
             "update": self._update_state(),
         }

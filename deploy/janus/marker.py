@@ -8,7 +8,7 @@ each room it is given, while the camera publishes there it
 
 1. subscribes once to the camera's feed (Janus's VideoRoom API on loopback, with the room pin)
    and decodes it,
-2. publishes G copies back into the same room, as publishers ``mark-<g> of <feed>``, each
+2. publishes G copies back into the same room, as publishers ``mark-<g>/<G> of <feed>``, each
    frame marked with its group and the time (``markcode.py``: a machine-readable block code and
    the same in words, twice),
 
@@ -51,14 +51,15 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError
-from markcode import GroupMark
-from whip_frontend import (
+from janusapi import (
     CAMERA_DISPLAY,
     MAX_MARK_GROUPS,
     JanusError,
     JanusSession,
     mark_display,
+    read_secret,
 )
+from markcode import GroupMark
 
 log = logging.getLogger("marker")
 
@@ -211,7 +212,7 @@ class RoomMarker:
         )
         await pc.setLocalDescription(await pc.createOffer())
         assert self.source_feed is not None
-        display = mark_display(group, self.source_feed)
+        display = mark_display(group, self.groups, self.source_feed)
         _data, answer = await janus.message(
             self._join(
                 {
@@ -335,16 +336,6 @@ class Marker:
             await marker.stop(f"failed: {err}")
 
 
-def _read_secret(path: Path, what: str) -> str:
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except OSError as err:
-        raise SystemExit(f"cannot read the {what} file {path}: {err.strerror}") from None
-    if not value:
-        raise SystemExit(f"the {what} file {path} is empty")
-    return value
-
-
 async def _main(marker: Marker) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -363,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         "--groups",
         type=int,
         default=7,
-        help="marked copies per room (G); the front-end's --mark-groups must match",
+        help="marked copies per room (G); the front-end's --mark-groups must match (it refuses"
+        " marked viewers otherwise)",
     )
     parser.add_argument("--janus-secret-file", type=Path, help="Janus api_secret, if set")
     parser.add_argument("--room-pin-file", type=Path, help="the rooms' pin, if set")
@@ -381,10 +373,10 @@ def main(argv: list[str] | None = None) -> int:
             args.janus,
             args.room,
             args.groups,
-            janus_secret=_read_secret(args.janus_secret_file, "Janus secret")
+            janus_secret=read_secret(args.janus_secret_file, "Janus secret")
             if args.janus_secret_file
             else None,
-            room_pin=_read_secret(args.room_pin_file, "room pin") if args.room_pin_file else None,
+            room_pin=read_secret(args.room_pin_file, "room pin") if args.room_pin_file else None,
             stats_interval=args.stats_interval,
         )
     except ValueError as err:

@@ -27,7 +27,7 @@ subscription, so the viewer side is WHEP with a server offer:
            → 200; the sessions of revoked tickets end at once
 
 With ``--mark-groups G``, a viewer whose ticket carries a ``mark`` claim watches one of the G
-marked copies that ``marker.py`` publishes into the room (:func:`mark_display`), moved to
+marked copies that ``marker.py`` publishes into the room (``janusapi.mark_display``), moved to
 another group every ``--mark-period`` by :func:`mark_group` and logged to ``--mark-log``
 (:class:`MarkSchedule`), so that ``trace.py`` names them from a recording. Without the copies
 such a viewer is refused (503) or ended, never given the camera's unmarked feed.
@@ -85,27 +85,35 @@ import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from janusapi import (
+    CAMERA_DISPLAY,
+    MAX_MARK_GROUPS,
+    JanusError,
+    JanusSession,
+    read_mark_display,
+    read_secret,
+)
 from yarl import URL
 
 log = logging.getLogger("whip_frontend")
 
 MAX_SDP_BYTES = 64 * 1024
 MIN_TOKEN_CHARS = 16
-KEEPALIVE_S = 15.0  # Janus ends a session after 60 s (session_timeout) without a request
-JANUS_TIMEOUT_S = 10.0  # for one Janus request or the event that answers it
 IDLE_TIMEOUT_S = 30.0
 ANSWER_TIMEOUT_S = 30.0  # a viewer that does not answer Janus's offer by then is dropped
 MAX_VIEWERS = 200  # per room; Janus forwards, so this bounds the relay's upstream bandwidth
 CHECK_INTERVAL_S = 0.2  # every live viewer's ticket is re-checked this often (cut-off < 1 s)
 MAX_TICKET_CHARS = 4096
 TICKET_CLAIMS = ["iss", "aud", "cam", "sub", "iat", "exp", "jti"]
-CAMERA_DISPLAY = "camera"  # the camera's publisher in its room
-MAX_MARK_GROUPS = 7  # the room's publishers (8 in janus.plugin.videoroom.jcfg) less the camera
 MARK_PERIOD_S = 60.0  # a marked viewer moves to another group's copy this often
 MARKER_CHECK_S = 1.0  # how often the marker's copies of rooms with marked viewers are looked up
 MARKER_DOWN = (
     "the marked stream is not available now (the relay's marker is not running): a viewer to be"
     " marked never gets the unmarked one"
+)
+MARKER_MISMATCH = (
+    "the marked stream is not available now (the relay's marker makes another number of groups"
+    " than its front-end expects): a viewer to be marked never gets the unmarked one"
 )
 
 # Janus error codes (janus/apierror.h and the VideoRoom plugin) and what WHIP answers for them.
@@ -115,14 +123,6 @@ _VIDEOROOM_BAD_SDP = {429, 430, 431, 437}  # missing/invalid element, invalid SD
 _VIDEOROOM_UNAUTHORIZED = 433  # wrong room pin: the relay is misconfigured, not the caller
 _VIDEOROOM_ROOM_FULL = 432
 _VIDEOROOM_NO_SUCH_FEED = 428
-
-
-def mark_display(group: int, source: str) -> str:
-    """How ``marker.py`` names (Janus ``display``) group ``group``'s copy of the camera's feed
-    ``source``: a copy of an earlier publication of the camera is never taken for a current one.
-    Its publisher id changes every time the marker publishes it, so a viewer left on a copy that
-    went away is seen (:meth:`WhipFrontend._check_marker`)."""
-    return f"mark-{group} of {source}"
 
 
 def mark_group(index: int, period: int, groups: int) -> int:
@@ -186,155 +186,6 @@ class MarkSchedule:
 
     def close(self) -> None:
         self._log.close()
-
-
-class JanusError(Exception):
-    """Janus answered a request with an error (``code`` is its numeric error code)."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(f"Janus error {code}: {reason}")
-        self.code = code
-        self.reason = reason
-
-
-class JanusSession:
-    """One Janus session with one VideoRoom handle, spoken to over the Janus HTTP API.
-
-    Asynchronous answers and events arrive on the session's long poll (``GET /janus/<session>``),
-    which runs as a task for the session's whole life; a second task sends keep-alives.
-    ``on_event`` gets every event that answers no request (hangup, media, webrtcup, ...).
-    """
-
-    def __init__(
-        self,
-        http: aiohttp.ClientSession,
-        base_url: str,
-        api_secret: str | None = None,
-        on_event: Callable[[dict[str, Any]], None] | None = None,
-    ) -> None:
-        self._http = http
-        self._base = base_url.rstrip("/")
-        self._secret = api_secret
-        self._on_event = on_event
-        self.session_id: int | None = None
-        self.handle_id: int | None = None
-        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self._tasks: list[asyncio.Task[None]] = []
-        self._destroyed = False
-
-    async def open(self, plugin: str) -> None:
-        """Create the session, attach ``plugin`` and start the long poll and keep-alives."""
-        reply = await self._post(self._base, {"janus": "create"})
-        self.session_id = int(reply["data"]["id"])
-        reply = await self._post(self._session_url, {"janus": "attach", "plugin": plugin})
-        self.handle_id = int(reply["data"]["id"])
-        self._tasks = [
-            asyncio.create_task(self._poll(), name=f"janus-poll-{self.session_id}"),
-            asyncio.create_task(self._keepalive(), name=f"janus-keepalive-{self.session_id}"),
-        ]
-
-    @property
-    def _session_url(self) -> str:
-        return f"{self._base}/{self.session_id}"
-
-    async def message(
-        self, body: dict[str, Any], jsep: dict[str, str] | None = None
-    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        """Send a plugin request; returns the plugin's data and the JSEP of its answer, if any.
-
-        Synchronous requests are answered in the HTTP response; the others are acknowledged
-        there and answered by an event on the long poll with the same transaction."""
-        transaction = secrets.token_hex(8)
-        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[transaction] = waiter
-        try:
-            payload: dict[str, Any] = {"janus": "message", "body": body}
-            if jsep is not None:
-                payload["jsep"] = jsep
-            reply = await self._post(
-                f"{self._session_url}/{self.handle_id}", payload, transaction=transaction
-            )
-            if reply.get("janus") == "ack":
-                reply = await asyncio.wait_for(waiter, JANUS_TIMEOUT_S)
-        finally:
-            self._pending.pop(transaction, None)
-        data = reply.get("plugindata", {}).get("data", {})
-        if "error_code" in data:
-            raise JanusError(int(data["error_code"]), str(data.get("error", "")))
-        return data, reply.get("jsep")
-
-    async def destroy(self) -> None:
-        """End the session (Janus detaches the handle and hangs up its peer connection)."""
-        if self._destroyed:
-            return
-        self._destroyed = True
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        if self.session_id is not None:
-            try:
-                await self._post(self._session_url, {"janus": "destroy"})
-            except (JanusError, aiohttp.ClientError, TimeoutError) as err:
-                # Janus frees it anyway after session_timeout without keep-alives
-                log.warning("could not destroy Janus session %s: %s", self.session_id, err)
-
-    async def _post(
-        self, url: str, body: dict[str, Any], transaction: str | None = None
-    ) -> dict[str, Any]:
-        payload = {**body, "transaction": transaction or secrets.token_hex(8)}
-        if self._secret is not None:
-            payload["apisecret"] = self._secret
-        timeout = aiohttp.ClientTimeout(total=JANUS_TIMEOUT_S)
-        async with self._http.post(url, json=payload, timeout=timeout) as response:
-            reply = await response.json(content_type=None)
-        if reply.get("janus") == "error":
-            error = reply.get("error", {})
-            raise JanusError(int(error.get("code", 0)), str(error.get("reason", "")))
-        return reply
-
-    async def _poll(self) -> None:
-        params = {"maxev": "10"}
-        if self._secret is not None:
-            params["apisecret"] = self._secret
-        # Janus holds a long poll for 30 s before it answers with a keep-alive
-        timeout = aiohttp.ClientTimeout(total=60)
-        while True:
-            try:
-                async with self._http.get(
-                    self._session_url, params=params, timeout=timeout
-                ) as response:
-                    reply = await response.json(content_type=None)
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:
-                log.warning("Janus long poll for session %s failed: %s", self.session_id, err)
-                await asyncio.sleep(1)
-                continue
-            for event in reply if isinstance(reply, list) else [reply]:
-                self._dispatch(event)
-            if isinstance(reply, dict) and reply.get("janus") == "error":
-                code = reply.get("error", {}).get("code")
-                log.warning("Janus session %s is gone (error %s)", self.session_id, code)
-                if self._on_event is not None:
-                    self._on_event({"janus": "session_gone"})
-                return
-
-    def _dispatch(self, event: dict[str, Any]) -> None:
-        waiter = self._pending.get(str(event.get("transaction")))
-        if waiter is not None and event.get("janus") != "ack" and not waiter.done():
-            waiter.set_result(event)
-        elif event.get("janus") != "keepalive" and self._on_event is not None:
-            self._on_event(event)
-
-    async def _keepalive(self) -> None:
-        while True:
-            await asyncio.sleep(KEEPALIVE_S)
-            try:
-                await self._post(self._session_url, {"janus": "keepalive"})
-            except (JanusError, aiohttp.ClientError, TimeoutError) as err:
-                log.warning("keep-alive for Janus session %s failed: %s", self.session_id, err)
 
 
 @dataclass
@@ -477,8 +328,10 @@ class WhipFrontend:
         self._checker: asyncio.Task[None] | None = None
         self._marks = marks
         self._control: JanusSession | None = None  # looks up the marker's copies
+        self._control_opening = asyncio.Lock()
         self._period = -1
         self._marker_checked = 0.0
+        self._mismatched: set[str] = set()  # rooms whose copies are not in --mark-groups groups
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_SDP_BYTES)
@@ -746,7 +599,8 @@ class WhipFrontend:
         copies = await self._copies({publication.room: publication.feed})
         feed = copies.get(publication.room, {}).get(group)
         if feed is None:
-            raise HttpError(503, MARKER_DOWN)
+            mismatch = publication.room in self._mismatched
+            raise HttpError(503, MARKER_MISMATCH if mismatch else MARKER_DOWN)
         subscription, offer = await self._join_viewer(publication, ticket, feed=feed, marked=True)
         subscription.place, subscription.feed = place, feed
         subscription.group = self._marks.record("join", publication.room, period, place, ticket)
@@ -948,31 +802,71 @@ class WhipFrontend:
 
     async def _copies(self, sources: dict[str, str]) -> dict[str, dict[int, str]]:
         """Per room, the marker's copies of the camera's feed ``sources[room]``: their publisher
-        ids by group. Empty when Janus cannot say (the caller then fails closed)."""
-        assert self._http is not None
+        ids by group. Empty when Janus cannot say, and none for a room whose copies the marker
+        makes in another number of groups than ``--mark-groups`` (the caller then fails
+        closed)."""
+        assert self._http is not None and self._marks is not None
         found: dict[str, dict[int, str]] = {}
+        control = None
         try:
-            if self._control is None:
-                self._control = JanusSession(self._http, self._janus_url, self._janus_secret)
-                await self._control.open("janus.plugin.videoroom")
+            control = await self._control_session()
             for room, source in sources.items():
-                data, _ = await self._control.message({"request": "listparticipants", "room": room})
-                names = {
-                    mark_display(g, source): g
-                    for g in range(self._marks.groups if self._marks else 0)
-                }
-                found[room] = {
-                    names[p["display"]]: str(p["id"])
+                data, _ = await control.message({"request": "listparticipants", "room": room})
+                copies = [
+                    (copy, str(p["id"]))
                     for p in data.get("participants", [])
-                    if p.get("publisher") and p.get("display") in names
-                }
+                    if p.get("publisher")
+                    and (copy := read_mark_display(str(p.get("display", "")))) is not None
+                    and copy.source == source
+                ]
+                agree = self._marker_groups_agree(room, {c.groups for c, _ in copies})
+                found[room] = {c.group: feed for c, feed in copies} if agree else {}
         except (JanusError, aiohttp.ClientError, TimeoutError, OSError) as err:
             log.warning("could not look up the marker's copies: %s", err)
-            if self._control is not None:
-                await self._control.destroy()
+            if control is not None and control is self._control:  # not one opened since
                 self._control = None
+                await control.destroy()
             return {}
         return found
+
+    async def _control_session(self) -> JanusSession:
+        """The Janus session that looks up the marker's copies, opened once for every caller
+        (subscriptions and the checks run concurrently; one that fails lets it go)."""
+        assert self._http is not None
+        async with self._control_opening:
+            if self._control is None:
+                session = JanusSession(self._http, self._janus_url, self._janus_secret)
+                try:
+                    await session.open("janus.plugin.videoroom")
+                except BaseException:
+                    await session.destroy()
+                    raise
+                self._control = session
+            return self._control
+
+    def _marker_groups_agree(self, room: str, marker_groups: set[int]) -> bool:
+        """Whether the marker's copies in ``room`` (made in ``marker_groups`` groups) are of
+        this front-end's ``--mark-groups``. When they are not, the schedule's groups would not
+        be the copies' (viewers sharing a copy, groups without one): the room's marked viewers
+        are refused, and the mismatch logged once, until the marker's ``--groups`` is fixed."""
+        assert self._marks is not None
+        other = marker_groups - {self._marks.groups}
+        if not other:
+            if room in self._mismatched:
+                log.info("room %r: the marker's groups match --mark-groups again", room)
+                self._mismatched.discard(room)
+            return True
+        if room not in self._mismatched:
+            log.error(
+                "room %r: the marker makes its copies in %s groups but --mark-groups is %d: "
+                "marked viewers are refused until marker.py --groups is %d",
+                room,
+                "/".join(map(str, sorted(other))),
+                self._marks.groups,
+                self._marks.groups,
+            )
+            self._mismatched.add(room)
+        return False
 
     async def _check_marker(self) -> None:
         """End the marked viewers whose copy is gone (the marker stopped, failed or started
@@ -1100,16 +994,6 @@ def _http_error(err: JanusError) -> HttpError:
 # -- command line ---------------------------------------------------------------------------
 
 
-def _read_secret(path: Path, what: str) -> str:
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except OSError as err:
-        raise SystemExit(f"cannot read the {what} file {path}: {err.strerror}") from None
-    if not value:
-        raise SystemExit(f"the {what} file {path} is empty")
-    return value
-
-
 def _parse_listen(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit():
@@ -1202,15 +1086,15 @@ def main(argv: list[str] | None = None) -> int:
         log.warning(
             "Janus at %s is not on loopback: its HTTP API should not leave the host", janus_host
         )
-    token = _read_secret(args.token_file, "token")
+    token = read_secret(args.token_file, "token")
     try:
         frontend = WhipFrontend(
             args.janus,
             token,
-            janus_secret=_read_secret(args.janus_secret_file, "Janus secret")
+            janus_secret=read_secret(args.janus_secret_file, "Janus secret")
             if args.janus_secret_file
             else None,
-            room_pin=_read_secret(args.room_pin_file, "room pin") if args.room_pin_file else None,
+            room_pin=read_secret(args.room_pin_file, "room pin") if args.room_pin_file else None,
             idle_timeout=args.idle_timeout,
             ticket_keys=load_ticket_keys(args.ticket_key_file),
             audience=args.audience,

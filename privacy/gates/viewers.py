@@ -65,10 +65,10 @@ def _digest(secret: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Viewer:
-    """An invited viewer account and its grant."""
+class Invitation:
+    """What an invitation grants (who, which cameras or rooms, when, marked or not, until when),
+    before it is made (see :meth:`ViewerStore.invite`); a :class:`Viewer` carries it as made."""
 
-    id: str
     username: str
     role: Role
     cameras: tuple[str, ...]
@@ -76,6 +76,13 @@ class Viewer:
     schedule: Schedule | None
     watermark: bool
     expires_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer(Invitation):
+    """An invited viewer account: its grant (the :class:`Invitation` as made) and its state."""
+
+    id: str
     invited_by: str
     invited_at: float
     accepted_at: float | None
@@ -106,19 +113,6 @@ class Viewer:
             "revoked_at": self.revoked_at,
             "revoke_reason": self.revoke_reason,
         }
-
-
-@dataclass(frozen=True, slots=True)
-class Invitation:
-    """What an invitation grants, before it is made (see :meth:`ViewerStore.invite`)."""
-
-    username: str
-    role: Role
-    cameras: tuple[str, ...]
-    rooms: tuple[str, ...]
-    schedule: Schedule | None
-    watermark: bool
-    expires_at: float | None
 
 
 @dataclass(frozen=True, slots=True)

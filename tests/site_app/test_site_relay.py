@@ -39,11 +39,7 @@ from testkit.clock import FakeClock
 from testkit.gates import audit_events
 from testkit.relay import (
     LocalRelay,
-    RelayUnavailable,
     RelayViewer,
-    install_ticket_key,
-    janus_binary,
-    start_relay,
 )
 from testkit.site import (
     EVERY_DAY,
@@ -63,30 +59,13 @@ W, H = 320, 240
 GREEN, BLUE, GREY = (40, 200, 60), (200, 80, 30), (128, 128, 128)
 
 
-@pytest.fixture(scope="module")
-def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRelay]:
-    if janus_binary() is None:
-        pytest.skip("Janus is not installed (Debian package janus: `deploy/sysdeps.sh --test`)")
-    try:
-        running = start_relay(tmp_path_factory.mktemp("relay"))
-    except RelayUnavailable as err:
-        pytest.fail(f"the relay did not start: {err}")
-    with running:
-        yield running
-
-
 def devices_on_relay(
     start_api: ApiFactory, broker: MqttBroker, relay: LocalRelay, tmp_path: Path
 ) -> tuple[RunningApi, RunningApi, str]:
     """kg1 and kg2 publishing to the relay, whose front-end trusts both devices' keys (made in
     their data directories first, as ``camera-app relay-key`` would print them)."""
-    for data in ("data0", "data1"):  # start_api's data directories, in order
-        relay.ticket_keys.append(install_ticket_key(tmp_path / data, tmp_path))
-    base = relay.start_frontend(f"frontend-{tmp_path.name}")
-    token_file = tmp_path / "relay-token"
-    token_file.write_text(relay.token)
-    token_file.chmod(0o600)
-    on_relay = {"whip_url": base + "/whip/endpoint/{camera}", "token_file": str(token_file)}
+    # start_api's data directories, in order
+    base, on_relay = relay.frontend_for_devices([tmp_path / "data0", tmp_path / "data1"], tmp_path)
     kg1, _ = site_device(start_api, broker, "kg1", real_time=True, relay=on_relay)
     kg2, _ = site_device(start_api, broker, "kg2", real_time=True, relay=on_relay)
     return kg1, kg2, base

@@ -18,15 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import re
 import socket
 import ssl
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import aiohttp
@@ -41,15 +38,7 @@ from streaming.whip import WhipError, WhipPublisher
 from testkit.api import ApiFactory, Client, make_uscc
 from testkit.gates import DAILY_9_TO_21, opt_in, register
 from testkit.net import free_port
-from testkit.relay import (
-    DEPLOY,
-    ROOM,
-    LocalRelay,
-    RelayUnavailable,
-    RelayViewer,
-    janus_binary,
-    start_relay,
-)
+from testkit.relay import ROOM, LocalRelay, RelayViewer, deploy_module
 from testkit.webrtc import GatedCamera, Receiver, server_hub
 
 CAMERA = "cam1"
@@ -58,30 +47,12 @@ IDLE_TIMEOUT_S = 2  # the front-end drops a publication whose video stopped this
 LEFT, RIGHT = (40, 200, 60), (200, 60, 180)  # BGR: green | purple, so size and side both show
 
 
-def _load_frontend() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("whip_frontend", DEPLOY / "whip_frontend.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-frontend = _load_frontend()  # the viewers below speak to Janus with its Janus API client
+janusapi = deploy_module("janusapi")  # the viewers below speak to Janus with the relay's client
 
 
 @pytest.fixture(scope="module")
-def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRelay]:
-    """Janus with the deploy configs and the WHIP front-end, both on loopback."""
-    if janus_binary() is None:
-        pytest.skip("Janus is not installed (Debian package janus: `deploy/sysdeps.sh --test`)")
-    root = tmp_path_factory.mktemp("relay")
-    try:
-        running = start_relay(root, "--idle-timeout", str(IDLE_TIMEOUT_S))
-    except RelayUnavailable as err:
-        pytest.fail(f"the relay did not start: {err}")
-    with running:
-        yield running
+def relay_frontend_args() -> tuple[str, ...]:
+    return ("--idle-timeout", str(IDLE_TIMEOUT_S))
 
 
 # -- the device side: redacted frames into a hub, a track of them published over WHIP ---------
@@ -116,7 +87,7 @@ async def camera_and_track() -> AsyncIterator[tuple[GatedCamera, RedactedVideoTr
 
 async def janus_publishers(http: aiohttp.ClientSession, relay: LocalRelay) -> list[dict[str, Any]]:
     """The room's publishers, as Janus lists them."""
-    janus = frontend.JanusSession(http, relay.janus_url, relay.janus_secret)
+    janus = janusapi.JanusSession(http, relay.janus_url, relay.janus_secret)
     await janus.open("janus.plugin.videoroom")
     try:
         data, _ = await janus.message({"request": "listparticipants", "room": ROOM})
@@ -134,10 +105,10 @@ class Viewer(Receiver):
     def __init__(self, http: aiohttp.ClientSession, relay: LocalRelay) -> None:
         super().__init__()
         self.events: list[dict[str, Any]] = []
-        self.room = frontend.JanusSession(
+        self.room = janusapi.JanusSession(
             http, relay.janus_url, relay.janus_secret, on_event=self.events.append
         )
-        self.feed = frontend.JanusSession(http, relay.janus_url, relay.janus_secret)
+        self.feed = janusapi.JanusSession(http, relay.janus_url, relay.janus_secret)
         self._pin = relay.room_pin
 
     async def open(self) -> str:

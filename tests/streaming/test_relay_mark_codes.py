@@ -18,6 +18,7 @@ from testkit.relay import deploy_module
 
 markcode = deploy_module("markcode")
 frontend = deploy_module("whip_frontend")
+janusapi = deploy_module("janusapi")
 tracer = deploy_module("trace")
 NOW = 1_796_655_150
 
@@ -84,6 +85,15 @@ def test_a_bad_schedule_is_refused(tmp_path: Path, groups: int, period: float) -
     with pytest.raises(ValueError, match="--mark"):
         frontend.MarkSchedule(groups, period, tmp_path / "marks.jsonl")
     assert not (tmp_path / "marks.jsonl").exists()
+
+
+def test_a_copys_name_says_its_group_the_markers_groups_and_its_source() -> None:
+    name = janusapi.mark_display(4, 7, "1234567")
+    copy = janusapi.read_mark_display(name)
+    assert (copy.group, copy.groups, copy.source) == (4, 7, "1234567")
+    # the camera and copies named before the marker said its groups are no copies of this kind
+    for other in ("camera", "mark-4 of 1234567", "mark-x/7 of 1", "mark-1/7 of ", ""):
+        assert janusapi.read_mark_display(other) is None, other
 
 
 # -- the block code ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -33,11 +33,8 @@ from streaming.whip import WhipPublisher
 from testkit.relay import (
     DEPLOY,
     LocalRelay,
-    RelayUnavailable,
     RelayViewer,
     deploy_module,
-    janus_binary,
-    start_relay,
 )
 from testkit.webrtc import GatedCamera, solid
 
@@ -51,31 +48,37 @@ markcode = deploy_module("markcode")
 
 
 @pytest.fixture(scope="module")
-def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRelay]:
-    if janus_binary() is None:
-        pytest.skip("Janus is not installed (Debian package janus: `deploy/sysdeps.sh --test`)")
-    root = tmp_path_factory.mktemp("relay")
-    try:
-        running = start_relay(
-            root,
-            "--mark-groups", str(GROUPS),
-            "--mark-period", str(PERIOD_S),
-            "--mark-log", str(root / "marks.jsonl"),
-        )  # fmt: skip
-    except RelayUnavailable as err:
-        pytest.fail(f"the relay did not start: {err}")
-    with running:
-        running.start_marker((ROOM,), GROUPS)
-        yield running
+def mark_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("marks") / "marks.jsonl"
 
 
-def log_entries(relay: LocalRelay) -> list[dict[str, Any]]:
-    path = relay.root / "marks.jsonl"
+@pytest.fixture(scope="module")
+def relay_frontend_args(mark_log: Path) -> tuple[str, ...]:
+    return (
+        "--mark-groups",
+        str(GROUPS),
+        "--mark-period",
+        str(PERIOD_S),
+        "--mark-log",
+        str(mark_log),
+    )
+
+
+@pytest.fixture(scope="module")
+def relay(relay: LocalRelay) -> LocalRelay:
+    """The module's relay with the marker running too."""
+    relay.start_marker((ROOM,), GROUPS)
+    return relay
+
+
+def log_entries(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def logged_group(relay: LocalRelay, jti: str, period: int) -> int | None:
-    groups = {e["group"] for e in log_entries(relay) if e["jti"] == jti and e["period"] == period}
+def logged_group(mark_log: Path, jti: str, period: int) -> int | None:
+    groups = {
+        e["group"] for e in log_entries(mark_log) if e["jti"] == jti and e["period"] == period
+    }
     assert len(groups) <= 1, groups
     return groups.pop() if groups else None
 
@@ -85,11 +88,13 @@ def jti_of(ticket: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def camera(relay: LocalRelay) -> AsyncIterator[None]:
-    """Room kg-a published (a flat green picture)."""
+async def camera(relay: LocalRelay, base: str | None = None) -> AsyncIterator[None]:
+    """Room kg-a published (a flat green picture), through the front-end at ``base`` (default:
+    the relay's)."""
     hub = FrameHub(asyncio.get_running_loop())
     gated = GatedCamera(hub, solid(W, H, (40, 200, 60)), ROOM)
-    publisher = WhipPublisher(RedactedVideoTrack(hub, ROOM), relay.endpoint(ROOM), relay.token)
+    endpoint = f"{base or relay.whip_base}/whip/endpoint/{ROOM}"
+    publisher = WhipPublisher(RedactedVideoTrack(hub, ROOM), endpoint, relay.token)
     try:
         await publisher.start()
         yield
@@ -145,12 +150,12 @@ def settled(code: Any) -> bool:
 
 
 def test_marked_viewers_get_their_groups_codes_and_move_as_the_log_says(
-    relay: LocalRelay,
+    relay: LocalRelay, mark_log: Path
 ) -> None:
-    asyncio.run(_groups(relay))
+    asyncio.run(_groups(relay, mark_log))
 
 
-async def _groups(relay: LocalRelay) -> None:
+async def _groups(relay: LocalRelay, mark_log: Path) -> None:
     async with aiohttp.ClientSession() as http, camera(relay):
         first = await watch(http, relay, "viewer v1")
         second = await watch(http, relay, "viewer v2")
@@ -175,7 +180,7 @@ async def _groups(relay: LocalRelay) -> None:
                     assert code.room_tag == markcode.room_tag(ROOM)
                     period = int(code.time // PERIOD_S)
                     # every settled frame carries the group the log gives it for that period
-                    assert code.group == logged_group(relay, jti, period), (n, code)
+                    assert code.group == logged_group(mark_log, jti, period), (n, code)
                     seen[n][period] = code.group
             # both moved at least once, and in every shared period they were in different groups
             for n in (0, 1):
@@ -200,12 +205,12 @@ def record(images: list[np.ndarray], path: Path) -> None:
 
 
 def test_the_trace_tool_names_the_viewer_a_recording_came_from(
-    relay: LocalRelay, tmp_path: Path
+    relay: LocalRelay, mark_log: Path, tmp_path: Path
 ) -> None:
-    asyncio.run(_trace(relay, tmp_path))
+    asyncio.run(_trace(relay, mark_log, tmp_path))
 
 
-async def _trace(relay: LocalRelay, tmp_path: Path) -> None:
+async def _trace(relay: LocalRelay, mark_log: Path, tmp_path: Path) -> None:
     async with aiohttp.ClientSession() as http, camera(relay):
         leaker = await watch(http, relay, "viewer v3")
         other = await watch(http, relay, "viewer v4")
@@ -221,7 +226,7 @@ async def _trace(relay: LocalRelay, tmp_path: Path) -> None:
     record([image for _, image in frames], recording)
     result = subprocess.run(
         [sys.executable, str(DEPLOY / "trace.py"), str(recording), "--json",
-         "--log", str(relay.root / "marks.jsonl")],
+         "--log", str(mark_log)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -235,7 +240,7 @@ async def _trace(relay: LocalRelay, tmp_path: Path) -> None:
     record([image for c, image in frames if c is not None and c.time // PERIOD_S == period], one)
     short = subprocess.run(
         [sys.executable, str(DEPLOY / "trace.py"), str(one), "--json",
-         "--log", str(relay.root / "marks.jsonl")],
+         "--log", str(mark_log)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert short.returncode == 1, short.stdout + short.stderr
@@ -246,7 +251,11 @@ async def _trace(relay: LocalRelay, tmp_path: Path) -> None:
 def test_without_the_marker_marked_viewers_are_refused_and_others_unaffected(
     relay: LocalRelay,
 ) -> None:
-    asyncio.run(_marker_down(relay))
+    try:
+        asyncio.run(_marker_down(relay))
+    finally:
+        if relay.marker is None:  # the later tests need it: started again, as systemd would
+            relay.start_marker((ROOM,), GROUPS)
 
 
 async def _marker_down(relay: LocalRelay) -> None:
@@ -269,7 +278,91 @@ async def _marker_down(relay: LocalRelay) -> None:
             await asyncio.gather(marked.close(), plain.close())
 
 
-async def refused(http: aiohttp.ClientSession, relay: LocalRelay, mark: str) -> tuple[int, str]:
-    headers = {"Authorization": f"Bearer {relay.ticket(ROOM, mark=mark)}"}
-    async with http.post(relay.viewer_endpoint(ROOM), headers=headers) as reply:
+async def refused(
+    http: aiohttp.ClientSession,
+    relay: LocalRelay,
+    mark: str,
+    endpoint: str | None = None,
+    audience: str | None = None,
+) -> tuple[int, str]:
+    """A marked viewer's subscription (at ``endpoint``, default the relay's viewer endpoint,
+    with a ticket for ``audience``): its status and text."""
+    headers = {"Authorization": f"Bearer {relay.ticket(ROOM, mark=mark, audience=audience)}"}
+    async with http.post(endpoint or relay.viewer_endpoint(ROOM), headers=headers) as reply:
         return reply.status, await reply.text()
+
+
+def test_a_marked_viewer_is_refused_503_while_janus_cannot_list_the_copies(
+    relay: LocalRelay,
+) -> None:
+    """Janus hangs while a marked viewer subscribes: the front-end cannot list the marker's
+    copies and refuses them 503 (marker down), not 500; once Janus answers again they get in."""
+    asyncio.run(_copies_unlisted(relay))
+
+
+async def _copies_unlisted(relay: LocalRelay) -> None:
+    async with aiohttp.ClientSession() as http, camera(relay):
+        first = await watch(http, relay, "viewer v7")  # the camera and the copies are up
+        await first.close()
+        since = relay.logs["whip_frontend"].stat().st_size
+        with relay.janus_hung():
+            asking = asyncio.create_task(refused(http, relay, "viewer v8"))
+            # the front-end gave up on Janus's answer (the line comes before it lets go of its
+            # Janus session, which would wait as long again for the hung Janus)
+            await asyncio.to_thread(
+                relay.wait_for_log, "whip_frontend", "could not look up the marker's copies", since
+            )
+        status, text = await asyncio.wait_for(asking, 30)
+        assert (status, "marker is not running" in text) == (503, True), (status, text)
+        # Janus answers again: marked viewers get in (503 until the front-end lists the copies,
+        # which the marker may publish anew: its own requests to Janus timed out too)
+        deadline = time.monotonic() + 40
+        ticket = {"Authorization": f"Bearer {relay.ticket(ROOM, mark='viewer v9')}"}
+        while True:
+            async with http.post(relay.viewer_endpoint(ROOM), headers=ticket) as reply:
+                if reply.status == 201:
+                    location = relay.whip_base + reply.headers["Location"]
+                    break
+                assert reply.status == 503 and time.monotonic() < deadline, await reply.text()
+            await asyncio.sleep(0.2)
+        async with http.delete(location, headers=ticket) as gone:
+            assert gone.status == 200
+
+
+def test_a_front_end_whose_groups_are_not_the_markers_refuses_marked_viewers(
+    relay: LocalRelay, tmp_path: Path
+) -> None:
+    """The marker makes 3 copies; a front-end started with ``--mark-groups 2`` sees it in the
+    copies' names, logs it once, and refuses marked viewers 503 (fail closed: its schedule
+    would not be the copies'); unmarked viewers still watch."""
+    base = relay.start_frontend(
+        "frontend-2-groups",
+        "--mark-groups", "2",
+        "--mark-period", str(PERIOD_S),
+        "--mark-log", str(tmp_path / "marks.jsonl"),
+    )  # fmt: skip
+    asyncio.run(_groups_mismatch(relay, base))
+    log = relay.logs["frontend-2-groups"].read_text()
+    assert log.count("the marker makes its copies in 3 groups but --mark-groups is 2") == 1, log
+    assert not (tmp_path / "marks.jsonl").read_text()  # no marked viewer was ever placed
+
+
+async def _groups_mismatch(relay: LocalRelay, base: str) -> None:
+    endpoint = f"{base}/whep/endpoint/{ROOM}"
+    async with aiohttp.ClientSession() as http, camera(relay, base):
+        # the marker's copies are up once it has seen this publication (3 groups: v1 in group 0)
+        deadline = time.monotonic() + 30
+        while "the marker makes its copies" not in relay.logs["frontend-2-groups"].read_text():
+            assert time.monotonic() < deadline, relay.log_tail()
+            status, text = await refused(http, relay, "viewer m1", endpoint, audience=base)
+            assert status in (404, 503), (status, text)
+            await asyncio.sleep(0.2)
+        for mark in ("viewer m2", "viewer m3", "viewer m4"):
+            status, text = await refused(http, relay, mark, endpoint, audience=base)
+            assert (status, "another number of groups" in text) == (503, True), (status, text)
+        plain = RelayViewer(http, relay, ROOM, relay.ticket(ROOM, audience=base), url=endpoint)
+        try:
+            await plain.open()
+            assert code_of(await plain.frame()) is None
+        finally:
+            await plain.close()

@@ -17,13 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from testkit.api import Client
 from testkit.broker import Collector, MqttBroker, device_mqtt_config, publish_and_wait
-from testkit.cameras import CameraClip, door_and_yard, two_camera_config
-from testkit.net import free_port, wait_until
-from testkit.service import go_live, owner_of, start_service, stop_service
+from testkit.cameras import CameraClip, two_camera_service
+from testkit.net import wait_until
+from testkit.service import go_live
 from testkit.webrtc import Receiver
 
 pytestmark = pytest.mark.slow
@@ -84,14 +83,8 @@ def _offer_refused(owner: Client, camera: str) -> int:
 
 
 def test_two_cameras_have_their_own_events_gates_and_streams(tmp_path: Path) -> None:
-    door, yard = door_and_yard(tmp_path)
-    port = free_port()
-    data_dir = tmp_path / "data"
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump(two_camera_config((door, yard), data_dir, port)))
-    proc = start_service(config, None)
-    try:
-        owner = owner_of(port, data_dir)
+    with two_camera_service(tmp_path) as service:
+        door, yard, owner = service.door, service.yard, service.owner()
         cameras = {c["id"]: c for c in owner.get("/api/cameras").body}
         assert set(cameras) == {"door", "yard"}
         assert cameras["door"]["name"] == "Front door"
@@ -127,66 +120,62 @@ def test_two_cameras_have_their_own_events_gates_and_streams(tmp_path: Path) -> 
         frames = asyncio.run(_watch(owner, yard, want=5))
         assert sum(map(yard.shows, frames)) >= 5, [yard.mark_distance(f) for f in frames]
         assert not any(door.shows(f) for f in frames)
-    finally:
-        err = stop_service(proc)
-    assert proc.returncode == 0, err
-    assert "live privacy stage for door started" in err
-    assert "live privacy stage for yard started" in err
+    assert service.returncode == 0, service.log
+    assert "live privacy stage for door started" in service.log
+    assert "live privacy stage for yard started" in service.log
 
 
 def test_each_camera_has_its_own_mqtt_events_topic(tmp_path: Path, mqtt_broker: MqttBroker) -> None:
     """Over MQTT (a real mosquitto): the door's events on the door's topic, none on the yard's;
     the health message has each camera's figures; snapshot takes the camera asked for."""
-    door, yard = door_and_yard(tmp_path)
-    port = free_port()
-    data_dir = tmp_path / "data"
-    config = tmp_path / "config.yaml"
     mqtt = {
         **device_mqtt_config(mqtt_broker, "site1"),
         "device_id": "site1",
         "health_interval_s": 5,
     }
-    config.write_text(yaml.safe_dump(two_camera_config((door, yard), data_dir, port, mqtt=mqtt)))
     controller = mqtt_broker.client("controller")
     base = "camera/site1"
     door_events = Collector(controller, f"{base}/cameras/door/events/motion")
     yard_events = Collector(controller, f"{base}/cameras/yard/events/motion")
     health = Collector(controller, f"{base}/health")
     responses = Collector(controller, f"{base}/cmd/response")
-    proc = start_service(config, None)
-    try:
+    discovery = Collector(controller, "homeassistant/device/site1/config")
+    states = Collector(controller, f"{base}/state")
+    with two_camera_service(tmp_path, mqtt=mqtt) as service:
         starts = door_events.wait_for(1, timeout=WAIT_S)
         assert starts, "no event on the door's topic"
         assert json.loads(starts[0].payload)["camera"] == "door"
         reports = health.wait_for(2, timeout=WAIT_S)
         cameras = json.loads(reports[-1].payload)["cameras"]
         assert set(cameras) == {"door", "yard"} and cameras["yard"]["fps"] is not None
-        publish_and_wait(
-            controller, f"{base}/cmd/snapshot", json.dumps({"camera": "yard", "request_id": "y"})
-        )
+        # Home Assistant discovery: each camera its own entities, each reading its own figures
+        cmps = json.loads(discovery.wait_for(1, timeout=10)[0].payload)["cmps"]
+        assert len({c["unique_id"] for c in cmps.values()}) == len(cmps)
+        for camera in ("door", "yard"):
+            assert cmps[f"{camera}_motion"]["unique_id"] == f"site1_{camera}_motion"
+            assert f'cameras["{camera}"]' in cmps[f"{camera}_fps"]["value_template"]
+            assert cameras[camera]["fps"] is not None  # what the template reads is there
+        state = json.loads(states.wait_for(1, timeout=10)[-1].payload)
+        assert state["cameras"]["yard"]["motion"] is False
+        # the yard's snapshot button, pressed as Home Assistant does, takes the yard's picture
+        button = cmps["yard_snapshot"]
+        publish_and_wait(controller, button["command_topic"], button["payload_press"])
         answer = json.loads(responses.wait_for(1, timeout=10)[0].payload)
         assert answer["ok"] and answer["result"]["snapshot"].startswith("snapshots/yard/")
         assert yard_events.messages == []
-    finally:
-        err = stop_service(proc)
-    assert proc.returncode == 0, err
+    assert service.returncode == 0, service.log
 
 
 def test_a_camera_that_fails_stops_alone(tmp_path: Path) -> None:
     """One camera's source cannot be read: that camera stops, with the reason in the health
     report; the other goes on monitoring and recording, and the service runs on."""
-    door, _ = door_and_yard(tmp_path)
-    port = free_port()
-    data_dir = tmp_path / "data"
-    settings = two_camera_config((door,), data_dir, port)
-    broken = {**settings["cameras"][0], "id": "attic", "name": "Attic"}
-    broken["capture"] = {**broken["capture"], "source": f"file:{tmp_path / 'missing.mp4'}"}
-    settings["cameras"].append(broken)
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump(settings))
-    proc = start_service(config, None)
-    try:
-        owner = owner_of(port, data_dir)
+    attic = {
+        "id": "attic",
+        "name": "Attic",
+        "capture": {"source": f"file:{tmp_path / 'missing.mp4'}", "width": 640, "height": 480},
+    }
+    with two_camera_service(tmp_path, only_door=True, more_cameras=(attic,)) as service:
+        owner, proc = service.owner(), service.process
         assert wait_until(lambda: _camera_health(owner).get("attic", {}).get("error"), WAIT_S)
         assert wait_until(lambda: len(_events(owner, "door")) >= 1, timeout=WAIT_S)
         before = _camera_health(owner)["door"]["frames"]
@@ -195,7 +184,5 @@ def test_a_camera_that_fails_stops_alone(tmp_path: Path) -> None:
         assert health["door"]["error"] is None
         assert "missing.mp4" in health["attic"]["error"]
         assert proc.poll() is None  # still running
-    finally:
-        err = stop_service(proc)
-    assert proc.returncode == 0, err
-    assert "camera attic: capture failed" in err
+    assert service.returncode == 0, service.log
+    assert "camera attic: capture failed" in service.log

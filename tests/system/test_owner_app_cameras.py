@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from testkit.browser import (
@@ -26,30 +25,22 @@ from testkit.browser import (
     save_screenshot,
     wait_in_page,
 )
-from testkit.cameras import MARK, CameraClip, door_and_yard, two_camera_config
-from testkit.net import free_port, wait_until
-from testkit.service import OWNER_PASSWORD, Device, go_live, owner_of, start_service, stop_service
+from testkit.cameras import MARK, CameraClip, two_camera_service
+from testkit.net import wait_until
+from testkit.service import OWNER_PASSWORD, Device, go_live
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 @pytest.fixture
 def device(tmp_path: Path) -> Iterator[tuple[Device, CameraClip, CameraClip]]:
-    door, yard = door_and_yard(tmp_path)
-    port = free_port()
-    data_dir = tmp_path / "data"
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump(two_camera_config((door, yard), data_dir, port)))
-    proc = start_service(config, None)
-    try:
-        owner = owner_of(port, data_dir)
+    with two_camera_service(tmp_path) as service:
+        owner = service.owner()
         go_live(owner, "door")
         opted = owner.post("/api/cameras/yard/streaming/opt-in", {"confirmation": "STREAM yard"})
         assert opted.status in (200, 201), opted.body
         assert owner.post("/api/cameras/yard/streaming/start").status == 200
-        yield Device(f"http://127.0.0.1:{port}", data_dir), door, yard
-    finally:
-        stop_service(proc)
+        yield Device(service.url, service.data_dir), service.door, service.yard
 
 
 def _events_shown(page: Page, items: Locator) -> bool:

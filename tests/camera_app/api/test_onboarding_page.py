@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import cv2
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from testkit.api import OWNER, OWNER_PASSWORD, ApiFactory
 from testkit.browser import PHONE, csp_violations, log_in, needs_chromium, open_page
@@ -27,6 +27,14 @@ GOOD = (
     "Emma's family,emma.p,Sunflower,mon-fri 08:00-12:00,2027-07-15,en\r\n"
 )
 BAD = GOOD.replace("Rainbow", "Moon").replace("2027-07-15,en", "2027-02-30,en")
+
+
+def upload(page: Page, path: Path, text: str, testid: str) -> Locator:
+    """Choose ``text`` (written to ``path`` in GB18030, as Excel saves it in China) in the class
+    list picker; returns what the page then shows with ``testid`` (problems or preview rows)."""
+    path.write_bytes(text.encode("gb18030"))
+    page.get_by_test_id("class-list-file").set_input_files(str(path))
+    return page.get_by_test_id(testid)
 
 
 def test_a_director_imports_a_class_list_and_prints_the_cards_on_a_phone(
@@ -48,10 +56,7 @@ def test_a_director_imports_a_class_list_and_prints_the_cards_on_a_phone(
     saved = Path(template.value.path()).read_bytes()
     assert saved.startswith(codecs.BOM_UTF8) and "用户名" in saved.decode("utf-8-sig")
 
-    bad = tmp_path / "班级名单-错误.csv"
-    bad.write_bytes(BAD.encode("gb18030"))
-    page.get_by_test_id("class-list-file").set_input_files(str(bad))
-    problems = page.get_by_test_id("class-list-problem")
+    problems = upload(page, tmp_path / "班级名单-错误.csv", BAD, "class-list-problem")
     expect(problems).to_have_count(2)
     expect(problems.nth(0)).to_contain_text("第 3 行, C 列（教室）")
     expect(problems.nth(0)).to_contain_text("没有摄像头在“Moon”教室")
@@ -59,10 +64,7 @@ def test_a_director_imports_a_class_list_and_prints_the_cards_on_a_phone(
     expect(page.get_by_test_id("class-list-confirm")).to_have_count(0)
     assert owner.get("/api/viewers").body == []
 
-    good = tmp_path / "班级名单.csv"
-    good.write_bytes(GOOD.encode("gb18030"))
-    page.get_by_test_id("class-list-file").set_input_files(str(good))
-    rows = page.get_by_test_id("class-list-row")
+    rows = upload(page, tmp_path / "班级名单.csv", GOOD, "class-list-row")
     expect(rows).to_have_count(3)
     expect(rows.nth(0)).to_contain_text("王小明家")
     expect(rows.nth(0)).to_contain_text("周一至周五 08:00–17:00")

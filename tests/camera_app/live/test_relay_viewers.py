@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -32,11 +31,7 @@ from testkit.gates import (
 )
 from testkit.relay import (
     LocalRelay,
-    RelayUnavailable,
     RelayViewer,
-    install_ticket_key,
-    janus_binary,
-    start_relay,
 )
 from testkit.webrtc import GatedCamera, server_hub, solid
 
@@ -54,33 +49,14 @@ EVERY_DAY = {
 }
 
 
-@pytest.fixture(scope="module")
-def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRelay]:
-    if janus_binary() is None:
-        pytest.skip("Janus is not installed (Debian package janus: `deploy/sysdeps.sh --test`)")
-    try:
-        running = start_relay(tmp_path_factory.mktemp("relay"))
-    except RelayUnavailable as err:
-        pytest.fail(f"the relay did not start: {err}")
-    with running:
-        yield running
-
-
 def kindergarten_on_relay(
     start_api: ApiFactory, relay: LocalRelay, tmp_path: Path
 ) -> tuple[RunningApi, Client, str]:
     """The kindergarten (rooms kg-a, kg-b) configured for the relay, whose front-end was
     installed with this device's ticket key; kg-a streaming. Returns the front-end's base URL."""
     # as on a real install: the device's key (made on first use), then a front-end trusting it
-    relay.ticket_keys.append(install_ticket_key(tmp_path / "data0", tmp_path))
-    base = relay.start_frontend(f"frontend-{tmp_path.name}")
-    token_file = tmp_path / "relay-token"
-    token_file.write_text(relay.token)
-    token_file.chmod(0o600)
-    api, owner = kindergarten(
-        start_api,
-        relay={"whip_url": base + "/whip/endpoint/{camera}", "token_file": str(token_file)},
-    )
+    base, on_relay = relay.frontend_for_devices([tmp_path / "data0"], tmp_path)
+    api, owner = kindergarten(start_api, relay=on_relay)
     api.clock.set_wall(time.time())
     ready_kindergarten(api, owner)
     assert owner.post("/api/cameras/kg-a/streaming/start").status == 200
@@ -256,20 +232,8 @@ def test_a_home_camera_on_the_relay_keeps_a_watermarked_family_member_on_the_dev
     """Home cameras may use the relay too, but its stream carries no per-viewer mark: a family
     member invited with a watermark gets no relay ticket (fail closed) and watches on the
     device, where their mark is drawn; one without gets a ticket."""
-    relay.ticket_keys.append(install_ticket_key(tmp_path / "data0", tmp_path))
-    base = relay.start_frontend(f"frontend-{tmp_path.name}")
-    token_file = tmp_path / "relay-token"
-    token_file.write_text(relay.token)
-    api = start_api(
-        {
-            "streaming": {
-                "relay": {
-                    "whip_url": base + "/whip/endpoint/{camera}",
-                    "token_file": str(token_file),
-                }
-            }
-        }
-    )
+    base, on_relay = relay.frontend_for_devices([tmp_path / "data0"], tmp_path)
+    api = start_api({"streaming": {"relay": on_relay}})
     api.clock.set_wall(time.time())
     owner = api.owner()
     opt_in(owner, "cam1")

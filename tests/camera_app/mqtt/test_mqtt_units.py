@@ -96,6 +96,41 @@ def test_discovery_describes_the_device_and_offers_no_stream_start() -> None:
     assert topics.discovery == "homeassistant/device/cam-a/config"
 
 
+def test_discovery_gives_each_of_several_cameras_its_own_entities() -> None:
+    topics = Topics("camera", "kg1")
+    cameras = [("door", "Front door"), ("yard-2", "Yard")]
+    cmps = json.loads(discovery_payload(topics, "Front door", cameras))["cmps"]
+    ids = [c["unique_id"] for c in cmps.values()]
+    assert len(ids) == len(set(ids))  # unique
+    for camera, label in cameras:
+        mine = {k: c for k, c in cmps.items() if k.startswith(f"{camera}_")}
+        assert set(mine) == {
+            f"{camera}_{what}"
+            for what in ("motion", "streaming", "fps", "dropped_frames", "snapshot", "stop_stream")
+        }
+        # stable ids: the device's, the camera's and what it is
+        assert {c["unique_id"] for c in mine.values()} == {f"kg1_{k}" for k in mine}
+        assert mine[f"{camera}_motion"]["name"] == f"{label} motion"
+        # state and health carry the camera under cameras.<id> (ids may have "-")
+        assert (
+            f'value_json.cameras["{camera}"].motion' in mine[f"{camera}_motion"]["value_template"]
+        )
+        assert mine[f"{camera}_fps"]["state_topic"] == "camera/kg1/health"
+        assert mine[f"{camera}_fps"]["value_template"] == (
+            f'{{{{ value_json.cameras["{camera}"].fps }}}}'
+        )
+        snapshot = mine[f"{camera}_snapshot"]
+        assert snapshot["command_topic"] == "camera/kg1/cmd/snapshot"
+        assert json.loads(snapshot["payload_press"]) == {"camera": camera}
+    # the device's own: any camera's motion, armed, storage; no device-wide snapshot any more
+    assert {"motion", "armed", "streaming", "disk_free_mb", "arm", "disarm"} <= set(cmps)
+    assert not {"snapshot", "stop_stream", "fps"} & set(cmps)
+    assert not any("start" in c.get("command_topic", "") for c in cmps.values())
+    # one camera: the message as it always was
+    one = json.loads(discovery_payload(topics, "Front door", cameras[:1]))["cmps"]
+    assert one == json.loads(discovery_payload(topics, "Front door"))["cmps"]
+
+
 def test_mqtt_config_requires_tls_material(tmp_path: Path) -> None:
     assert parse_config({}).mqtt.enabled is False
     with pytest.raises(ConfigError, match="cert_file"):

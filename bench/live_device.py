@@ -333,6 +333,12 @@ class LiveDevice:
         self._stop.set()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
+        if self._stage is not None:
+            # The stage outlives this run (PrivacyStages); the frames its lookahead still holds
+            # are this run's. Left in, they would come out first in the next run, their sequence
+            # numbers above the new source's, and the hub hands on only newer frames: no viewer
+            # of the next run would get a frame until its source counted past them.
+            self._stage.flush()
         self._feed.stop()
         if self._publisher is not None:
             await self._publisher.close()

@@ -6,6 +6,7 @@ shoulders, and no viewer could read a frame: ``make bench`` failed on its first-
 
 from __future__ import annotations
 
+import asyncio
 import fractions
 from datetime import datetime
 
@@ -16,7 +17,7 @@ from av.video.frame import PictureType
 
 from bench import live_stamp
 from bench.live_client import luma_strip
-from bench.live_device import noisy_rooms, prime_stage
+from bench.live_device import LiveDevice, PrivacyStages, noisy_rooms, prime_stage
 from privacy.build import build_stage
 from privacy.config import PrivacyConfig
 from streaming.encoder import vp8_codec
@@ -72,3 +73,28 @@ def test_the_privacy_stage_leaves_the_counter_of_the_empty_scene_readable(
     finally:
         stage.close()
     assert read == frames
+
+
+def test_a_run_leaves_no_frame_of_its_own_in_the_kept_stage() -> None:
+    """The stage is kept from run to run; a frame of an earlier run left in its lookahead would
+    come out first in the next one with a higher sequence number than the new source's, and the
+    hub would hold back every frame after it."""
+    stages = PrivacyStages()
+
+    async def run(seconds: float) -> list[int]:
+        device = LiveDevice("privacy", 640, 480, 15, 1, stage=stages.get(640, 480))
+        await device.start()
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            await device.stop()
+        return sorted(device.handed)
+
+    try:
+        first = asyncio.run(run(1.5))
+        second = asyncio.run(run(0.7))
+    finally:
+        stages.close()
+    assert first and second, "the stage handed nothing on"
+    assert max(second) < max(first), "a frame of the first run came out in the second"
+    assert second[0] <= 2

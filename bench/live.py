@@ -3,8 +3,8 @@
 Run with ``make bench`` (``python -m bench.live --output docs/benchmarks.md``); ``--quick`` is a
 short smoke run of the same cases.
 
-A camera stand-in (``bench.live_device.StampedSource``, 15 fps, a textured empty room) writes a
-frame counter into the pixels of every frame and notes ``time.perf_counter()`` at that moment.
+A camera stand-in (``bench.live_device.StampedSource``, 15 fps, a finely textured empty wall)
+writes a frame counter into the pixels of every frame and notes ``time.perf_counter()`` then.
 The frames take the device's real path: capture feed → privacy stage (default config, the real
 models) → ``FrameHub`` → ``ViewerSessions`` (the owner API's class, with its shared encode), behind
 a WHEP-style endpoint on loopback. The viewers are real aiortc peers in another process
@@ -324,7 +324,12 @@ def _ms(values: list[float]) -> str:
 
 
 def report(
-    results: dict[Case, Tally], command: str, clock: str, plan: str, no_relay: str | None
+    results: dict[Case, Tally],
+    command: str,
+    clock: str,
+    plan: str,
+    no_relay: str | None,
+    load_start: str,
 ) -> str:
     latency = [
         "| resolution | path | frames received / sent | **p50 ms** | **p95 ms** | max ms | "
@@ -413,12 +418,13 @@ def report(
             f"Command: {command}, {dt.date.today().isoformat()}.",
             f"Machine: {cpu_name()}, {os.cpu_count()} cores, {platform.machine()}, Python "
             f"{platform.python_version()}, aiortc {aiortc.__version__}, PyAV {av.__version__}, "
-            f"aiohttp {aiohttp.__version__}; load average {_load()} (1 / 5 / 15 min) at the end "
-            "of the run.",
-            f"Source: a textured empty room at {FPS} fps with a frame counter stamped into the "
-            "pixels; through the capture feed, the privacy stage (default config, real models), "
-            "the frame hub and `ViewerSessions` to aiortc viewers in another process that decode "
-            "and read the counter back. Latency is decode time minus stamp time per frame "
+            f"aiohttp {aiohttp.__version__}; load average {load_start} at the start and "
+            f"{_load()} at the end of the run (1 / 5 / 15 min; the machine is shared).",
+            f"Source: a finely textured empty wall at {FPS} fps with a frame counter stamped into "
+            "the pixels (bottom edge); through the capture feed, the privacy stage (default "
+            "config, real models), the frame hub and `ViewerSessions` to aiortc viewers in "
+            "another process that decode and read the counter back. Latency is decode time "
+            "minus stamp time per frame "
             f"(`perf_counter`, {clock}, one clock for both processes); *to last packet* is when "
             "the frame's last RTP packet reached the viewer. The peer is the same source and "
             "feed into a bare aiortc track (raw frames, aiortc's own encoder), alternating with "
@@ -571,11 +577,12 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     clock = check_clock()
+    load_start = _load()
     results, plan, no_relay = measure(args.quick)
     command = "`make bench` (`python -m bench.live`)"
     if args.quick:
         command = "`python -m bench.live --quick`"
-    section = report(results, command, clock, plan, no_relay)
+    section = report(results, command, clock, plan, no_relay, load_start)
     write_section(args.output, HEADING, section)
     print(section)
 

@@ -85,9 +85,9 @@ def luma_strip(frame: av.VideoFrame) -> np.ndarray:
     rows = live_stamp.rows_needed(frame.height)
     if frame.format.name in ("yuv420p", "yuvj420p", "nv12"):
         plane = frame.planes[0]
-        data = np.frombuffer(plane, np.uint8)[: rows * plane.line_size]
-        return data.reshape(rows, plane.line_size)[:, : frame.width]
-    return frame.to_ndarray(format="gray")[:rows]
+        data = np.frombuffer(plane, np.uint8)[: frame.height * plane.line_size]
+        return data.reshape(frame.height, plane.line_size)[-rows:, : frame.width]
+    return frame.to_ndarray(format="gray")[-rows:]
 
 
 def note_last_packets(receiver: RTCRtpReceiver, marks: dict[int, float]) -> None:
@@ -195,8 +195,7 @@ async def watch(
             else:
                 jobs = [connect_relay(http, url, token, _peer(peers)) for _ in range(viewers)]
             await asyncio.gather(*jobs)
-            waits = (asyncio.wait_for(v.first.wait(), FIRST_FRAME_TIMEOUT_S) for v in peers)
-            await asyncio.gather(*waits)
+            await _first_frames(peers)
             await asyncio.sleep(settle)
             start, cpu_start = time.perf_counter(), time.process_time()
             await asyncio.sleep(seconds)
@@ -210,6 +209,21 @@ async def watch(
         "decode_failures": failures.count,
         "viewers": [{"frames": v.frames, "unreadable": v.unreadable} for v in peers],
     }
+
+
+async def _first_frames(peers: list[Viewer]) -> None:
+    """Wait until every viewer has decoded a frame whose counter reads; say what they got if
+    one has not in time (frames with an unreadable counter are the slate, or a picture redacted
+    over the counter)."""
+    waits = (asyncio.wait_for(v.first.wait(), FIRST_FRAME_TIMEOUT_S) for v in peers)
+    try:
+        await asyncio.gather(*waits)
+    except TimeoutError:
+        got = ", ".join(f"{len(v.frames)} readable / {v.unreadable} not" for v in peers)
+        raise TimeoutError(
+            f"not every viewer decoded a frame with a readable counter in "
+            f"{FIRST_FRAME_TIMEOUT_S:.0f} s (per viewer: {got})"
+        ) from None
 
 
 async def _hang_up(http: aiohttp.ClientSession, viewer: Viewer, token: str | None) -> None:

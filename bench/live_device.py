@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import av
+import cv2
 import numpy as np
 import psutil
 from aiohttp import web
@@ -43,8 +44,10 @@ from bench import live_stamp
 from firmware.capture.base import CaptureSource
 from firmware.capture.feed import CaptureFeed
 from firmware.frames import Frame
+from firmware.geometry import PixelBox
 from privacy.build import build_stage
 from privacy.config import PrivacyConfig
+from privacy.frame import RedactedFrame
 from privacy.stage import PrivacyStage
 from streaming.hub import FrameHub
 from streaming.limits import ViewerLimits
@@ -63,11 +66,27 @@ _CPU_SAMPLE_S = 0.25
 
 
 def room(width: int, height: int) -> np.ndarray:
-    """A textured, evenly lit room with nobody in it: a scene the privacy gate streams."""
+    """A finely textured, evenly lit wall with nobody in front of it: a scene the privacy gate
+    streams and leaves alone.
+
+    The texture is fine on purpose: a coarser one (periods of 230 × 145 px, until 2026-12-07)
+    makes a grid of dark blobs that the head detector takes for a crowd at 1280×720 (person
+    scores 0.33-0.51), and the stage then redacted up to the whole frame."""
     y, x = np.mgrid[0:height, 0:width]
-    base = (100 + 45 * np.sin(x / 37.0) + 35 * np.cos(y / 23.0)).astype(np.float32)
+    base = (100 + 30 * np.sin(x / 7.0) + 20 * np.cos(y / 5.0)).astype(np.float32)
     image = np.stack([base, base * 0.85 + 20, base * 0.7 + 35], axis=-1)
     return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def noisy_rooms(width: int, height: int) -> list[np.ndarray]:
+    """:func:`room` with light sensor noise, as a real camera has; a small bank of them keeps
+    the source cheap."""
+    background = room(width, height).astype(np.int16)
+    rng = np.random.default_rng(1)
+    return [
+        np.clip(background + rng.integers(-3, 4, background.shape), 0, 255).astype(np.uint8)
+        for _ in range(_NOISE_BANK)
+    ]
 
 
 class StampedSource(CaptureSource):
@@ -91,13 +110,7 @@ class StampedSource(CaptureSource):
 
     def open(self) -> None:
         if not self._bank:
-            background = room(self.width, self.height).astype(np.int16)
-            rng = np.random.default_rng(1)
-            # light sensor noise, as a real camera has; a small bank keeps the source cheap
-            self._bank = [
-                np.clip(background + rng.integers(-3, 4, background.shape), 0, 255).astype(np.uint8)
-                for _ in range(_NOISE_BANK)
-            ]
+            self._bank = noisy_rooms(self.width, self.height)
         self._next_due = time.monotonic()
 
     def read(self) -> Frame:
@@ -141,19 +154,49 @@ class PrivacyStages:
     def get(self, width: int, height: int) -> PrivacyStage:
         stage = self._stages.get((width, height))
         if stage is None:
-            stage = self._stages[width, height] = build_stage(PrivacyConfig())
-            # The first inferences on a frame size are slow; a device meets them once at start.
-            primer = room(width, height)
-            primer.flags.writeable = False
-            for i in range(stage.lookahead + 1):
-                stage.push(Frame(primer, time.monotonic(), -1 - i))
-            stage.flush()
+            config = PrivacyConfig()
+            stage = self._stages[width, height] = build_stage(config)
+            prime_stage(stage, width, height, config.sweep_frames + stage.lookahead)
         return stage
 
     def close(self) -> None:
         for stage in self._stages.values():
             stage.close()  # its detectors are closed on its detection thread
         self._stages.clear()
+
+
+def prime_stage(stage: PrivacyStage, width: int, height: int, frames: int) -> int:
+    """Run the stamped scene through a new stage for ``frames`` frames (a whole rolling sweep
+    searches every part of the picture once), as a device meets its first, slow inferences once
+    at start; and check that the stage leaves the counter readable on the frames it streams.
+    If it redacts over it (a detector sees someone in the scene), no viewer could read a frame:
+    this says so now rather than after the viewers' first-frame timeout. Returns how many
+    streamed frames were read."""
+    bank = noisy_rooms(width, height)
+    unread: list[tuple[int, tuple[PixelBox, ...]]] = []
+    outs: list[RedactedFrame] = []
+    read = 0
+    for i in range(frames):
+        image = bank[i % len(bank)].copy()
+        live_stamp.stamp(image, i)
+        image.flags.writeable = False
+        out = stage.push(Frame(image, time.monotonic(), i - frames))
+        outs += [] if out is None else [out]
+    outs += stage.flush()
+    for out in outs:
+        counter = out.sequence + frames
+        grey = cv2.cvtColor(np.ascontiguousarray(out.image), cv2.COLOR_BGR2GRAY)
+        if out.streamed and live_stamp.read(grey) != counter:
+            unread.append((counter, out.regions))
+        read += out.streamed
+    if unread:
+        raise RuntimeError(
+            f"the privacy stage redacts over the frame counter of the bench's empty scene at "
+            f"{width}×{height} on {len(unread)} of {len(outs)} frames (first: frame "
+            f"{unread[0][0]}, regions {list(unread[0][1])}): viewers could not read it; "
+            "the scene (bench.live_device.room) or the counter (bench.live_stamp) must change"
+        )
+    return read
 
 
 class BareVideoTrack(MediaStreamTrack):
@@ -290,6 +333,12 @@ class LiveDevice:
         self._stop.set()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
+        if self._stage is not None:
+            # The stage outlives this run (PrivacyStages); the frames its lookahead still holds
+            # are this run's. Left in, they would come out first in the next run, their sequence
+            # numbers above the new source's, and the hub hands on only newer frames: no viewer
+            # of the next run would get a frame until its source counted past them.
+            self._stage.flush()
         self._feed.stop()
         if self._publisher is not None:
             await self._publisher.close()

@@ -57,6 +57,7 @@ from tqdm import tqdm
 
 from bench.live_device import LiveDevice, PrivacyStages
 from bench.monitoring import cpu_name, write_section
+from privacy.config import PrivacyConfig
 from privacy.stage import PrivacyStage
 from testkit.relay import LocalRelay, RelayUnavailable, janus_binary, start_relay
 
@@ -373,7 +374,14 @@ def report(
             to_packet = pct(budget.arrival_ms, 95)
             verdict = "met" if to_packet < BUDGET_P95_MS else "not met"
             budget_line += f" ({to_packet:.0f} ms to the frame's last packet: {verdict})"
-        budget_line += "."
+        held = PrivacyConfig().lookahead_frames
+        budget_line += (
+            f". The privacy stage's lookahead (`privacy.lookahead_frames`, {held}) holds each "
+            f"frame until {held} more have been processed ({held * 1000 / FPS:.0f} ms at {FPS} "
+            "fps), counted in *waiting for the stage* below: the price of redacting a face on the "
+            "frames before the one it is first found on (docs/live-view.md); 0 gives the "
+            "latency back and loses that."
+        )
     else:
         budget_line = "Budget: not measured in this run."
 

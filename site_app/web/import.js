@@ -5,6 +5,7 @@
 // invites not used yet, each of which can be withdrawn (a lost card).
 
 import { ApiError, getJson, request } from "./api.js";
+import { familiesTable, problemList } from "./classlist.js";
 import { button, fill, h } from "./dom.js";
 import { LANG, addTexts, setLanguage, t, translatePage } from "./i18n.js";
 
@@ -23,8 +24,6 @@ addTexts({
     import_too_big: "The file is larger than 48 KB; split the class list into several files.",
     import_checking: "Checking…",
     import_problems: "{count} problem(s): fix them in the file and pick it again. Nothing was imported.",
-    import_problem_at: "Line {line}",
-    import_problem_column: "column {letter} ({header})",
     import_ready: "{count} families are ready to be invited.",
     import_confirm: "Invite these {count} families",
     import_done: "{count} invites made. Print the cards or send each family its link now: the links are shown only on this page.",
@@ -34,13 +33,6 @@ addTexts({
     import_copied: "Link copied.",
     import_share_text: "Your invitation to watch {rooms} live",
     parent_picks: "(the parent picks)",
-    col_line: "Line",
-    col_family: "Family",
-    col_username: "Username",
-    col_rooms: "Rooms",
-    col_hours: "Viewing hours",
-    col_until: "Last day",
-    col_language: "Language",
     pending_heading: "Invites not used yet",
     pending_none: "None.",
     pending_until: "code valid until {date}",
@@ -62,8 +54,6 @@ addTexts({
     import_too_big: "文件超过 48 KB，请把名单拆成几个文件。",
     import_checking: "正在检查……",
     import_problems: "有 {count} 个问题：请在文件中改正后重新选择。尚未导入任何内容。",
-    import_problem_at: "第 {line} 行",
-    import_problem_column: "{letter} 列（{header}）",
     import_ready: "可以邀请 {count} 个家庭。",
     import_confirm: "邀请这 {count} 个家庭",
     import_done: "已生成 {count} 份邀请。请现在打印卡片或把链接发给各个家庭：链接只在本页显示。",
@@ -73,13 +63,6 @@ addTexts({
     import_copied: "链接已复制。",
     import_share_text: "您受邀实时观看 {rooms}",
     parent_picks: "（由家长设置）",
-    col_line: "行",
-    col_family: "家庭",
-    col_username: "用户名",
-    col_rooms: "教室",
-    col_hours: "观看时段",
-    col_until: "截止日期",
-    col_language: "语言",
     pending_heading: "尚未使用的邀请",
     pending_none: "没有。",
     pending_until: "邀请码有效期至 {date}",
@@ -107,58 +90,12 @@ function send(path, body = file) {
   return request("POST", path, { body, contentType: "text/csv" });
 }
 
-function familiesTable(families) {
-  const head = ["col_line", "col_family", "col_username", "col_rooms", "col_hours", "col_until", "col_language"];
-  return h(
-    "div",
-    { class: "table-wrap" },
-    h(
-      "table",
-      { testid: "class-list-preview" },
-      h("thead", {}, h("tr", {}, head.map((k) => h("th", {}, t(k))))),
-      h(
-        "tbody",
-        {},
-        families.map((f) =>
-          h(
-            "tr",
-            { testid: "class-list-row" },
-            h("td", {}, String(f.line)),
-            h("td", {}, f.family ?? ""),
-            h("td", {}, f.username ?? t("parent_picks")),
-            h("td", {}, f.rooms.join(", ")),
-            h("td", {}, f.schedule_name ? `${f.schedule_name} (${f.schedule_text})` : f.schedule_text),
-            h("td", {}, f.expires_on),
-            h("td", {}, f.language),
-          ),
-        ),
-      ),
-    ),
-  );
-}
-
-function problemList(problems) {
-  return h(
-    "ul",
-    { class: "error", testid: "class-list-problems" },
-    problems.map((p) => {
-      const where = [
-        p.line ? t("import_problem_at", { line: p.line }) : null,
-        p.letter ? t("import_problem_column", { letter: p.letter, header: p.header ?? p.column }) : null,
-      ]
-        .filter(Boolean)
-        .join(", ");
-      return h("li", { testid: "class-list-problem" }, where ? `${where}: ${p.message}` : p.message);
-    }),
-  );
-}
-
 function showPreview(preview) {
   if (!preview.ok) {
     say(
       h("p", { class: "error", role: "alert" }, t("import_problems", { count: preview.problems.length })),
       problemList(preview.problems),
-      preview.families.length ? familiesTable(preview.families) : null,
+      preview.families.length ? familiesTable(preview.families, t("parent_picks")) : null,
     );
     return;
   }
@@ -178,7 +115,7 @@ function showPreview(preview) {
     },
     { testid: "class-list-confirm" },
   );
-  say(h("p", {}, t("import_ready", { count })), familiesTable(preview.families), confirm);
+  say(h("p", {}, t("import_ready", { count })), familiesTable(preview.families, t("parent_picks")), confirm);
 }
 
 async function printSheet() {

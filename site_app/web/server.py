@@ -53,7 +53,7 @@ OWN_FILES = {
     "password.js": "text/javascript",
     "site.css": "text/css",
 }
-SHARED_FILES = ("whep.js", "api.js", "i18n.js", "dom.js", "schedule.js")
+SHARED_FILES = ("whep.js", "api.js", "i18n.js", "dom.js", "schedule.js", "classlist.js")
 
 
 class _Body(BaseModel):
@@ -121,17 +121,11 @@ def logged_in(*roles: SiteRole) -> Callable[[Handler], Callable[[web.Request], A
 async def log_in(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
     body = await _body(request, LoginBody)
-    address = client_address(
-        request.remote or "",
-        request.headers.getall("X-Forwarded-For", []),
-        service.config.http.trusted_proxies,
-    )
+    address = _client(request)
     try:
         attempt = service.limiter.login(body.username, address)
     except TooManyAttempts as refused:
-        response = _error(429, "too_many_attempts", str(refused))
-        response.headers["Retry-After"] = str(math.ceil(refused.retry_after))
-        return response
+        return _too_many(refused)
     hashed = service.accounts.password_hash(body.username)
     try:
         matches = await asyncio.wrap_future(
@@ -151,6 +145,21 @@ async def log_in(request: web.Request) -> web.StreamResponse:
     response.set_cookie(
         COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, path="/"
     )
+    return response
+
+
+def _client(request: web.Request) -> str:
+    """The caller's address: the socket's peer, or what a trusted proxy says it forwarded."""
+    return client_address(
+        request.remote or "",
+        request.headers.getall("X-Forwarded-For", []),
+        request.app[SERVICE].config.http.trusted_proxies,
+    )
+
+
+def _too_many(refused: TooManyAttempts) -> web.Response:
+    response = _error(429, "too_many_attempts", str(refused))
+    response.headers["Retry-After"] = str(math.ceil(refused.retry_after))
     return response
 
 
@@ -182,17 +191,11 @@ async def change_password(request: web.Request, login: Login) -> web.StreamRespo
     service = request.app[SERVICE]
     body = await _body(request, PasswordBody)
     account = login.account
-    address = client_address(
-        request.remote or "",
-        request.headers.getall("X-Forwarded-For", []),
-        service.config.http.trusted_proxies,
-    )
+    address = _client(request)
     try:
         attempt = service.limiter.password_change(account.username, address)
     except TooManyAttempts as refused:
-        response = _error(429, "too_many_attempts", str(refused))
-        response.headers["Retry-After"] = str(math.ceil(refused.retry_after))
-        return response
+        return _too_many(refused)
     async with service.password_change:
         try:
             matches = await asyncio.wrap_future(

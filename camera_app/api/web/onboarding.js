@@ -4,6 +4,7 @@
 // import (the device keeps their hashes): they are sent back once to make the sheet.
 
 import { ApiError, request } from "./api.js";
+import { familiesTable, problemList } from "./classlist.js";
 import { button, card, fill, h } from "./dom.js";
 import { addTexts, t } from "./i18n.js";
 
@@ -18,8 +19,6 @@ addTexts({
     import_too_big: "The file is larger than 48 KB; split the class list into several files.",
     import_checking: "Checking…",
     import_problems: "{count} problem(s): fix them in the file and pick it again. Nothing was imported.",
-    import_problem_at: "Line {line}",
-    import_problem_column: "column {letter} ({header})",
     import_ready: "{count} families are ready to be invited.",
     import_confirm: "Invite these {count} families",
     import_done: "{count} invitations made. Print the cards or send each family its link now: the links are shown only on this page.",
@@ -28,13 +27,6 @@ addTexts({
     import_copy: "Copy link",
     import_copied: "Link copied.",
     import_share_text: "Your invitation to watch {rooms} live",
-    col_line: "Line",
-    col_family: "Family",
-    col_username: "Username",
-    col_rooms: "Rooms",
-    col_hours: "Viewing hours",
-    col_until: "Last day",
-    col_language: "Language",
   },
   zh: {
     import_heading: "导入班级名单",
@@ -46,8 +38,6 @@ addTexts({
     import_too_big: "文件超过 48 KB，请把名单拆成几个文件。",
     import_checking: "正在检查……",
     import_problems: "有 {count} 个问题：请在文件中改正后重新选择。尚未导入任何内容。",
-    import_problem_at: "第 {line} 行",
-    import_problem_column: "{letter} 列（{header}）",
     import_ready: "可以邀请 {count} 个家庭。",
     import_confirm: "邀请这 {count} 个家庭",
     import_done: "已生成 {count} 份邀请。请现在打印卡片或把链接发给各个家庭：链接只在本页显示。",
@@ -56,13 +46,6 @@ addTexts({
     import_copy: "复制链接",
     import_copied: "链接已复制。",
     import_share_text: "您受邀实时观看 {rooms}",
-    col_line: "行",
-    col_family: "家庭",
-    col_username: "用户名",
-    col_rooms: "教室",
-    col_hours: "观看时段",
-    col_until: "截止日期",
-    col_language: "语言",
   },
 });
 
@@ -102,49 +85,6 @@ export function classListCard(ctx, onImported) {
       fill(result);
       ctx.handleFailure(error);
     }
-  }
-
-  function familiesTable(families) {
-    const head = ["col_line", "col_family", "col_username", "col_rooms", "col_hours", "col_until", "col_language"];
-    return h(
-      "div",
-      { class: "table-wrap" },
-      h(
-        "table",
-        { testid: "class-list-preview" },
-        h("thead", {}, h("tr", {}, head.map((k) => h("th", {}, t(k))))),
-        h(
-          "tbody",
-          {},
-          families.map((f) =>
-            h(
-              "tr",
-              { testid: "class-list-row" },
-              h("td", {}, String(f.line)),
-              h("td", {}, f.family ?? ""),
-              h("td", {}, f.username),
-              h("td", {}, f.rooms.join(", ")),
-              h("td", {}, f.schedule_name ? `${f.schedule_name} (${f.schedule_text})` : f.schedule_text),
-              h("td", {}, f.expires_on),
-              h("td", {}, f.language),
-            ),
-          ),
-        ),
-      ),
-    );
-  }
-
-  function problemList(problems) {
-    return h(
-      "ul",
-      { class: "error", testid: "class-list-problems" },
-      problems.map((p) => {
-        const where = [p.line ? t("import_problem_at", { line: p.line }) : null, p.letter ? t("import_problem_column", { letter: p.letter, header: p.header ?? p.column }) : null]
-          .filter(Boolean)
-          .join(", ");
-        return h("li", { testid: "class-list-problem" }, where ? `${where}: ${p.message}` : p.message);
-      }),
-    );
   }
 
   function showPreview(preview) {

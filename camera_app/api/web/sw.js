@@ -12,6 +12,7 @@ const SHELL_FILES = [
   "/web/i18n.js",
   "/web/schedule.js",
   "/web/qr.js",
+  "/web/classlist.js",
   "/web/onboarding.js",
   "/web/whep.js",
   "/web/page-audit.js",

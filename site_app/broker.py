@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
+from camera_app.mqtt.tls import client_context
 from camera_app.sitelink.protocol import (
     MAX_PAYLOAD,
     AuditHead,
@@ -78,10 +78,7 @@ class SiteBroker:
             protocol=mqtt.MQTTv311,
             clean_session=True,
         )
-        context = ssl.create_default_context(cafile=str(cfg.ca_file))
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(str(cfg.cert_file), str(cfg.key_file))
-        client.tls_set_context(context)
+        client.tls_set_context(client_context(cfg.ca_file, cfg.cert_file, cfg.key_file))
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import ssl
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -32,6 +31,7 @@ from camera_app.config.mqtt import MqttConfig
 from camera_app.mqtt.commands import Command, RateLimiter, Refusal, parse, response
 from camera_app.mqtt.discovery import discovery_payload
 from camera_app.mqtt.outbox import Outbox
+from camera_app.mqtt.tls import client_context
 from camera_app.mqtt.topics import Topics
 from firmware.clock import Clock
 
@@ -84,10 +84,7 @@ class MqttBridge:
         )
         client.will_set(self.topics.availability, "offline", qos=QOS, retain=True)
         if cfg.tls:
-            context = ssl.create_default_context(cafile=str(cfg.ca_file))
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
-            context.load_cert_chain(str(cfg.cert_file), str(cfg.key_file))
-            client.tls_set_context(context)
+            client.tls_set_context(client_context(cfg.ca_file, cfg.cert_file, cfg.key_file))
         client.reconnect_delay_set(min_delay=1, max_delay=int(cfg.reconnect_max_s))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

@@ -20,7 +20,6 @@ import contextlib
 import json
 import logging
 import sqlite3
-import ssl
 import threading
 from typing import Any
 
@@ -32,6 +31,7 @@ from camera_app.live.subsystem import LiveSubsystem
 from camera_app.live.tickets import TicketRefused
 from camera_app.logins import Principal
 from camera_app.mqtt.commands import RateLimiter
+from camera_app.mqtt.tls import client_context
 from camera_app.sitelink.config import SiteLinkConfig
 from camera_app.sitelink.grants import SiteGrants
 from camera_app.sitelink.protocol import (
@@ -91,10 +91,7 @@ class SiteLink:
         )
         client.will_set(self.topics.availability, "offline", qos=QOS, retain=True)
         if cfg.tls:
-            context = ssl.create_default_context(cafile=str(cfg.ca_file))
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
-            context.load_cert_chain(str(cfg.cert_file), str(cfg.key_file))
-            client.tls_set_context(context)
+            client.tls_set_context(client_context(cfg.ca_file, cfg.cert_file, cfg.key_file))
         client.reconnect_delay_set(min_delay=1, max_delay=int(cfg.reconnect_max_s))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

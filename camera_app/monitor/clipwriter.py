@@ -137,6 +137,8 @@ def probe_clip(path: Path) -> ClipInfo | None:
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
+            # read while the container is open (PyAV 18.1.1 refuses a closed one's streams)
+            rate = float(stream.average_rate or 0) or 15.0
             frames = 0
             first = last = None
             for packet in container.demux(stream):
@@ -151,5 +153,4 @@ def probe_clip(path: Path) -> ClipInfo | None:
         return None
     if not frames or first is None or last is None:
         return None
-    rate = float(stream.average_rate or 0) or 15.0
     return ClipInfo(frames=frames, duration_s=last - first + 1 / rate, bytes=path.stat().st_size)

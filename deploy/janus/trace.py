@@ -6,7 +6,8 @@ match them against the front-end's assignment log.
 
 Every frame of a marked viewer's stream carries a block code (``markcode.py``): the group of the
 copy, the room's tag and the time. Per period of the schedule (its length is in the log) the
-tool takes the group most of the frames show, and then every viewer the log puts in that group
+tool takes the group most of the frames show (leaving out those stamped before the log says the
+viewers were moved into the period's groups), and then every viewer the log puts in that group
 in that period, in every period read: with two periods or more that is one viewer
 (``whip_frontend.mark_group``). It prints the periods read and the viewers that match all of
 them (the device's ``mark`` label, the login session ``sub`` and the ticket ``jti`` s, which the
@@ -74,11 +75,13 @@ def trace(
 ) -> dict[str, Any]:
     """The periods the codes show and the viewers the log puts in those groups then."""
     rooms = {e["room"]: float(e["period_s"]) for e in log if room in (None, e["room"])}
+    moved = _moved(log)
     votes: dict[tuple[str, int], Counter[int]] = defaultdict(Counter)
     for tag, group, when in codes:
         for name, period_s in rooms.items():
-            if room_tag(name) == tag:
-                votes[(name, int(when // period_s))][group] += 1
+            key = (name, int(when // period_s))
+            if room_tag(name) == tag and when >= moved.get(key, 0.0):
+                votes[key][group] += 1
     periods: list[dict[str, Any]] = []
     for (name, period), counter in sorted(votes.items()):
         group, count = counter.most_common(1)[0]
@@ -107,6 +110,20 @@ def trace(
     # one period names a group, shared by up to G viewers: it takes two to name one
     named = [v for v in ranked if v["periods_matched"] == len(periods)] if len(periods) > 1 else []
     return {"periods": periods, "named": named, "candidates": ranked[:5]}
+
+
+def _moved(log: list[dict[str, Any]]) -> dict[tuple[str, int], float]:
+    """Per room and period, when the front-end had moved every marked viewer to their group of
+    the period (its last ``rotate`` record). It moves them at its next check after the period
+    starts, so a frame stamped before that may still be the previous period's group's copy:
+    such frames are not counted (a recording that ends a few frames into a period would
+    otherwise show a group its viewer was not in yet)."""
+    moved: dict[tuple[str, int], float] = {}
+    for e in log:
+        if e.get("event") == "rotate" and isinstance(e.get("t"), int | float):
+            key = (e["room"], e["period"])
+            moved[key] = max(moved.get(key, 0.0), float(e["t"]))
+    return moved
 
 
 def _say(line: str) -> None:

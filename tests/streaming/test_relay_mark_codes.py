@@ -187,6 +187,28 @@ def test_the_trace_names_one_viewer_from_two_periods() -> None:
     assert tracer.trace(other, log)["periods"] == []
 
 
+def test_frames_from_before_the_viewers_were_moved_do_not_count() -> None:
+    """The front-end moves its marked viewers into a period's groups at its next check after
+    the period starts; a recording that ends a few frames into a period shows, for those
+    frames, the group of the period before (seen in a CI run: 3 such frames made a fifth
+    period no viewer matched, and no one was named)."""
+    groups, place = 3, 0
+    log = schedule_log(groups, 4, range(100, 104))
+    for p in range(101, 104):  # every viewer moved 0.4 s into the period
+        log += [{**e, "event": "rotate", "t": p * 60 + 0.4} for e in log if e["period"] == p]
+    tag = markcode.room_tag("kg-a")
+    before = frontend.mark_group(place, 102, groups)
+    late = [(tag, before, 103 * 60 + s) for s in (0, 0.1, 0.2, 0.3)]
+    result = tracer.trace(codes_of(groups, place, [101, 102]) + late, log)
+    assert [p["period"] for p in result["periods"]] == [101, 102]
+    assert [v["mark"] for v in result["named"]] == [f"viewer v{place}"]
+    # frames after the move count: the period is read, and still names the same viewer
+    moved = [(tag, frontend.mark_group(place, 103, groups), 103 * 60 + s) for s in (1, 2, 3)]
+    result = tracer.trace(codes_of(groups, place, [101, 102]) + late + moved, log)
+    assert [p["period"] for p in result["periods"]] == [101, 102, 103]
+    assert [v["mark"] for v in result["named"]] == [f"viewer v{place}"]
+
+
 def test_a_splice_of_two_viewers_over_three_periods_never_names_a_third() -> None:
     groups, viewers = 7, 30
     log = schedule_log(groups, viewers, range(0, 8))

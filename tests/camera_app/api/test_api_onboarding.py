@@ -9,13 +9,12 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import cv2
 import pytest
 
 from camera_app.onboarding import MAX_BYTES
 from testkit.api import ApiFactory, Client, RunningApi
 from testkit.gates import KG_CAMERAS, audit_events
-from testkit.qr import qr_texts
+from testkit.qr import pdf_cards, qr_texts
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 CLASS = (
@@ -141,19 +140,6 @@ def test_a_parent_cannot_import(school) -> None:
     assert parent.post("/api/onboarding/sheet", {"invites": [{"code": code}]}).status == 403
 
 
-def card_images(pdf: bytes, work: Path, dpi: int = 200) -> list:
-    """Each card of the sheet as a picture: pages rendered by poppler, cut in quarters."""
-    path = work / "invites.pdf"
-    path.write_bytes(pdf)
-    subprocess.run(["pdftoppm", "-r", str(dpi), "-png", str(path), str(work / "page")], check=True)
-    cards = []
-    for page in sorted(work.glob("page-*.png")):
-        image = cv2.imread(str(page))
-        h, w = image.shape[:2]
-        cards += [image[r : r + h // 2, c : c + w // 2] for r in (0, h // 2) for c in (0, w // 2)]
-    return cards
-
-
 def test_import_then_print_then_a_parent_joins_from_the_sheet(school, tmp_path: Path) -> None:
     api, owner = school
     imported = csv_post(owner, "/api/onboarding/import", CLASS.encode("gb18030"), headers=ZH)
@@ -187,7 +173,7 @@ def test_import_then_print_then_a_parent_joins_from_the_sheet(school, tmp_path: 
     assert sheet.status == 200, sheet.body
     assert sheet.headers["Content-Type"] == "application/pdf"
     assert sheet.headers["Cache-Control"] == "no-store"
-    cards = card_images(sheet.raw, tmp_path)
+    cards = pdf_cards(sheet.raw, tmp_path)
     assert len(cards) == 8  # two pages of four; three slots of the second page are empty
     links = [f"{base}/#join={i['code']}" for i in invites]
     assert [qr_texts(card) for card in cards[:5]] == [{link} for link in links]
@@ -241,7 +227,7 @@ def test_the_device_s_public_address_goes_on_the_cards(
         "/api/onboarding/sheet", {"base_url": "http://192.168.1.20", "invites": [{"code": code}]}
     )
     assert sheet.status == 200
-    assert qr_texts(card_images(sheet.raw, tmp_path)[0]) == {f"https://kg.example.com/#join={code}"}
+    assert qr_texts(pdf_cards(sheet.raw, tmp_path)[0]) == {f"https://kg.example.com/#join={code}"}
 
 
 def test_without_an_address_the_sheet_is_refused(school) -> None:

@@ -83,18 +83,6 @@ def _key(lang: str) -> Lang:
     return "zh" if lang == "zh" else "en"
 
 
-def _preview_json(class_list: ClassList, lang: str) -> dict[str, object]:
-    key = _key(lang)
-    return {
-        "ok": class_list.ok,
-        "encoding": class_list.encoding,
-        "families": [
-            {**f.to_json(), "schedule_text": f.schedule.describe(key)} for f in class_list.families
-        ],
-        "problems": [p.to_json(lang) for p in class_list.problems],
-    }
-
-
 @routes.add(
     "GET",
     "/api/onboarding/template.csv",
@@ -131,7 +119,7 @@ async def class_list_template(call: Call) -> web.Response:
 )
 async def preview_class_list(call: Call) -> web.Response:
     class_list = await _class_list(call)
-    return web.json_response(_preview_json(class_list, call.lang))
+    return web.json_response(class_list.to_json(call.lang))
 
 
 @routes.add(
@@ -159,7 +147,7 @@ async def import_class_list_route(call: Call) -> web.Response:
             422,
             "invalid_class_list",
             "the class list has problems; nothing was imported",
-            extra=_preview_json(class_list, call.lang),
+            extra=class_list.to_json(call.lang),
         )
     try:
         issued = import_class_list(

@@ -262,6 +262,19 @@ class ClassList:
     def ok(self) -> bool:
         return bool(self.families) and not self.problems
 
+    def to_json(self, lang: str) -> dict[str, object]:
+        """The preview both import pages show (the device's and the site's): every family with
+        its schedule in words, and every problem in ``lang``."""
+        key: Lang = "zh" if lang == "zh" else "en"
+        return {
+            "ok": self.ok,
+            "encoding": self.encoding,
+            "families": [
+                {**f.to_json(), "schedule_text": f.schedule.describe(key)} for f in self.families
+            ],
+            "problems": [p.to_json(key) for p in self.problems],
+        }
+
 
 def template_csv(lang: str) -> bytes:
     """The template in ``lang``: headers and two example rows, UTF-8 with a BOM (without it,

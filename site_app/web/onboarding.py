@@ -253,17 +253,6 @@ async def _class_list(request: web.Request, service: SiteService) -> ClassList:
     )
 
 
-def _preview_json(class_list: ClassList, lang: Literal["en", "zh"]) -> dict[str, object]:
-    return {
-        "ok": class_list.ok,
-        "encoding": class_list.encoding,
-        "families": [
-            {**f.to_json(), "schedule_text": f.schedule.describe(lang)} for f in class_list.families
-        ],
-        "problems": [p.to_json(lang) for p in class_list.problems],
-    }
-
-
 @logged_in(SiteRole.STAFF)
 async def class_list_template(request: web.Request, login: Login) -> web.StreamResponse:
     lang = request.query.get("lang") or _lang(request)
@@ -281,7 +270,7 @@ async def preview_class_list(request: web.Request, login: Login) -> web.StreamRe
     """Every family the file would invite and every problem (line, column, reason); no change."""
     service = request.app[SERVICE]
     class_list = await _class_list(request, service)
-    return web.json_response(_preview_json(class_list, _lang(request)))
+    return web.json_response(class_list.to_json(_lang(request)))
 
 
 @logged_in(SiteRole.STAFF)
@@ -295,7 +284,7 @@ async def import_class_list(request: web.Request, login: Login) -> web.StreamRes
             {
                 "error": "invalid_class_list",
                 "reason": "the class list has problems; nothing was imported",
-                **_preview_json(class_list, lang),
+                **class_list.to_json(lang),
             },
             status=422,
         )

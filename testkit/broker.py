@@ -663,7 +663,8 @@ class MqttBroker:
 
 
 def device_mqtt_config(broker: MqttBroker, device_id: str) -> dict[str, Any]:
-    """The ``mqtt:`` config section of a device that uses ``broker`` with its own certificate."""
+    """The ``mqtt:`` config section of a device that uses ``broker`` with its own certificate
+    (the ``site:`` section is this and the device's id: ``testkit.site``)."""
     cert, key = broker.pki.client(device_id)
     return {
         "enabled": True,

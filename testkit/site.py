@@ -23,7 +23,7 @@ from site_app.config import SiteConfig
 from site_app.service import SiteService
 from site_app.web.server import serve
 from testkit.api import ApiFactory, Client, RunningApi, make_uscc
-from testkit.broker import Collector, MqttBroker, publish_and_wait
+from testkit.broker import Collector, MqttBroker, device_mqtt_config, publish_and_wait
 from testkit.gates import opt_in, register
 
 EVERY_DAY = {
@@ -39,16 +39,7 @@ EVERY_DAY = {
 
 def device_site_config(broker: MqttBroker, device_id: str) -> dict[str, Any]:
     """The ``site:`` config section of a device at the site whose broker is ``broker``."""
-    cert, key = broker.pki.client(device_id)
-    return {
-        "enabled": True,
-        "host": broker.host,
-        "port": broker.port,
-        "ca_file": str(broker.pki.ca_cert),
-        "cert_file": str(cert),
-        "key_file": str(key),
-        "device_id": device_id,
-    }
+    return device_mqtt_config(broker, device_id) | {"device_id": device_id}
 
 
 def parent_grant(account: str, rooms: list[str], expires_at: float, **extra: Any) -> SiteGrant:

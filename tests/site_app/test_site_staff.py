@@ -185,6 +185,17 @@ def _parent(staff: Client, username: str) -> str:
     return str(made.body["id"])
 
 
+def _staff_and_sunflower_parent(site: RunningSite) -> tuple[Client, str, dict]:
+    """A staff login and the parent "li" it made and granted the Sunflower room every day for a
+    day: (staff, li's account id, the grant as put)."""
+    site.add_account(STAFF, STAFF_PASSWORD)
+    staff = site.login(STAFF, STAFF_PASSWORD)
+    li = _parent(staff, "li")
+    grant = {"rooms": ["Sunflower"], "schedule": EVERY_DAY, "expires_at": time.time() + DAY}
+    assert staff.put(f"/api/grants/{li}", grant).status == 200
+    return staff, li, grant
+
+
 def _listed(staff: Client, account: str) -> dict:
     return next(a for a in staff.get("/api/accounts").body if a["id"] == account)
 
@@ -192,11 +203,7 @@ def _listed(staff: Client, account: str) -> dict:
 def test_bad_grants_are_refused_and_change_nothing(
     site: RunningSite, devices: tuple[RunningApi, RunningApi]
 ) -> None:
-    site.add_account(STAFF, STAFF_PASSWORD)
-    staff = site.login(STAFF, STAFF_PASSWORD)
-    li = _parent(staff, "li")
-    good = {"rooms": ["Sunflower"], "schedule": EVERY_DAY, "expires_at": time.time() + DAY}
-    assert staff.put(f"/api/grants/{li}", good).status == 200
+    staff, li, good = _staff_and_sunflower_parent(site)
     before = _listed(staff, li)
     logged = len(staff.get("/api/audit").body["records"])
     window = {"days": ["mon"], "start": "08:00", "end": "18:00"}
@@ -301,11 +308,7 @@ def test_staff_see_where_each_grant_stands_and_the_site_audits_it(
 def test_the_devices_trails_merged_newest_first(
     site: RunningSite, devices: tuple[RunningApi, RunningApi]
 ) -> None:
-    site.add_account(STAFF, STAFF_PASSWORD)
-    staff = site.login(STAFF, STAFF_PASSWORD)
-    li = _parent(staff, "li")
-    body = {"rooms": ["Sunflower"], "schedule": EVERY_DAY, "expires_at": time.time() + DAY}
-    assert staff.put(f"/api/grants/{li}", body).status == 200
+    staff, li, _ = _staff_and_sunflower_parent(site)
     accept_terms(site.login("li", PARENT_PASSWORD))
     assert site.acknowledged("kg1", {li}) and site.acknowledged("kg2", {li})
     deadline = time.monotonic() + 10

@@ -290,29 +290,27 @@ def test_usernames_may_be_left_to_the_parents_where_they_pick_one() -> None:
     """A site's invites let each parent pick a username: the column may be missing or a cell
     empty; a username given is still checked (form, duplicates, taken). The device still needs
     one on every row."""
+
+    def read_optional(text: str) -> ClassList:
+        return read_class_list(
+            text.encode(),
+            rooms=ROOMS,
+            schedules={"全日": FULL_DAY},
+            taken=lambda username: username == "li.hua",
+            today=TODAY,
+            default_lang="zh",
+            username_required=False,
+        )
+
     without = "家庭,教室,观看时段,截止日期\r\n王小明家,向日葵,全日,2027-07-15\r\n"
     assert problems(read(without.encode())) == [(1, "username", "missing_column")]
-    optional = read_class_list(
-        without.encode(),
-        rooms=ROOMS,
-        schedules={"全日": FULL_DAY},
-        taken=lambda username: username == "li.hua",
-        today=TODAY,
-        default_lang="zh",
-        username_required=False,
-    )
+    optional = read_optional(without)
     assert optional.ok and optional.families[0].username is None
     mixed = (
         "用户名,教室,观看时段,截止日期\r\n,向日葵,全日,2027-07-15\r\nli.hua,向日葵,全日,2027-07-15\r\n"
         "a b,向日葵,全日,2027-07-15\r\n"
     )
-    result = read_class_list(
-        mixed.encode(),
-        rooms=ROOMS,
-        schedules={"全日": FULL_DAY},
-        taken=lambda username: username == "li.hua",
-        today=TODAY,
-        default_lang="zh",
-        username_required=False,
-    )
-    assert problems(result) == [(3, "username", "username_taken"), (4, "username", "bad_username")]
+    assert problems(read_optional(mixed)) == [
+        (3, "username", "username_taken"),
+        (4, "username", "bad_username"),
+    ]

@@ -25,6 +25,7 @@ addTexts({
     join_username_taken: "This username is taken; choose another.",
     join_bad_password: "This password is too weak: {reason}",
     join_terms_changed: "The viewing terms changed; read them again.",
+    join_too_many_attempts: "Too many wrong codes from here. Wait a while (up to 15 minutes) and try again.",
   },
   zh: {
     have_invite: "我有邀请码",
@@ -43,6 +44,7 @@ addTexts({
     join_username_taken: "该用户名已被使用，请换一个。",
     join_bad_password: "密码太弱：{reason}",
     join_terms_changed: "观看条款已更新，请重新阅读。",
+    join_too_many_attempts: "错误的邀请码次数过多，请稍候（最多 15 分钟）再试。",
   },
 });
 

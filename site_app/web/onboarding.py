@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import Field, StringConstraints
 
+from camera_app.logins import TooManyAttempts
 from camera_app.onboarding import ClassList, read_class_list, template_csv
 from camera_app.onboarding.importer import end_of_day
 from camera_app.onboarding.sheet import InviteCard, invite_link, render_invite_sheet
@@ -29,7 +30,18 @@ from privacy.gates.viewers import TERMS_VERSION, VIEWING_TERMS
 from site_app.accounts import AccountError, Login, SiteRole, prepare_password
 from site_app.invites import Invite, InviteRefused, InviteSpec
 from site_app.service import SiteService
-from site_app.web.server import COOKIE, SERVICE, _Body, _body, _error, _file, logged_in, page_csp
+from site_app.web.server import (
+    COOKIE,
+    SERVICE,
+    _Body,
+    _body,
+    _client,
+    _error,
+    _file,
+    _too_many,
+    logged_in,
+    page_csp,
+)
 
 # What browsers and tools call a .csv file (Windows says application/vnd.ms-excel).
 _CSV_TYPES = frozenset(
@@ -99,6 +111,23 @@ def _refused(refused: InviteRefused) -> web.Response:
     return _error(refused.status, refused.code, refused.reason)
 
 
+def _usable(request: web.Request, service: SiteService, code: str) -> Invite | web.Response:
+    """The invite ``code`` opens, or the refusal to send. A code that opens nothing counts
+    against the caller's address as a guess (the device's limiter of setup and invite codes:
+    5 in 15 minutes, then 429): 80 random bits cannot be guessed, and the limit keeps a
+    flood of guesses from costing the site anything either."""
+    try:
+        attempt = service.limiter.code(_client(request))
+    except TooManyAttempts as refused:
+        return _too_many(refused)
+    try:
+        invite = service.invites.usable(code)
+    except InviteRefused as refused:
+        return _refused(refused)
+    attempt.refund()  # a good code is no guess
+    return invite
+
+
 # --- staff: invites one at a time, the pending ones, withdrawing -------------------------------
 
 
@@ -149,10 +178,9 @@ async def preview_invite(request: web.Request) -> web.StreamResponse:
     """What the code gives (rooms, hours, end date, a fixed username), and the viewing terms."""
     service = request.app[SERVICE]
     body = await _body(request, CodeBody)
-    try:
-        invite = service.invites.usable(body.code)
-    except InviteRefused as refused:
-        return _refused(refused)
+    invite = _usable(request, service, body.code)
+    if isinstance(invite, web.Response):
+        return invite
     english, chinese = VIEWING_TERMS[Role.PARENT]
     spec = invite.spec
     return web.json_response(
@@ -177,10 +205,9 @@ async def redeem_invite(request: web.Request) -> web.StreamResponse:
     body = await _body(request, RedeemBody)
     if body.terms != TERMS_VERSION:
         return _error(409, "terms_changed", "the terms changed: read them again")
-    try:
-        invite = service.invites.usable(body.code)
-    except InviteRefused as refused:
-        return _refused(refused)
+    invite = _usable(request, service, body.code)
+    if isinstance(invite, web.Response):
+        return invite
     fixed = invite.spec.username
     if fixed is not None and body.username not in (None, fixed):
         return _error(422, "username_fixed", f"this invite is for the username {fixed!r}")

@@ -248,6 +248,27 @@ def test_expired_withdrawn_and_unknown_codes_are_refused(site: RunningSite, staf
     assert (sheet.status, sheet.error) == (422, "unknown_invite")
 
 
+def test_wrong_codes_count_as_guesses_and_lock_the_address_out_for_a_while(
+    site: RunningSite, staff: Client
+) -> None:
+    code = invite(staff, ["Sunflower"]).body["code"]
+    guest = site.client()
+    for _ in range(8):  # a good code is no guess: a parent may open the card's link again
+        assert guest.post("/api/invites/preview", {"code": code}).status == 200
+    for letter in "STUVW":
+        wrong = guest.post("/api/invites/preview", {"code": f"ABCD-EFGH-JKMN-PQR{letter}"})
+        assert (wrong.status, wrong.error) == (404, "invite_unknown")
+    locked = guest.post("/api/invites/preview", {"code": code})
+    assert (locked.status, locked.error) == (429, "too_many_attempts")
+    assert int(locked.headers["Retry-After"]) > 0
+    assert redeem(guest, code).status == 429
+    assert site.service.accounts.by_username("li") is None  # nothing made while locked out
+    clock = site.service.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(15 * 60 + 1)
+    assert redeem(guest, code).status == 201
+
+
 def test_two_redemptions_at_once_make_one_account(site: RunningSite, staff: Client) -> None:
     code = invite(staff, ["Sunflower"]).body["code"]
     start = threading.Barrier(2, timeout=10)

@@ -122,6 +122,8 @@ class AuditEvent(StrEnum):
     SITE_INVITES_IMPORTED = "site_invites_imported"  # a class list: count, rooms, encoding
     SITE_INVITE_WITHDRAWN = "site_invite_withdrawn"
     SITE_INVITE_REDEEMED = "site_invite_redeemed"  # the parent's account and grant made by it
+    SITE_PASSWORD_RESET_ISSUED = "site_password_reset_issued"  # noqa: S105 (never its code)
+    SITE_PASSWORD_RESET = "site_password_reset"  # noqa: S105 (a link used: a new password set)
 
 
 @dataclass(frozen=True, slots=True)

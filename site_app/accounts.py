@@ -111,15 +111,15 @@ class SiteAccounts:
         )
         self._conn.execute("DELETE FROM logins WHERE account_id = ?", (account_id,))
 
-    def set_password(self, account_id: str, password_hash: str, *, keep: str) -> None:
+    def set_password(self, account_id: str, password_hash: str, *, keep: str | None) -> None:
         """Replace the account's password hash; every login of the account but ``keep`` (the
-        token of the one that changed it) ends."""
+        token of the one that changed it; None: every login) ends."""
         self._conn.execute(
             "UPDATE accounts SET password_hash = ? WHERE id = ?", (password_hash, account_id)
         )
+        kept = _digest(keep) if keep is not None else ""
         self._conn.execute(
-            "DELETE FROM logins WHERE account_id = ? AND token_hash != ?",
-            (account_id, _digest(keep)),
+            "DELETE FROM logins WHERE account_id = ? AND token_hash != ?", (account_id, kept)
         )
 
     def terms_of(self, account_id: str) -> str | None:

@@ -122,7 +122,8 @@ def normal_code(code: str) -> str:
     return kept.translate(_TYPOS)
 
 
-def _digest(code: str) -> str:
+def code_digest(code: str) -> str:
+    """What the site keeps of a code (invites' and reset links'): the SHA-256 of its normal form."""
     return hashlib.sha256(normal_code(code).encode()).hexdigest()
 
 
@@ -182,7 +183,7 @@ class InviteStore:
                         by.id,
                         batch,
                         now + self.valid_s,
-                        _digest(code),
+                        code_digest(code),
                     ),
                 )
                 made.append((invite_id, code))
@@ -210,7 +211,7 @@ class InviteStore:
         """The invite of ``code`` in whatever state it is, or None for a code never made."""
         row = self._conn.execute(
             f"SELECT {_COLUMNS} FROM invites WHERE code_hash = ?",  # noqa: S608 - constant columns
-            (_digest(code),),
+            (code_digest(code),),
         ).fetchone()
         return self._invite(row) if row else None
 

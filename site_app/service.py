@@ -36,6 +36,7 @@ from site_app.db import open_site_database
 from site_app.directory import Directory, RoomCamera
 from site_app.grants import ParentGrant, SiteGrantStore, device_grant, device_grant_set
 from site_app.invites import InviteStore
+from site_app.resets import PasswordResets
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class SiteService:
         self.invites = InviteStore(
             conn, clock, self.accounts, self.grants, self.audit, config.invites
         )
+        self.resets = PasswordResets(conn, clock, self.accounts, self.audit)
         self.broker = SiteBroker(config.broker, directory, self.sync_device, self.trails)
 
     @classmethod

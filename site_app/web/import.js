@@ -8,6 +8,7 @@ import { ApiError, getJson, request } from "./api.js";
 import { familiesTable, problemList } from "./classlist.js";
 import { button, fill, h } from "./dom.js";
 import { LANG, addTexts, setLanguage, t, translatePage } from "./i18n.js";
+import { shareButtons } from "./share.js";
 
 addTexts({
   en: {
@@ -28,9 +29,6 @@ addTexts({
     import_confirm: "Invite these {count} families",
     import_done: "{count} invites made. Print the cards or send each family its link now: the links are shown only on this page.",
     import_print: "Print invites (PDF)",
-    import_share: "Share",
-    import_copy: "Copy link",
-    import_copied: "Link copied.",
     import_share_text: "Your invitation to watch {rooms} live",
     parent_picks: "(the parent picks)",
     pending_heading: "Invites not used yet",
@@ -58,9 +56,6 @@ addTexts({
     import_confirm: "邀请这 {count} 个家庭",
     import_done: "已生成 {count} 份邀请。请现在打印卡片或把链接发给各个家庭：链接只在本页显示。",
     import_print: "打印邀请卡（PDF）",
-    import_share: "分享",
-    import_copy: "复制链接",
-    import_copied: "链接已复制。",
     import_share_text: "您受邀实时观看 {rooms}",
     parent_picks: "（由家长设置）",
     pending_heading: "尚未使用的邀请",
@@ -150,20 +145,14 @@ function showImported() {
 
 function shareItem(invite, link) {
   const name = invite.family ?? invite.username ?? invite.rooms.join(", ");
-  const share = navigator.share
-    ? button(t("import_share"), async () => {
-        await navigator.share({ title: name, text: t("import_share_text", { rooms: invite.rooms.join(", ") }), url: link }).catch(() => {});
-      })
-    : null;
-  const copy = button(t("import_copy"), async () => {
-    await navigator.clipboard?.writeText(link).catch(() => {});
-    $("copied").textContent = t("import_copied");
-  });
+  const text = t("import_share_text", { rooms: invite.rooms.join(", ") });
   return h(
     "li",
     { testid: "class-list-link", class: "invite" },
     h("div", {}, h("strong", {}, name), h("p", { class: "secret" }, link)),
-    h("div", {}, share, copy),
+    h("div", {}, shareButtons({ title: name, text, url: link }, (said) => {
+      $("copied").textContent = said;
+    })),
   );
 }
 

@@ -13,8 +13,9 @@ the site keeps their SHA-256 (:mod:`site_app.invites`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import date, datetime, tzinfo
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import Field, StringConstraints
@@ -31,17 +32,19 @@ from site_app.accounts import AccountError, Login, SiteRole, prepare_password
 from site_app.invites import Invite, InviteRefused, InviteSpec
 from site_app.service import SiteService
 from site_app.web.server import (
-    COOKIE,
     SERVICE,
     _Body,
     _body,
     _client,
     _error,
     _file,
+    _session_response,
     _too_many,
     logged_in,
     page_csp,
 )
+
+T = TypeVar("T")
 
 # What browsers and tools call a .csv file (Windows says application/vnd.ms-excel).
 _CSV_TYPES = frozenset(
@@ -111,21 +114,21 @@ def _refused(refused: InviteRefused) -> web.Response:
     return _error(refused.status, refused.code, refused.reason)
 
 
-def _usable(request: web.Request, service: SiteService, code: str) -> Invite | web.Response:
-    """The invite ``code`` opens, or the refusal to send. A code that opens nothing counts
-    against the caller's address as a guess (the device's limiter of setup and invite codes:
-    5 in 15 minutes, then 429): 80 random bits cannot be guessed, and the limit keeps a
-    flood of guesses from costing the site anything either."""
+def open_code(request: web.Request, opens: Callable[[], T]) -> T | web.Response:
+    """What ``opens()`` finds for a code (an invite, a reset link), or the refusal to send. A
+    code that opens nothing counts against the caller's address as a guess (the device's
+    limiter of setup and invite codes: 5 in 15 minutes, then 429): 80 random bits cannot be
+    guessed, and the limit keeps a flood of guesses from costing the site anything either."""
     try:
-        attempt = service.limiter.code(_client(request))
+        attempt = request.app[SERVICE].limiter.code(_client(request))
     except TooManyAttempts as refused:
         return _too_many(refused)
     try:
-        invite = service.invites.usable(code)
+        found = opens()
     except InviteRefused as refused:
         return _refused(refused)
     attempt.refund()  # a good code is no guess
-    return invite
+    return found
 
 
 # --- staff: invites one at a time, the pending ones, withdrawing -------------------------------
@@ -178,7 +181,7 @@ async def preview_invite(request: web.Request) -> web.StreamResponse:
     """What the code gives (rooms, hours, end date, a fixed username), and the viewing terms."""
     service = request.app[SERVICE]
     body = await _body(request, CodeBody)
-    invite = _usable(request, service, body.code)
+    invite = open_code(request, lambda: service.invites.usable(body.code))
     if isinstance(invite, web.Response):
         return invite
     english, chinese = VIEWING_TERMS[Role.PARENT]
@@ -205,7 +208,7 @@ async def redeem_invite(request: web.Request) -> web.StreamResponse:
     body = await _body(request, RedeemBody)
     if body.terms != TERMS_VERSION:
         return _error(409, "terms_changed", "the terms changed: read them again")
-    invite = _usable(request, service, body.code)
+    invite = open_code(request, lambda: service.invites.usable(body.code))
     if isinstance(invite, web.Response):
         return invite
     fixed = invite.spec.username
@@ -231,19 +234,13 @@ async def redeem_invite(request: web.Request) -> web.StreamResponse:
         return _refused(refused)
     service.sync_all()
     token, login = service.accounts.log_in(account)
-    response = web.json_response(
-        {
-            "token": token,
-            "username": account.username,
-            "role": account.role,
-            "expires_at": login.expires_at,
-        },
-        status=201,
-    )
-    response.set_cookie(
-        COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, path="/"
-    )
-    return response
+    answer: dict[str, object] = {
+        "token": token,
+        "username": account.username,
+        "role": account.role,
+        "expires_at": login.expires_at,
+    }
+    return _session_response(request, token, answer, status=201)
 
 
 # --- staff: a class list ------------------------------------------------------------------------

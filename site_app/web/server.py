@@ -51,6 +51,8 @@ OWN_FILES = {
     "site.js": "text/javascript",
     "staff.js": "text/javascript",
     "password.js": "text/javascript",
+    "reset.js": "text/javascript",
+    "share.js": "text/javascript",
     "site.css": "text/css",
 }
 SHARED_FILES = ("whep.js", "api.js", "i18n.js", "dom.js", "schedule.js", "classlist.js")
@@ -139,9 +141,16 @@ async def log_in(request: web.Request) -> web.StreamResponse:
         return _error(401, "bad_login", "wrong username or password")
     attempt.succeeded()
     token, login = service.logged_in(account, address)
-    response = web.json_response(
-        {"token": token, "role": account.role, "expires_at": login.expires_at}
+    return _session_response(
+        request, token, {"token": token, "role": account.role, "expires_at": login.expires_at}
     )
+
+
+def _session_response(
+    request: web.Request, token: str, body: dict[str, object], status: int = 200
+) -> web.Response:
+    """``body`` as JSON with the new login's cookie (the page's; scripts use the token)."""
+    response = web.json_response(body, status=status)
     response.set_cookie(
         COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, path="/"
     )
@@ -507,9 +516,10 @@ def make_app(service: SiteService) -> web.Application:
         app.router.add_get(f"/{name}", _file(name, "site_app.web", kind, csp))
     for name in SHARED_FILES:
         app.router.add_get(f"/{name}", _file(name, "camera_app.api.web", "text/javascript", csp))
-    from site_app.web import onboarding  # its handlers use this module's helpers
+    from site_app.web import onboarding, resets  # their handlers use this module's helpers
 
     onboarding.add_routes(app)  # invites and the class-list import
+    resets.add_routes(app)  # password reset links
     return app
 
 

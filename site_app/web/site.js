@@ -7,6 +7,7 @@ import { ApiError, getJson, postJson } from "./api.js";
 import { LANG, addTexts, setLanguage, t, translatePage } from "./i18n.js";
 import { joining, setUpJoin, translateJoin } from "./join.js";
 import { hidePassword, showPassword } from "./password.js";
+import { resetting, setUpReset, translateReset } from "./reset.js";
 import { showStaff } from "./staff.js";
 import { LiveView } from "./whep.js";
 
@@ -110,6 +111,13 @@ function showCameras(me) {
 async function show() {
   translatePage();
   $("lang").textContent = LANG === "zh" ? "English" : "中文";
+  if (resetting()) {
+    // a reset link opened: only its form, whoever may be logged in on this browser
+    for (const id of ["login", "join", "terms", "rooms", "staff"]) $(id).hidden = true;
+    hidePassword($("password-box"));
+    translateReset();
+    return;
+  }
   try {
     const me = await getJson("/api/me");
     $("login").hidden = true;
@@ -181,4 +189,5 @@ $("lang").addEventListener("click", async () => {
 });
 
 setUpJoin(show);
+setUpReset(show);
 show();

@@ -8,6 +8,7 @@ import { ApiError, getJson, postJson, request } from "./api.js";
 import { add, button, dayKey, field, fill, formatDateTime, formatDay, h } from "./dom.js";
 import { addTexts, t } from "./i18n.js";
 import { describeSchedule, scheduleEditor } from "./schedule.js";
+import { shareButtons } from "./share.js";
 
 addTexts({
   en: {
@@ -48,6 +49,9 @@ addTexts({
     staff_disable_confirm: "Disable {name}? Their logins end and their grant is withdrawn.",
     staff_disabled: "Account {name} disabled.",
     staff_staff_heading: "Staff",
+    staff_reset: "Password reset link",
+    staff_reset_made: "A link for {name} to set a new password. It works once, until {date}; a newer link replaces it. Send it to them only.",
+    staff_reset_share_text: "Set a new password for {name}",
     staff_error_unknown_room: "No device films this room: {reason}",
     staff_error_expires_in_past: "The last day must be in the future.",
     staff_error_invalid_schedule: "The viewing hours are not valid: {reason}",
@@ -84,6 +88,8 @@ addTexts({
     staff_event_site_invites_imported: "Class list imported",
     staff_event_site_invite_withdrawn: "Invite withdrawn",
     staff_event_site_invite_redeemed: "Joined with an invite",
+    staff_event_site_password_reset_issued: "Password reset link made",
+    staff_event_site_password_reset: "New password set with a reset link",
   },
   zh: {
     staff_tab_parents: "家长",
@@ -123,6 +129,9 @@ addTexts({
     staff_disable_confirm: "停用 {name}？其登录将结束，授权将被撤回。",
     staff_disabled: "账号 {name} 已停用。",
     staff_staff_heading: "工作人员",
+    staff_reset: "密码重置链接",
+    staff_reset_made: "{name} 可用此链接设置新密码。仅可使用一次，有效期至 {date}；生成新链接后此链接失效。请只发给本人。",
+    staff_reset_share_text: "为 {name} 设置新密码",
     staff_error_unknown_room: "没有设备拍摄该教室：{reason}",
     staff_error_expires_in_past: "最后一天必须是将来的日期。",
     staff_error_invalid_schedule: "观看时段无效：{reason}",
@@ -158,6 +167,8 @@ addTexts({
     staff_event_site_invites_imported: "导入班级名单",
     staff_event_site_invite_withdrawn: "撤回邀请",
     staff_event_site_invite_redeemed: "通过邀请加入",
+    staff_event_site_password_reset_issued: "生成密码重置链接",
+    staff_event_site_password_reset: "通过重置链接设置了新密码",
   },
 });
 
@@ -248,6 +259,33 @@ function grantLines(account) {
   ];
 }
 
+/** The button that makes `account` a password reset link, and where the link then shows with
+ * Share and Copy (`status` says what went wrong): [button, where]. */
+function resetLink(account, status) {
+  const shown = h("div", { class: "reset-link", testid: "reset-link" });
+  const make = button(t("staff_reset"), async () => {
+    try {
+      const reset = await postJson(`/api/accounts/${encodeURIComponent(account.id)}/reset`, {});
+      const url = new URL(reset.reset_path, window.location.origin).href;
+      const copied = h("span", { role: "status" });
+      const text = t("staff_reset_share_text", { name: account.username });
+      fill(
+        shown,
+        h("p", {}, t("staff_reset_made", { name: account.username, date: formatDateTime(reset.expires_at) })),
+        h("p", { class: "secret" }, url),
+        shareButtons({ title: text, text, url }, (said) => {
+          copied.textContent = said;
+        }),
+        copied,
+      );
+      status.ok("");
+    } catch (error) {
+      status.failed(error);
+    }
+  });
+  return [make, shown];
+}
+
 async function renderParents(root) {
   const [accounts, rooms] = await Promise.all([getJson("/api/accounts"), getJson("/api/rooms")]);
   const roomNames = Object.keys(rooms);
@@ -334,6 +372,8 @@ async function renderParents(root) {
         }
       }, { class: "danger" }),
     );
+    const [reset, resetShown] = resetLink(account, status);
+    actions.append(reset);
     return h(
       "section",
       { class: "card parent", testid: "parent", dataset: { username: account.username } },
@@ -345,10 +385,15 @@ async function renderParents(root) {
       ),
       body,
       actions,
+      resetShown,
       status.nodes,
     );
   });
-  const staff = accounts.filter((a) => a.role === "staff").map((a) => a.username);
+  const staff = accounts.filter((a) => a.role === "staff").map((account) => {
+    const status = feedback();
+    const [reset, resetShown] = resetLink(account, status);
+    return h("li", { testid: "staff-account" }, h("div", { class: "record-head" }, h("span", {}, account.username), reset), resetShown, status.nodes);
+  });
   pageStatus.nodes[1].classList.add("page-status");
   fill(
     root,
@@ -356,7 +401,8 @@ async function renderParents(root) {
     h("h2", {}, t("staff_parents_heading")),
     cards.length ? cards : h("p", { class: "muted" }, t("staff_parents_none")),
     addForm,
-    h("p", { class: "muted" }, `${t("staff_staff_heading")}: ${staff.join(", ")}`),
+    h("h3", {}, t("staff_staff_heading")),
+    h("ul", { class: "staff-accounts" }, staff),
   );
 }
 

@@ -3,10 +3,13 @@
     camera-site run --config /etc/camera-site/site.yaml
     camera-site add-account --config FILE --username NAME [--role staff|parent]
     camera-site verify-audit --config FILE
+    camera-site export-audit --config FILE [--output FILE]
 
 ``add-account`` reads the password from standard input (a first staff account is made this way;
 staff then add parents on the site itself). ``verify-audit`` checks the hash chain of the site's
-own audit log and exits non-zero (``ExitCode.TAMPERED``) when it does not hold.
+own audit log and exits non-zero (``ExitCode.TAMPERED``) when it does not hold; ``export-audit``
+writes the log as JSON Lines (standard output, or ``--output``), as the devices'
+``camera-app audit export`` does.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from firmware.errors import AppError, ExitCode
 from privacy.audit import AuditLog
 from site_app.accounts import SiteAccounts, SiteRole, create_account, prepare_password
 from site_app.config import load_site_config
-from site_app.db import open_site_database, verify_site_log
+from site_app.db import export_site_log, open_site_database, verify_site_log
 from site_app.service import SiteService
 from site_app.web.server import serve
 
@@ -82,6 +85,18 @@ def _verify_audit(args: argparse.Namespace) -> int:
     return int(ExitCode.TAMPERED)
 
 
+def _export_audit(args: argparse.Namespace) -> int:
+    config = load_site_config(args.config)
+    open_site_database(config.data_dir).close()  # an error if it cannot be opened; migrated
+    if args.output is None:
+        count = export_site_log(config.data_dir, sys.stdout)
+    else:
+        with args.output.open("w", encoding="utf-8") as out:
+            count = export_site_log(config.data_dir, out)
+    sys.stderr.write(f"{count} records exported\n")
+    return int(ExitCode.OK)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="camera-site", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -96,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"check the site's audit log; exit {int(ExitCode.TAMPERED)} when its chain is broken",
     )
     check.add_argument("--config", type=Path, required=True)
+    dump = commands.add_parser(
+        "export-audit", help="write the site's audit log as JSON Lines, oldest first"
+    )
+    dump.add_argument("--config", type=Path, required=True)
+    dump.add_argument("--output", type=Path, help="a file instead of standard output")
     return parser
 
 
@@ -110,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                 asyncio.run(_run(args.config))
         elif args.command == "verify-audit":
             return _verify_audit(args)
+        elif args.command == "export-audit":
+            return _export_audit(args)
         else:
             _add_account(args)
     except AppError as err:

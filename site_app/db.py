@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import TextIO
 
 from firmware.db import load_migrations, open_database
-from privacy.audit import VerifyResult, verify
+from privacy.audit import VerifyResult, export, verify
 
 DATABASE = "site.db"
 
@@ -18,12 +19,28 @@ def open_site_database(data_dir: Path) -> sqlite3.Connection:
     return open_database(data_dir / DATABASE, load_migrations("site_app.migrations"))
 
 
+def _read_only(data_dir: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{data_dir / DATABASE}?mode=ro", uri=True, timeout=10)
+
+
 def verify_site_log(data_dir: Path) -> VerifyResult:
     """Check the site's own audit log on a read-only connection of its own: the whole chain is
     recomputed (seconds for a year of records), so the server runs this off its event loop
     (``asyncio.to_thread``) without touching the loop's connection."""
-    conn = sqlite3.connect(f"file:{data_dir / DATABASE}?mode=ro", uri=True, timeout=10)
+    conn = _read_only(data_dir)
     try:
         return verify(conn)
+    finally:
+        conn.close()
+
+
+def export_site_log(data_dir: Path, out: TextIO) -> int:
+    """Write the site's own audit log, oldest first, as JSON Lines (the device's ``camera-app
+    audit export`` format: every record as stored, with its hashes, so a copy kept elsewhere
+    proves later what the log said), on a read-only connection of its own like
+    :func:`verify_site_log`; returns the number of records."""
+    conn = _read_only(data_dir)
+    try:
+        return export(conn, out)
     finally:
         conn.close()

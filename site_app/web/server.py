@@ -10,6 +10,7 @@ from the relay and renew it). Staff manage accounts and grants and see the devic
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import math
 import ssl
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from camera_app.logins import TooManyAttempts
 from camera_app.passwords import PasswordWorkersBusy
-from privacy.audit import AuditRecord, page
+from privacy.audit import AuditEvent, AuditRecord, page
 from privacy.gates.roles import Role
 from privacy.gates.schedule import Schedule
 from privacy.gates.viewers import TERMS_VERSION, VIEWING_TERMS
@@ -35,7 +36,7 @@ from site_app.accounts import (
     prepare_password,
 )
 from site_app.broker import DeviceUnreachable
-from site_app.db import verify_site_log
+from site_app.db import export_site_log, verify_site_log
 from site_app.forwarded import client_address
 from site_app.grants import grant_on_devices
 from site_app.service import GrantRefused, SiteService, WatchRefused
@@ -414,8 +415,19 @@ async def site_audit(request: web.Request, login: Login) -> web.StreamResponse:
     """The site's own audit log, newest first (``cursor`` for older records), and whether its
     hash chain holds (checked whole at each call)."""
     service = request.app[SERVICE]
+    query = request.query
     try:
-        listed = page(service.conn, limit=_limit(request, 50), cursor=request.query.get("cursor"))
+        event = AuditEvent(query["event"]) if query.get("event") else None
+    except ValueError:
+        return _error(422, "invalid_query", f"event: no such event {query['event']!r}")
+    try:
+        listed = page(
+            service.conn,
+            event=event,
+            actor=query.get("actor") or None,
+            limit=_limit(request, 50),
+            cursor=query.get("cursor"),
+        )
     except ValueError as err:
         return _error(422, "invalid_query", str(err))
     checked = await asyncio.to_thread(verify_site_log, service.config.data_dir)
@@ -427,6 +439,20 @@ async def site_audit(request: web.Request, login: Login) -> web.StreamResponse:
             "records": [_record_json(r) for r in listed.records],
             "cursor": listed.cursor,
         }
+    )
+
+
+@logged_in(SiteRole.STAFF)
+async def export_site_audit(request: web.Request, login: Login) -> web.StreamResponse:
+    """The site's whole log as JSON Lines, oldest first, to keep or hand over (written off the
+    loop on a read-only connection)."""
+    service = request.app[SERVICE]
+    out = io.StringIO()
+    await asyncio.to_thread(export_site_log, service.config.data_dir, out)
+    return web.Response(
+        text=out.getvalue(),
+        content_type="application/x-ndjson",
+        headers={"Content-Disposition": 'attachment; filename="site-audit.jsonl"'},
     )
 
 
@@ -510,6 +536,7 @@ def make_app(service: SiteService) -> web.Application:
     app.router.add_get("/api/devices/{device}/audit", audit_trail)
     app.router.add_get("/api/audit", site_audit)
     app.router.add_get("/api/audit/devices", devices_audit)
+    app.router.add_get("/api/audit/export", export_site_audit)
     csp = page_csp(service.config.http.relay_origin)
     app.router.add_get("/", _file("index.html", "site_app.web", "text/html", csp))
     for name, kind in OWN_FILES.items():

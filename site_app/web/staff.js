@@ -75,6 +75,11 @@ addTexts({
     staff_trail_broken: "{device}: ✗ chain broken: {why}",
     staff_all_devices: "All devices (newest first)",
     staff_older: "Older records",
+    staff_filter_event: "Event",
+    staff_filter_actor: "By",
+    staff_filter_all_events: "All events",
+    staff_filter_everyone: "Everyone",
+    staff_download_log: "Download the whole log (JSON Lines)",
     staff_no_records: "No record yet.",
     staff_event_site_account_created: "Account created",
     staff_event_site_account_disabled: "Account disabled",
@@ -154,6 +159,11 @@ addTexts({
     staff_trail_broken: "{device}：✗ 哈希链已损坏：{why}",
     staff_all_devices: "全部设备（最新在前）",
     staff_older: "更早的记录",
+    staff_filter_event: "事件",
+    staff_filter_actor: "操作者",
+    staff_filter_all_events: "全部事件",
+    staff_filter_everyone: "所有人",
+    staff_download_log: "下载完整日志（JSON Lines）",
     staff_no_records: "还没有记录。",
     staff_event_site_account_created: "创建账号",
     staff_event_site_account_disabled: "停用账号",
@@ -455,14 +465,54 @@ function recordItem(record) {
   );
 }
 
+// the events of the site's own log, in the order the filter lists them
+const SITE_EVENTS = [
+  "site_ticket_asked",
+  "login_ok",
+  "site_account_created",
+  "site_account_disabled",
+  "site_grant_put",
+  "site_grant_withdrawn",
+  "site_terms_accepted",
+  "site_password_changed",
+  "site_password_reset_issued",
+  "site_password_reset",
+  "site_invite_created",
+  "site_invites_imported",
+  "site_invite_withdrawn",
+  "site_invite_redeemed",
+];
+
 async function renderAudit(root) {
-  // the site's own log
+  // the site's own log: filtered by event and by who did it, or downloaded whole
   const verdict = h("p", { testid: "site-chain" });
   const siteList = h("ul", { class: "records", testid: "site-audit" });
   const older = h("button", { type: "button", hidden: true }, t("staff_older"));
+  const accounts = await getJson("/api/accounts");
+  const eventFilter = h(
+    "select",
+    { testid: "site-audit-event" },
+    h("option", { value: "" }, t("staff_filter_all_events")),
+    SITE_EVENTS.map((name) => h("option", { value: name }, t(`staff_event_${name}`))),
+  );
+  const actorFilter = h(
+    "select",
+    { testid: "site-audit-actor" },
+    h("option", { value: "" }, t("staff_filter_everyone")),
+    accounts.map((a) => h("option", { value: a.username }, a.username)),
+  );
+  const filters = h(
+    "div",
+    { class: "actions" },
+    field(t("staff_filter_event"), eventFilter),
+    field(t("staff_filter_actor"), actorFilter),
+  );
+  const download = h("a", { href: "/api/audit/export", download: "site-audit.jsonl", testid: "site-audit-download" }, t("staff_download_log"));
   let cursor = null;
   async function loadSite(more) {
     const query = new URLSearchParams({ limit: "50" });
+    if (eventFilter.value) query.set("event", eventFilter.value);
+    if (actorFilter.value) query.set("actor", actorFilter.value);
     if (more && cursor) query.set("cursor", cursor);
     const log = await getJson(`/api/audit?${query}`);
     verdict.textContent = log.ok
@@ -476,6 +526,8 @@ async function renderAudit(root) {
     older.hidden = !cursor;
   }
   older.addEventListener("click", () => loadSite(true));
+  eventFilter.addEventListener("change", () => loadSite(false));
+  actorFilter.addEventListener("change", () => loadSite(false));
 
   // the devices' trails
   const trails = await getJson("/api/audit/devices");
@@ -517,6 +569,8 @@ async function renderAudit(root) {
     h("h2", {}, t("staff_site_log")),
     h("p", { class: "muted" }, t("staff_site_log_intro")),
     verdict,
+    filters,
+    download,
     siteList,
     older,
     h("h2", {}, t("staff_trails")),

@@ -5,7 +5,9 @@ the client's address from a trusted proxy's X-Forwarded-For for the login limite
 
 from __future__ import annotations
 
+import itertools
 import json
+import sqlite3
 import time
 from ipaddress import ip_network
 from pathlib import Path
@@ -150,7 +152,9 @@ def test_the_site_log_is_chained_and_an_edit_shows(tmp_path: Path) -> None:
     assert "seq 1: hash does not match its contents (record edited)" in result.problems
 
 
-def test_camera_site_verify_audit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _site_with_one_record(tmp_path: Path) -> tuple[Path, sqlite3.Connection]:
+    """A site config and its database, whose log holds one record (an account made at the
+    console): (the config's path, the database)."""
     path = tmp_path / "site.yaml"
     broker = {"ca_file": "ca.crt", "cert_file": "site.crt", "key_file": "site.key"}
     path.write_text(yaml.safe_dump({"data_dir": str(tmp_path / "data"), "broker": broker}))
@@ -164,6 +168,11 @@ def test_camera_site_verify_audit(tmp_path: Path, capsys: pytest.CaptureFixture[
         "h",
         by=None,
     )
+    return path, conn
+
+
+def test_camera_site_verify_audit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path, conn = _site_with_one_record(tmp_path)
     assert main(["verify-audit", "--config", str(path)]) == 0
     assert "site audit log OK: 1 records" in capsys.readouterr().out
     conn.execute("DROP TRIGGER audit_no_update")
@@ -172,6 +181,25 @@ def test_camera_site_verify_audit(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["verify-audit", "--config", str(path)]) == ExitCode.TAMPERED != 0
     out = capsys.readouterr().out
     assert "BROKEN" in out and "seq 1: hash does not match" in out
+
+
+def test_camera_site_export_audit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path, conn = _site_with_one_record(tmp_path)
+    conn.close()
+    assert main(["export-audit", "--config", str(path)]) == 0
+    printed = capsys.readouterr()
+    (record,) = [json.loads(line) for line in printed.out.splitlines()]
+    assert (record["seq"], record["actor"], record["event"]) == (
+        1,
+        "console",
+        "site_account_created",
+    )
+    assert record["details"]["username"] == "office" and len(record["hash"]) == 64
+    assert "1 records exported" in printed.err
+    out = tmp_path / "kept" / "site-audit.jsonl"
+    out.parent.mkdir()
+    assert main(["export-audit", "--config", str(path), "--output", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == printed.out
 
 
 # --- staff at work -------------------------------------------------------------------------------
@@ -303,6 +331,36 @@ def test_staff_see_where_each_grant_stands_and_the_site_audits_it(
     older = staff.get(f"/api/audit?limit=3&cursor={page['cursor']}").body
     assert [r["seq"] for r in older["records"]] == [7, 6, 5]
     assert staff.get("/api/audit?cursor=bogus").error == "invalid_query"
+
+
+def test_the_site_log_filtered_by_event_and_actor_and_exported_whole(
+    site: RunningSite, devices: tuple[RunningApi, RunningApi]
+) -> None:
+    staff, li, _ = _staff_and_sunflower_parent(site)
+    accept_terms(site.login("li", PARENT_PASSWORD))
+    puts = staff.get("/api/audit?event=site_grant_put").body["records"]
+    assert [(r["event"], r["actor"], r["details"]["account"]) for r in puts] == [
+        ("site_grant_put", STAFF, li)
+    ]
+    by_li = staff.get("/api/audit?actor=li").body["records"]
+    assert [r["event"] for r in by_li] == ["site_terms_accepted"]
+    both = staff.get(f"/api/audit?actor={STAFF}&event=site_account_created").body["records"]
+    assert [r["details"]["username"] for r in both] == ["li"]
+    assert staff.get("/api/audit?actor=nobody").body["records"] == []
+    bad = staff.get("/api/audit?event=bogus")
+    assert (bad.status, bad.error) == (422, "invalid_query")
+
+    everything = staff.get("/api/audit?limit=200").body
+    export = staff.get("/api/audit/export")
+    assert export.status == 200
+    assert export.headers["Content-Type"].startswith("application/x-ndjson")
+    assert "site-audit.jsonl" in export.headers["Content-Disposition"]
+    records = [json.loads(line) for line in export.raw.decode().splitlines()]
+    assert [r["seq"] for r in records] == list(range(1, everything["total"] + 1))  # oldest first
+    assert [r["hash"] for r in reversed(records)] == [r["hash"] for r in everything["records"]]
+    assert all(r["prev_hash"] == p["hash"] for p, r in itertools.pairwise(records))
+    for client in (site.login("li", PARENT_PASSWORD), site.client()):
+        assert client.get("/api/audit/export").status in (401, 403)
 
 
 def test_the_devices_trails_merged_newest_first(

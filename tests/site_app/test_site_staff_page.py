@@ -7,11 +7,16 @@ the site's own log and the devices' trails, each chain verified. Nothing breaks 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
+import sqlite3
 import time
+from pathlib import Path
 
 from playwright.sync_api import Browser, Dialog, expect
 
+from site_app.db import DATABASE
 from testkit.api import RunningApi
 from testkit.browser import (
     PHONE,
@@ -22,6 +27,16 @@ from testkit.browser import (
     save_screenshot,
 )
 from testkit.site import PARENT_PASSWORD, STAFF, STAFF_PASSWORD, RunningSite, accept_terms
+
+
+def _events(site: RunningSite, event: str | None) -> list[str]:
+    """The site log's records of ``event`` (every record: None), read from its database on a
+    connection of the test's own (the site's belongs to its loop)."""
+    with contextlib.closing(sqlite3.connect(site.service.config.data_dir / DATABASE)) as conn:
+        rows = conn.execute(
+            "SELECT event FROM audit WHERE ?1 IS NULL OR event = ?1", (event,)
+        ).fetchall()
+    return [r[0] for r in rows]
 
 
 def _site_follows(site: RunningSite, device: str, event: str, viewer: str) -> bool:
@@ -126,6 +141,24 @@ def test_the_office_manages_a_parent_on_a_phone(
     site_log = page.get_by_test_id("site-audit")
     for event in ("site_grant_withdrawn", "site_grant_put", "site_account_created", "login_ok"):
         expect(site_log.locator(f"[data-event={event}]").first).to_be_visible()
+    # filtered: the grants saved, then what li did; and the whole log downloaded
+    page.get_by_test_id("site-audit-event").select_option(label="保存授权")
+    expect(site_log.locator("li")).to_have_count(len(_events(site, "site_grant_put")))
+    expect(site_log.locator("[data-event=site_grant_put]")).to_have_count(
+        len(_events(site, "site_grant_put"))
+    )
+    page.get_by_test_id("site-audit-event").select_option("")
+    page.get_by_test_id("site-audit-actor").select_option("li")
+    expect(site_log.locator("li")).to_have_count(1)
+    expect(site_log.locator("[data-event=site_terms_accepted]")).to_have_count(1)
+    save_screenshot(page, "site-audit-zh")
+    page.get_by_test_id("site-audit-actor").select_option("")
+    with page.expect_download() as download:
+        page.get_by_test_id("site-audit-download").click()
+    assert download.value.suggested_filename == "site-audit.jsonl"
+    lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == list(range(1, len(lines) + 1))
+    assert len(lines) == len(_events(site, None))
     expect(page.get_by_test_id("trail-states")).to_contain_text("kg1：✓ 哈希链已验证")
     expect(page.get_by_test_id("trail-states")).to_contain_text("kg2：✓ 哈希链已验证")
     page.get_by_test_id("trail-device").select_option("kg2")

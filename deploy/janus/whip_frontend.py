@@ -253,18 +253,32 @@ def key_id(key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def load_ticket_keys(paths: list[Path]) -> dict[str, Ed25519PublicKey]:
-    """The devices' public ticket keys (PEM, as ``camera-app relay-key`` prints), by key id."""
+def load_ticket_keys(
+    specs: list[str],
+) -> tuple[dict[str, Ed25519PublicKey], dict[str, frozenset[str]]]:
+    """The devices' public ticket keys (PEM, as ``camera-app relay-key`` prints), by key id,
+    and the rooms each is bound to. A spec is ``PATH`` (the key is trusted for every room) or
+    ``ROOM,ROOM=PATH`` (only for those rooms: a device's own cameras, so that one device's key
+    cannot open another's rooms)."""
     keys: dict[str, Ed25519PublicKey] = {}
-    for path in paths:
+    rooms: dict[str, frozenset[str]] = {}
+    for spec in specs:
+        bound, _, path_text = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        names = frozenset(r.strip() for r in bound.split(",") if r.strip())
+        if "=" in spec and not names:
+            raise ValueError(f"--ticket-key-file {spec!r}: name the rooms before '='")
+        path = Path(path_text)
         try:
             key = serialization.load_pem_public_key(path.read_bytes())
         except (OSError, ValueError) as err:
             raise ValueError(f"cannot load the ticket key {path}: {err}") from None
         if not isinstance(key, Ed25519PublicKey):
             raise ValueError(f"the ticket key {path} is not an Ed25519 public key")
-        keys[key_id(key)] = key
-    return keys
+        kid = key_id(key)
+        keys[kid] = key
+        if names:
+            rooms[kid] = rooms.get(kid, frozenset()) | names
+    return keys, rooms
 
 
 class HttpError(Exception):
@@ -302,6 +316,7 @@ class WhipFrontend:
         room_pin: str | None = None,
         idle_timeout: float = IDLE_TIMEOUT_S,
         ticket_keys: dict[str, Ed25519PublicKey] | None = None,
+        key_rooms: dict[str, frozenset[str]] | None = None,
         audience: str | None = None,
         max_viewers: int = MAX_VIEWERS,
         marks: MarkSchedule | None = None,
@@ -313,6 +328,7 @@ class WhipFrontend:
         self._janus_url = janus_url
         self._token = token.encode()
         self._ticket_keys = dict(ticket_keys or {})
+        self._key_rooms = dict(key_rooms or {})  # a key without an entry: every room
         self._audience = audience
         self._max_viewers = max_viewers
         self._janus_secret = janus_secret
@@ -404,6 +420,8 @@ class WhipFrontend:
         )
         if ticket.cam != room:
             raise HttpError(403, "the ticket is for another camera")
+        if room not in self._key_rooms.get(kid, frozenset({room})):
+            raise HttpError(403, "the ticket's device key is not trusted for this room")
         refusal = self.revocations.get(kid, DeviceRevocations()).refusal(ticket)
         if refusal is not None:
             raise HttpError(403, refusal)
@@ -1033,11 +1051,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--ticket-key-file",
-        type=Path,
+        metavar="[ROOM,ROOM=]PATH",
         action="append",
         default=[],
-        help="a device's public ticket key (PEM, from `camera-app relay-key`); repeat for "
-        "several devices. Without one, the relay has no viewers",
+        help="a device's public ticket key (PEM, from `camera-app relay-key`), trusted for the "
+        "rooms named before '=' (the device's cameras; without them, for every room); repeat "
+        "for several devices. Without one, the relay has no viewers",
     )
     parser.add_argument(
         "--audience",
@@ -1088,6 +1107,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     token = read_secret(args.token_file, "token")
     try:
+        ticket_keys, key_rooms = load_ticket_keys(args.ticket_key_file)
         frontend = WhipFrontend(
             args.janus,
             token,
@@ -1096,7 +1116,8 @@ def main(argv: list[str] | None = None) -> int:
             else None,
             room_pin=read_secret(args.room_pin_file, "room pin") if args.room_pin_file else None,
             idle_timeout=args.idle_timeout,
-            ticket_keys=load_ticket_keys(args.ticket_key_file),
+            ticket_keys=ticket_keys,
+            key_rooms=key_rooms,
             audience=args.audience,
             max_viewers=args.max_viewers,
             marks=MarkSchedule(args.mark_groups, args.mark_period, args.mark_log)

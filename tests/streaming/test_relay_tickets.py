@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import math
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -24,7 +26,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from yarl import URL
 
-from camera_app.live.tickets import ALGORITHM, RelayTickets, key_id, load_ticket_key
+from camera_app.live.tickets import (
+    ALGORITHM,
+    RelayTickets,
+    key_id,
+    load_ticket_key,
+    public_key_pem,
+)
 from camera_app.logins import Principal
 from firmware.db import open_database
 from privacy.audit import AuditLog
@@ -35,7 +43,7 @@ from streaming.relayconfig import RelayConfig
 from streaming.track import RedactedVideoTrack
 from streaming.whip import WhipPublisher
 from testkit.clock import RunningClock
-from testkit.relay import LocalRelay, RelayViewer
+from testkit.relay import DEPLOY, LocalRelay, RelayViewer
 from testkit.webrtc import GatedCamera, solid
 
 W, H = 320, 240
@@ -194,6 +202,52 @@ async def _bad_tickets(relay: LocalRelay, device: Device) -> None:
             assert room_of(await viewer.frame()) == "kg-a"
         finally:
             await viewer.close()
+
+
+def test_a_device_key_bound_to_its_rooms_opens_no_other_room(
+    relay: LocalRelay, tmp_path: Path
+) -> None:
+    """``--ticket-key-file kg-b=KEY``: that device's tickets open kg-b only, while a key
+    installed without rooms (the test device's) opens every room as before. A front-end of
+    its own on the same Janus, with no publication: a ticket that passes every check gets 404
+    (no stream), one refused for its key 403."""
+    kg2 = Ed25519PrivateKey.generate()
+    pem = tmp_path / "kg2.pem"
+    pem.write_text(public_key_pem(kg2))
+    base = relay.start_frontend("bound", "--ticket-key-file", f"kg-b={pem}")
+
+    async def answer(http: aiohttp.ClientSession, room: str, ticket: str) -> tuple[int, str]:
+        headers = {"Authorization": f"Bearer {ticket}"}
+        async with http.post(f"{base}/whep/endpoint/{room}", headers=headers) as reply:
+            return reply.status, await reply.text()
+
+    async def answers() -> list[tuple[int, str]]:
+        async with aiohttp.ClientSession() as http:
+            return [
+                await answer(http, "kg-a", relay.ticket("kg-a", key=kg2, audience=base)),
+                await answer(http, "kg-b", relay.ticket("kg-b", key=kg2, audience=base)),
+                await answer(http, "kg-a", relay.ticket("kg-a", audience=base)),
+            ]
+
+    elsewhere, own, unbound = asyncio.run(answers())
+    assert elsewhere[0] == 403 and "not trusted for this room" in elsewhere[1], elsewhere
+    assert own[0] == 404 and "no stream" in own[1], own
+    assert unbound[0] == 404 and "no stream" in unbound[1], unbound
+
+
+def test_a_bad_key_binding_stops_the_front_end_with_a_clear_error(
+    relay: LocalRelay, tmp_path: Path
+) -> None:
+    pem = tmp_path / "key.pem"
+    pem.write_text(public_key_pem(Ed25519PrivateKey.generate()))
+    for spec, words in ((f"={pem}", "name the rooms"), ("kg-a=/nonexistent.pem", "cannot load")):
+        result = subprocess.run(
+            [sys.executable, str(DEPLOY / "whip_frontend.py"), "--janus", relay.janus_url,
+             "--listen", "127.0.0.1:1", "--token-file", str(relay.files["token"]),
+             "--audience", "https://relay.example", "--ticket-key-file", spec],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert result.returncode == 2 and words in result.stderr, (spec, result.stderr)
 
 
 def test_a_parent_of_room_a_never_receives_room_b(relay: LocalRelay, device: Device) -> None:

@@ -61,6 +61,16 @@ class Directory:
         names = sorted({r for d in self.devices.values() for r in d.rooms})
         return {room: self.cameras_of_room(room) for room in names}
 
+    def clashes(self) -> dict[str, list[str]]:
+        """Camera ids that more than one device publishes, with those devices. The relay's room
+        is the camera id, so two such cameras would share one room: a viewer of one could be
+        given the other's picture. The site asks no ticket for them until one is renamed."""
+        users: dict[str, list[str]] = {}
+        for state in sorted(self.devices.values(), key=lambda d: d.id):
+            for camera_id in sorted({c.id for c in state.cameras}):
+                users.setdefault(camera_id, []).append(state.id)
+        return {camera_id: ids for camera_id, ids in users.items() if len(ids) > 1}
+
     def camera(self, device_id: str, camera_id: str) -> CameraAnnouncement | None:
         state = self.devices.get(device_id)
         if state is None:

@@ -250,6 +250,15 @@ class SiteService:
             raise WatchRefused(403, "wrong_camera", "this camera films none of your rooms")
         if grant.terms != TERMS_VERSION:
             raise WatchRefused(403, "terms_required", "accept the viewing terms first")
+        shared = self.directory.clashes().get(camera_id)
+        if shared is not None:
+            log.warning("no ticket for camera %r: devices %s all use that id", camera_id, shared)
+            raise WatchRefused(
+                409,
+                "camera_id_clash",
+                f"devices {', '.join(shared)} all have a camera {camera_id!r}: the relay cannot "
+                "tell them apart; the school must rename one",
+            )
         site_grant = device_grant(grant, state)
         assert site_grant is not None  # the camera's room is granted and filmed by the device
         request = TicketRequest(

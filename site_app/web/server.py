@@ -372,12 +372,20 @@ async def devices(request: web.Request, login: Login) -> web.StreamResponse:
     account's name when the site knows it)."""
     service = request.app[SERVICE]
     names = {a.id: a.username for a in service.accounts.all()}
+    clashes = service.directory.clashes()
     return web.json_response(
         [
             {
                 "id": d.id,
                 "online": d.online,
-                "cameras": [c.model_dump() for c in d.cameras],
+                "cameras": [
+                    {
+                        **c.model_dump(),
+                        # other devices with a camera of this id (nobody watches it from here)
+                        "clash": [other for other in clashes.get(c.id, []) if other != d.id],
+                    }
+                    for c in d.cameras
+                ],
                 "grants_held": len(d.ack.accepted) if d.ack else None,
                 "grants_refused": d.ack.refused if d.ack else None,
                 "held": [

@@ -62,6 +62,8 @@ addTexts({
     staff_online: "online",
     staff_offline: "offline",
     staff_cameras: "Cameras",
+    staff_camera_clash:
+      "⚠ The camera id {id} is also used by {devices}: the relay cannot tell them apart, so nobody can watch it from the site. Rename one of them on its device.",
     staff_held_by: "Grants held: {names}",
     staff_refused_for: "Refused: {name} ({reason})",
     staff_nobody: "none",
@@ -147,6 +149,7 @@ addTexts({
     staff_online: "在线",
     staff_offline: "离线",
     staff_cameras: "摄像头",
+    staff_camera_clash: "⚠ 摄像头编号 {id} 也被 {devices} 使用：中继无法区分它们，因此无法通过站点观看。请在其中一台设备上修改编号。",
     staff_held_by: "已生效的授权：{names}",
     staff_refused_for: "被拒绝：{name}（{reason}）",
     staff_nobody: "无",
@@ -435,7 +438,16 @@ async function renderDevices(root) {
       h(
         "ul",
         { class: "cameras" },
-        d.cameras.map((c) => h("li", {}, `${c.room ?? "—"} · ${c.name}`)),
+        d.cameras.map((c) =>
+          h(
+            "li",
+            { dataset: { camera: c.id } },
+            `${c.room ?? "—"} · ${c.name}`,
+            c.clash.length
+              ? h("p", { class: "warn", testid: "camera-clash" }, t("staff_camera_clash", { id: c.id, devices: c.clash.join(", ") }))
+              : null,
+          ),
+        ),
       ),
       h("p", {}, t("staff_held_by", { names: held.length ? held.join(", ") : t("staff_nobody") })),
       d.refused.map((g) =>

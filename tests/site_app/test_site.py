@@ -9,6 +9,7 @@ kg1 films Sunflower (kg-a) and Rainbow (kg-b); kg2 films Sunflower's nap room (k
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -19,9 +20,10 @@ import pytest
 import yaml
 
 from testkit.api import Client, RunningApi
-from testkit.broker import MqttBroker
+from testkit.broker import MqttBroker, publish_and_wait
 from testkit.clock import FakeClock
 from testkit.gates import audit_events
+from testkit.net import wait_until
 from testkit.site import (
     EVERY_DAY,
     PARENT_PASSWORD,
@@ -114,6 +116,40 @@ def test_one_parent_login_for_their_room_on_each_device(
             (f"site:{li}", "withdrawn by the site")
         ]
     assert parent.post("/api/watch/kg1/kg-a").error == "wrong_camera"
+
+
+def test_a_camera_id_two_devices_use_is_shown_and_watched_by_nobody(
+    site: RunningSite, devices: tuple[RunningApi, RunningApi], mqtt_broker: MqttBroker
+) -> None:
+    """The relay's room is the camera id: a third device (a bare MQTT client with its own
+    certificate, as the ACL lets it speak for itself) that also calls its camera kg-a would
+    share kg1's room. Staff see it on the devices page; the site asks no ticket for kg-a
+    until one is renamed, and kg2's Sunflower camera is not affected."""
+    site.add_account(STAFF, STAFF_PASSWORD)
+    staff = site.login(STAFF, STAFF_PASSWORD)
+    parent_of(site, staff, "li", ["Sunflower"])
+    parent = site.login("li", PARENT_PASSWORD)
+    kg3 = mqtt_broker.client("kg3")
+    cameras = {"device": "kg3", "cameras": [
+        {"id": "kg-a", "name": "Hall", "room": "Hall", "profile": "kindergarten"}
+    ]}  # fmt: skip
+    published = publish_and_wait(kg3, "site/kg3/up/cameras", json.dumps(cameras), retain=True)
+    assert not published.is_failure
+    assert wait_until(lambda: site.service.directory.clashes() == {"kg-a": ["kg1", "kg3"]}, 10)
+    listed = {d["id"]: d["cameras"] for d in staff.get("/api/devices").body}
+    assert [(c["id"], c["clash"]) for c in listed["kg1"]] == [("kg-a", ["kg3"]), ("kg-b", [])]
+    assert [(c["id"], c["clash"]) for c in listed["kg3"]] == [("kg-a", ["kg1"])]
+    clash = parent.post("/api/watch/kg1/kg-a")
+    assert (clash.status, clash.error) == (409, "camera_id_clash"), clash.body
+    assert "kg1, kg3" in clash.body["reason"]
+    assert parent.post("/api/watch/kg2/kg-c").error == "not_on_relay"  # asked, as before
+    # kg3 renames its camera: kg-a is kg1's alone again
+    cameras["cameras"][0]["id"] = "kg-hall"
+    renamed = publish_and_wait(kg3, "site/kg3/up/cameras", json.dumps(cameras), retain=True)
+    assert not renamed.is_failure
+    assert wait_until(lambda: site.service.directory.clashes() == {}, 10)
+    assert parent.post("/api/watch/kg1/kg-a").error == "not_on_relay"
+    publish_and_wait(kg3, "site/kg3/up/cameras", b"", retain=True)  # leave no retained message
 
 
 def test_a_device_that_does_not_answer(

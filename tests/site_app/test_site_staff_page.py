@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, Dialog, expect
 
 from site_app.db import DATABASE
 from testkit.api import RunningApi
+from testkit.broker import MqttBroker, publish_and_wait
 from testkit.browser import (
     PHONE,
     csp_violations,
@@ -26,6 +27,7 @@ from testkit.browser import (
     open_page,
     save_screenshot,
 )
+from testkit.net import wait_until
 from testkit.site import PARENT_PASSWORD, STAFF, STAFF_PASSWORD, RunningSite, accept_terms
 
 
@@ -191,3 +193,34 @@ def test_the_office_manages_a_parent_on_a_phone(
     expect(page.get_by_test_id("site-audit")).to_contain_text("Account disabled")
     assert csp_violations(page) == []
     assert log.unexpected_errors("/api/me", "/import.html", "/api/grants/" + li) == []
+
+
+@needs_chromium
+def test_a_camera_id_two_devices_use_is_shown_on_the_devices_tab(
+    browser: Browser,
+    site: RunningSite,
+    devices: tuple[RunningApi, RunningApi],
+    mqtt_broker: MqttBroker,
+) -> None:
+    """A third device (a bare MQTT client with its own certificate) also calls its camera kg-a:
+    the devices tab says so under both devices' cameras, in words, and under no other."""
+    kg3 = mqtt_broker.client("kg3")
+    cameras = {"device": "kg3", "cameras": [
+        {"id": "kg-a", "name": "Hall", "room": "Hall", "profile": "kindergarten"}
+    ]}  # fmt: skip
+    assert not publish_and_wait(kg3, "site/kg3/up/cameras", json.dumps(cameras)).is_failure
+    assert wait_until(lambda: "kg-a" in site.service.directory.clashes(), 10)
+    site.add_account(STAFF, STAFF_PASSWORD)
+    page, log = open_page(browser, site.url, viewport=PHONE)
+    log_in(page, STAFF, STAFF_PASSWORD)
+    page.get_by_role("tab", name="Rooms & devices").click()
+    clashes = page.get_by_test_id("camera-clash")
+    expect(clashes).to_have_count(2)
+    kg1 = page.locator("[data-testid=device][data-device=kg1]")
+    expect(kg1.locator("[data-camera=kg-a]")).to_contain_text(
+        "The camera id kg-a is also used by kg3: the relay cannot tell them apart"
+    )
+    expect(kg1.locator("[data-camera=kg-b]").get_by_test_id("camera-clash")).to_have_count(0)
+    expect(page.locator("[data-device=kg3] [data-camera=kg-a]")).to_contain_text("also used by kg1")
+    assert csp_violations(page) == []
+    assert log.unexpected_errors("/api/me", "/import.html") == []

@@ -220,12 +220,14 @@ class LocalRelay:
         return base, {"whip_url": base + "/whip/endpoint/{camera}", "token_file": str(token_file)}
 
     def start_marker(
-        self, rooms: tuple[str, ...], groups: int, *extra: str
+        self, rooms: tuple[str, ...], groups: int, *extra: str, name: str = "marker"
     ) -> subprocess.Popen[bytes]:
         """Run ``marker.py`` as the README does, marking ``rooms`` in ``groups`` copies each;
         :meth:`stop_marker` ends it. It has no endpoint: it is ready when its copies are in the
-        rooms (a marked viewer's subscription is then accepted)."""
-        log = self.logs["marker"] = self.root / "marker.log"
+        rooms (a marked viewer's subscription is then accepted). Another ``name`` starts a
+        second marker beside :attr:`marker` (its log under that name), which
+        :meth:`stop_marker` then stops."""
+        log = self.logs[name] = self.root / f"{name}.log"
         with log.open("ab") as output:
             process = subprocess.Popen(
                 [
@@ -243,17 +245,20 @@ class LocalRelay:
                 stdin=subprocess.DEVNULL,
             )  # fmt: skip
         self.processes.append(process)
-        self.marker = process
+        if name == "marker":
+            self.marker = process
         return process
 
-    def stop_marker(self) -> None:
-        """Stop the marker as systemd does (SIGTERM): it unpublishes its copies."""
-        process = self.marker
+    def stop_marker(self, process: subprocess.Popen[bytes] | None = None) -> None:
+        """Stop the marker (or another one started, ``process``) as systemd does (SIGTERM): it
+        unpublishes its copies."""
+        process = process or self.marker
         assert process is not None
         process.terminate()
         process.wait(timeout=15)
         self.processes.remove(process)
-        self.marker = None
+        if process is self.marker:
+            self.marker = None
 
     @contextlib.contextmanager
     def janus_hung(self) -> Iterator[None]:

@@ -278,6 +278,45 @@ async def _marker_down(relay: LocalRelay) -> None:
             await asyncio.gather(marked.close(), plain.close())
 
 
+def test_copies_in_another_number_of_groups_end_the_marked_viewers_already_watching(
+    relay: LocalRelay,
+) -> None:
+    """A second marker started by mistake with ``--groups 2`` puts copies in 2 groups beside
+    the 3 of the right one: the front-end cannot trust the room's copies any more, logs it,
+    and ends the marked viewers already watching (fail closed) at its next check, refusing
+    new ones 503; an unmarked viewer keeps watching. Once the stray marker stops, marked
+    viewers get in again."""
+    asyncio.run(_regrouped(relay))
+
+
+async def _regrouped(relay: LocalRelay) -> None:
+    async with aiohttp.ClientSession() as http, camera(relay):
+        marked = await watch(http, relay, "viewer v10")
+        plain = await watch(http, relay, None)
+        stray = None
+        try:
+            await marked.frame()
+            since = relay.logs["whip_frontend"].stat().st_size
+            stray = relay.start_marker((ROOM,), 2, name="marker-2-groups")
+            await marked.ended(timeout=30)
+            relay.wait_for_log(
+                "whip_frontend", "the marker makes its copies in 2 groups", since, timeout=5
+            )
+            status, text = await refused(http, relay, "viewer v11")
+            assert (status, "another number of groups" in text) == (503, True), (status, text)
+            for _ in range(15):
+                assert code_of(await plain.frame()) is None
+            relay.stop_marker(stray)
+            stray = None
+            again = await watch(http, relay, "viewer v12", timeout=30)
+            await again.frame()
+            await again.close()
+        finally:
+            if stray is not None:
+                relay.stop_marker(stray)
+            await asyncio.gather(marked.close(), plain.close())
+
+
 async def refused(
     http: aiohttp.ClientSession,
     relay: LocalRelay,

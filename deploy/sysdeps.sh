@@ -12,12 +12,13 @@
 #   mosquitto:            the MQTT broker, started by the tests with deploy/mosquitto's config
 #   openssh-server:       sshd, the relay's end of the remote-access tunnel (deploy/remote)
 #   openssl:              deploy/mosquitto/make-certs.sh makes the test PKI with it
+#   shellcheck:           lints the deploy shell scripts (test_deploy_install)
 #   systemd:              systemd-analyze, to verify the units in deploy/systemd
 set -euo pipefail
 
 packages=(libgl1 libglib2.0-0 fonts-wqy-microhei poppler-utils)
 python3 -m venv --help >/dev/null 2>&1 || packages+=(python3-venv)
-[ "${1:-}" = "--test" ] && packages+=(caddy chromium janus mosquitto openssh-server openssl systemd)
+[ "${1:-}" = "--test" ] && packages+=(caddy chromium janus mosquitto openssh-server openssl shellcheck systemd)
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -9,6 +9,8 @@ import { joining, setUpJoin, translateJoin } from "./join.js";
 import { hidePassword, showPassword } from "./password.js";
 import { resetting, setUpReset, translateReset } from "./reset.js";
 import { showStaff } from "./staff.js";
+import { formatDay } from "./dom.js";
+import { describeSchedule } from "./schedule.js";
 import { LiveView } from "./whep.js";
 
 addTexts({
@@ -19,6 +21,7 @@ addTexts({
     stop: "Stop",
     offline: "offline",
     no_cameras: "No room is granted to you yet.",
+    my_grant: "Your viewing hours: {hours} · until {date}",
     watching: "Watching {name}",
     ended: "The live view ended.",
     refused_outside_viewing_hours: "Outside your viewing hours.",
@@ -36,6 +39,7 @@ addTexts({
     stop: "停止",
     offline: "离线",
     no_cameras: "尚未为您开通任何教室。",
+    my_grant: "您的观看时段：{hours} · 有效期至 {date}",
     watching: "正在观看：{name}",
     ended: "实时画面已结束。",
     refused_outside_viewing_hours: "现在不在您的观看时段内。",
@@ -108,6 +112,10 @@ function showCameras(me) {
     list.append(item);
   }
   $("who").textContent = t("logged_in_as", { name: me.username });
+  // when they may watch, so "outside your viewing hours" is never a surprise
+  $("my-grant").textContent = me.grant
+    ? t("my_grant", { hours: describeSchedule(me.grant.schedule), date: formatDay(me.grant.expires_at) })
+    : "";
 }
 
 async function show() {

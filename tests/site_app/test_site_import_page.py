@@ -87,6 +87,9 @@ def test_staff_import_a_class_and_a_parent_joins_from_the_card(
     expect(listed).not_to_contain_text("Rainbow")
     expect(listed).not_to_contain_text("Moon")
     expect(parent.locator("#who")).to_have_text("已登录：wang.xm")
+    expect(parent.get_by_test_id("my-grant")).to_contain_text(
+        "您的观看时段：周一至周日 00:00–24:00 · 有效期至 2099年7月15日"
+    )
     # the parent can change the password they chose on the same page
     parent.locator("#password-box summary").click()
     parent.get_by_label("当前密码").fill(PARENT_PASSWORD)

@@ -236,6 +236,7 @@ def test_the_parents_phone_watches_on_the_site_page(
         expect(listed).to_contain_text("Sunflower nap room")
         expect(listed).not_to_contain_text("Rainbow")
         expect(listed).not_to_contain_text("Moon")
+        expect(page.get_by_test_id("my-grant")).to_contain_text("您的观看时段：周一至周日")
         page.get_by_role("button", name="观看 Sunflower nap room").click()
         expect(page.get_by_role("status")).to_have_text("正在观看：Sunflower nap room")
         assert wait_in_page(page, "document.querySelector('video').currentTime > 0.5", 20_000)

@@ -113,6 +113,7 @@ class AuditEvent(StrEnum):
     # the site's own log (site_app, on the relay host): its accounts, grants and tickets asked
     SITE_ACCOUNT_CREATED = "site_account_created"
     SITE_ACCOUNT_DISABLED = "site_account_disabled"
+    SITE_ACCOUNT_ENABLED = "site_account_enabled"  # a disabled account enabled again, no grant
     SITE_GRANT_PUT = "site_grant_put"
     SITE_GRANT_WITHDRAWN = "site_grant_withdrawn"
     SITE_TERMS_ACCEPTED = "site_terms_accepted"

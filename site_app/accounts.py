@@ -111,6 +111,23 @@ class SiteAccounts:
         )
         self._conn.execute("DELETE FROM logins WHERE account_id = ?", (account_id,))
 
+    def disabled(self) -> list[tuple[Account, float]]:
+        """The disabled accounts and when each was disabled, most recent first."""
+        rows = self._conn.execute(
+            "SELECT id, username, role, disabled_at FROM accounts WHERE disabled_at IS NOT NULL"
+            " ORDER BY disabled_at DESC"
+        ).fetchall()
+        return [(Account(r[0], r[1], SiteRole(r[2])), float(r[3])) for r in rows]
+
+    def enable(self, account_id: str) -> Account | None:
+        """Enable a disabled account again (no login, no grant: those ended with the disable);
+        None when there is no disabled account with this id."""
+        changed = self._conn.execute(
+            "UPDATE accounts SET disabled_at = NULL WHERE id = ? AND disabled_at IS NOT NULL",
+            (account_id,),
+        ).rowcount
+        return self.get(account_id) if changed else None
+
     def set_password(self, account_id: str, password_hash: str, *, keep: str | None) -> None:
         """Replace the account's password hash; every login of the account but ``keep`` (the
         token of the one that changed it; None: every login) ends."""

@@ -51,16 +51,21 @@ class PasswordResets:
         self._accounts = accounts
         self._audit = audit
 
+    def withdraw(self, account_id: str) -> None:
+        """Withdraw the account's pending link, if any (a newer link, the account disabled: a
+        link must not come back to life if the account is enabled again)."""
+        self._conn.execute(
+            "UPDATE password_resets SET withdrawn_at = ? WHERE account_id = ?"
+            " AND used_at IS NULL AND withdrawn_at IS NULL",
+            (self._clock.wall(), account_id),
+        )
+
     def issue(self, account: Account, *, by: Account) -> tuple[Reset, str]:
         """A new link for ``account`` (any it had before withdrawn) and its code, shown once."""
         now = self._clock.wall()
         code, reset_id = new_code(), uuid.uuid4().hex
         with self._audit.transaction():
-            self._conn.execute(
-                "UPDATE password_resets SET withdrawn_at = ? WHERE account_id = ?"
-                " AND used_at IS NULL AND withdrawn_at IS NULL",
-                (now, account.id),
-            )
+            self.withdraw(account.id)
             self._conn.execute(
                 "INSERT INTO password_resets (id, code_hash, account_id, created_at, created_by,"
                 " expires_at) VALUES (?, ?, ?, ?, ?, ?)",

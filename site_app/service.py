@@ -129,6 +129,7 @@ class SiteService:
         """Disable ``account``: its logins end, its grant is withdrawn (and the devices told)."""
         with self.audit.transaction():
             self.accounts.disable(account.id)
+            self.resets.withdraw(account.id)
             withdrawn = self.grants.remove(account.id)
             self.audit.append(
                 AuditEvent.SITE_ACCOUNT_DISABLED,
@@ -142,6 +143,20 @@ class SiteService:
                     details={"account": account.id, "username": account.username},
                 )
         self.sync_all()
+
+    def enable_account(self, account_id: str, *, by: Account) -> Account | None:
+        """Enable a disabled account again, audited; its grant is not given back (staff give one
+        anew, so nothing returns that nobody looked at). None: no such disabled account."""
+        with self.audit.transaction():
+            account = self.accounts.enable(account_id)
+            if account is None:
+                return None
+            self.audit.append(
+                AuditEvent.SITE_ACCOUNT_ENABLED,
+                actor=by.username,
+                details={"account": account.id, "username": account.username},
+            )
+        return account
 
     def put_grant(
         self,

@@ -334,6 +334,28 @@ async def disable_account(request: web.Request, login: Login) -> web.StreamRespo
 
 
 @logged_in(SiteRole.STAFF)
+async def disabled_accounts(request: web.Request, login: Login) -> web.StreamResponse:
+    """The disabled accounts, most recently disabled first."""
+    service = request.app[SERVICE]
+    return web.json_response(
+        [
+            {"id": a.id, "username": a.username, "role": a.role, "disabled_at": at}
+            for a, at in service.accounts.disabled()
+        ]
+    )
+
+
+@logged_in(SiteRole.STAFF)
+async def enable_account(request: web.Request, login: Login) -> web.StreamResponse:
+    """Enable a disabled account again: its old password logs in; no grant until staff give one."""
+    service = request.app[SERVICE]
+    account = service.enable_account(request.match_info["account_id"], by=login.account)
+    if account is None:
+        return _error(404, "no_such_account", "no such disabled account")
+    return web.json_response({"id": account.id, "username": account.username})
+
+
+@logged_in(SiteRole.STAFF)
 async def put_grant(request: web.Request, login: Login) -> web.StreamResponse:
     service = request.app[SERVICE]
     account = service.accounts.get(request.match_info["account_id"])
@@ -537,6 +559,8 @@ def make_app(service: SiteService) -> web.Application:
     app.router.add_get("/api/accounts", list_accounts)
     app.router.add_post("/api/accounts", add_account)
     app.router.add_post("/api/accounts/{account_id}/disable", disable_account)
+    app.router.add_get("/api/accounts/disabled", disabled_accounts)
+    app.router.add_post("/api/accounts/{account_id}/enable", enable_account)
     app.router.add_put("/api/grants/{account_id}", put_grant)
     app.router.add_delete("/api/grants/{account_id}", remove_grant)
     app.router.add_get("/api/devices", devices)

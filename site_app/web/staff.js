@@ -48,6 +48,10 @@ addTexts({
     staff_disable: "Disable account",
     staff_disable_confirm: "Disable {name}? Their logins end and their grant is withdrawn.",
     staff_disabled: "Account {name} disabled.",
+    staff_disabled_heading: "Disabled accounts ({n})",
+    staff_disabled_on: "disabled {date}",
+    staff_enable: "Enable again",
+    staff_enabled: "Account {name} enabled again: their old password works. Give them a room if they need one.",
     staff_staff_heading: "Staff",
     staff_reset: "Password reset link",
     staff_reset_made: "A link for {name} to set a new password. It works once, until {date}; a newer link replaces it. Send it to them only.",
@@ -85,6 +89,7 @@ addTexts({
     staff_no_records: "No record yet.",
     staff_event_site_account_created: "Account created",
     staff_event_site_account_disabled: "Account disabled",
+    staff_event_site_account_enabled: "Account enabled again",
     staff_event_site_grant_put: "Grant saved",
     staff_event_site_grant_withdrawn: "Grant withdrawn",
     staff_event_site_terms_accepted: "Viewing terms accepted",
@@ -135,6 +140,10 @@ addTexts({
     staff_disable: "停用账号",
     staff_disable_confirm: "停用 {name}？其登录将结束，授权将被撤回。",
     staff_disabled: "账号 {name} 已停用。",
+    staff_disabled_heading: "已停用的账号（{n}）",
+    staff_disabled_on: "停用于 {date}",
+    staff_enable: "重新启用",
+    staff_enabled: "账号 {name} 已重新启用，原密码可用。如需观看，请重新为其开通教室。",
     staff_staff_heading: "工作人员",
     staff_reset: "密码重置链接",
     staff_reset_made: "{name} 可用此链接设置新密码。仅可使用一次，有效期至 {date}；生成新链接后此链接失效。请只发给本人。",
@@ -170,6 +179,7 @@ addTexts({
     staff_no_records: "还没有记录。",
     staff_event_site_account_created: "创建账号",
     staff_event_site_account_disabled: "停用账号",
+    staff_event_site_account_enabled: "重新启用账号",
     staff_event_site_grant_put: "保存授权",
     staff_event_site_grant_withdrawn: "撤回授权",
     staff_event_site_terms_accepted: "同意观看条款",
@@ -299,8 +309,46 @@ function resetLink(account, status) {
   return [make, shown];
 }
 
+/** The disabled accounts, folded away, each with Enable (no grant comes back with it). */
+function disabledList(disabled, reload) {
+  const status = feedback();
+  return h(
+    "details",
+    { class: "disabled-accounts", testid: "disabled-accounts" },
+    h("summary", {}, t("staff_disabled_heading", { n: disabled.length })),
+    h(
+      "ul",
+      {},
+      disabled.map((account) =>
+        h(
+          "li",
+          { testid: "disabled-account", dataset: { username: account.username } },
+          h(
+            "div",
+            { class: "record-head" },
+            h("span", {}, `${account.username} · ${t(`staff_role_${account.role}`)} · ${t("staff_disabled_on", { date: formatDay(account.disabled_at) })}`),
+            button(t("staff_enable"), async () => {
+              try {
+                await postJson(`/api/accounts/${encodeURIComponent(account.id)}/enable`, {});
+                await reload(t("staff_enabled", { name: account.username }));
+              } catch (error) {
+                status.failed(error);
+              }
+            }),
+          ),
+        ),
+      ),
+    ),
+    status.nodes,
+  );
+}
+
 async function renderParents(root) {
-  const [accounts, rooms] = await Promise.all([getJson("/api/accounts"), getJson("/api/rooms")]);
+  const [accounts, rooms, disabled] = await Promise.all([
+    getJson("/api/accounts"),
+    getJson("/api/rooms"),
+    getJson("/api/accounts/disabled"),
+  ]);
   const roomNames = Object.keys(rooms);
   const pageStatus = feedback();
   const reload = async (text) => {
@@ -416,6 +464,7 @@ async function renderParents(root) {
     addForm,
     h("h3", {}, t("staff_staff_heading")),
     h("ul", { class: "staff-accounts" }, staff),
+    disabled.length ? disabledList(disabled, reload) : null,
   );
 }
 
@@ -483,6 +532,7 @@ const SITE_EVENTS = [
   "login_ok",
   "site_account_created",
   "site_account_disabled",
+  "site_account_enabled",
   "site_grant_put",
   "site_grant_withdrawn",
   "site_terms_accepted",

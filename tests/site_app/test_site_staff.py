@@ -333,6 +333,37 @@ def test_staff_see_where_each_grant_stands_and_the_site_audits_it(
     assert staff.get("/api/audit?cursor=bogus").error == "invalid_query"
 
 
+def test_a_disabled_account_enabled_again_logs_in_and_holds_no_grant(
+    site: RunningSite, devices: tuple[RunningApi, RunningApi]
+) -> None:
+    staff, li, _ = _staff_and_sunflower_parent(site)
+    link = staff.post(f"/api/accounts/{li}/reset", {}).body["code"]
+    assert staff.post(f"/api/accounts/{li}/disable", {}).status == 200
+    (listed,) = staff.get("/api/accounts/disabled").body
+    assert (listed["id"], listed["username"], listed["role"]) == (li, "li", "parent")
+    refused = site.client().post("/api/login", {"username": "li", "password": PARENT_PASSWORD})
+    assert (refused.status, refused.error) == (401, "bad_login")
+
+    enabled = staff.post(f"/api/accounts/{li}/enable", {})
+    assert enabled.status == 200 and enabled.body["username"] == "li"
+    assert staff.get("/api/accounts/disabled").body == []
+    parent = site.login("li", PARENT_PASSWORD)  # the old password works again
+    assert parent.get("/api/me").body["grant"] is None  # the grant did not come back
+    assert _listed(staff, li)["grant"] is None
+    # the reset link made before the account was disabled stays dead
+    stale = site.client().post("/api/reset/preview", {"code": link})
+    assert (stale.status, stale.error) == (410, "reset_withdrawn")
+    for account in (li, "nobody"):
+        again = staff.post(f"/api/accounts/{account}/enable", {})
+        assert (again.status, again.error) == (404, "no_such_account")
+    assert parent.post(f"/api/accounts/{li}/enable", {}).status == 403
+    assert parent.get("/api/accounts/disabled").status == 403
+    enables = staff.get("/api/audit?event=site_account_enabled").body["records"]
+    assert [(r["actor"], r["details"]) for r in enables] == [
+        (STAFF, {"account": li, "username": "li"})
+    ]
+
+
 def test_the_site_log_filtered_by_event_and_actor_and_exported_whole(
     site: RunningSite, devices: tuple[RunningApi, RunningApi]
 ) -> None:

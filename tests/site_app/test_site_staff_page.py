@@ -185,6 +185,16 @@ def test_the_office_manages_a_parent_on_a_phone(
     ).click()
     expect(page.locator(".page-status")).to_have_text("账号 li 已停用。")
     assert site.service.accounts.by_username("li") is None
+    # enabled again from the folded list: the account is back, without a grant
+    page.get_by_test_id("disabled-accounts").locator("summary").click()
+    expect(page.get_by_test_id("disabled-accounts").locator("summary")).to_have_text(
+        "已停用的账号（1）"
+    )
+    page.get_by_test_id("disabled-account").get_by_role("button", name="重新启用").click()
+    expect(page.locator(".page-status")).to_contain_text("账号 li 已重新启用")
+    expect(page.get_by_test_id("parent").filter(has_text="li")).to_contain_text("尚未开通教室。")
+    expect(page.get_by_test_id("disabled-accounts")).to_have_count(0)
+    assert site.service.accounts.by_username("li") is not None
     # the same pages in English
     page.get_by_role("button", name="English").click()
     expect(page.get_by_role("tab", name="Parents")).to_have_attribute("aria-selected", "true")

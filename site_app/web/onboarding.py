@@ -28,7 +28,7 @@ from camera_app.passwords import PasswordWorkersBusy
 from privacy.gates.roles import Role
 from privacy.gates.schedule import Schedule
 from privacy.gates.viewers import TERMS_VERSION, VIEWING_TERMS
-from site_app.accounts import AccountError, Login, SiteRole, prepare_password
+from site_app.accounts import Account, AccountError, Login, SiteRole, prepare_password
 from site_app.invites import Invite, InviteRefused, InviteSpec
 from site_app.service import SiteService
 from site_app.web.server import (
@@ -219,20 +219,37 @@ async def redeem_invite(request: web.Request) -> web.StreamResponse:
         return _error(422, "username_required", "choose a username")
     if fixed is None and service.invites.username_taken(username):
         return _error(409, "username_taken", f"{username!r} is taken; choose another")
-    try:
-        hashed = await asyncio.wrap_future(
-            service.passwords.submit(prepare_password, username, body.password)
-        )
-    except AccountError as err:
-        return _error(422, "bad_password", str(err))
-    except PasswordWorkersBusy:
-        return _error(503, "busy", "too many at once; try again in a moment")
+    hashed = await new_password_hash(service, username, body.password)
+    if isinstance(hashed, web.Response):
+        return hashed
     # no await from here: the code is burnt and the account made in one transaction
     try:
         account = service.invites.redeem(body.code, username, hashed, TERMS_VERSION)
     except InviteRefused as refused:
         return _refused(refused)
     service.sync_all()
+    return logged_in_now(request, service, account, status=201)
+
+
+async def new_password_hash(
+    service: SiteService, username: str, password: str
+) -> str | web.Response:
+    """The hash of a password someone chose (joining, or with a reset link), made off the loop
+    under the devices' rules; or the refusal to send (422 bad_password, 503 busy)."""
+    try:
+        return await asyncio.wrap_future(
+            service.passwords.submit(prepare_password, username, password)
+        )
+    except AccountError as err:
+        return _error(422, "bad_password", str(err))
+    except PasswordWorkersBusy:
+        return _error(503, "busy", "too many at once; try again in a moment")
+
+
+def logged_in_now(
+    request: web.Request, service: SiteService, account: Account, status: int = 200
+) -> web.Response:
+    """A new login of ``account`` (who just set their password), token and cookie."""
     token, login = service.accounts.log_in(account)
     answer: dict[str, object] = {
         "token": token,
@@ -240,7 +257,7 @@ async def redeem_invite(request: web.Request) -> web.StreamResponse:
         "role": account.role,
         "expires_at": login.expires_at,
     }
-    return _session_response(request, token, answer, status=201)
+    return _session_response(request, token, answer, status=status)
 
 
 # --- staff: a class list ------------------------------------------------------------------------

@@ -3,15 +3,12 @@ card; the person opens it, sees their username, sets a new password and is logge
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 from pydantic import Field
 
-from camera_app.passwords import PasswordWorkersBusy
-from site_app.accounts import AccountError, Login, SiteRole, prepare_password
-from site_app.web.onboarding import Code, open_code
-from site_app.web.server import SERVICE, _Body, _body, _error, _session_response, logged_in
+from site_app.accounts import Login, SiteRole
+from site_app.web.onboarding import Code, logged_in_now, new_password_hash, open_code
+from site_app.web.server import SERVICE, _Body, _body, _error, logged_in
 
 
 class ResetCodeBody(_Body):
@@ -58,31 +55,15 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
     reset = open_code(request, lambda: service.resets.usable(body.code))
     if isinstance(reset, web.Response):
         return reset
-    username = reset.account.username
-    try:
-        hashed = await asyncio.wrap_future(
-            service.passwords.submit(prepare_password, username, body.password)
-        )
-    except AccountError as err:
-        return _error(422, "bad_password", str(err))
-    except PasswordWorkersBusy:
-        return _error(503, "busy", "too many at once; try again in a moment")
+    hashed = await new_password_hash(service, reset.account.username, body.password)
+    if isinstance(hashed, web.Response):
+        return hashed
     # the code is checked again and burnt with the new password in one transaction (no await):
     # it may have been used, replaced or its account disabled while the password was hashed
     account = open_code(request, lambda: service.resets.redeem(body.code, hashed))
     if isinstance(account, web.Response):
         return account
-    token, login = service.accounts.log_in(account)
-    return _session_response(
-        request,
-        token,
-        {
-            "token": token,
-            "username": account.username,
-            "role": account.role,
-            "expires_at": login.expires_at,
-        },
-    )
+    return logged_in_now(request, service, account)
 
 
 def add_routes(app: web.Application) -> None:

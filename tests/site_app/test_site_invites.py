@@ -10,7 +10,6 @@ schedule, end date, consent); ``test_site_relay`` plays a ticket through Janus.
 from __future__ import annotations
 
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ import pytest
 from privacy.gates.viewers import TERMS_VERSION
 from testkit.api import Client, Reply, RunningApi
 from testkit.clock import FakeClock
+from testkit.concurrency import all_at_once
 from testkit.qr import pdf_cards, qr_texts
 from testkit.site import (
     EVERY_DAY,
@@ -271,20 +271,11 @@ def test_wrong_codes_count_as_guesses_and_lock_the_address_out_for_a_while(
 
 def test_two_redemptions_at_once_make_one_account(site: RunningSite, staff: Client) -> None:
     code = invite(staff, ["Sunflower"]).body["code"]
-    start = threading.Barrier(2, timeout=10)
-    replies: dict[str, Reply] = {}
-
-    def join(username: str) -> None:
-        guest = site.client()
-        start.wait()
-        replies[username] = redeem(guest, code, username)
-
-    tabs = [threading.Thread(target=join, args=(name,)) for name in ("li", "li.hua")]
-    for tab in tabs:
-        tab.start()
-    for tab in tabs:
-        tab.join(timeout=30)
-    outcomes = sorted((r.status, r.error) for r in replies.values())
+    first, second = site.client(), site.client()
+    replies = all_at_once(
+        [lambda: redeem(first, code, "li"), lambda: redeem(second, code, "li.hua")]
+    )
+    outcomes = sorted((r.status, r.error) for r in replies)
     assert outcomes == [(201, None), (410, "invite_used")], outcomes
     parents = [a.username for a in site.service.accounts.all() if a.role == "parent"]
     assert len(parents) == 1

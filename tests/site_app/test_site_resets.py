@@ -6,13 +6,12 @@ log has each link made and used, never a code or a password."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from site_app.resets import RESET_VALID_S
 from testkit.api import Client, Reply
 from testkit.clock import FakeClock
+from testkit.concurrency import all_at_once
 from testkit.site import PARENT_PASSWORD, STAFF, STAFF_PASSWORD, RunningSite
 
 NEW_PASSWORD = "a-new-password-for-li"
@@ -139,20 +138,11 @@ def test_wrong_codes_count_as_guesses(site: RunningSite, staff: Client) -> None:
 def test_two_uses_of_one_link_at_once_set_one_password(site: RunningSite, staff: Client) -> None:
     li = site.add_account("li", PARENT_PASSWORD, "parent")
     code = make_link(staff, li)["code"]
-    start = threading.Barrier(2, timeout=10)
-    replies: dict[str, Reply] = {}
-
-    def reset(password: str) -> None:
-        guest = site.client()
-        start.wait()
-        replies[password] = use(guest, code, password)
-
-    tabs = [threading.Thread(target=reset, args=(p,)) for p in ("first-new-password", NEW_PASSWORD)]
-    for tab in tabs:
-        tab.start()
-    for tab in tabs:
-        tab.join(timeout=30)
-    outcomes = sorted((r.status, r.error) for r in replies.values())
+    first, second = site.client(), site.client()
+    replies = all_at_once(
+        [lambda: use(first, code, "first-new-password"), lambda: use(second, code, NEW_PASSWORD)]
+    )
+    outcomes = sorted((r.status, r.error) for r in replies)
     assert outcomes == [(200, None), (410, "reset_used")], outcomes
-    winner = next(p for p, r in replies.items() if r.status == 200)
+    winner = "first-new-password" if replies[0].status == 200 else NEW_PASSWORD
     assert site.login("li", winner).get("/api/me").status == 200

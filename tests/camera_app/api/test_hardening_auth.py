@@ -14,7 +14,7 @@ server: concurrent requests released together by a barrier, and a second client 
 
 from __future__ import annotations
 
-import concurrent.futures
+import functools
 import json
 import sqlite3
 import threading
@@ -31,21 +31,14 @@ from firmware.db import open_database
 from privacy.audit import verify
 from testkit.api import OWNER, OWNER_PASSWORD, ApiFactory, Reply, RunningApi, make_id
 from testkit.clock import FakeClock
+from testkit.concurrency import all_at_once
 
 WAIT_S = 20.0
 
 
 def concurrently(n: int, call: Callable[[int], Reply]) -> list[Reply]:
     """``call(0..n-1)`` on n threads, released together by a barrier; every wait has a timeout."""
-    barrier = threading.Barrier(n, timeout=WAIT_S)
-
-    def one(i: int) -> Reply:
-        barrier.wait()
-        return call(i)
-
-    with concurrent.futures.ThreadPoolExecutor(n) as pool:
-        futures = [pool.submit(one, i) for i in range(n)]
-        return [f.result(timeout=WAIT_S) for f in futures]
+    return all_at_once([functools.partial(call, i) for i in range(n)], timeout=WAIT_S)
 
 
 def audit_rows(api: RunningApi, event: str) -> list[tuple[str, dict]]:

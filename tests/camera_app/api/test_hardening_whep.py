@@ -17,10 +17,8 @@ that negotiates and then never connects.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -29,6 +27,7 @@ from streaming.hub import FrameHub
 from streaming.limits import Seat, ViewerLimits, refusal
 from streaming.whep import SessionRefused, ViewerSessions
 from testkit.api import ApiFactory, Client, Reply, RunningApi
+from testkit.concurrency import all_at_once
 from testkit.gates import (
     FAMILY_PASSWORD,
     audience_member,
@@ -82,18 +81,6 @@ def live_home(start_api: ApiFactory, **streaming: object) -> tuple[RunningApi, C
     register(owner, "owner")
     assert owner.post("/api/cameras/cam1/streaming/start").status == 200
     return api, owner
-
-
-def all_at_once(calls: list[Callable[[], Reply]]) -> list[Reply]:
-    """Run ``calls`` on threads released together by a barrier."""
-    barrier = threading.Barrier(len(calls), timeout=10)
-
-    def run(call: Callable[[], Reply]) -> Reply:
-        barrier.wait()
-        return call()
-
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 # --- finding 3: limits under concurrency, negotiation timeout, the owner's reserve ---------------

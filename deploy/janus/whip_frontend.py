@@ -10,6 +10,10 @@ next to it on the relay host and translates WHIP (RFC 9725) into the Janus HTTP 
     DELETE /whip/resource/<id>     (same token) → the publisher leaves, the Janus session goes
     PATCH  /whip/resource/<id>     → 405: no trickle ICE, the offer must carry its candidates
 
+The token is the relay's (``--token-file``: every room) or a device's own (``--room-token-file
+kg-a,kg-b=FILE``: those rooms only; 403 elsewhere, for publishing and for ending a publication),
+so that one device cannot put its picture into, or take down, another device's room.
+
 Viewers come in through the same front-end, never through the Janus API (anyone who can drive
 that API can also publish into a room), each with a **ticket** the device signed for them alone
 and for one camera (a JWT, EdDSA/Ed25519; ``camera_app/live/tickets.py`` on the device). The
@@ -57,7 +61,8 @@ a network in the clear. See deploy/janus/README.md and docs/relay.md.
 Usage::
 
     python whip_frontend.py --janus http://127.0.0.1:8088/janus --listen 127.0.0.1:8089 \\
-        --token-file /etc/camera-relay/whip-token [--janus-secret-file F] [--room-pin-file F] \\
+        --token-file /etc/camera-relay/whip-token | --room-token-file ROOM,ROOM=FILE ... \
+        [--janus-secret-file F] [--room-pin-file F] \\
         [--ticket-key-file DEVICE.pem ... --audience https://relay.example.org]
 """
 
@@ -253,6 +258,17 @@ def key_id(key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
+def room_spec(option: str, spec: str) -> tuple[frozenset[str], Path]:
+    """``ROOM,ROOM=PATH`` as (the rooms, the path); ``PATH`` alone: (no rooms, the path)."""
+    if "=" not in spec:
+        return frozenset(), Path(spec)
+    bound, _, path = spec.partition("=")
+    names = frozenset(r.strip() for r in bound.split(",") if r.strip())
+    if not names or not path:
+        raise ValueError(f"{option} {spec!r}: give ROOM,ROOM=PATH")
+    return names, Path(path)
+
+
 def load_ticket_keys(
     specs: list[str],
 ) -> tuple[dict[str, Ed25519PublicKey], dict[str, frozenset[str]]]:
@@ -263,11 +279,7 @@ def load_ticket_keys(
     keys: dict[str, Ed25519PublicKey] = {}
     rooms: dict[str, frozenset[str]] = {}
     for spec in specs:
-        bound, _, path_text = spec.rpartition("=") if "=" in spec else ("", "", spec)
-        names = frozenset(r.strip() for r in bound.split(",") if r.strip())
-        if "=" in spec and not names:
-            raise ValueError(f"--ticket-key-file {spec!r}: name the rooms before '='")
-        path = Path(path_text)
+        names, path = room_spec("--ticket-key-file", spec)
         try:
             key = serialization.load_pem_public_key(path.read_bytes())
         except (OSError, ValueError) as err:
@@ -279,6 +291,18 @@ def load_ticket_keys(
         if names:
             rooms[kid] = rooms.get(kid, frozenset()) | names
     return keys, rooms
+
+
+def load_room_tokens(specs: list[str]) -> dict[str, frozenset[str]]:
+    """Each device's publisher token (``ROOM,ROOM=PATH``) and the rooms it may publish to."""
+    tokens: dict[str, frozenset[str]] = {}
+    for spec in specs:
+        names, path = room_spec("--room-token-file", spec)
+        if not names:
+            raise ValueError(f"--room-token-file {spec!r}: name the device's rooms before '='")
+        token = read_secret(path, "room token")
+        tokens[token] = tokens.get(token, frozenset()) | names
+    return tokens
 
 
 class HttpError(Exception):
@@ -310,8 +334,9 @@ class WhipFrontend:
     def __init__(
         self,
         janus_url: str,
-        token: str,
+        token: str | None,
         *,
+        room_tokens: dict[str, frozenset[str]] | None = None,
         janus_secret: str | None = None,
         room_pin: str | None = None,
         idle_timeout: float = IDLE_TIMEOUT_S,
@@ -321,12 +346,16 @@ class WhipFrontend:
         max_viewers: int = MAX_VIEWERS,
         marks: MarkSchedule | None = None,
     ) -> None:
-        if len(token) < MIN_TOKEN_CHARS:
-            raise ValueError(f"the WHIP token must have at least {MIN_TOKEN_CHARS} characters")
+        if token is None and not room_tokens:
+            raise ValueError("give the publishers' token (--token-file or --room-token-file)")
+        for given in [token, *(room_tokens or {})]:
+            if given is not None and len(given) < MIN_TOKEN_CHARS:
+                raise ValueError(f"a WHIP token must have at least {MIN_TOKEN_CHARS} characters")
         if ticket_keys and not audience:
             raise ValueError("viewers' tickets need --audience (this relay's origin)")
         self._janus_url = janus_url
-        self._token = token.encode()
+        self._token = token.encode() if token is not None else None  # publishes to every room
+        self._room_tokens = [(t.encode(), rooms) for t, rooms in (room_tokens or {}).items()]
         self._ticket_keys = dict(ticket_keys or {})
         self._key_rooms = dict(key_rooms or {})  # a key without an entry: every room
         self._audience = audience
@@ -387,12 +416,19 @@ class WhipFrontend:
 
     # -- request handling -------------------------------------------------------------------
 
-    def _authorised(self, request: web.Request) -> bool:
-        """Whether the request carries the publisher's token."""
+    def _may_publish(self, request: web.Request, room: str) -> bool | None:
+        """Whether the request's publisher token may publish to ``room`` (the relay's token:
+        every room; a device's room token: its own rooms); None when it carries no valid token."""
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not credentials:
-            return False
-        return hmac.compare_digest(credentials.strip().encode(), self._token)
+            return None
+        given = credentials.strip().encode()
+        if self._token is not None and hmac.compare_digest(given, self._token):
+            return True
+        for token, rooms in self._room_tokens:
+            if hmac.compare_digest(given, token):
+                return room in rooms
+        return None
 
     def _ticket(self, request: web.Request, room: str) -> Ticket:
         """The caller's ticket for ``room``, checked: signed by an installed device key, for this
@@ -467,9 +503,15 @@ class WhipFrontend:
 
     async def _publish(self, request: web.Request) -> web.Response:
         room = request.match_info["room"]
-        if not self._authorised(request):
+        may = self._may_publish(request, room)
+        if may is None:
             log.warning("refused a publish to %r from %s: bad token", room, request.remote)
             return self._refuse(401, "a valid bearer token is required")
+        if not may:
+            log.warning(
+                "refused a publish to %r from %s: another room's token", room, request.remote
+            )
+            return self._refuse(403, "this token may not publish to this room")
         if request.content_type != "application/sdp":
             return self._refuse(415, "the offer must be application/sdp")
         try:
@@ -537,16 +579,20 @@ class WhipFrontend:
         return publication, str(jsep["sdp"])
 
     async def _unpublish(self, request: web.Request) -> web.Response:
-        if not self._authorised(request):
-            return self._refuse(401, "a valid bearer token is required")
         publication_id = request.match_info["id"]
-        if publication_id not in self.publications:
+        publication = self.publications.get(publication_id)
+        may = self._may_publish(request, publication.room if publication else "")
+        if may is None:
+            return self._refuse(401, "a valid bearer token is required")
+        if publication is None:
             return self._refuse(404, "no such resource")
+        if not may:
+            return self._refuse(403, "this token may not end another room's publication")
         await self._end(publication_id, "deleted by the publisher")
         return web.Response(status=200)
 
     async def _patch(self, request: web.Request) -> web.Response:
-        if not self._authorised(request):
+        if self._may_publish(request, "") is None:
             return self._refuse(401, "a valid bearer token is required")
         return web.Response(
             status=405,
@@ -1037,7 +1083,18 @@ def main(argv: list[str] | None = None) -> int:
         "--listen", type=_parse_listen, default=("127.0.0.1", 8089), help="HOST:PORT"
     )
     parser.add_argument(
-        "--token-file", type=Path, required=True, help="the publisher's bearer token"
+        "--token-file",
+        type=Path,
+        help="the publishers' bearer token, for every room (or give each device its own with "
+        "--room-token-file)",
+    )
+    parser.add_argument(
+        "--room-token-file",
+        metavar="ROOM,ROOM=PATH",
+        action="append",
+        default=[],
+        help="a device's own publisher token, for its rooms only (its cameras): it cannot "
+        "publish into, or end, another room's stream; repeat for several devices",
     )
     parser.add_argument("--janus-secret-file", type=Path, help="Janus api_secret, if set")
     parser.add_argument("--room-pin-file", type=Path, help="the rooms' pin, if set")
@@ -1105,12 +1162,14 @@ def main(argv: list[str] | None = None) -> int:
         log.warning(
             "Janus at %s is not on loopback: its HTTP API should not leave the host", janus_host
         )
-    token = read_secret(args.token_file, "token")
+    token = read_secret(args.token_file, "token") if args.token_file else None
     try:
         ticket_keys, key_rooms = load_ticket_keys(args.ticket_key_file)
+        room_tokens = load_room_tokens(args.room_token_file)
         frontend = WhipFrontend(
             args.janus,
             token,
+            room_tokens=room_tokens,
             janus_secret=read_secret(args.janus_secret_file, "Janus secret")
             if args.janus_secret_file
             else None,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import secrets
 import socket
 import ssl
 import time
@@ -324,6 +325,47 @@ async def _bad_token(relay: LocalRelay) -> None:
             relay.endpoint(), data=b"v=0\r\n", headers={**viewer, "Content-Type": "application/sdp"}
         ) as response:
             assert response.status == 401
+
+
+def test_a_devices_own_token_publishes_to_its_rooms_only(relay: LocalRelay, tmp_path: Path) -> None:
+    """``--room-token-file kg-b=FILE`` on a front-end of its own: that device's token publishes
+    to kg-b, is refused 403 at kg-a, and cannot end kg-a's publication (made with the relay's
+    token), though it ends its own."""
+    own = secrets.token_urlsafe(24)
+    token_file = tmp_path / "kg2-token"
+    token_file.write_text(own + "\n")
+    base = relay.start_frontend("room-tokens", "--room-token-file", f"kg-b={token_file}")
+    asyncio.run(_room_tokens(relay, base, own))
+
+
+async def _room_tokens(relay: LocalRelay, base: str, own: str) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        camera_track() as first,
+        camera_track() as second,
+        camera_track() as third,
+    ):
+        mine = WhipPublisher(first, f"{base}/whip/endpoint/kg-b", own)
+        theirs = WhipPublisher(second, f"{base}/whip/endpoint/kg-a", relay.token)
+        try:
+            await mine.start()
+            elsewhere = WhipPublisher(third, f"{base}/whip/endpoint/kg-a", own)
+            with pytest.raises(WhipError) as refused:
+                await elsewhere.start()
+            assert refused.value.status == 403
+            await theirs.start()
+            assert theirs.resource_url is not None and mine.resource_url is not None
+            auth = {"Authorization": f"Bearer {own}"}
+            async with http.delete(theirs.resource_url, headers=auth) as reply:
+                assert reply.status == 403, await reply.text()
+            async with http.delete(mine.resource_url, headers=auth) as reply:
+                assert reply.status == 200, await reply.text()
+            async with http.delete(f"{base}/whip/resource/nothing", headers=auth) as reply:
+                assert reply.status == 404
+            async with http.delete(theirs.resource_url, headers={"Authorization": "Bearer x"}) as r:
+                assert r.status == 401
+        finally:
+            await asyncio.gather(mine.close(), theirs.close())
 
 
 def test_malformed_offers_and_unknown_rooms_are_refused(relay: LocalRelay) -> None:

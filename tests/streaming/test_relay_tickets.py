@@ -235,19 +235,30 @@ def test_a_device_key_bound_to_its_rooms_opens_no_other_room(
     assert unbound[0] == 404 and "no stream" in unbound[1], unbound
 
 
-def test_a_bad_key_binding_stops_the_front_end_with_a_clear_error(
+def test_a_bad_room_binding_stops_the_front_end_with_a_clear_error(
     relay: LocalRelay, tmp_path: Path
 ) -> None:
+    """A ticket key or a device's publisher token bound to no room, a key that does not load,
+    a token short enough to guess, or no publisher token at all: the front-end does not start,
+    and says why."""
     pem = tmp_path / "key.pem"
     pem.write_text(public_key_pem(Ed25519PrivateKey.generate()))
-    for spec, words in ((f"={pem}", "name the rooms"), ("kg-a=/nonexistent.pem", "cannot load")):
+    short = tmp_path / "short-token"
+    short.write_text("guessable")
+    token = ["--token-file", str(relay.files["token"])]
+    for args, words in (
+        ([*token, "--ticket-key-file", f"={pem}"], "give ROOM,ROOM=PATH"),
+        ([*token, "--ticket-key-file", "kg-a=/nonexistent.pem"], "cannot load"),
+        ([*token, "--room-token-file", f"kg-a,={short}"], "at least"),
+        ([*token, "--room-token-file", str(relay.files["token"])], "name the device's rooms"),
+        (["--ticket-key-file", str(pem)], "give the publishers' token"),
+    ):
         result = subprocess.run(
             [sys.executable, str(DEPLOY / "whip_frontend.py"), "--janus", relay.janus_url,
-             "--listen", "127.0.0.1:1", "--token-file", str(relay.files["token"]),
-             "--audience", "https://relay.example", "--ticket-key-file", spec],
+             "--listen", "127.0.0.1:1", "--audience", "https://relay.example", *args],
             capture_output=True, text=True, timeout=30, check=False,
         )  # fmt: skip
-        assert result.returncode == 2 and words in result.stderr, (spec, result.stderr)
+        assert result.returncode == 2 and words in result.stderr, (args, result.stderr)
 
 
 def test_a_parent_of_room_a_never_receives_room_b(relay: LocalRelay, device: Device) -> None:

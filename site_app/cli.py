@@ -4,6 +4,10 @@
     camera-site add-account --config FILE --username NAME [--role staff|parent]
     camera-site verify-audit --config FILE
     camera-site export-audit --config FILE [--output FILE]
+    camera-site new-setup-code --config FILE
+
+``run`` on a site without a staff account shows a one-time setup code on the console: the first
+staff account is made with it on the site's page (``new-setup-code`` shows another one).
 
 ``add-account`` reads the password from standard input (a first staff account is made this way;
 staff then add parents on the site itself). ``verify-audit`` checks the hash chain of the site's
@@ -29,6 +33,7 @@ from site_app.accounts import SiteAccounts, SiteRole, create_account, prepare_pa
 from site_app.config import load_site_config
 from site_app.db import export_site_log, open_site_database, verify_site_log
 from site_app.service import SiteService
+from site_app.setup import SiteSetup, announce
 from site_app.web.server import serve
 
 log = logging.getLogger("camera-site")
@@ -42,6 +47,7 @@ async def _run(config_path: Path) -> None:
     log.info("site listening on %s", url)
     sys.stdout.write(f"site listening on {url}\n")
     sys.stdout.flush()
+    _first_run(service, url, config_path)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -51,6 +57,40 @@ async def _run(config_path: Path) -> None:
     finally:
         await runner.cleanup()
         await service.close()
+
+
+def _first_run(service: SiteService, url: str, config_path: Path) -> None:
+    """Without a staff account: show a setup code once (or say how to get a new one)."""
+    setup = service.setup
+    if not setup.needed():
+        return
+    if setup.pending():
+        log.warning(
+            "no staff account yet: use the setup code shown at first start, or make a new one "
+            "with: camera-site new-setup-code --config %s",
+            config_path,
+        )
+        return
+    announce(setup.issue(), url, str(config_path))
+    log.warning("no staff account yet: a one-time setup code was shown on the console")
+
+
+def _new_setup_code(args: argparse.Namespace) -> int:
+    config = load_site_config(args.config)
+    conn = open_site_database(config.data_dir)
+    try:
+        clock = SystemClock()
+        accounts = SiteAccounts(conn, clock, config.http.session_hours * 3600)
+        setup = SiteSetup(conn, clock, accounts, AuditLog(conn, clock))
+        if not setup.needed():
+            sys.stderr.write("this site has a staff account already: no setup code is needed\n")
+            return int(ExitCode.USAGE)
+        http = config.http
+        scheme = "https" if http.certfile else "http"
+        announce(setup.issue(), f"{scheme}://{http.host}:{http.port}", str(args.config))
+        return int(ExitCode.OK)
+    finally:
+        conn.close()
 
 
 def _add_account(args: argparse.Namespace) -> None:
@@ -111,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"check the site's audit log; exit {int(ExitCode.TAMPERED)} when its chain is broken",
     )
     check.add_argument("--config", type=Path, required=True)
+    code = commands.add_parser(
+        "new-setup-code", help="show a new one-time code for the first staff account"
+    )
+    code.add_argument("--config", type=Path, required=True)
     dump = commands.add_parser(
         "export-audit", help="write the site's audit log as JSON Lines, oldest first"
     )
@@ -132,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             return _verify_audit(args)
         elif args.command == "export-audit":
             return _export_audit(args)
+        elif args.command == "new-setup-code":
+            return _new_setup_code(args)
         else:
             _add_account(args)
     except AppError as err:

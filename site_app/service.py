@@ -37,6 +37,7 @@ from site_app.directory import Directory, RoomCamera
 from site_app.grants import ParentGrant, SiteGrantStore, device_grant, device_grant_set
 from site_app.invites import InviteStore
 from site_app.resets import PasswordResets
+from site_app.setup import SiteSetup
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class SiteService:
             conn, clock, self.accounts, self.grants, self.audit, config.invites
         )
         self.resets = PasswordResets(conn, clock, self.accounts, self.audit)
+        self.setup = SiteSetup(conn, clock, self.accounts, self.audit)
         self.broker = SiteBroker(config.broker, directory, self.sync_device, self.trails)
 
     @classmethod

@@ -134,6 +134,14 @@ class RunningSite:
     def login(self, username: str, password: str) -> Client:
         return self.client().login(username, password)
 
+    def setup_code(self) -> str:
+        """A first-run setup code, as ``camera-site run`` shows one on a site without staff."""
+
+        async def issue() -> str:
+            return self.service.setup.issue()
+
+        return self.loop.run(issue(), 10)
+
     def device_seen(self, device_id: str, timeout: float = 10) -> bool:
         """Whether the site has got the device's cameras (within ``timeout``)."""
         deadline = time.monotonic() + timeout

@@ -114,13 +114,16 @@ def _refused(refused: InviteRefused) -> web.Response:
     return _error(refused.status, refused.code, refused.reason)
 
 
-def open_code(request: web.Request, opens: Callable[[], T]) -> T | web.Response:
-    """What ``opens()`` finds for a code (an invite, a reset link), or the refusal to send. A
-    code that opens nothing counts against the caller's address as a guess (the device's
-    limiter of setup and invite codes: 5 in 15 minutes, then 429): 80 random bits cannot be
-    guessed, and the limit keeps a flood of guesses from costing the site anything either."""
+def open_code(
+    request: web.Request, opens: Callable[[], T], *, shared: str | None = None
+) -> T | web.Response:
+    """What ``opens()`` finds for a code (an invite, a reset link, the setup code), or the
+    refusal to send. A code that opens nothing counts against the caller's address as a guess
+    (the device's limiter of setup and invite codes: 5 in 15 minutes, then 429; ``shared``: a
+    key counted for every address too): 80 random bits cannot be guessed, and the limit keeps a
+    flood of guesses from costing the site anything either."""
     try:
-        attempt = request.app[SERVICE].limiter.code(_client(request))
+        attempt = request.app[SERVICE].limiter.code(_client(request), shared=shared)
     except TooManyAttempts as refused:
         return _too_many(refused)
     try:

@@ -53,6 +53,7 @@ OWN_FILES = {
     "staff.js": "text/javascript",
     "password.js": "text/javascript",
     "reset.js": "text/javascript",
+    "setup.js": "text/javascript",
     "share.js": "text/javascript",
     "site.css": "text/css",
 }
@@ -575,10 +576,11 @@ def make_app(service: SiteService) -> web.Application:
         app.router.add_get(f"/{name}", _file(name, "site_app.web", kind, csp))
     for name in SHARED_FILES:
         app.router.add_get(f"/{name}", _file(name, "camera_app.api.web", "text/javascript", csp))
-    from site_app.web import onboarding, resets  # their handlers use this module's helpers
+    from site_app.web import onboarding, resets, setup  # they use this module's helpers
 
     onboarding.add_routes(app)  # invites and the class-list import
     resets.add_routes(app)  # password reset links
+    setup.add_routes(app)  # the first staff account
     return app
 
 

@@ -8,6 +8,7 @@ import { LANG, addTexts, setLanguage, t, translatePage } from "./i18n.js";
 import { joining, setUpJoin, translateJoin } from "./join.js";
 import { hidePassword, showPassword } from "./password.js";
 import { resetting, setUpReset, translateReset } from "./reset.js";
+import { setUpSetup, setupNeeded, showSetup } from "./setup.js";
 import { showStaff } from "./staff.js";
 import { formatDay } from "./dom.js";
 import { describeSchedule } from "./schedule.js";
@@ -123,6 +124,7 @@ async function show() {
   $("lang").textContent = LANG === "zh" ? "English" : "中文";
   if (resetting()) {
     // a reset link opened: only its form, whoever may be logged in on this browser
+    showSetup(false);
     for (const id of ["login", "join", "terms", "rooms", "staff"]) $(id).hidden = true;
     hidePassword($("password-box"));
     translateReset();
@@ -130,6 +132,7 @@ async function show() {
   }
   try {
     const me = await getJson("/api/me");
+    showSetup(false);
     $("login").hidden = true;
     $("join").hidden = true;
     showPassword($("password-box"));
@@ -160,8 +163,11 @@ async function show() {
     $("terms").hidden = true;
     $("staff").hidden = true;
     translateJoin();
-    // an invite link (or "I have an invite code") keeps the join form up instead
-    $("login").hidden = joining();
+    // a site without a staff account shows its setup form; an invite link (or "I have an
+    // invite code") keeps the join form up instead of the log-in
+    const first = await setupNeeded();
+    showSetup(first);
+    $("login").hidden = first || joining();
   }
 }
 
@@ -200,4 +206,5 @@ $("lang").addEventListener("click", async () => {
 
 setUpJoin(show);
 setUpReset(show);
+setUpSetup(show);
 show();

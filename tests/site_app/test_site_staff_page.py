@@ -234,3 +234,33 @@ def test_a_camera_id_two_devices_use_is_shown_on_the_devices_tab(
     expect(page.locator("[data-device=kg3] [data-camera=kg-a]")).to_contain_text("also used by kg1")
     assert csp_violations(page) == []
     assert log.unexpected_errors("/api/me", "/import.html") == []
+
+
+@needs_chromium
+def test_a_new_site_is_set_up_from_a_phone_with_the_setup_code(
+    browser: Browser, site: RunningSite
+) -> None:
+    """No staff account yet: the page shows the set-up form, not the log-in; a wrong code is
+    refused in words; the right one makes the office account and opens the staff pages."""
+    code = site.setup_code()
+    page, log = open_page(browser, site.url, locale="zh-CN", viewport=PHONE)
+    form = page.locator("#setup")
+    expect(form.get_by_role("heading")).to_have_text("设置本站点")
+    expect(page.locator("#login")).to_be_hidden()
+    form.get_by_label("设置码").fill("ABCD-EFGH-JKMN-PQRS")
+    form.get_by_label("用户名").fill(STAFF)
+    form.get_by_label("密码（至少 10 个字符）").fill(STAFF_PASSWORD)
+    form.get_by_role("button", name="创建办公室账号").click()
+    expect(page.locator("#setup-error")).to_contain_text("设置码错误、已使用或已过期")
+    form.get_by_label("设置码").fill(code)
+    save_screenshot(page, "site-setup-zh")
+    form.get_by_role("button", name="创建办公室账号").click()
+    expect(page.locator("#staff-who")).to_have_text(f"已登录：{STAFF}")
+    expect(form).to_be_hidden()
+    page.reload()  # logged in by the cookie; and no set-up form for anyone now
+    expect(page.locator("#staff-who")).to_have_text(f"已登录：{STAFF}")
+    other, _ = open_page(browser, site.url, locale="zh-CN", viewport=PHONE)
+    expect(other.locator("#login")).to_be_visible()
+    expect(other.locator("#setup")).to_be_hidden()
+    assert csp_violations(page) == []
+    assert log.unexpected_errors("/api/me", "/api/setup", "/import.html") == []

@@ -19,6 +19,14 @@ def _trusted(address: IPv4Address | IPv6Address, proxies: Iterable[Network]) -> 
     return any(address in network for network in proxies)
 
 
+def from_trusted_proxy(peer: str, proxies: tuple[Network, ...]) -> bool:
+    """Whether the request came from one of ``proxies`` (its forwarding headers count)."""
+    try:
+        return _trusted(ip_address(peer), proxies)
+    except ValueError:
+        return False
+
+
 def client_address(peer: str, forwarded_for: Iterable[str], proxies: tuple[Network, ...]) -> str:
     """The client's address: ``peer`` (the socket's) unless it is a trusted proxy, then the
     right-most entry of the ``X-Forwarded-For`` headers (``forwarded_for``, in the order they

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from camera_app.api.guards import cross_site_refusal
 from camera_app.logins import TooManyAttempts
 from camera_app.passwords import PasswordWorkersBusy
 from privacy.audit import AuditEvent, AuditRecord, page
@@ -37,7 +38,7 @@ from site_app.accounts import (
 )
 from site_app.broker import DeviceUnreachable
 from site_app.db import export_site_log, verify_site_log
-from site_app.forwarded import client_address
+from site_app.forwarded import client_address, from_trusted_proxy
 from site_app.grants import grant_on_devices
 from site_app.service import GrantRefused, SiteService, WatchRefused
 
@@ -548,8 +549,41 @@ def _file(
     return serve
 
 
+@web.middleware
+async def same_site_changes(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Refuse a change that a page of another site made a browser send (the device's guard,
+    ``camera_app.api.guards``): SameSite=Strict keeps the cookie from other sites, not from a
+    sibling host of the same site. A browser's own change names its origin (``Origin``, and
+    ``Sec-Fetch-Site``); a script sends a bearer token and no cookie. Behind the relay host's
+    TLS proxy (``http.trusted_proxies``) the page's origin is https: its ``X-Forwarded-Proto``
+    says so."""
+    proxies = request.app[SERVICE].config.http.trusted_proxies
+    proto = request.headers.get("X-Forwarded-Proto", "").strip().lower()
+    secure = request.secure or (
+        proto == "https" and from_trusted_proxy(request.remote or "", proxies)
+    )
+    refusal = cross_site_refusal(
+        request.method,
+        {k.lower(): v for k, v in request.headers.items()},
+        secure=secure,
+        has_cookie=COOKIE in request.cookies,
+    )
+    if refusal is not None:
+        log.info("refused a cross-site %s %s from %s", request.method, request.path, request.remote)
+        if not secure and request.headers.get("Origin", "").startswith("https://"):
+            log.warning(
+                "a change from an https page reached the site over plain http: if it is behind "
+                "a TLS proxy, list the proxy in http.trusted_proxies (its X-Forwarded-Proto "
+                "then counts)"
+            )
+        return _error(refusal.status, refusal.code, refusal.reason)
+    return await handler(request)
+
+
 def make_app(service: SiteService) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024)
+    app = web.Application(client_max_size=64 * 1024, middlewares=[same_site_changes])
     app[SERVICE] = service
     app.router.add_post("/api/login", log_in)
     app.router.add_post("/api/logout", log_out)

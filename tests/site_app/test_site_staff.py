@@ -125,6 +125,77 @@ def test_an_untrusted_peers_forwarded_for_is_ignored(site: RunningSite) -> None:
     assert _log_in_from(client, "li", "203.0.113.99") == 429
 
 
+# --- changes from other sites ------------------------------------------------------------------
+
+
+def _add_parent(client: Client, username: str, headers: dict[str, str]) -> int:
+    body = {"username": username, "password": PARENT_PASSWORD, "role": "parent"}
+    return client.post("/api/accounts", body, headers=headers).status
+
+
+def test_a_change_another_site_makes_a_staff_browser_send_is_refused(site: RunningSite) -> None:
+    """The staff member's cookie goes with a request a page elsewhere makes their browser
+    send (a sibling host of the same site gets past SameSite=Strict): refused unless the
+    browser says the page is the site's own; scripts use the bearer token, no cookie."""
+    site.add_account(STAFF, STAFF_PASSWORD)
+    staff = site.login(STAFF, STAFF_PASSWORD)
+    cookie = {"Cookie": f"site_session={staff.token}"}
+    browser = site.client()  # no bearer token: the cookie only
+    for headers, code in (
+        ({"Origin": "https://evil.example"}, "cross_site_request"),
+        ({"Sec-Fetch-Site": "cross-site"}, "cross_site_request"),
+        ({"Sec-Fetch-Site": "same-site", "Origin": "http://other.127.0.0.1"}, "cross_site_request"),
+        ({}, "origin_required"),
+    ):
+        refused = browser.post(
+            "/api/accounts",
+            {"username": "x", "password": PARENT_PASSWORD, "role": "parent"},
+            headers=cookie | headers,
+        )
+        assert (refused.status, refused.error) == (403, code), (headers, refused.body)
+    assert [a.username for a in site.service.accounts.all()] == [STAFF]  # nothing made
+    own = {"Origin": site.url, "Sec-Fetch-Site": "same-origin"}
+    assert _add_parent(browser, "li", cookie | own) == 201  # the site's own page
+    assert _add_parent(staff, "wang", {}) == 201  # a script: bearer token, no Origin
+    assert (
+        browser.get("/api/accounts", headers=cookie | {"Origin": "https://evil.example"}).status
+        == 200
+    )
+
+
+def test_behind_the_tls_proxy_the_pages_https_origin_is_its_own(
+    mqtt_broker: MqttBroker, tmp_path: Path
+) -> None:
+    """The relay host's proxy terminates TLS: the page's origin is https://<relay> while the
+    site hears http. Its X-Forwarded-Proto counts only from a trusted proxy."""
+    site = start_site(
+        mqtt_broker, tmp_path / "site", FakeClock(time.time()), trusted_proxies=["127.0.0.1"]
+    )
+    try:
+        site.add_account(STAFF, STAFF_PASSWORD)
+        token = site.login(STAFF, STAFF_PASSWORD).token
+        browser = site.client()
+        page = {
+            "Cookie": f"site_session={token}",
+            "Host": "relay.example.org",
+            "Origin": "https://relay.example.org",
+            "Sec-Fetch-Site": "same-origin",
+        }
+        assert _add_parent(browser, "li", page | {"X-Forwarded-Proto": "https"}) == 201
+        assert _add_parent(browser, "wang", page) == 403  # no proxy said it was https
+    finally:
+        site.stop()
+    untrusting = start_site(mqtt_broker, tmp_path / "other", FakeClock(time.time()))
+    try:
+        untrusting.add_account(STAFF, STAFF_PASSWORD)
+        token = untrusting.login(STAFF, STAFF_PASSWORD).token
+        page["Cookie"] = f"site_session={token}"
+        forged = page | {"X-Forwarded-Proto": "https"}
+        assert _add_parent(untrusting.client(), "li", forged) == 403  # not from a trusted proxy
+    finally:
+        untrusting.stop()
+
+
 # --- the site's own audit log --------------------------------------------------------------------
 
 

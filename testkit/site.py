@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from aiohttp import web
 
 from camera_app.eventloop import LoopThread
@@ -188,6 +189,15 @@ def site_config(broker: MqttBroker, root: Path, **http: Any) -> SiteConfig:
             },
         }
     )
+
+
+def site_config_file(broker: MqttBroker, directory: Path) -> Path:
+    """A config file (``directory``/site.yaml, data in ``directory``/data) for ``camera-site``
+    run as a process on ``broker``, as its unit runs it."""
+    path = directory / "site.yaml"
+    config = site_config(broker, directory / "data")
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    return path
 
 
 def start_site(broker: MqttBroker, root: Path, clock: Clock, **http: Any) -> RunningSite:

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from testkit.api import Client, RunningApi
 from testkit.broker import MqttBroker, publish_and_wait
@@ -31,7 +30,7 @@ from testkit.site import (
     STAFF_PASSWORD,
     RunningSite,
     accept_terms,
-    site_config,
+    site_config_file,
 )
 
 DAY = 86400.0
@@ -179,9 +178,7 @@ def test_camera_site_run_serves_the_page_and_stops_on_sigterm(
     mqtt_broker: MqttBroker, tmp_path: Path
 ) -> None:
     """``camera-site run`` as a process, as its systemd unit would run it."""
-    config = site_config(mqtt_broker, tmp_path / "data")
-    path = tmp_path / "site.yaml"
-    path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    path = site_config_file(mqtt_broker, tmp_path)
     command = [sys.executable, "-m", "site_app.cli", "run", "--config", str(path)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

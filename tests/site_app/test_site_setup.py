@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from firmware.clock import SystemClock
 from firmware.errors import ExitCode
@@ -22,7 +21,7 @@ from site_app.setup import SetupRefused, SiteSetup
 from testkit.api import Client
 from testkit.broker import MqttBroker
 from testkit.concurrency import all_at_once
-from testkit.site import STAFF, STAFF_PASSWORD, RunningSite, site_config
+from testkit.site import STAFF, STAFF_PASSWORD, RunningSite, site_config_file
 
 CODE = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b")
 
@@ -82,9 +81,7 @@ def test_two_set_ups_at_once_make_one_account(site: RunningSite) -> None:
 def test_camera_site_run_shows_a_setup_code_that_makes_the_office_account(
     mqtt_broker: MqttBroker, tmp_path: Path
 ) -> None:
-    config = site_config(mqtt_broker, tmp_path / "data")
-    path = tmp_path / "site.yaml"
-    path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    path = site_config_file(mqtt_broker, tmp_path)
     command = [sys.executable, "-m", "site_app.cli", "run", "--config", str(path)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -108,9 +105,7 @@ def test_camera_site_run_shows_a_setup_code_that_makes_the_office_account(
 def test_camera_site_new_setup_code_ends_the_one_before(
     mqtt_broker: MqttBroker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = site_config(mqtt_broker, tmp_path / "data")
-    path = tmp_path / "site.yaml"
-    path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    path = site_config_file(mqtt_broker, tmp_path)
     codes = []
     for _ in range(2):
         assert main(["new-setup-code", "--config", str(path)]) == 0

@@ -155,9 +155,20 @@ def _session_response(
     """``body`` as JSON with the new login's cookie (the page's; scripts use the token)."""
     response = web.json_response(body, status=status)
     response.set_cookie(
-        COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, path="/"
+        COOKIE, token, httponly=True, samesite="Strict", secure=_over_https(request), path="/"
     )
     return response
+
+
+def _over_https(request: web.Request) -> bool:
+    """Whether the browser reached the site over https: its own TLS, or the relay host's TLS
+    proxy saying so (``X-Forwarded-Proto``, believed from ``http.trusted_proxies`` only). The
+    login cookie is then Secure, and the page's origin https."""
+    if request.secure:
+        return True
+    proxies = request.app[SERVICE].config.http.trusted_proxies
+    proto = request.headers.get("X-Forwarded-Proto", "").strip().lower()
+    return proto == "https" and from_trusted_proxy(request.remote or "", proxies)
 
 
 def _client(request: web.Request) -> str:
@@ -559,11 +570,7 @@ async def same_site_changes(
     ``Sec-Fetch-Site``); a script sends a bearer token and no cookie. Behind the relay host's
     TLS proxy (``http.trusted_proxies``) the page's origin is https: its ``X-Forwarded-Proto``
     says so."""
-    proxies = request.app[SERVICE].config.http.trusted_proxies
-    proto = request.headers.get("X-Forwarded-Proto", "").strip().lower()
-    secure = request.secure or (
-        proto == "https" and from_trusted_proxy(request.remote or "", proxies)
-    )
+    secure = _over_https(request)
     refusal = cross_site_refusal(
         request.method,
         {k.lower(): v for k, v in request.headers.items()},

@@ -133,6 +133,15 @@ def _add_parent(client: Client, username: str, headers: dict[str, str]) -> int:
     return client.post("/api/accounts", body, headers=headers).status
 
 
+def _login_cookie(client: Client, headers: dict[str, str]) -> str:
+    """The Set-Cookie of a staff login sent with ``headers``."""
+    body = {"username": STAFF, "password": STAFF_PASSWORD}
+    reply = client.post("/api/login", body, headers=headers)
+    assert reply.status == 200, reply.body
+    (cookie,) = reply.set_cookies
+    return cookie
+
+
 def test_a_change_another_site_makes_a_staff_browser_send_is_refused(site: RunningSite) -> None:
     """The staff member's cookie goes with a request a page elsewhere makes their browser
     send (a sibling host of the same site gets past SameSite=Strict): refused unless the
@@ -183,6 +192,9 @@ def test_behind_the_tls_proxy_the_pages_https_origin_is_its_own(
         }
         assert _add_parent(browser, "li", page | {"X-Forwarded-Proto": "https"}) == 201
         assert _add_parent(browser, "wang", page) == 403  # no proxy said it was https
+        # the login cookie is Secure when the browser came over https
+        assert "Secure" in _login_cookie(browser, {"X-Forwarded-Proto": "https"})
+        assert "Secure" not in _login_cookie(browser, {})
     finally:
         site.stop()
     untrusting = start_site(mqtt_broker, tmp_path / "other", FakeClock(time.time()))
@@ -192,6 +204,7 @@ def test_behind_the_tls_proxy_the_pages_https_origin_is_its_own(
         page["Cookie"] = f"site_session={token}"
         forged = page | {"X-Forwarded-Proto": "https"}
         assert _add_parent(untrusting.client(), "li", forged) == 403  # not from a trusted proxy
+        assert "Secure" not in _login_cookie(untrusting.client(), {"X-Forwarded-Proto": "https"})
     finally:
         untrusting.stop()
 

@@ -109,12 +109,17 @@ class DeviceAuditTrails:
                 kept += 1
         return kept
 
-    def records(self, device: str, limit: int = 100) -> list[dict[str, object]]:
-        """The device's kept records, newest first."""
+    def records(
+        self, device: str, limit: int = 100, *, event: str | None = None, viewer: str | None = None
+    ) -> list[dict[str, object]]:
+        """The device's kept records, newest first; only ``event``'s and those about ``viewer``
+        (the device's name of a site account, ``site:<id>``) when given."""
         rows = self._conn.execute(
             "SELECT seq, at, actor, event, camera_id, details, hash FROM device_audit"
-            " WHERE device = ? ORDER BY seq DESC LIMIT ?",
-            (device, max(1, min(limit, 500))),
+            " WHERE device = :device AND (:event IS NULL OR event = :event)"
+            " AND (:viewer IS NULL OR json_extract(details, '$.viewer') = :viewer)"
+            " ORDER BY seq DESC LIMIT :limit",
+            {"device": device, "event": event, "viewer": viewer, "limit": max(1, min(limit, 500))},
         ).fetchall()
         return [
             {
@@ -129,6 +134,11 @@ class DeviceAuditTrails:
             for r in rows
         ]
 
+    def events(self) -> list[str]:
+        """The events the kept trails hold (to filter by)."""
+        rows = self._conn.execute("SELECT DISTINCT event FROM device_audit ORDER BY event")
+        return [r[0] for r in rows.fetchall()]
+
     def devices(self) -> list[str]:
         """Every device the site holds a trail (or a broken one) of."""
         rows = self._conn.execute(
@@ -137,13 +147,17 @@ class DeviceAuditTrails:
         ).fetchall()
         return [r[0] for r in rows]
 
-    def merged(self, limit: int = 100) -> list[dict[str, object]]:
+    def merged(
+        self, limit: int = 100, *, event: str | None = None, viewer: str | None = None
+    ) -> list[dict[str, object]]:
         """The kept records of every device, newest first (by their time; by device and seq
-        where two are at the same time), each naming its device."""
+        where two are at the same time), each naming its device; filtered as :meth:`records`."""
         rows = self._conn.execute(
             "SELECT device, seq, at, actor, event, camera_id, details, hash FROM device_audit"
-            " ORDER BY at DESC, device, seq DESC LIMIT ?",
-            (max(1, min(limit, 500)),),
+            " WHERE (:event IS NULL OR event = :event)"
+            " AND (:viewer IS NULL OR json_extract(details, '$.viewer') = :viewer)"
+            " ORDER BY at DESC, device, seq DESC LIMIT :limit",
+            {"event": event, "viewer": viewer, "limit": max(1, min(limit, 500))},
         ).fetchall()
         return [
             {

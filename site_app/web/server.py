@@ -507,9 +507,20 @@ async def devices_audit(request: web.Request, login: Login) -> web.StreamRespons
     return web.json_response(
         {
             "devices": [trails.state(d).to_json() for d in trails.devices()],
-            "records": trails.merged(_limit(request)),
+            "events": trails.events(),
+            "records": trails.merged(_limit(request), **_trail_filter(request)),
         }
     )
+
+
+def _trail_filter(request: web.Request) -> dict[str, str | None]:
+    """The devices' trails filtered by ``event`` (the device's name of it) and by ``account``
+    (a site account: the records about it, which a device names ``site:<id>``)."""
+    account = request.query.get("account") or None
+    return {
+        "event": request.query.get("event") or None,
+        "viewer": f"site:{account}" if account else None,
+    }
 
 
 @logged_in(SiteRole.STAFF)
@@ -522,7 +533,7 @@ async def audit_trail(request: web.Request, login: Login) -> web.StreamResponse:
     return web.json_response(
         {
             **service.trails.state(device).to_json(),
-            "records": service.trails.records(device, _limit(request)),
+            "records": service.trails.records(device, _limit(request), **_trail_filter(request)),
         }
     )
 

@@ -85,6 +85,8 @@ addTexts({
     staff_filter_actor: "By",
     staff_filter_all_events: "All events",
     staff_filter_everyone: "Everyone",
+    staff_trail_device: "Device",
+    staff_trail_parent: "About",
     staff_download_log: "Download the whole log (JSON Lines)",
     staff_no_records: "No record yet.",
     staff_event_site_account_created: "Account created",
@@ -175,6 +177,8 @@ addTexts({
     staff_filter_actor: "操作者",
     staff_filter_all_events: "全部事件",
     staff_filter_everyone: "所有人",
+    staff_trail_device: "设备",
+    staff_trail_parent: "相关家长",
     staff_download_log: "下载完整日志（JSON Lines）",
     staff_no_records: "还没有记录。",
     staff_event_site_account_created: "创建账号",
@@ -608,22 +612,40 @@ async function renderAudit(root) {
   );
   const picker = h(
     "select",
-    { testid: "trail-device", "aria-label": t("staff_trails") },
+    { testid: "trail-device" },
     h("option", { value: "" }, t("staff_all_devices")),
     trails.devices.map((d) => h("option", { value: d.device }, d.device)),
+  );
+  // the devices name events their own way: the filter lists those their trails hold
+  const trailEvent = h(
+    "select",
+    { testid: "trail-event" },
+    h("option", { value: "" }, t("staff_filter_all_events")),
+    trails.events.map((name) => h("option", { value: name }, name)),
+  );
+  // a parent's records: those the devices keep about their site account
+  const trailAccount = h(
+    "select",
+    { testid: "trail-account" },
+    h("option", { value: "" }, t("staff_filter_everyone")),
+    accounts.filter((a) => a.role === "parent").map((a) => h("option", { value: a.id }, a.username)),
   );
   const trailList = h("ul", { class: "records", testid: "device-audit" });
   function showTrail(records) {
     fill(trailList, records.length ? records.map(recordItem) : h("li", { class: "muted" }, t("staff_no_records")));
   }
-  picker.addEventListener("change", async () => {
+  async function loadTrail() {
+    const query = new URLSearchParams();
+    if (trailEvent.value) query.set("event", trailEvent.value);
+    if (trailAccount.value) query.set("account", trailAccount.value);
     if (!picker.value) {
-      showTrail((await getJson("/api/audit/devices")).records);
+      showTrail((await getJson(`/api/audit/devices?${query}`)).records);
       return;
     }
-    const trail = await getJson(`/api/devices/${encodeURIComponent(picker.value)}/audit`);
+    const trail = await getJson(`/api/devices/${encodeURIComponent(picker.value)}/audit?${query}`);
     showTrail(trail.records.map((r) => ({ ...r, device: picker.value })));
-  });
+  }
+  for (const control of [picker, trailEvent, trailAccount]) control.addEventListener("change", loadTrail);
   showTrail(trails.records);
   await loadSite(false);
   fill(
@@ -637,7 +659,13 @@ async function renderAudit(root) {
     older,
     h("h2", {}, t("staff_trails")),
     states,
-    picker,
+    h(
+      "div",
+      { class: "actions" },
+      field(t("staff_trail_device"), picker),
+      field(t("staff_filter_event"), trailEvent),
+      field(t("staff_trail_parent"), trailAccount),
+    ),
     trailList,
   );
 }

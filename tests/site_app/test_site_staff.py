@@ -501,5 +501,19 @@ def test_the_devices_trails_merged_newest_first(
     times = [r["at"] for r in merged["records"]]
     assert times == sorted(times, reverse=True)
     assert {r["device"] for r in merged["records"]} == {"kg1", "kg2"}
+    assert "viewer_invited" in merged["events"] and merged["events"] == sorted(merged["events"])
+    # filtered: one event, the records about one parent, both, and on one device
+    about_li = staff.get(f"/api/audit/devices?account={li}&limit=500").body["records"]
+    assert about_li and {r["details"]["viewer"] for r in about_li} == {f"site:{li}"}
+    assert len(about_li) < len(merged["records"])  # the devices' other records are left out
+    invites = staff.get("/api/audit/devices?event=viewer_invited").body["records"]
+    assert {r["event"] for r in invites} == {"viewer_invited"}
+    both = staff.get(f"/api/audit/devices?event=viewer_invited&account={li}").body["records"]
+    assert sorted(r["device"] for r in both) == ["kg1", "kg2"]
+    one = staff.get(f"/api/devices/kg2/audit?event=viewer_invited&account={li}").body
+    assert [(r["event"], r["details"]["viewer"]) for r in one["records"]] == [
+        ("viewer_invited", f"site:{li}")
+    ]
+    assert staff.get("/api/audit/devices?account=nobody").body["records"] == []
     assert site.login("li", PARENT_PASSWORD).get("/api/audit/devices").status == 403
     assert site.login("li", PARENT_PASSWORD).get("/api/audit").status == 403

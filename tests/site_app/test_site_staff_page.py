@@ -167,6 +167,14 @@ def test_the_office_manages_a_parent_on_a_phone(
     trail = page.get_by_test_id("device-audit")
     expect(trail.locator("[data-event=viewer_revoked]").first).to_contain_text(f"site:{li}")
     expect(trail.locator("[data-event=viewer_invited]").first).to_contain_text(f"site:{li}")
+    # what the devices kept about li, then only the revocations of li's viewer, on every device
+    page.get_by_test_id("trail-device").select_option("")
+    page.get_by_test_id("trail-account").select_option(label="li")
+    page.get_by_test_id("trail-event").select_option("viewer_revoked")
+    expect(trail.locator("li")).to_have_count(2)  # one revocation on each device
+    expect(trail.locator("[data-event=viewer_revoked]")).to_have_count(2)
+    for record in trail.locator("li").all():
+        expect(record).to_contain_text(f"site:{li}")
 
     # disabling an account asks first
     page.once("dialog", lambda dialog: dialog.dismiss())

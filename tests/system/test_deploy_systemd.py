@@ -129,10 +129,12 @@ def test_verify_catches_a_broken_unit(
 
 
 def parse_unit(path: Path) -> dict[str, dict[str, list[str]]]:
-    """A unit file as {section: {key: [values in order]}} (keys may repeat, e.g. DeviceAllow)."""
+    """A unit file as {section: {key: [values in order]}} (keys may repeat, e.g. DeviceAllow);
+    a line ending in a backslash goes on on the next."""
     sections: dict[str, dict[str, list[str]]] = {}
     current: dict[str, list[str]] | None = None
-    for raw in path.read_text().splitlines():
+    text = re.sub(r"\\\n", " ", path.read_text())
+    for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith(("#", ";")):
             continue
@@ -317,6 +319,50 @@ def test_security_exposure_stays_low(analyze: str, device_root: Path) -> None:
         assert score, result.stdout + result.stderr
         print(f"{unit}: exposure {score.group(1)}")
         assert result.returncode == 0, f"{unit}: exposure {score.group(1)} is above 2.5"
+
+
+RELAY_UNITS = {
+    "camera-site.service": REPO / "deploy" / "site",
+    "camera-relay-whip.service": REPO / "deploy" / "janus",
+    "camera-relay-marker.service": REPO / "deploy" / "janus",
+    "camera-relay-janus.service": REPO / "deploy" / "janus",
+}
+
+
+@pytest.fixture(scope="module")
+def relay_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A relay host's tree: systemd's own units and the relay host's (the site, the WHIP
+    front-end, the marker, Janus) as installed by copying them to /etc/systemd/system."""
+    if HOST_UNITS is None:
+        pytest.skip("no systemd unit directory on this machine (apt: systemd)")
+    root = tmp_path_factory.mktemp("relay-host")
+    shutil.copytree(HOST_UNITS, root / "usr" / "lib" / "systemd" / "system", symlinks=True)
+    units = root / "etc" / "systemd" / "system"
+    units.mkdir(parents=True)
+    for name, directory in RELAY_UNITS.items():
+        shutil.copy(directory / name, units / name)
+    return root
+
+
+@pytest.mark.parametrize("unit", sorted(RELAY_UNITS))
+def test_the_relay_hosts_services_are_sandboxed_like_the_devices(
+    analyze: str, relay_root: Path, unit: str
+) -> None:
+    """The relay host faces the internet (behind its TLS proxy): its services run as their own
+    users with the device's sandbox (no capabilities, a read-only system, @system-service
+    calls only), so ``systemd-analyze security`` rates each low."""
+    result = subprocess.run(
+        [analyze, "security", "--offline=yes", f"--root={relay_root}", "--threshold=25",
+         "--no-pager", unit],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    score = re.search(r"Overall exposure level for \S+: ([\d.]+)", result.stdout)
+    assert score, result.stdout + result.stderr
+    print(f"{unit}: exposure {score.group(1)}")
+    assert result.returncode == 0, f"{unit}: exposure {score.group(1)} is above 2.5"
+    service = parse_unit(RELAY_UNITS[unit] / unit)["Service"]
+    assert _single(service, "User") != "root" and _single(service, "CapabilityBoundingSet") == ""
+    assert _single(service, "SystemCallFilter") == "@system-service"
 
 
 # -- MemoryDenyWriteExecute: measured, not guessed ----------------------------------------------

@@ -74,6 +74,7 @@ class AuditEvent(StrEnum):
     VIEWER_INVITED = "viewer_invited"
     VIEWER_ACCEPTED = "viewer_accepted"
     VIEWER_REVOKED = "viewer_revoked"
+    VIEWER_REINSTATED = "viewer_reinstated"  # a viewer its site had withdrawn, granted again
     PUBLIC_LINK_CREATED = "public_link_created"
     PUBLIC_LINK_REVOKED = "public_link_revoked"
     CONSENT_RECORDED = "consent_recorded"

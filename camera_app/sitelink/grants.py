@@ -5,10 +5,12 @@ The device takes a grant as a viewer (``site:<account>``) with the rooms or came
 end date the site set, so every decision about it is the device's own (``decide_access``: grant,
 room, schedule, end date, consent, revocation). Each change is audited in the device's log:
 ``viewer_invited`` (origin ``site``) for a new grant, ``site_grant_changed`` for a changed one,
-``viewer_revoked`` for one the site withdrew. Table ``site_viewers`` (migration 0008) says which
-viewers came from the site, for which account and grant. The device's owner may revoke a site
-viewer like any other; the site cannot undo that by pushing the grant again (it is refused,
-``revoked_on_device``).
+``viewer_revoked`` for one the site withdrew, ``viewer_reinstated`` for one the site withdrew
+and then granted again (a parent given a room again, an account enabled again). Table
+``site_viewers`` (migration 0008) says which viewers came from the site, for which account and
+grant. The device's owner may revoke a site viewer like any other; the site cannot undo that by
+pushing the grant again (it is refused, ``revoked_on_device``): only the site's own withdrawal
+can be undone by the site.
 
 A site viewer has no password and no invite code on the device: it cannot log in here, and it
 reaches the device only through ticket requests that name the grant the device accepted.
@@ -30,6 +32,7 @@ from privacy.gates.viewers import TERMS_VERSION, CameraInfo, Viewer, ViewerStore
 log = logging.getLogger(__name__)
 
 ACTOR = "site"
+WITHDRAWN = "withdrawn by the site"  # the revocation reason the site may undo
 
 
 def site_username(account: str) -> str:
@@ -70,8 +73,8 @@ class SiteGrants:
                     refused[grant.account] = reason
             wanted = {g.account for g in grants.grants}
             for account, (viewer_id, _digest, revoked) in held.items():
-                if account not in wanted and not revoked:
-                    self._viewers.revoke(viewer_id, "withdrawn by the site", actor=ACTOR)
+                if account not in wanted and revoked is None:
+                    self._viewers.revoke(viewer_id, WITHDRAWN, actor=ACTOR)
         if refused:
             reasons = sorted(set(refused.values()))
             log.warning("site: refused %d grant(s): %s", len(refused), reasons)
@@ -86,14 +89,19 @@ class SiteGrants:
             return None
         return self._viewers.get(row["viewer_id"])
 
-    def _held(self) -> dict[str, tuple[str, str | None, bool]]:
-        """account -> (viewer id, accepted grant digest, revoked) of every site viewer."""
+    def _held(self) -> dict[str, tuple[str, str | None, str | None]]:
+        """account -> (viewer id, accepted grant digest, why it was revoked or None) of every
+        site viewer."""
         rows = self._conn.execute(
-            "SELECT s.account, s.viewer_id, s.grant_digest, v.revoked_at"
+            "SELECT s.account, s.viewer_id, s.grant_digest, v.revoked_at, v.revoke_reason"
             " FROM site_viewers s JOIN viewers v ON v.id = s.viewer_id"
         ).fetchall()
         return {
-            r["account"]: (r["viewer_id"], r["grant_digest"], r["revoked_at"] is not None)
+            r["account"]: (
+                r["viewer_id"],
+                r["grant_digest"],
+                (r["revoke_reason"] or "revoked") if r["revoked_at"] is not None else None,
+            )
             for r in rows
         }
 
@@ -103,15 +111,18 @@ class SiteGrants:
             for c in self._cameras.values()
         )
 
-    def _put(self, grant: SiteGrant, held: tuple[str, str | None, bool] | None) -> str | None:
+    def _put(self, grant: SiteGrant, held: tuple[str, str | None, str | None] | None) -> str | None:
         """Store one grant; the refusal reason, or None when the device holds it now."""
         if not self._covers_a_camera(grant):
             return "no_such_room"
         digest = grant.digest()
         if held is not None:
             viewer_id, current, revoked = held
-            if revoked:
-                return "revoked_on_device"
+            if revoked is not None and revoked != WITHDRAWN:
+                return "revoked_on_device"  # the owner's revocation sticks
+            if revoked is not None:
+                self._reinstate(viewer_id, grant)
+                current = None  # the grant is written again below, whatever it was
             if current != digest:
                 self._change(viewer_id, grant, digest)
             return None
@@ -120,6 +131,19 @@ class SiteGrants:
             return "username_taken"  # an invitation of the owner's with that very name
         self._insert(grant, digest, username)
         return None
+
+    def _reinstate(self, viewer_id: str, grant: SiteGrant) -> None:
+        """Undo the site's own withdrawal of a viewer it grants again (never the owner's)."""
+        self._conn.execute(
+            "UPDATE viewers SET revoked_at = NULL, revoke_reason = NULL"
+            " WHERE id = ? AND revoke_reason = ?",
+            (viewer_id, WITHDRAWN),
+        )
+        self._audit.append(
+            AuditEvent.VIEWER_REINSTATED,
+            actor=ACTOR,
+            details={"viewer": site_username(grant.account), "origin": "site"},
+        )
 
     def _columns(self, grant: SiteGrant) -> tuple[str, str, str | None, float | None]:
         return (

@@ -434,6 +434,11 @@ def test_a_disabled_account_enabled_again_logs_in_and_holds_no_grant(
     parent = site.login("li", PARENT_PASSWORD)  # the old password works again
     assert parent.get("/api/me").body["grant"] is None  # the grant did not come back
     assert _listed(staff, li)["grant"] is None
+    # given a room again: both devices take it (the site's own withdrawal is undone there)
+    grant = {"rooms": ["Sunflower"], "schedule": EVERY_DAY, "expires_at": time.time() + DAY}
+    assert staff.put(f"/api/grants/{li}", grant).status == 200
+    accept_terms(parent)
+    assert site.acknowledged("kg1", {li}) and site.acknowledged("kg2", {li})
     # the reset link made before the account was disabled stays dead
     stale = site.client().post("/api/reset/preview", {"code": link})
     assert (stale.status, stale.error) == (410, "reset_withdrawn")

@@ -129,6 +129,29 @@ def test_a_grant_the_owner_revoked_is_not_taken_again(device: RunningApi, site: 
     assert (reply["ok"], reply["error"]) == (False, "revoked")
 
 
+def test_a_grant_the_site_withdrew_can_be_given_again(device: RunningApi, site: SiteClient) -> None:
+    """The site's own withdrawal is the site's to undo (a parent given a room again, an account
+    enabled again): the same viewer is reinstated with the new grant, audited; the owner's
+    revocation after that still sticks."""
+    now = device.clock.wall()
+    grant = parent_grant("acct-li", ["Sunflower"], now + 30 * 86400)
+    site.push_grants(grant)
+    assert site.push_grants()["accepted"] == {}  # withdrawn: the device revokes the viewer
+    assert _error(site.ask("acct-li", "kg-a", grant, now + HOUR)) == "revoked"
+    again = parent_grant("acct-li", ["Sunflower"], now + 60 * 86400)  # a new school year
+    assert site.push_grants(again) == {"accepted": {"acct-li": again.digest()}, "refused": {}}
+    assert _error(site.ask("acct-li", "kg-a", again, now + HOUR)) == "not_on_relay"  # allowed
+    owner = device.client().login(OWNER, OWNER_PASSWORD)
+    listed = [v for v in owner.get("/api/viewers").body if v["username"] == "site:acct-li"]
+    assert [(v["rooms"], v["revoked_at"]) for v in listed] == [(["Sunflower"], None)]  # one
+    events = [e["event"] for e in audit_events(device) if e.get("viewer") == "site:acct-li"]
+    assert events[-3:] == ["viewer_revoked", "viewer_reinstated", "site_grant_changed"]
+    # the owner revokes it now: that the site cannot undo
+    assert owner.post(f"/api/viewers/{listed[0]['id']}/revoke", {"reason": "left"}).status == 200
+    assert site.push_grants()["accepted"] == {}
+    assert site.push_grants(again)["refused"] == {"acct-li": "revoked_on_device"}
+
+
 def test_ticket_requests_are_decided_by_the_device(device: RunningApi, site: SiteClient) -> None:
     now = device.clock.wall()
     grant = parent_grant("acct-li", ["Sunflower"], now + 30 * 86400)

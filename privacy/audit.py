@@ -125,6 +125,8 @@ class AuditEvent(StrEnum):
     SITE_INVITE_WITHDRAWN = "site_invite_withdrawn"
     SITE_INVITE_REDEEMED = "site_invite_redeemed"  # the parent's account and grant made by it
     SITE_PASSWORD_RESET_ISSUED = "site_password_reset_issued"  # noqa: S105 (never its code)
+    SITE_ROOM_PAUSED = "site_room_paused"  # staff stopped every parent watching a room
+    SITE_ROOM_RESUMED = "site_room_resumed"
     SITE_PASSWORD_RESET = "site_password_reset"  # noqa: S105 (a link used: a new password set)
 
 

@@ -95,10 +95,12 @@ def _grant(row: sqlite3.Row) -> ParentGrant:
     )
 
 
-def device_grant(grant: ParentGrant, device: DeviceState) -> SiteGrant | None:
-    """The part of ``grant`` that ``device`` films; None when it films none of its rooms, or
-    the parent has not accepted the current viewing terms yet."""
-    rooms = sorted(set(grant.rooms) & device.rooms)
+def device_grant(
+    grant: ParentGrant, device: DeviceState, paused: frozenset[str] = frozenset()
+) -> SiteGrant | None:
+    """The part of ``grant`` that ``device`` films, less the ``paused`` rooms; None when that
+    is no room, or the parent has not accepted the current viewing terms yet."""
+    rooms = sorted((set(grant.rooms) & device.rooms) - paused)
     if not rooms or grant.terms != TERMS_VERSION:
         return None
     return SiteGrant(
@@ -111,9 +113,11 @@ def device_grant(grant: ParentGrant, device: DeviceState) -> SiteGrant | None:
     )
 
 
-def device_grant_set(grants: list[ParentGrant], device: DeviceState) -> GrantSet:
-    """Every grant ``device`` should hold."""
-    parts = (device_grant(g, device) for g in grants)
+def device_grant_set(
+    grants: list[ParentGrant], device: DeviceState, paused: frozenset[str] = frozenset()
+) -> GrantSet:
+    """Every grant ``device`` should hold while ``paused`` rooms are paused."""
+    parts = (device_grant(g, device, paused) for g in grants)
     return GrantSet(grants=tuple(g for g in parts if g is not None))
 
 
@@ -133,15 +137,21 @@ class GrantOnDevice:
         return {"device": self.device, "state": self.state, "reason": self.reason}
 
 
-def grant_on_devices(grant: ParentGrant, devices: list[DeviceState]) -> list[GrantOnDevice]:
-    """Where ``grant`` stands on each of ``devices`` that films one of its rooms."""
+def grant_on_devices(
+    grant: ParentGrant, devices: list[DeviceState], paused: frozenset[str] = frozenset()
+) -> list[GrantOnDevice]:
+    """Where ``grant`` stands on each of ``devices`` that films one of its rooms (``paused``:
+    every room of it the device films is paused, so nothing is sent)."""
     out = []
     for device in sorted(devices, key=lambda d: d.id):
-        if not set(grant.rooms) & device.rooms:
+        filmed = set(grant.rooms) & device.rooms
+        if not filmed:
             continue
-        part = device_grant(grant, device)
+        part = device_grant(grant, device, paused)
         ack = device.ack
-        if part is None:
+        if part is None and grant.terms == TERMS_VERSION and filmed <= paused:
+            out.append(GrantOnDevice(device.id, "paused"))
+        elif part is None:
             out.append(GrantOnDevice(device.id, "waiting_terms"))
         elif ack is not None and grant.account_id in ack.refused:
             out.append(GrantOnDevice(device.id, "refused", ack.refused[grant.account_id]))

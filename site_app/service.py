@@ -36,6 +36,7 @@ from site_app.db import open_site_database
 from site_app.directory import Directory, RoomCamera
 from site_app.grants import ParentGrant, SiteGrantStore, device_grant, device_grant_set
 from site_app.invites import InviteStore
+from site_app.pauses import RoomPauses
 from site_app.resets import PasswordResets
 from site_app.setup import SiteSetup
 
@@ -92,6 +93,7 @@ class SiteService:
         )
         self.resets = PasswordResets(conn, clock, self.accounts, self.audit)
         self.setup = SiteSetup(conn, clock, self.accounts, self.audit)
+        self.pauses = RoomPauses(conn, clock, self.audit)
         self.broker = SiteBroker(config.broker, directory, self.sync_device, self.trails)
 
     @classmethod
@@ -113,7 +115,8 @@ class SiteService:
         state = self.directory.devices.get(device_id)
         if state is None or not state.cameras:
             return
-        self.broker.publish_grants(device_id, device_grant_set(self.grants.all(), state))
+        grants = device_grant_set(self.grants.all(), state, self.pauses.rooms())
+        self.broker.publish_grants(device_id, grants)
 
     def sync_all(self) -> None:
         for device_id in list(self.directory.devices):
@@ -267,6 +270,8 @@ class SiteService:
             raise WatchRefused(403, "wrong_camera", "this camera films none of your rooms")
         if grant.terms != TERMS_VERSION:
             raise WatchRefused(403, "terms_required", "accept the viewing terms first")
+        if camera.room in self.pauses.rooms():
+            raise WatchRefused(409, "room_paused", "the school has paused viewing of this room")
         shared = self.directory.clashes().get(camera_id)
         if shared is not None:
             log.warning("no ticket for camera %r: devices %s all use that id", camera_id, shared)

@@ -248,13 +248,16 @@ async def me(request: web.Request, login: Login) -> web.StreamResponse:
     parent = login.account.role == SiteRole.PARENT
     accepted = service.accounts.terms_of(login.account.id) == TERMS_VERSION
     english, chinese = VIEWING_TERMS[Role.PARENT]
+    paused = service.pauses.rooms()
     return web.json_response(
         {
             "username": login.account.username,
             "role": login.account.role,
             "expires_at": login.expires_at,
             "grant": grant.to_json() if grant else None,
-            "cameras": [c.to_json() for c in service.cameras_of(login)],
+            "cameras": [
+                {**c.to_json(), "paused": c.room in paused} for c in service.cameras_of(login)
+            ],
             "terms": {
                 "required": parent and not accepted,
                 "version": TERMS_VERSION,
@@ -319,10 +322,13 @@ def _account_json(service: SiteService, account: Account) -> dict[str, object]:
     if account.role == SiteRole.PARENT:
         grant = service.grants.get(account.id)
         devices = list(service.directory.devices.values())
+        paused = service.pauses.rooms()
         out |= {
             "terms_accepted": service.accounts.terms_of(account.id) == TERMS_VERSION,
             "grant": grant.to_json() if grant else None,
-            "devices": [g.to_json() for g in grant_on_devices(grant, devices)] if grant else [],
+            "devices": [g.to_json() for g in grant_on_devices(grant, devices, paused)]
+            if grant
+            else [],
         }
     return out
 
@@ -544,6 +550,37 @@ async def rooms(request: web.Request, login: Login) -> web.StreamResponse:
     return web.json_response({room: [c.to_json() for c in cams] for room, cams in listed.items()})
 
 
+@logged_in(SiteRole.STAFF)
+async def paused_rooms(request: web.Request, login: Login) -> web.StreamResponse:
+    """The rooms whose viewing is paused, with when and by whom."""
+    return web.json_response([p.to_json() for p in request.app[SERVICE].pauses.all()])
+
+
+@logged_in(SiteRole.STAFF)
+async def pause_room(request: web.Request, login: Login) -> web.StreamResponse:
+    """Stop every parent watching the room now (the devices cut their relay viewers off), and
+    give no ticket for it until it is resumed."""
+    service = request.app[SERVICE]
+    room = request.match_info["room"]
+    if room not in service.directory.rooms():
+        return _error(404, "unknown_room", f"no device films {room!r}")
+    if not service.pauses.pause(room, by=login.account):
+        return _error(409, "already_paused", f"{room!r} is paused already")
+    service.sync_all()
+    return web.json_response({"room": room, "paused": True})
+
+
+@logged_in(SiteRole.STAFF)
+async def resume_room(request: web.Request, login: Login) -> web.StreamResponse:
+    """Let the room's parents watch again (each opens the stream again)."""
+    service = request.app[SERVICE]
+    room = request.match_info["room"]
+    if not service.pauses.resume(room, by=login.account):
+        return _error(409, "not_paused", f"{room!r} is not paused")
+    service.sync_all()
+    return web.json_response({"room": room, "paused": False})
+
+
 def page_csp(relay_origin: str | None) -> str:
     """The page's policy: its own files only; it connects to the site and the relay."""
     connect = f"'self' {relay_origin}" if relay_origin else "'self'"
@@ -618,6 +655,9 @@ def make_app(service: SiteService) -> web.Application:
     app.router.add_delete("/api/grants/{account_id}", remove_grant)
     app.router.add_get("/api/devices", devices)
     app.router.add_get("/api/rooms", rooms)
+    app.router.add_get("/api/rooms/paused", paused_rooms)
+    app.router.add_post("/api/rooms/{room}/pause", pause_room)
+    app.router.add_post("/api/rooms/{room}/resume", resume_room)
     app.router.add_get("/api/devices/{device}/audit", audit_trail)
     app.router.add_get("/api/audit", site_audit)
     app.router.add_get("/api/audit/devices", devices_audit)

@@ -29,6 +29,8 @@ addTexts({
     refused_not_live: "This room is not streaming now.",
     refused_device_unreachable: "The camera of this room does not answer.",
     refused_camera_id_clash: "This camera cannot be watched until the school fixes its set-up.",
+    refused_room_paused: "The school has paused viewing of this room for now.",
+    room_paused: "paused by the school",
     refused_other: "Not allowed now: {reason}",
     terms_heading: "Viewing terms",
     accept_terms: "I accept",
@@ -47,6 +49,8 @@ addTexts({
     refused_not_live: "该教室现在没有直播。",
     refused_device_unreachable: "该教室的摄像头没有响应。",
     refused_camera_id_clash: "在幼儿园修正设置之前，无法观看此摄像头。",
+    refused_room_paused: "幼儿园已暂停该教室的观看。",
+    room_paused: "幼儿园已暂停观看",
     refused_other: "现在不能观看：{reason}",
     terms_heading: "观看条款",
     accept_terms: "我同意",
@@ -103,6 +107,16 @@ function showCameras(me) {
     const item = document.createElement("li");
     const name = document.createElement("span");
     name.textContent = `${camera.room} · ${camera.name}${camera.online ? "" : ` (${t("offline")})`}`;
+    item.dataset.camera = `${camera.device}/${camera.camera}`;
+    if (camera.paused) {
+      // the school paused the room: no Watch until it resumes (the page shows it on reload)
+      const note = document.createElement("span");
+      note.className = "warn";
+      note.textContent = t("room_paused");
+      item.append(name, note);
+      list.append(item);
+      continue;
+    }
     const button = document.createElement("button");
     button.type = "button";
     button.textContent = t("watch");

@@ -66,6 +66,18 @@ addTexts({
     staff_online: "online",
     staff_offline: "offline",
     staff_cameras: "Cameras",
+    staff_rooms_heading: "Rooms",
+    staff_pause: "Pause viewing",
+    staff_resume: "Resume viewing",
+    staff_pause_confirm: "Stop every parent watching {room} now? They cannot watch it until you resume.",
+    staff_paused: "Viewing of {room} paused: its parents were cut off.",
+    staff_resumed: "Viewing of {room} resumed.",
+    staff_paused_since: "Paused since {date} by {name}: no parent can watch it.",
+    staff_grant_paused: "{device}: room paused",
+    staff_error_already_paused: "This room is paused already.",
+    staff_error_not_paused: "This room is not paused.",
+    staff_event_site_room_paused: "Room viewing paused",
+    staff_event_site_room_resumed: "Room viewing resumed",
     staff_camera_clash:
       "⚠ The camera id {id} is also used by {devices}: the relay cannot tell them apart, so nobody can watch it from the site. Rename one of them on its device.",
     staff_held_by: "Grants held: {names}",
@@ -160,6 +172,18 @@ addTexts({
     staff_online: "在线",
     staff_offline: "离线",
     staff_cameras: "摄像头",
+    staff_rooms_heading: "教室",
+    staff_pause: "暂停观看",
+    staff_resume: "恢复观看",
+    staff_pause_confirm: "立即停止所有家长观看 {room}？恢复之前家长无法观看。",
+    staff_paused: "已暂停 {room} 的观看，正在观看的家长已被断开。",
+    staff_resumed: "已恢复 {room} 的观看。",
+    staff_paused_since: "自 {date} 起由 {name} 暂停：家长无法观看。",
+    staff_grant_paused: "{device}：教室已暂停",
+    staff_error_already_paused: "该教室已处于暂停状态。",
+    staff_error_not_paused: "该教室未暂停。",
+    staff_event_site_room_paused: "暂停教室观看",
+    staff_event_site_room_resumed: "恢复教室观看",
     staff_camera_clash: "⚠ 摄像头编号 {id} 也被 {devices} 使用：中继无法区分它们，因此无法通过站点观看。请在其中一台设备上修改编号。",
     staff_held_by: "已生效的授权：{names}",
     staff_refused_for: "被拒绝：{name}（{reason}）",
@@ -474,7 +498,48 @@ async function renderParents(root) {
 
 // --- rooms and devices -------------------------------------------------------------------------
 
+/** Each room with Pause viewing / Resume: a pause stops every parent watching it at once. */
+async function roomPauses(reload) {
+  const [rooms, paused] = await Promise.all([getJson("/api/rooms"), getJson("/api/rooms/paused")]);
+  const byRoom = new Map(paused.map((p) => [p.room, p]));
+  const status = feedback();
+  const items = Object.keys(rooms).map((room) => {
+    const pause = byRoom.get(room);
+    const path = `/api/rooms/${encodeURIComponent(room)}/${pause ? "resume" : "pause"}`;
+    const act = button(t(pause ? "staff_resume" : "staff_pause"), async () => {
+      if (!pause && !window.confirm(t("staff_pause_confirm", { room }))) return;
+      try {
+        await postJson(path, {});
+        await reload(t(pause ? "staff_resumed" : "staff_paused", { room }));
+      } catch (error) {
+        status.failed(error);
+      }
+    }, pause ? {} : { class: "danger" });
+    return h(
+      "li",
+      { testid: "room", dataset: { room, paused: pause ? "yes" : "no" } },
+      h(
+        "div",
+        { class: "record-head" },
+        h("strong", {}, room),
+        act,
+      ),
+      pause
+        ? h("p", { class: "warn" }, t("staff_paused_since", { date: formatDateTime(pause.paused_at), name: pause.paused_by }))
+        : null,
+    );
+  });
+  return [h("h2", {}, t("staff_rooms_heading")), h("ul", { class: "rooms-paused" }, items), status.nodes];
+}
+
 async function renderDevices(root) {
+  const reload = async (text) => {
+    await renderDevices(root);
+    if (text) root.querySelector("[role=status].page-status").textContent = text;
+  };
+  const pageStatus = feedback();
+  pageStatus.nodes[1].classList.add("page-status");
+  const pauses = await roomPauses(reload);
   const devices = await getJson("/api/devices");
   const cards = devices.map((d) => {
     const held = d.held.map((g) => g.username ?? g.account);
@@ -508,7 +573,13 @@ async function renderDevices(root) {
       ),
     );
   });
-  fill(root, h("h2", {}, t("staff_tab_devices")), cards.length ? cards : h("p", { class: "muted" }, t("staff_devices_none")));
+  fill(
+    root,
+    pageStatus.nodes,
+    pauses,
+    h("h2", {}, t("staff_tab_devices")),
+    cards.length ? cards : h("p", { class: "muted" }, t("staff_devices_none")),
+  );
 }
 
 // --- audit -------------------------------------------------------------------------------------
@@ -537,6 +608,8 @@ const SITE_EVENTS = [
   "site_account_created",
   "site_account_disabled",
   "site_account_enabled",
+  "site_room_paused",
+  "site_room_resumed",
   "site_grant_put",
   "site_grant_withdrawn",
   "site_terms_accepted",

@@ -151,6 +151,53 @@ def test_a_camera_id_two_devices_use_is_shown_and_watched_by_nobody(
     publish_and_wait(kg3, "site/kg3/up/cameras", b"", retain=True)  # leave no retained message
 
 
+def test_staff_pause_a_room_and_its_parents_are_cut_off_until_resumed(
+    site: RunningSite, devices: tuple[RunningApi, RunningApi]
+) -> None:
+    """Pausing Sunflower sends both devices the grants without it: each revokes li's viewer
+    (audited, its relay tickets ended), no ticket is asked meanwhile; Rainbow's parent is not
+    touched. Resumed, the devices take li's grant again and li may watch."""
+    kg1, kg2 = devices
+    site.add_account(STAFF, STAFF_PASSWORD)
+    staff = site.login(STAFF, STAFF_PASSWORD)
+    li = parent_of(site, staff, "li", ["Sunflower"])
+    wang = parent_of(site, staff, "wang", ["Rainbow"])
+    assert site.acknowledged("kg1", {li, wang}) and site.acknowledged("kg2", {li})
+    parent, other = site.login("li", PARENT_PASSWORD), site.login("wang", PARENT_PASSWORD)
+
+    assert staff.post("/api/rooms/Sunflower/pause", {}).body == {
+        "room": "Sunflower",
+        "paused": True,
+    }
+    assert site.acknowledged("kg1", {wang}) and site.acknowledged("kg2", set())
+    refused = parent.post("/api/watch/kg1/kg-a")
+    assert (refused.status, refused.error) == (409, "room_paused")
+    assert other.post("/api/watch/kg1/kg-b").error == "not_on_relay"  # Rainbow: asked as before
+    assert [c["paused"] for c in parent.get("/api/me").body["cameras"]] == [True, True]
+    listed = next(a for a in staff.get("/api/accounts").body if a["id"] == li)
+    assert [(d["device"], d["state"]) for d in listed["devices"]] == [
+        ("kg1", "paused"),
+        ("kg2", "paused"),
+    ]
+    (pause,) = staff.get("/api/rooms/paused").body
+    assert (pause["room"], pause["paused_by"]) == ("Sunflower", STAFF)
+    for device in (kg1, kg2):
+        revoked = [e for e in audit_events(device) if e["event"] == "viewer_revoked"]
+        assert [e["viewer"] for e in revoked] == [f"site:{li}"]
+    # bad requests change nothing
+    assert staff.post("/api/rooms/Sunflower/pause", {}).error == "already_paused"
+    assert staff.post("/api/rooms/Attic/pause", {}).status == 404
+    assert staff.post("/api/rooms/Rainbow/resume", {}).error == "not_paused"
+    assert parent.post("/api/rooms/Sunflower/resume", {}).status == 403
+
+    assert staff.post("/api/rooms/Sunflower/resume", {}).body["paused"] is False
+    assert site.acknowledged("kg1", {li, wang}) and site.acknowledged("kg2", {li})
+    for device, camera in (("kg1", "kg-a"), ("kg2", "kg-c")):
+        assert parent.post(f"/api/watch/{device}/{camera}").error == "not_on_relay"
+    events = [r["event"] for r in staff.get("/api/audit?limit=100").body["records"]]
+    assert events.index("site_room_resumed") < events.index("site_room_paused")  # newest first
+
+
 def test_a_device_that_does_not_answer(
     site: RunningSite, devices: tuple[RunningApi, RunningApi]
 ) -> None:

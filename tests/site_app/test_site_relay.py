@@ -305,3 +305,69 @@ async def _watch_green(parent: Client, relay: LocalRelay) -> None:
             assert _near(_centre(image), GREEN), _centre(image)
         finally:
             await viewer.close()
+
+
+def test_pausing_a_room_cuts_its_parents_off_at_the_relay(
+    start_api: ApiFactory,
+    mqtt_broker: MqttBroker,
+    relay: LocalRelay,
+    site: RunningSite,
+    tmp_path: Path,
+) -> None:
+    """Staff pause Sunflower: li, watching kg-a through the relay, is cut off within a second
+    (the grants go to kg1 without the room; kg1 revokes li's tickets and tells the relay);
+    wang, watching Rainbow on the same device, keeps watching. Resumed, li watches again."""
+    kg1, _kg2, _base = devices_on_relay(start_api, mqtt_broker, relay, tmp_path)
+    cameras = [
+        GatedCamera(server_hub(kg1), solid(W, H, GREEN), "kg-a"),
+        GatedCamera(server_hub(kg1), solid(W, H, GREY), "kg-b"),
+    ]
+    try:
+        assert site.device_seen("kg1") and site.device_seen("kg2")
+        site.add_account(STAFF, STAFF_PASSWORD)
+        staff = site.login(STAFF, STAFF_PASSWORD)
+        li = _parent(staff, "li", ["Sunflower"])
+        wang = _parent(staff, "wang", ["Rainbow"])
+        assert site.acknowledged("kg1", {li, wang})
+        with ThreadPoolExecutor(1) as pool:  # a thread of its own, as above
+            pool.submit(asyncio.run, _paused(site, staff, relay)).result(timeout=120)
+    except BaseException:
+        print(relay.log_tail())
+        raise
+    finally:
+        for camera in cameras:
+            camera.stop()
+
+
+async def _paused(site: RunningSite, staff: Client, relay: LocalRelay) -> None:
+    li = await asyncio.to_thread(site.login, "li", PARENT_PASSWORD)
+    wang = await asyncio.to_thread(site.login, "wang", PARENT_PASSWORD)
+    sunflower, rainbow = await _ticket(li, "kg1", "kg-a"), await _ticket(wang, "kg1", "kg-b")
+    async with aiohttp.ClientSession() as http:
+        watching = RelayViewer(http, relay, "kg-a", sunflower["ticket"], url=sunflower["whep_url"])
+        bystander = RelayViewer(http, relay, "kg-b", rainbow["ticket"], url=rainbow["whep_url"])
+        try:
+            for viewer in (watching, bystander):
+                await viewer.open()
+                await viewer.frame(timeout=20)
+            paused = await asyncio.to_thread(staff.post, "/api/rooms/Sunflower/pause", {})
+            assert paused.status == 200, paused.body
+            at = time.time()
+            ended = await watching.ended(timeout=10)
+            print(f"cut off {ended - at:.3f} s after the pause")
+            assert ended - at < 1.5, ended - at  # the grants sent, the revocation pushed
+            for _ in range(10):  # Rainbow's viewer is not touched
+                await bystander.frame(timeout=5)
+        finally:
+            await asyncio.gather(watching.close(), bystander.close())
+        refused = await asyncio.to_thread(li.post, "/api/watch/kg1/kg-a")
+        assert (refused.status, refused.error) == (409, "room_paused")
+        resumed = await asyncio.to_thread(staff.post, "/api/rooms/Sunflower/resume", {})
+        assert resumed.status == 200, resumed.body
+        again = await _ticket(li, "kg1", "kg-a")  # the device took the grant again
+        viewer = RelayViewer(http, relay, "kg-a", again["ticket"], url=again["whep_url"])
+        try:
+            await viewer.open()
+            assert _near(_centre(await viewer.frame(timeout=20)), GREEN)
+        finally:
+            await viewer.close()

@@ -28,7 +28,14 @@ from testkit.browser import (
     save_screenshot,
 )
 from testkit.net import wait_until
-from testkit.site import PARENT_PASSWORD, STAFF, STAFF_PASSWORD, RunningSite, accept_terms
+from testkit.site import (
+    EVERY_DAY,
+    PARENT_PASSWORD,
+    STAFF,
+    STAFF_PASSWORD,
+    RunningSite,
+    accept_terms,
+)
 
 
 def _events(site: RunningSite, event: str | None) -> list[str]:
@@ -272,3 +279,55 @@ def test_a_new_site_is_set_up_from_a_phone_with_the_setup_code(
     expect(other.locator("#setup")).to_be_hidden()
     assert csp_violations(page) == []
     assert log.unexpected_errors("/api/me", "/api/setup", "/import.html") == []
+
+
+@needs_chromium
+def test_the_office_pauses_a_room_and_its_parent_sees_it_paused(
+    browser: Browser, site: RunningSite, devices: tuple[RunningApi, RunningApi]
+) -> None:
+    """On a phone, in Chinese: Rooms & devices → Pause viewing for Sunflower (asks first); the
+    parent's page then shows both Sunflower cameras paused, with no Watch button; Resume."""
+    site.add_account(STAFF, STAFF_PASSWORD)
+    staff = site.login(STAFF, STAFF_PASSWORD)
+    made = staff.post(
+        "/api/accounts", {"username": "li", "password": PARENT_PASSWORD, "role": "parent"}
+    )
+    grant = {"rooms": ["Sunflower"], "schedule": EVERY_DAY, "expires_at": time.time() + 86400}
+    assert staff.put(f"/api/grants/{made.body['id']}", grant).status == 200
+    accept_terms(site.login("li", PARENT_PASSWORD))
+
+    page, log = open_page(browser, site.url, locale="zh-CN", viewport=PHONE)
+    log_in(page, STAFF, STAFF_PASSWORD, zh=True)
+    page.get_by_role("tab", name="教室与设备").click()
+    sunflower = page.locator("[data-testid=room][data-room=Sunflower]")
+    page.once("dialog", lambda dialog: dialog.dismiss())  # asked first: not now
+    sunflower.get_by_role("button", name="暂停观看").click()
+    expect(sunflower).to_have_attribute("data-paused", "no")
+    page.once("dialog", lambda dialog: dialog.accept())
+    sunflower.get_by_role("button", name="暂停观看").click()
+    expect(page.locator(".page-status")).to_have_text(
+        "已暂停 Sunflower 的观看，正在观看的家长已被断开。"
+    )
+    expect(sunflower).to_have_attribute("data-paused", "yes")
+    expect(sunflower).to_contain_text(f"由 {STAFF} 暂停")
+    save_screenshot(page, "site-room-paused-zh")
+
+    parent, parent_log = open_page(browser, site.url, locale="zh-CN", viewport=PHONE)
+    log_in(parent, "li", PARENT_PASSWORD, zh=True)
+    listed = parent.get_by_test_id("camera-list")
+    expect(listed.locator("li")).to_have_count(2)
+    expect(listed).to_contain_text("幼儿园已暂停观看")
+    expect(listed.get_by_role("button")).to_have_count(0)
+
+    page.locator("[data-testid=room][data-room=Sunflower]").get_by_role(
+        "button", name="恢复观看"
+    ).click()
+    expect(page.locator(".page-status")).to_have_text("已恢复 Sunflower 的观看。")
+    parent.reload()
+    expect(
+        parent.get_by_test_id("camera-list").get_by_role("button", name="观看 Sunflower room")
+    ).to_be_visible()
+    for p in (page, parent):
+        assert csp_violations(p) == []
+    assert log.unexpected_errors("/api/me", "/import.html") == []
+    assert parent_log.unexpected_errors("/api/me") == []

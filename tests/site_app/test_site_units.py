@@ -21,7 +21,7 @@ from site_app.cli import main
 from site_app.config import SiteConfigError, load_site_config
 from site_app.db import open_site_database
 from site_app.directory import DeviceState
-from site_app.grants import ParentGrant, device_grant, device_grant_set
+from site_app.grants import ParentGrant, device_grant, device_grant_set, grant_on_devices
 from testkit.clock import FakeClock
 from testkit.site import EVERY_DAY
 
@@ -48,6 +48,20 @@ def test_each_device_gets_the_part_of_a_grant_it_films() -> None:
     assert [(g.account, g.rooms, g.terms) for g in held.grants] == [
         ("acct", ("Moon",), TERMS_VERSION)
     ]
+
+
+def test_a_paused_room_is_left_out_of_what_each_device_is_sent() -> None:
+    grant = ParentGrant("acct", ("Sunflower", "Moon"), SCHEDULE, 2e9, TERMS_VERSION)
+    kg1 = _device("kg1", "Sunflower", "Rainbow")
+    kg3 = _device("kg3", "Sunflower", "Moon")
+    paused = frozenset({"Sunflower"})
+    assert device_grant(grant, kg1, paused) is None  # its only room of the grant is paused
+    narrowed = device_grant(grant, kg3, paused)
+    assert narrowed is not None and narrowed.rooms == ("Moon",)  # the other room still goes
+    states = grant_on_devices(grant, [kg1, kg3], paused)
+    assert [(s.device, s.state) for s in states] == [("kg1", "paused"), ("kg3", "pending")]
+    unsigned = ParentGrant("new", ("Sunflower",), SCHEDULE, 2e9, None)
+    assert [s.state for s in grant_on_devices(unsigned, [kg1], paused)] == ["waiting_terms"]
 
 
 def _config(tmp_path: Path, **extra: object) -> Path:

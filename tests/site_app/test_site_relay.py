@@ -13,6 +13,7 @@ blue) and Moon (kg-d).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -87,7 +88,32 @@ def test_one_login_watches_the_right_room_on_each_device_through_the_relay(
     site: RunningSite,
     tmp_path: Path,
 ) -> None:
-    kg1, kg2, _base = devices_on_relay(start_api, mqtt_broker, relay, tmp_path)
+    with school_on_relay(start_api, mqtt_broker, relay, site, tmp_path) as (kg1, kg2, staff, li):
+        assert site.acknowledged("kg2", {li})
+        asyncio.run(_watch(site, staff, relay, li))
+    # each device audited the tickets it signed for the site's account, and their revocation
+    for device, camera in ((kg1, "kg-a"), (kg2, "kg-c")):
+        events = audit_events(device)
+        issued = [e for e in events if e["event"] == "relay_ticket_issued"]
+        assert {e["camera_id"] for e in issued} == {camera}
+        revoked = [e for e in events if e["event"] == "relay_ticket_revoked"]
+        assert revoked and {e["viewer"] for e in revoked} == {f"site:{li}"}
+        assert {e["ticket"] for e in issued} <= {e["ticket"] for e in revoked}
+
+
+@contextlib.contextmanager
+def school_on_relay(
+    start_api: ApiFactory,
+    broker: MqttBroker,
+    relay: LocalRelay,
+    site: RunningSite,
+    tmp_path: Path,
+) -> Iterator[tuple[RunningApi, RunningApi, Client, str]]:
+    """Both devices on the relay, each room's camera a flat colour (kg-a green, kg-c blue,
+    the others grey), the office logged in, li a parent of Sunflower and wang of Rainbow, both
+    held by kg1: (kg1, kg2, the office, li's account id). The relay's log is printed when the
+    block fails."""
+    kg1, kg2, _base = devices_on_relay(start_api, broker, relay, tmp_path)
     cameras = [
         GatedCamera(server_hub(kg1), solid(W, H, GREEN), "kg-a"),
         GatedCamera(server_hub(kg1), solid(W, H, GREY), "kg-b"),
@@ -100,22 +126,14 @@ def test_one_login_watches_the_right_room_on_each_device_through_the_relay(
         staff = site.login(STAFF, STAFF_PASSWORD)
         li = _parent(staff, "li", ["Sunflower"])
         wang = _parent(staff, "wang", ["Rainbow"])
-        assert site.acknowledged("kg1", {li, wang}) and site.acknowledged("kg2", {li})
-        asyncio.run(_watch(site, staff, relay, li))
+        assert site.acknowledged("kg1", {li, wang})
+        yield kg1, kg2, staff, li
     except BaseException:
         print(relay.log_tail())
         raise
     finally:
         for camera in cameras:
             camera.stop()
-    # each device audited the tickets it signed for the site's account, and their revocation
-    for device, camera in ((kg1, "kg-a"), (kg2, "kg-c")):
-        events = audit_events(device)
-        issued = [e for e in events if e["event"] == "relay_ticket_issued"]
-        assert {e["camera_id"] for e in issued} == {camera}
-        revoked = [e for e in events if e["event"] == "relay_ticket_revoked"]
-        assert revoked and {e["viewer"] for e in revoked} == {f"site:{li}"}
-        assert {e["ticket"] for e in issued} <= {e["ticket"] for e in revoked}
 
 
 def _parent(staff: Client, username: str, rooms: list[str], *, accept: bool = True) -> str:
@@ -317,26 +335,11 @@ def test_pausing_a_room_cuts_its_parents_off_at_the_relay(
     """Staff pause Sunflower: li, watching kg-a through the relay, is cut off within a second
     (the grants go to kg1 without the room; kg1 revokes li's tickets and tells the relay);
     wang, watching Rainbow on the same device, keeps watching. Resumed, li watches again."""
-    kg1, _kg2, _base = devices_on_relay(start_api, mqtt_broker, relay, tmp_path)
-    cameras = [
-        GatedCamera(server_hub(kg1), solid(W, H, GREEN), "kg-a"),
-        GatedCamera(server_hub(kg1), solid(W, H, GREY), "kg-b"),
-    ]
-    try:
-        assert site.device_seen("kg1") and site.device_seen("kg2")
-        site.add_account(STAFF, STAFF_PASSWORD)
-        staff = site.login(STAFF, STAFF_PASSWORD)
-        li = _parent(staff, "li", ["Sunflower"])
-        wang = _parent(staff, "wang", ["Rainbow"])
-        assert site.acknowledged("kg1", {li, wang})
-        with ThreadPoolExecutor(1) as pool:  # a thread of its own, as above
-            pool.submit(asyncio.run, _paused(site, staff, relay)).result(timeout=120)
-    except BaseException:
-        print(relay.log_tail())
-        raise
-    finally:
-        for camera in cameras:
-            camera.stop()
+    with (
+        school_on_relay(start_api, mqtt_broker, relay, site, tmp_path) as (_, _, staff, _),
+        ThreadPoolExecutor(1) as pool,  # a thread of its own, as above
+    ):
+        pool.submit(asyncio.run, _paused(site, staff, relay)).result(timeout=120)
 
 
 async def _paused(site: RunningSite, staff: Client, relay: LocalRelay) -> None:

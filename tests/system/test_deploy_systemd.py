@@ -306,19 +306,24 @@ def test_only_the_offline_root_apply_unit_writes_the_slots() -> None:
     assert "Install" not in unit  # started by hand, never at boot
 
 
+def _assert_exposure_low(analyze: str, root: Path, unit: str) -> None:
+    """``systemd-analyze security`` offline rates ``unit`` 2.5 at most (0 is a fully
+    locked-down unit, 10 an open one)."""
+    result = subprocess.run(
+        [analyze, "security", "--offline=yes", f"--root={root}", "--threshold=25",
+         "--no-pager", unit],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    score = re.search(r"Overall exposure level for \S+: ([\d.]+)", result.stdout)
+    assert score, result.stdout + result.stderr
+    print(f"{unit}: exposure {score.group(1)}")
+    assert result.returncode == 0, f"{unit}: exposure {score.group(1)} is above 2.5"
+
+
 def test_security_exposure_stays_low(analyze: str, device_root: Path) -> None:
-    """``systemd-analyze security`` offline: 0 is a fully locked-down unit, 10 an open one."""
     for unit in ("camera-app.service", "camera-app-update.service",
                  "camera-app-update-apply.service"):  # fmt: skip
-        result = subprocess.run(
-            [analyze, "security", "--offline=yes", f"--root={device_root}", "--threshold=25",
-             "--no-pager", unit],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        score = re.search(r"Overall exposure level for \S+: ([\d.]+)", result.stdout)
-        assert score, result.stdout + result.stderr
-        print(f"{unit}: exposure {score.group(1)}")
-        assert result.returncode == 0, f"{unit}: exposure {score.group(1)} is above 2.5"
+        _assert_exposure_low(analyze, device_root, unit)
 
 
 RELAY_UNITS = {
@@ -351,15 +356,7 @@ def test_the_relay_hosts_services_are_sandboxed_like_the_devices(
     """The relay host faces the internet (behind its TLS proxy): its services run as their own
     users with the device's sandbox (no capabilities, a read-only system, @system-service
     calls only), so ``systemd-analyze security`` rates each low."""
-    result = subprocess.run(
-        [analyze, "security", "--offline=yes", f"--root={relay_root}", "--threshold=25",
-         "--no-pager", unit],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    score = re.search(r"Overall exposure level for \S+: ([\d.]+)", result.stdout)
-    assert score, result.stdout + result.stderr
-    print(f"{unit}: exposure {score.group(1)}")
-    assert result.returncode == 0, f"{unit}: exposure {score.group(1)} is above 2.5"
+    _assert_exposure_low(analyze, relay_root, unit)
     service = parse_unit(RELAY_UNITS[unit] / unit)["Service"]
     assert _single(service, "User") != "root" and _single(service, "CapabilityBoundingSet") == ""
     assert _single(service, "SystemCallFilter") == "@system-service"

@@ -21,6 +21,7 @@ from site_app.setup import SetupRefused, SiteSetup
 from testkit.api import Client
 from testkit.broker import MqttBroker
 from testkit.concurrency import all_at_once
+from testkit.net import wait_until
 from testkit.site import STAFF, STAFF_PASSWORD, RunningSite, site_config_file
 
 CODE = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b")
@@ -83,15 +84,15 @@ def test_camera_site_run_shows_a_setup_code_that_makes_the_office_account(
 ) -> None:
     path = site_config_file(mqtt_broker, tmp_path)
     command = [sys.executable, "-m", "site_app.cli", "run", "--config", str(path)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    console = tmp_path / "console.txt"  # its standard error, as the journal would keep it
+    with console.open("w") as err:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True)
     try:
-        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout is not None
         url = process.stdout.readline().split()[-1]
-        shown = ""
-        for _ in range(40):  # the box comes right after the server listens
-            shown += process.stderr.readline()
-            if "new-setup-code" in shown:
-                break
+        # the box comes right after the server listens
+        assert wait_until(lambda: "new-setup-code" in console.read_text(), 10), console.read_text()
+        shown = console.read_text()
         found = CODE.search(shown)
         assert found is not None and f"{url}/" in shown, shown
         assert set_up(Client(url), found.group(0)).status == 201

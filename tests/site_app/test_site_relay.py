@@ -38,6 +38,7 @@ from testkit.browser import (
 )
 from testkit.clock import FakeClock
 from testkit.gates import audit_events
+from testkit.net import wait_until
 from testkit.relay import (
     LocalRelay,
     RelayViewer,
@@ -336,13 +337,13 @@ def test_pausing_a_room_cuts_its_parents_off_at_the_relay(
     (the grants go to kg1 without the room; kg1 revokes li's tickets and tells the relay);
     wang, watching Rainbow on the same device, keeps watching. Resumed, li watches again."""
     with (
-        school_on_relay(start_api, mqtt_broker, relay, site, tmp_path) as (_, _, staff, _),
+        school_on_relay(start_api, mqtt_broker, relay, site, tmp_path) as (_, _, staff, li),
         ThreadPoolExecutor(1) as pool,  # a thread of its own, as above
     ):
-        pool.submit(asyncio.run, _paused(site, staff, relay)).result(timeout=120)
+        pool.submit(asyncio.run, _paused(site, staff, relay, li)).result(timeout=120)
 
 
-async def _paused(site: RunningSite, staff: Client, relay: LocalRelay) -> None:
+async def _paused(site: RunningSite, staff: Client, relay: LocalRelay, account: str) -> None:
     li = await asyncio.to_thread(site.login, "li", PARENT_PASSWORD)
     wang = await asyncio.to_thread(site.login, "wang", PARENT_PASSWORD)
     sunflower, rainbow = await _ticket(li, "kg1", "kg-a"), await _ticket(wang, "kg1", "kg-b")
@@ -367,6 +368,10 @@ async def _paused(site: RunningSite, staff: Client, relay: LocalRelay) -> None:
         assert (refused.status, refused.error) == (409, "room_paused")
         resumed = await asyncio.to_thread(staff.post, "/api/rooms/Sunflower/resume", {})
         assert resumed.status == 200, resumed.body
+        kg1 = site.service.directory.devices["kg1"]
+        assert await asyncio.to_thread(
+            wait_until, lambda: kg1.ack is not None and account in kg1.ack.accepted, 10
+        )  # kg1 took li's grant again
         again = await _ticket(li, "kg1", "kg-a")  # the device took the grant again
         viewer = RelayViewer(http, relay, "kg-a", again["ticket"], url=again["whep_url"])
         try:

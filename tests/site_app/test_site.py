@@ -126,7 +126,8 @@ def test_a_camera_id_two_devices_use_is_shown_and_watched_by_nobody(
     until one is renamed, and kg2's Sunflower camera is not affected."""
     site.add_account(STAFF, STAFF_PASSWORD)
     staff = site.login(STAFF, STAFF_PASSWORD)
-    parent_of(site, staff, "li", ["Sunflower"])
+    li = parent_of(site, staff, "li", ["Sunflower"])
+    assert site.acknowledged("kg1", {li}) and site.acknowledged("kg2", {li})
     parent = site.login("li", PARENT_PASSWORD)
     kg3 = mqtt_broker.client("kg3")
     cameras = {"device": "kg3", "cameras": [

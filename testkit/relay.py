@@ -405,13 +405,24 @@ class RelayViewer(Receiver):
         self.auth = {"Authorization": f"Bearer {self.ticket}"}
         self.last_frame_at = 0.0  # time.time() of the latest decoded frame
 
-    async def open(self) -> None:
-        """Subscribe; AssertionError (with the relay's words) when it is refused."""
-        async with self._http.post(self._url, headers=self.auth) as reply:
-            assert reply.status == 201, (reply.status, await reply.text())
-            assert reply.content_type == "application/sdp"
-            self.resource = str(URL(self._url).origin()) + reply.headers["Location"]
-            offer = await reply.text()
+    async def open(self, wait_for_stream_s: float = 10) -> None:
+        """Subscribe; AssertionError (with the relay's words) when it is refused. A room whose
+        camera has just published has no stream for a moment (Janus takes the publisher's feed
+        once its WebRTC connection is up: 404 "the room has no stream now", seen in a CI run
+        15 ms after the publication started): that answer is asked again for up to
+        ``wait_for_stream_s``; any other refusal fails at once."""
+        deadline = time.monotonic() + wait_for_stream_s
+        while True:
+            async with self._http.post(self._url, headers=self.auth) as reply:
+                text = await reply.text()
+                if reply.status == 201:
+                    self.resource = str(URL(self._url).origin()) + reply.headers["Location"]
+                    assert reply.content_type == "application/sdp"
+                    offer = text
+                    break
+                no_stream = reply.status == 404 and "no stream now" in text
+                assert no_stream and time.monotonic() < deadline, (reply.status, text)
+            await asyncio.sleep(0.2)
         assert "m=audio" not in offer
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
         await self.pc.setLocalDescription(await self.pc.createAnswer())

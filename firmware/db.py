@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from firmware.errors import AppError
+from firmware.shared_conn import SharedConnection
 
 log = logging.getLogger(__name__)
 
@@ -140,14 +141,21 @@ def open_database(path: Path, migrations: Sequence[Migration] | None = None) -> 
 
     ``synchronous=FULL`` because writes are rare (one per event) and the index must survive a power
     cut as well as the fragmented clips do. ``migrations`` (oldest first) replaces the packaged
-    ones, so that tests can inject a broken one. The file and its WAL files are 0600.
+    ones, so that tests can inject a broken one. The file and its WAL files are 0600. The
+    connection may be shared by threads (:class:`SharedConnection` takes them one at a time).
     """
     migrations = load_migrations() if migrations is None else migrations
     known = max((m.version for m in migrations), default=0)
     path.parent.mkdir(parents=True, exist_ok=True)
     _make_private(path)
     try:
-        conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            path,
+            timeout=10,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=SharedConnection,
+        )
     except sqlite3.DatabaseError as err:
         raise DatabaseError(f"cannot open database {path}: {err}") from None
     try:

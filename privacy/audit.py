@@ -31,6 +31,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, TextIO
 
 from firmware.clock import Clock
@@ -463,6 +464,30 @@ def export(conn: sqlite3.Connection, out: TextIO) -> int:
             out.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
             count += 1
     return count
+
+
+def _read_only(database: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)
+
+
+def verify_file(database: Path) -> VerifyResult:
+    """:func:`verify` on a read-only connection of its own: the whole chain is recomputed
+    (seconds for a year of records), so a server runs this off its event loop
+    (``asyncio.to_thread``) and keeps its shared connection free for the writers meanwhile."""
+    conn = _read_only(database)
+    try:
+        return verify(conn)
+    finally:
+        conn.close()
+
+
+def export_file(database: Path, out: TextIO) -> int:
+    """:func:`export` on a read-only connection of its own, as :func:`verify_file`."""
+    conn = _read_only(database)
+    try:
+        return export(conn, out)
+    finally:
+        conn.close()
 
 
 MAX_PAGE = 200

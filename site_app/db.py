@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from firmware.db import load_migrations, open_database
-from privacy.audit import VerifyResult, export, verify
+from privacy.audit import VerifyResult, export_file, verify_file
 
 DATABASE = "site.db"
 
@@ -19,19 +19,10 @@ def open_site_database(data_dir: Path) -> sqlite3.Connection:
     return open_database(data_dir / DATABASE, load_migrations("site_app.migrations"))
 
 
-def _read_only(data_dir: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{data_dir / DATABASE}?mode=ro", uri=True, timeout=10)
-
-
 def verify_site_log(data_dir: Path) -> VerifyResult:
-    """Check the site's own audit log on a read-only connection of its own: the whole chain is
-    recomputed (seconds for a year of records), so the server runs this off its event loop
-    (``asyncio.to_thread``) without touching the loop's connection."""
-    conn = _read_only(data_dir)
-    try:
-        return verify(conn)
-    finally:
-        conn.close()
+    """Check the site's own audit log (on a read-only connection of its own: the server runs
+    this off its event loop)."""
+    return verify_file(data_dir / DATABASE)
 
 
 def export_site_log(data_dir: Path, out: TextIO) -> int:
@@ -39,8 +30,4 @@ def export_site_log(data_dir: Path, out: TextIO) -> int:
     audit export`` format: every record as stored, with its hashes, so a copy kept elsewhere
     proves later what the log said), on a read-only connection of its own like
     :func:`verify_site_log`; returns the number of records."""
-    conn = _read_only(data_dir)
-    try:
-        return export(conn, out)
-    finally:
-        conn.close()
+    return export_file(data_dir / DATABASE, out)

@@ -3,6 +3,7 @@ the event names to filter by, the full export (JSON Lines) and the hash-chain ch
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 from aiohttp import web
@@ -10,7 +11,7 @@ from aiohttp import web
 from camera_app.api.errors import ApiError
 from camera_app.api.handlers_events import number_param, page_query
 from camera_app.api.routes import OWNER, Call, RouteTable
-from privacy.audit import MAX_PAGE, AuditEvent, export, page, verify
+from privacy.audit import MAX_PAGE, AuditEvent, export_file, page, verify_file
 
 routes = RouteTable()
 
@@ -99,7 +100,7 @@ async def audit_event_types(call: Call) -> web.Response:
     "GET", "/api/audit/verify", summary="Check the audit log's hash chain", roles=OWNER, tag="audit"
 )
 async def audit_verify(call: Call) -> web.Response:
-    result = verify(call.ctx.conn)
+    result = await asyncio.to_thread(verify_file, call.ctx.paths.database)
     return web.json_response(
         {"ok": result.ok, "records": result.records, "problems": result.problems}
     )
@@ -115,7 +116,7 @@ async def audit_verify(call: Call) -> web.Response:
 )
 async def audit_export(call: Call) -> web.Response:
     out = io.StringIO()
-    export(call.ctx.conn, out)
+    await asyncio.to_thread(export_file, call.ctx.paths.database, out)
     return web.Response(
         text=out.getvalue(),
         content_type="application/x-ndjson",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,12 +32,7 @@ class EventStore:
     """Reads and writes event rows. Safe to share between the pipeline and the recorder thread."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self._lock = threading.Lock()
-
-    def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        with self._lock:
-            return self._conn.execute(sql, params)
+        self._conn = conn  # shared by threads: it takes them one at a time (firmware.shared_conn)
 
     def open_event(
         self,
@@ -48,20 +42,20 @@ class EventStore:
         clip_path: str | None,
         note: str | None = None,
     ) -> None:
-        self._exec(
+        self._conn.execute(
             "INSERT INTO events (id, camera_id, started_at, status, clip_path, note)"
             " VALUES (?, ?, ?, 'active', ?, ?)",
             (event_id, camera_id, started_at, clip_path, note),
         )
 
     def set_snapshot(self, event_id: str, path: str, size: int) -> None:
-        self._exec(
+        self._conn.execute(
             "UPDATE events SET snapshot_path = ?, snapshot_bytes = ? WHERE id = ?",
             (path, size, event_id),
         )
 
     def update_clip_bytes(self, event_id: str, size: int) -> None:
-        self._exec("UPDATE events SET clip_bytes = ? WHERE id = ?", (size, event_id))
+        self._conn.execute("UPDATE events SET clip_bytes = ? WHERE id = ?", (size, event_id))
 
     def close_event(
         self,
@@ -78,7 +72,7 @@ class EventStore:
         note: str | None = None,
     ) -> None:
         """Finish an event; ``clip_path`` None means no playable clip exists."""
-        self._exec(
+        self._conn.execute(
             "UPDATE events SET ended_at = ?, status = ?, end_reason = ?, peak_motion = ?,"
             " clip_path = ?, clip_frames = ?, clip_duration_s = ?, clip_bytes = ?,"
             " note = COALESCE(?, note) WHERE id = ?",
@@ -97,17 +91,17 @@ class EventStore:
         )
 
     def get(self, event_id: str) -> EventRecord | None:
-        row = self._exec("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
+        row = self._conn.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
         return EventRecord(**dict(row)) if row else None
 
     def recent(self, limit: int = 100, camera_id: str | None = None) -> list[EventRecord]:
         """Most recent first."""
         if camera_id is None:
-            rows = self._exec(
+            rows = self._conn.execute(
                 "SELECT * FROM events ORDER BY started_at DESC LIMIT ?", (limit,)
             ).fetchall()
         else:
-            rows = self._exec(
+            rows = self._conn.execute(
                 "SELECT * FROM events WHERE camera_id = ? ORDER BY started_at DESC LIMIT ?",
                 (camera_id, limit),
             ).fetchall()
@@ -125,18 +119,18 @@ class EventStore:
         """Events of ``camera_id``, newest first: started in ``[since, until)`` and, for the next
         page, strictly older than ``before`` (``(started_at, id)`` of the last event seen)."""
         sql, params = page_query(camera_id, limit=limit, since=since, until=until, before=before)
-        return [EventRecord(**dict(r)) for r in self._exec(sql, params).fetchall()]
+        return [EventRecord(**dict(r)) for r in self._conn.execute(sql, params).fetchall()]
 
     def active(self) -> list[EventRecord]:
-        rows = self._exec("SELECT * FROM events WHERE status = 'active'").fetchall()
+        rows = self._conn.execute("SELECT * FROM events WHERE status = 'active'").fetchall()
         return [EventRecord(**dict(r)) for r in rows]
 
     def oldest_first(self) -> list[EventRecord]:
-        rows = self._exec("SELECT * FROM events ORDER BY started_at ASC").fetchall()
+        rows = self._conn.execute("SELECT * FROM events ORDER BY started_at ASC").fetchall()
         return [EventRecord(**dict(r)) for r in rows]
 
     def delete(self, event_id: str) -> None:
-        self._exec("DELETE FROM events WHERE id = ?", (event_id,))
+        self._conn.execute("DELETE FROM events WHERE id = ?", (event_id,))
 
 
 def page_query(

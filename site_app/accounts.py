@@ -42,10 +42,16 @@ class Account:
 class Login:
     account: Account
     expires_at: float
+    ref: str  # names the login to the devices (their tickets for it), never its token
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _ref(token_hash: str) -> str:
+    """A login's reference: the start of its token's digest (a token cannot be got back)."""
+    return token_hash[:16]
 
 
 # checked against for an unknown name, so a miss costs the same argon2 work as a wrong password
@@ -103,13 +109,24 @@ class SiteAccounts:
             (version, self._clock.wall(), account_id),
         )
 
-    def disable(self, account_id: str) -> None:
-        """Disable the account (kept, for the audit trail's sake) and end its logins."""
+    def disable(self, account_id: str) -> list[str]:
+        """Disable the account (kept, for the audit trail's sake) and end its logins; returns
+        the references of the logins ended."""
         self._conn.execute(
             "UPDATE accounts SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL",
             (self._clock.wall(), account_id),
         )
-        self._conn.execute("DELETE FROM logins WHERE account_id = ?", (account_id,))
+        return self._ended(
+            "DELETE FROM logins WHERE account_id = ? RETURNING token_hash, expires_at",
+            (account_id,),
+        )
+
+    def _ended(self, delete: str, params: tuple[str, ...]) -> list[str]:
+        """Run ``delete`` (a DELETE of logins RETURNING their token hash and expiry); the
+        references of those that had not expired yet."""
+        rows = self._conn.execute(delete, params).fetchall()
+        now = self._clock.wall()
+        return [_ref(r[0]) for r in rows if r[1] > now]
 
     def disabled(self) -> list[tuple[Account, float]]:
         """The disabled accounts and when each was disabled, most recent first."""
@@ -128,15 +145,17 @@ class SiteAccounts:
         ).rowcount
         return self.get(account_id) if changed else None
 
-    def set_password(self, account_id: str, password_hash: str, *, keep: str | None) -> None:
+    def set_password(self, account_id: str, password_hash: str, *, keep: str | None) -> list[str]:
         """Replace the account's password hash; every login of the account but ``keep`` (the
-        token of the one that changed it; None: every login) ends."""
+        token of the one that changed it; None: every login) ends; returns their references."""
         self._conn.execute(
             "UPDATE accounts SET password_hash = ? WHERE id = ?", (password_hash, account_id)
         )
         kept = _digest(keep) if keep is not None else ""
-        self._conn.execute(
-            "DELETE FROM logins WHERE account_id = ? AND token_hash != ?", (account_id, kept)
+        return self._ended(
+            "DELETE FROM logins WHERE account_id = ? AND token_hash != ?"
+            " RETURNING token_hash, expires_at",
+            (account_id, kept),
         )
 
     def terms_of(self, account_id: str) -> str | None:
@@ -163,20 +182,25 @@ class SiteAccounts:
             " VALUES (?, ?, ?, ?)",
             (_digest(token), account.id, now, expires),
         )
-        return token, Login(account, expires)
+        return token, Login(account, expires, _ref(_digest(token)))
 
     def login(self, token: str) -> Login | None:
+        digest = _digest(token)
         row = self._conn.execute(
             "SELECT account_id, expires_at FROM logins WHERE token_hash = ? AND expires_at > ?",
-            (_digest(token), self._clock.wall()),
+            (digest, self._clock.wall()),
         ).fetchone()
         if row is None:
             return None
         account = self.get(row[0])
-        return Login(account, row[1]) if account is not None else None
+        return Login(account, row[1], _ref(digest)) if account is not None else None
 
-    def log_out(self, token: str) -> None:
-        self._conn.execute("DELETE FROM logins WHERE token_hash = ?", (_digest(token),))
+    def log_out(self, token: str) -> list[str]:
+        """End the login of ``token``; its reference (none when it had ended already)."""
+        return self._ended(
+            "DELETE FROM logins WHERE token_hash = ? RETURNING token_hash, expires_at",
+            (_digest(token),),
+        )
 
 
 def create_account(

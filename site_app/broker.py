@@ -28,6 +28,7 @@ from camera_app.sitelink.protocol import (
     AuditRecords,
     AuditRequest,
     DeviceCameras,
+    EndedLogins,
     GrantsAck,
     GrantSet,
     SiteTopics,
@@ -185,6 +186,12 @@ class SiteBroker:
         self._published[device_id] = payload
         self._client.publish(self.topics(device_id).grants, payload, QOS, retain=True)
         log.info("site broker: %d grant(s) sent to %s", len(grants.grants), device_id)
+
+    def publish_ended_logins(self, device_id: str, ended: EndedLogins) -> None:
+        """Send ``device_id`` the site logins that ended early lately (retained)."""
+        self._client.publish(
+            self.topics(device_id).logins_ended, ended.to_bytes(), QOS, retain=True
+        )
 
     async def request_ticket(self, device_id: str, request: TicketRequest) -> TicketReply:
         """Ask ``device_id`` for a ticket; raises :class:`DeviceUnreachable` after the timeout."""

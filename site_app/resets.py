@@ -103,10 +103,11 @@ class PasswordResets:
             raise ResetRefused(*_EXPIRED)
         return Reset(reset_id, account, expires_at)
 
-    def redeem(self, code: str, password_hash: str) -> Account:
+    def redeem(self, code: str, password_hash: str) -> tuple[Account, list[str]]:
         """Burn ``code`` and give its account ``password_hash``, ending every login of the
-        account, in one transaction. Of two uses of one code exactly one sets a password (the
-        UPDATE's WHERE clause is the check). Raises :class:`ResetRefused` with nothing changed."""
+        account (their references are returned with the account), in one transaction. Of two
+        uses of one code exactly one sets a password (the UPDATE's WHERE clause is the check).
+        Raises :class:`ResetRefused` with nothing changed."""
         reset = self.usable(code)
         now = self._clock.wall()
         with self._audit.transaction():
@@ -117,10 +118,10 @@ class PasswordResets:
             ).rowcount
             if not burnt:
                 raise ResetRefused(*_USED)
-            self._accounts.set_password(reset.account.id, password_hash, keep=None)
+            ended = self._accounts.set_password(reset.account.id, password_hash, keep=None)
             self._audit.append(
                 AuditEvent.SITE_PASSWORD_RESET,
                 actor=reset.account.username,
                 details={"reset": reset.id, "account": reset.account.id},
             )
-        return reset.account
+        return reset.account, ended

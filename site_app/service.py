@@ -23,7 +23,14 @@ import uuid
 
 from camera_app.logins import LoginLimiter
 from camera_app.passwords import PasswordWorkers
-from camera_app.sitelink.protocol import TicketReply, TicketRequest
+from camera_app.sitelink.protocol import (
+    ENDED_LOGIN_KEEP_S,
+    MAX_ENDED_LOGINS,
+    EndedLogin,
+    EndedLogins,
+    TicketReply,
+    TicketRequest,
+)
 from firmware.clock import Clock
 from privacy.audit import AuditEvent, AuditLog
 from privacy.gates.schedule import Schedule
@@ -94,6 +101,7 @@ class SiteService:
         self.resets = PasswordResets(conn, clock, self.accounts, self.audit)
         self.setup = SiteSetup(conn, clock, self.accounts, self.audit)
         self.pauses = RoomPauses(conn, clock, self.audit)
+        self._ended: list[EndedLogin] = []  # logins ended early lately, for the devices
         self.broker = SiteBroker(config.broker, directory, self.sync_device, self.trails)
 
     @classmethod
@@ -133,7 +141,7 @@ class SiteService:
     def disable_account(self, account: Account, *, by: Account) -> None:
         """Disable ``account``: its logins end, its grant is withdrawn (and the devices told)."""
         with self.audit.transaction():
-            self.accounts.disable(account.id)
+            ended = self.accounts.disable(account.id)
             self.resets.withdraw(account.id)
             withdrawn = self.grants.remove(account.id)
             self.audit.append(
@@ -148,6 +156,7 @@ class SiteService:
                     details={"account": account.id, "username": account.username},
                 )
         self.sync_all()
+        self._logins_ended(account, ended)
 
     def enable_account(self, account_id: str, *, by: Account) -> Account | None:
         """Enable a disabled account again, audited; its grant is not given back (staff give one
@@ -225,12 +234,38 @@ class SiteService:
     def change_password(self, account: Account, password_hash: str, *, keep: str) -> None:
         """The account's new password (its other logins end), audited."""
         with self.audit.transaction():
-            self.accounts.set_password(account.id, password_hash, keep=keep)
+            ended = self.accounts.set_password(account.id, password_hash, keep=keep)
             self.audit.append(
                 AuditEvent.SITE_PASSWORD_CHANGED,
                 actor=account.username,
                 details={"account": account.id},
             )
+        self._logins_ended(account, ended)
+
+    def reset_password(self, code: str, password_hash: str) -> Account:
+        """Redeem a reset code (:meth:`PasswordResets.redeem`); every login of its account ends
+        (their relay tickets too). Raises ``ResetRefused`` with nothing changed."""
+        account, ended = self.resets.redeem(code, password_hash)
+        self._logins_ended(account, ended)
+        return account
+
+    def log_out(self, token: str, account: Account) -> None:
+        """End the login of ``token`` (and the relay tickets the devices gave for it)."""
+        self._logins_ended(account, self.accounts.log_out(token))
+
+    def _logins_ended(self, account: Account, refs: list[str]) -> None:
+        """Tell every device (retained) the logins ended early within the longest life of a
+        relay ticket, so that each revokes the tickets it gave for them: the stream on a phone
+        that logged out, or was lost before its password was changed, ends at the relay."""
+        if not refs:
+            return
+        now = self.clock.wall()
+        kept = [e for e in self._ended if e.ended_at > now - ENDED_LOGIN_KEEP_S]
+        kept += [EndedLogin(account=account.id, login=ref, ended_at=now) for ref in refs]
+        self._ended = kept[-MAX_ENDED_LOGINS:]
+        ended = EndedLogins(logins=tuple(self._ended))
+        for device_id in list(self.directory.devices):
+            self.broker.publish_ended_logins(device_id, ended)
 
     def logged_in(self, account: Account, client: str) -> tuple[str, Login]:
         """A new login of ``account`` after its password was checked; staff logins are audited
@@ -289,6 +324,7 @@ class SiteService:
             camera=camera_id,
             grant=site_grant,
             login_expires_at=login.expires_at,
+            login=login.ref,
         )
         try:
             reply = await self.broker.request_ticket(device_id, request)

@@ -42,6 +42,7 @@ from camera_app.sitelink.protocol import (
     AuditRequest,
     CameraAnnouncement,
     DeviceCameras,
+    EndedLogins,
     GrantSet,
     SiteTopics,
     TicketReply,
@@ -148,6 +149,7 @@ class SiteLink:
                 (self.topics.grants, QOS),
                 (self.topics.ticket_request, QOS),
                 (self.topics.audit_request, QOS),
+                (self.topics.logins_ended, QOS),
             ]
         )
         self._head_sent = None  # a new connection: the head is sent again
@@ -186,6 +188,8 @@ class SiteLink:
                 self._client.publish(self.topics.ticket_reply, reply.to_bytes(), QOS)
         elif topic == self.topics.audit_request:
             self._send_audit(payload)
+        elif topic == self.topics.logins_ended:
+            self._end_logins(payload)
 
     # --- the audit trail: the site follows the device's log and checks its chain ------------
 
@@ -212,6 +216,21 @@ class SiteLink:
             records=tuple(AuditRecordMessage.model_validate(r.to_json()) for r in records),
         )
         self._client.publish(self.topics.audit_records, reply.to_bytes(), QOS)
+
+    def _end_logins(self, payload: bytes) -> None:
+        """Revoke the relay tickets given for site logins that ended early (a parent logged out,
+        their password was changed or reset): the relay ends those streams at once."""
+        if not payload:
+            return  # the site cleared the list
+        try:
+            ended = EndedLogins.model_validate_json(payload)
+        except ValidationError as err:
+            log.warning("site: refused a list of ended logins: %s", _first_error(err))
+            return
+        tickets = self._live.tickets
+        if tickets is not None and ended.logins:
+            sessions = {_session_id(e.account, e.login) for e in ended.logins}
+            tickets.revoke_for_logins(sessions, "site login ended")
 
     def _take_grants(self, payload: bytes) -> None:
         if not payload:
@@ -261,7 +280,7 @@ class SiteLink:
             role=viewer.role,
             subject_id=viewer.id,
             expires_at=request.login_expires_at,
-            session_id=f"site-{request.account}",
+            session_id=_session_id(request.account, request.login),
         )
         access = self._live.rules.access(principal, camera)
         if not access.allowed:
@@ -271,6 +290,11 @@ class SiteLink:
         except TicketRefused as refused:
             return _refuse(rid, refused.code, refused.reason)
         return TicketReply(request_id=rid, ok=True, ticket=ticket.to_json())  # type: ignore[arg-type]
+
+
+def _session_id(account: str, login: str | None) -> str:
+    """The login id a site account's tickets are issued under (revoked by it)."""
+    return f"site-{account}" if login is None else f"site-{account}-{login}"
 
 
 def _refuse(request_id: str, error: str, reason: str) -> TicketReply:

@@ -16,6 +16,7 @@ every device's ``down``.
 | ``down/grants`` | site | yes | :class:`GrantSet`: every grant of the site for this device |
 | ``down/ticket`` | site | no | :class:`TicketRequest`: a ticket for a site account |
 | ``down/audit`` | site | no | :class:`AuditRequest`: the audit records after a seq |
+| ``down/logins-ended`` | site | yes | :class:`EndedLogins`: site logins ended lately |
 
 No message carries a frame or a recording, and none an ID number (the audit log refuses secrets
 and holds registrations masked); accounts are the site's opaque ids. The audit records are the
@@ -119,13 +120,35 @@ class DeviceCameras(_Message):
 class TicketRequest(_Message):
     """The site asks for a relay ticket on behalf of one of its accounts for one camera, naming
     the grant it holds for that account; ``login_expires_at``: when that account's site login
-    ends (the ticket ends no later)."""
+    ends (the ticket ends no later); ``login``: the site's reference of that login (opaque), so
+    that the ticket can be revoked when the login ends early (:class:`EndedLogins`)."""
 
     request_id: RequestId
     account: Ident
     camera: Ident
     grant: SiteGrant
     login_expires_at: float
+    login: Ident | None = None
+
+
+#: How long the site names an ended login: the longest a relay ticket can live
+#: (``relay.ticket_max_ttl_s`` at most); after that, every ticket of the login has expired.
+ENDED_LOGIN_KEEP_S = 3600
+MAX_ENDED_LOGINS = 5000
+
+
+class EndedLogin(_Message):
+    account: Ident
+    login: Ident
+    ended_at: float
+
+
+class EndedLogins(_Message):
+    """Site logins that ended before their time (logged out, password changed or reset, account
+    disabled) within :data:`ENDED_LOGIN_KEEP_S` (retained, so a device that was away takes it
+    when it is back): the device revokes the relay tickets it gave for them."""
+
+    logins: tuple[EndedLogin, ...] = Field(default=(), max_length=MAX_ENDED_LOGINS)
 
 
 class TicketReply(_Message):
@@ -222,6 +245,10 @@ class SiteTopics:
     @property
     def ticket_request(self) -> str:
         return f"{self.base}/down/ticket"
+
+    @property
+    def logins_ended(self) -> str:
+        return f"{self.base}/down/logins-ended"
 
 
 def device_of(topic: str, prefix: str) -> tuple[str, str] | None:

@@ -60,7 +60,7 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
         return hashed
     # the code is checked again and burnt with the new password in one transaction (no await):
     # it may have been used, replaced or its account disabled while the password was hashed
-    account = open_code(request, lambda: service.resets.redeem(body.code, hashed))
+    account = open_code(request, lambda: service.reset_password(body.code, hashed))
     if isinstance(account, web.Response):
         return account
     return logged_in_now(request, service, account)

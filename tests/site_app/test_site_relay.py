@@ -379,3 +379,53 @@ async def _paused(site: RunningSite, staff: Client, relay: LocalRelay, account: 
             assert _near(_centre(await viewer.frame(timeout=20)), GREEN)
         finally:
             await viewer.close()
+
+
+def test_a_login_that_ends_cuts_its_stream_off_at_the_relay(
+    start_api: ApiFactory,
+    mqtt_broker: MqttBroker,
+    relay: LocalRelay,
+    site: RunningSite,
+    tmp_path: Path,
+) -> None:
+    """li watches Sunflower on two phones. From one, li changes the password (the other phone
+    was lost): the lost phone's stream is cut off at the relay within a second, this one's
+    keeps going; then li logs out here and this stream is cut off too. The site names the
+    ended logins to the devices (retained); each revokes the tickets it gave for them."""
+    with (
+        school_on_relay(start_api, mqtt_broker, relay, site, tmp_path) as (kg1, _, _, _),
+        ThreadPoolExecutor(1) as pool,  # a thread of its own, as above
+    ):
+        pool.submit(asyncio.run, _logins_end(site, relay)).result(timeout=120)
+    revoked = [e for e in audit_events(kg1) if e["event"] == "relay_ticket_revoked"]
+    assert [e["reason"] for e in revoked] == ["site login ended"] * 2
+
+
+async def _logins_end(site: RunningSite, relay: LocalRelay) -> None:
+    here = await asyncio.to_thread(site.login, "li", PARENT_PASSWORD)
+    lost = await asyncio.to_thread(site.login, "li", PARENT_PASSWORD)
+    mine, theirs = await _ticket(here, "kg1", "kg-a"), await _ticket(lost, "kg1", "kg-a")
+    async with aiohttp.ClientSession() as http:
+        watching = RelayViewer(http, relay, "kg-a", mine["ticket"], url=mine["whep_url"])
+        stolen = RelayViewer(http, relay, "kg-a", theirs["ticket"], url=theirs["whep_url"])
+        try:
+            for viewer in (watching, stolen):
+                await viewer.open()
+                await viewer.frame(timeout=20)
+            new = {"current": PARENT_PASSWORD, "new": PARENT_PASSWORD + "-new"}
+            changed = await asyncio.to_thread(here.post, "/api/password", new)
+            assert changed.status == 200, changed.body
+            at = time.time()
+            ended = await stolen.ended(timeout=10)
+            print(f"the lost phone cut off {ended - at:.3f} s after the change")
+            assert ended - at < 1.0, ended - at
+            for _ in range(10):  # this phone's login stays, and so does its stream
+                await watching.frame(timeout=5)
+            out = await asyncio.to_thread(here.post, "/api/logout", {})
+            assert out.status == 200, out.body
+            at = time.time()
+            ended = await watching.ended(timeout=10)
+            print(f"cut off {ended - at:.3f} s after logging out")
+            assert ended - at < 1.0, ended - at
+        finally:
+            await asyncio.gather(watching.close(), stolen.close())

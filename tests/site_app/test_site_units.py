@@ -3,6 +3,7 @@ each device gets, and the ``camera-site`` command line."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import sys
 from pathlib import Path
@@ -102,11 +103,22 @@ def test_logins_end_and_can_be_ended(tmp_path: Path) -> None:
     assert accounts.login("not-" + token) is None
     clock.advance(3601)
     assert accounts.login(token) is None
-    token, _ = accounts.log_in(account)
-    accounts.log_out(token)
-    assert accounts.login(token) is None
+    token, login = accounts.log_in(account)
+    assert accounts.log_out(token) == [login.ref]  # the devices revoke its tickets by this
+    assert accounts.log_out(token) == [] and accounts.login(token) is None
     stored = conn.execute("SELECT token_hash FROM logins").fetchall()
     assert all(token not in row[0] for row in stored)  # only digests are kept
+    assert token not in login.ref and login.ref not in token
+    # a password change ends every other login that has not expired; disabling, all of them
+    kept, _ = accounts.log_in(account)
+    others = [accounts.log_in(account)[1].ref for _ in range(2)]
+    stale, _ = accounts.log_in(account)  # expired by now: its tickets have too
+    digest = hashlib.sha256(stale.encode()).hexdigest()
+    conn.execute("UPDATE logins SET expires_at = ? WHERE token_hash = ?", (clock.wall(), digest))
+    assert sorted(accounts.set_password(account.id, "new-hash", keep=kept)) == sorted(others)
+    still = accounts.login(kept)
+    assert still is not None
+    assert accounts.disable(account.id) == [still.ref]
     with pytest.raises(AccountError, match="at least"):
         prepare_password("wang", "short")
 

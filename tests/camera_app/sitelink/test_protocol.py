@@ -7,7 +7,15 @@ import pytest
 from pydantic import ValidationError
 
 from camera_app.config import parse_config
-from camera_app.sitelink.protocol import GrantSet, SiteGrant, TicketRequest, device_of
+from camera_app.sitelink.protocol import (
+    MAX_ENDED_LOGINS,
+    EndedLogin,
+    EndedLogins,
+    GrantSet,
+    SiteGrant,
+    TicketRequest,
+    device_of,
+)
 from firmware.errors import AppError
 from testkit.site import EVERY_DAY, parent_grant
 
@@ -56,9 +64,21 @@ def test_a_ticket_request_round_trips() -> None:
         camera="kg-a",
         grant=parent_grant("acct", ["A"], END),
         login_expires_at=END,
+        login="0123abcd4567ef89",
     )
     again = TicketRequest.model_validate_json(request.to_bytes())
     assert again == request and again.grant.digest() == request.grant.digest()
+
+
+def test_ended_logins_name_accounts_and_logins_by_opaque_ids_only() -> None:
+    ended = EndedLogins(logins=(EndedLogin(account="acct", login="0123abcd", ended_at=END),))
+    assert EndedLogins.model_validate_json(ended.to_bytes()) == ended
+    for bad in ({"account": "li hua", "login": "x", "ended_at": END}, {"account": "a"}):
+        with pytest.raises(ValidationError):
+            EndedLogins.model_validate({"logins": [bad]})
+    too_many = [{"account": "a", "login": "l", "ended_at": END}] * (MAX_ENDED_LOGINS + 1)
+    with pytest.raises(ValidationError, match="at most"):
+        EndedLogins.model_validate({"logins": too_many})
 
 
 def test_device_of_a_topic() -> None:

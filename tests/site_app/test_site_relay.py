@@ -312,6 +312,30 @@ def test_an_invited_parent_watches_their_room_through_the_relay(
         camera.stop()
 
 
+def _viewer(http: aiohttp.ClientSession, relay: LocalRelay, ticket: dict) -> RelayViewer:
+    """A viewer of the relay with a ticket the site gave (not yet connected)."""
+    return RelayViewer(http, relay, ticket["camera_id"], ticket["ticket"], url=ticket["whep_url"])
+
+
+async def _cut_off(
+    viewer: RelayViewer, client: Client, path: str, body: dict | None = None, within: float = 1.0
+) -> None:
+    """POST ``body`` to ``path`` and check that the relay ends ``viewer`` ``within`` seconds."""
+    reply = await asyncio.to_thread(client.post, path, body or {})
+    assert reply.status == 200, reply.body
+    at = time.time()
+    ended = await viewer.ended(timeout=10)
+    print(f"cut off {ended - at:.3f} s after POST {path}")
+    assert ended - at < within, ended - at
+
+
+async def _receiving(*viewers: RelayViewer) -> None:
+    """Connect each viewer and wait for its first frame."""
+    for viewer in viewers:
+        await viewer.open()
+        await viewer.frame(timeout=20)
+
+
 async def _watch_green(parent: Client, relay: LocalRelay) -> None:
     ticket = await _ticket(parent, "kg1", "kg-a")
     async with aiohttp.ClientSession() as http:
@@ -348,18 +372,11 @@ async def _paused(site: RunningSite, staff: Client, relay: LocalRelay, account: 
     wang = await asyncio.to_thread(site.login, "wang", PARENT_PASSWORD)
     sunflower, rainbow = await _ticket(li, "kg1", "kg-a"), await _ticket(wang, "kg1", "kg-b")
     async with aiohttp.ClientSession() as http:
-        watching = RelayViewer(http, relay, "kg-a", sunflower["ticket"], url=sunflower["whep_url"])
-        bystander = RelayViewer(http, relay, "kg-b", rainbow["ticket"], url=rainbow["whep_url"])
+        watching, bystander = _viewer(http, relay, sunflower), _viewer(http, relay, rainbow)
         try:
-            for viewer in (watching, bystander):
-                await viewer.open()
-                await viewer.frame(timeout=20)
-            paused = await asyncio.to_thread(staff.post, "/api/rooms/Sunflower/pause", {})
-            assert paused.status == 200, paused.body
-            at = time.time()
-            ended = await watching.ended(timeout=10)
-            print(f"cut off {ended - at:.3f} s after the pause")
-            assert ended - at < 1.5, ended - at  # the grants sent, the revocation pushed
+            await _receiving(watching, bystander)
+            # the grants sent, the revocation pushed
+            await _cut_off(watching, staff, "/api/rooms/Sunflower/pause", within=1.5)
             for _ in range(10):  # Rainbow's viewer is not touched
                 await bystander.frame(timeout=5)
         finally:
@@ -406,26 +423,13 @@ async def _logins_end(site: RunningSite, relay: LocalRelay) -> None:
     lost = await asyncio.to_thread(site.login, "li", PARENT_PASSWORD)
     mine, theirs = await _ticket(here, "kg1", "kg-a"), await _ticket(lost, "kg1", "kg-a")
     async with aiohttp.ClientSession() as http:
-        watching = RelayViewer(http, relay, "kg-a", mine["ticket"], url=mine["whep_url"])
-        stolen = RelayViewer(http, relay, "kg-a", theirs["ticket"], url=theirs["whep_url"])
+        watching, stolen = _viewer(http, relay, mine), _viewer(http, relay, theirs)
         try:
-            for viewer in (watching, stolen):
-                await viewer.open()
-                await viewer.frame(timeout=20)
+            await _receiving(watching, stolen)
             new = {"current": PARENT_PASSWORD, "new": PARENT_PASSWORD + "-new"}
-            changed = await asyncio.to_thread(here.post, "/api/password", new)
-            assert changed.status == 200, changed.body
-            at = time.time()
-            ended = await stolen.ended(timeout=10)
-            print(f"the lost phone cut off {ended - at:.3f} s after the change")
-            assert ended - at < 1.0, ended - at
+            await _cut_off(stolen, here, "/api/password", new)
             for _ in range(10):  # this phone's login stays, and so does its stream
                 await watching.frame(timeout=5)
-            out = await asyncio.to_thread(here.post, "/api/logout", {})
-            assert out.status == 200, out.body
-            at = time.time()
-            ended = await watching.ended(timeout=10)
-            print(f"cut off {ended - at:.3f} s after logging out")
-            assert ended - at < 1.0, ended - at
+            await _cut_off(watching, here, "/api/logout")
         finally:
             await asyncio.gather(watching.close(), stolen.close())

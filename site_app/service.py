@@ -49,6 +49,8 @@ from site_app.setup import SiteSetup
 
 log = logging.getLogger(__name__)
 
+PAUSE_CHECK_S = 1.0  # how often the site looks for timed pauses that are over
+
 
 class WatchRefused(Exception):
     """No ticket: ``code`` (the device's refusal code, or the site's own) and ``status``."""
@@ -102,6 +104,7 @@ class SiteService:
         self.setup = SiteSetup(conn, clock, self.accounts, self.audit)
         self.pauses = RoomPauses(conn, clock, self.audit)
         self._ended: list[EndedLogin] = []  # logins ended early lately, for the devices
+        self._pause_timer: asyncio.TimerHandle | None = None
         self.broker = SiteBroker(config.broker, directory, self.sync_device, self.trails)
 
     @classmethod
@@ -109,9 +112,25 @@ class SiteService:
         return cls(config, clock, open_site_database(config.data_dir), Directory())
 
     def start(self) -> None:
+        """Connect to the broker and start ending timed pauses; on the site's loop."""
         self.broker.start()
+        self._check_pauses()
+
+    def _check_pauses(self) -> None:
+        """Every second: a room whose timed pause is over goes back into the devices' grants."""
+        self._pause_timer = asyncio.get_running_loop().call_later(PAUSE_CHECK_S, self._check_pauses)
+        try:
+            ended = self.pauses.end_due()
+        except sqlite3.Error:
+            log.exception("could not end the pauses that are over (tried again in a second)")
+            return
+        if ended:
+            log.info("the pause of %s ended by itself", ", ".join(ended))
+            self.sync_all()
 
     async def close(self) -> None:
+        if self._pause_timer is not None:
+            self._pause_timer.cancel()
         await self.broker.close()
         self.passwords.close()
         self.conn.close()

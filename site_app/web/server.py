@@ -40,6 +40,7 @@ from site_app.broker import DeviceUnreachable
 from site_app.db import export_site_log, verify_site_log
 from site_app.forwarded import client_address, from_trusted_proxy
 from site_app.grants import grant_on_devices
+from site_app.pauses import MAX_PAUSE_MINUTES
 from site_app.service import GrantRefused, SiteService, WatchRefused
 
 log = logging.getLogger(__name__)
@@ -248,7 +249,7 @@ async def me(request: web.Request, login: Login) -> web.StreamResponse:
     parent = login.account.role == SiteRole.PARENT
     accepted = service.accounts.terms_of(login.account.id) == TERMS_VERSION
     english, chinese = VIEWING_TERMS[Role.PARENT]
-    paused = service.pauses.rooms()
+    paused = {p.room: p for p in service.pauses.all()}
     return web.json_response(
         {
             "username": login.account.username,
@@ -256,7 +257,12 @@ async def me(request: web.Request, login: Login) -> web.StreamResponse:
             "expires_at": login.expires_at,
             "grant": grant.to_json() if grant else None,
             "cameras": [
-                {**c.to_json(), "paused": c.room in paused} for c in service.cameras_of(login)
+                {
+                    **c.to_json(),
+                    "paused": c.room in paused,
+                    "paused_until": paused[c.room].ends_at if c.room in paused else None,
+                }
+                for c in service.cameras_of(login)
             ],
             "terms": {
                 "required": parent and not accepted,
@@ -556,18 +562,24 @@ async def paused_rooms(request: web.Request, login: Login) -> web.StreamResponse
     return web.json_response([p.to_json() for p in request.app[SERVICE].pauses.all()])
 
 
+class PauseBody(_Body):
+    minutes: int | None = Field(default=None, ge=1, le=MAX_PAUSE_MINUTES)
+
+
 @logged_in(SiteRole.STAFF)
 async def pause_room(request: web.Request, login: Login) -> web.StreamResponse:
     """Stop every parent watching the room now (the devices cut their relay viewers off), and
-    give no ticket for it until it is resumed."""
+    give no ticket for it for ``minutes`` or until it is resumed."""
     service = request.app[SERVICE]
+    body = await _body(request, PauseBody)
     room = request.match_info["room"]
     if room not in service.directory.rooms():
         return _error(404, "unknown_room", f"no device films {room!r}")
-    if not service.pauses.pause(room, by=login.account):
+    if not service.pauses.pause(room, by=login.account, minutes=body.minutes):
         return _error(409, "already_paused", f"{room!r} is paused already")
     service.sync_all()
-    return web.json_response({"room": room, "paused": True})
+    (pause,) = [p for p in service.pauses.all() if p.room == room]
+    return web.json_response({"room": room, "paused": True, "ends_at": pause.ends_at})
 
 
 @logged_in(SiteRole.STAFF)

@@ -10,7 +10,7 @@ import { hidePassword, showPassword } from "./password.js";
 import { resetting, setUpReset, translateReset } from "./reset.js";
 import { setUpSetup, setupNeeded, showSetup } from "./setup.js";
 import { showStaff } from "./staff.js";
-import { formatDay } from "./dom.js";
+import { formatDay, formatTime } from "./dom.js";
 import { describeSchedule } from "./schedule.js";
 import { LiveView } from "./whep.js";
 
@@ -31,6 +31,7 @@ addTexts({
     refused_camera_id_clash: "This camera cannot be watched until the school fixes its set-up.",
     refused_room_paused: "The school has paused viewing of this room for now.",
     room_paused: "paused by the school",
+    room_paused_until: "paused by the school until {time}",
     refused_other: "Not allowed now: {reason}",
     terms_heading: "Viewing terms",
     accept_terms: "I accept",
@@ -51,6 +52,7 @@ addTexts({
     refused_camera_id_clash: "在幼儿园修正设置之前，无法观看此摄像头。",
     refused_room_paused: "幼儿园已暂停该教室的观看。",
     room_paused: "幼儿园已暂停观看",
+    room_paused_until: "幼儿园已暂停观看，至 {time}",
     refused_other: "现在不能观看：{reason}",
     terms_heading: "观看条款",
     accept_terms: "我同意",
@@ -112,7 +114,7 @@ function showCameras(me) {
       // the school paused the room: no Watch until it resumes (the page shows it on reload)
       const note = document.createElement("span");
       note.className = "warn";
-      note.textContent = t("room_paused");
+      note.textContent = camera.paused_until ? t("room_paused_until", { time: formatTime(camera.paused_until) }) : t("room_paused");
       item.append(name, note);
       list.append(item);
       continue;

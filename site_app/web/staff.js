@@ -70,6 +70,12 @@ addTexts({
     staff_pause: "Pause viewing",
     staff_resume: "Resume viewing",
     staff_pause_confirm: "Stop every parent watching {room} now? They cannot watch it until you resume.",
+    staff_pause_confirm_timed: "Stop every parent watching {room} now? They can watch it again at {time}, or when you resume.",
+    staff_pause_length: "How long",
+    staff_pause_until_resumed: "Until I resume",
+    staff_pause_minutes: "{n} minutes",
+    staff_pause_hours: "{n} hours",
+    staff_paused_until: "Paused by {name} until {time}: no parent can watch it until then.",
     staff_paused: "Viewing of {room} paused: its parents were cut off.",
     staff_resumed: "Viewing of {room} resumed.",
     staff_paused_since: "Paused since {date} by {name}: no parent can watch it.",
@@ -176,6 +182,12 @@ addTexts({
     staff_pause: "暂停观看",
     staff_resume: "恢复观看",
     staff_pause_confirm: "立即停止所有家长观看 {room}？恢复之前家长无法观看。",
+    staff_pause_confirm_timed: "立即停止所有家长观看 {room}？家长可在 {time} 或您恢复后再次观看。",
+    staff_pause_length: "暂停时长",
+    staff_pause_until_resumed: "直到我恢复",
+    staff_pause_minutes: "{n} 分钟",
+    staff_pause_hours: "{n} 小时",
+    staff_paused_until: "由 {name} 暂停至 {time}：在此之前家长无法观看。",
     staff_paused: "已暂停 {room} 的观看，正在观看的家长已被断开。",
     staff_resumed: "已恢复 {room} 的观看。",
     staff_paused_since: "自 {date} 起由 {name} 暂停：家长无法观看。",
@@ -498,7 +510,16 @@ async function renderParents(root) {
 
 // --- rooms and devices -------------------------------------------------------------------------
 
-/** Each room with Pause viewing / Resume: a pause stops every parent watching it at once. */
+/** Pause lengths staff can pick, in minutes (null: until they resume; the default). */
+const PAUSE_LENGTHS = [null, 15, 30, 60, 120];
+
+function pauseLengthLabel(minutes) {
+  if (minutes === null) return t("staff_pause_until_resumed");
+  return minutes < 60 ? t("staff_pause_minutes", { n: minutes }) : t("staff_pause_hours", { n: minutes / 60 });
+}
+
+/** Each room with Pause viewing (for how long) / Resume: a pause stops every parent watching it
+ * at once; a timed one ends by itself. */
 async function roomPauses(reload) {
   const [rooms, paused] = await Promise.all([getJson("/api/rooms"), getJson("/api/rooms/paused")]);
   const byRoom = new Map(paused.map((p) => [p.room, p]));
@@ -506,10 +527,22 @@ async function roomPauses(reload) {
   const items = Object.keys(rooms).map((room) => {
     const pause = byRoom.get(room);
     const path = `/api/rooms/${encodeURIComponent(room)}/${pause ? "resume" : "pause"}`;
+    const length = pause
+      ? null
+      : h(
+          "select",
+          { testid: "pause-length", "aria-label": t("staff_pause_length") },
+          PAUSE_LENGTHS.map((m) => h("option", { value: m === null ? "" : String(m) }, pauseLengthLabel(m))),
+        );
     const act = button(t(pause ? "staff_resume" : "staff_pause"), async () => {
-      if (!pause && !window.confirm(t("staff_pause_confirm", { room }))) return;
+      const minutes = length && length.value ? Number(length.value) : null;
+      if (!pause) {
+        const until = minutes === null ? null : formatDateTime(Date.now() / 1000 + minutes * 60);
+        const asked = until === null ? t("staff_pause_confirm", { room }) : t("staff_pause_confirm_timed", { room, time: until });
+        if (!window.confirm(asked)) return;
+      }
       try {
-        await postJson(path, {});
+        await postJson(path, pause || minutes === null ? {} : { minutes });
         await reload(t(pause ? "staff_resumed" : "staff_paused", { room }));
       } catch (error) {
         status.failed(error);
@@ -522,14 +555,20 @@ async function roomPauses(reload) {
         "div",
         { class: "record-head" },
         h("strong", {}, room),
+        length,
         act,
       ),
-      pause
-        ? h("p", { class: "warn" }, t("staff_paused_since", { date: formatDateTime(pause.paused_at), name: pause.paused_by }))
-        : null,
+      pause ? h("p", { class: "warn" }, pausedText(pause)) : null,
     );
   });
   return [h("h2", {}, t("staff_rooms_heading")), h("ul", { class: "rooms-paused" }, items), status.nodes];
+}
+
+function pausedText(pause) {
+  if (pause.ends_at === null) {
+    return t("staff_paused_since", { date: formatDateTime(pause.paused_at), name: pause.paused_by });
+  }
+  return t("staff_paused_until", { time: formatDateTime(pause.ends_at), name: pause.paused_by });
 }
 
 async function renderDevices(root) {

@@ -169,6 +169,7 @@ def test_staff_pause_a_room_and_its_parents_are_cut_off_until_resumed(
     assert staff.post("/api/rooms/Sunflower/pause", {}).body == {
         "room": "Sunflower",
         "paused": True,
+        "ends_at": None,  # until staff resume it
     }
     assert site.acknowledged("kg1", {wang}) and site.acknowledged("kg2", set())
     refused = parent.post("/api/watch/kg1/kg-a")
@@ -197,6 +198,47 @@ def test_staff_pause_a_room_and_its_parents_are_cut_off_until_resumed(
         assert parent.post(f"/api/watch/{device}/{camera}").error == "not_on_relay"
     events = [r["event"] for r in staff.get("/api/audit?limit=100").body["records"]]
     assert events.index("site_room_resumed") < events.index("site_room_paused")  # newest first
+
+
+def test_a_pause_for_some_minutes_ends_by_itself(
+    site: RunningSite, devices: tuple[RunningApi, RunningApi]
+) -> None:
+    """Sunflower paused for 15 minutes: the parents are cut off as by any pause; when the
+    minutes are up the site resumes it by itself (audited, actor ``site``) and the devices take
+    the grants again. Lengths out of range are refused and pause nothing."""
+    clock = site.service.clock
+    assert isinstance(clock, FakeClock)
+    site.add_account(STAFF, STAFF_PASSWORD)
+    staff = site.login(STAFF, STAFF_PASSWORD)
+    li = parent_of(site, staff, "li", ["Sunflower"])
+    assert site.acknowledged("kg1", {li}) and site.acknowledged("kg2", {li})
+    for bad in ({"minutes": 0}, {"minutes": 721}, {"minutes": "soon"}, {"until": 5}):
+        refused = staff.post("/api/rooms/Sunflower/pause", bad)
+        assert (refused.status, refused.error) == (422, "invalid_body"), bad
+    assert staff.get("/api/rooms/paused").body == []
+
+    paused = staff.post("/api/rooms/Sunflower/pause", {"minutes": 15})
+    assert paused.status == 200 and paused.body["ends_at"] == clock.wall() + 900
+    assert site.acknowledged("kg1", set()) and site.acknowledged("kg2", set())
+    (pause,) = staff.get("/api/rooms/paused").body
+    assert pause["ends_at"] == paused.body["ends_at"]
+    cameras = site.login("li", PARENT_PASSWORD).get("/api/me").body["cameras"]
+    assert [(c["paused"], c["paused_until"]) for c in cameras] == [(True, pause["ends_at"])] * 2
+    clock.advance(899)
+    time.sleep(1.5)  # a check or more: not over yet
+    assert [p["room"] for p in staff.get("/api/rooms/paused").body] == ["Sunflower"]
+    clock.advance(1)
+    assert site.acknowledged("kg1", {li}) and site.acknowledged("kg2", {li})
+    assert staff.get("/api/rooms/paused").body == []
+    records = staff.get("/api/audit?limit=100").body["records"]
+    resumed = [r for r in records if r["event"] == "site_room_resumed"]
+    assert [(r["actor"], r["details"]) for r in resumed] == [
+        ("site", {"room": "Sunflower", "timed": True})
+    ]
+    (made,) = [r for r in records if r["event"] == "site_room_paused"]
+    assert made["details"] == {"room": "Sunflower", "minutes": 15}
+    # paused again after that: a new pause, not "paused already"
+    assert staff.post("/api/rooms/Sunflower/pause", {"minutes": 5}).status == 200
 
 
 def test_a_device_that_does_not_answer(

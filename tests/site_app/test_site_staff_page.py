@@ -14,6 +14,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, Dialog, expect
 
 from site_app.db import DATABASE
@@ -286,8 +287,9 @@ def test_a_new_site_is_set_up_from_a_phone_with_the_setup_code(
 def test_the_office_pauses_a_room_and_its_parent_sees_it_paused(
     browser: Browser, site: RunningSite, devices: tuple[RunningApi, RunningApi]
 ) -> None:
-    """On a phone, in Chinese: Rooms & devices → Pause viewing for Sunflower (asks first); the
-    parent's page then shows both Sunflower cameras paused, with no Watch button; Resume."""
+    """On a phone, in Chinese: Rooms & devices → Pause viewing for Sunflower, for 30 minutes
+    (asks first, naming when it ends); the parent's page then shows both Sunflower cameras
+    paused, with no Watch button; Resume."""
     site.add_account(STAFF, STAFF_PASSWORD)
     staff = site.login(STAFF, STAFF_PASSWORD)
     made = staff.post(
@@ -304,20 +306,34 @@ def test_the_office_pauses_a_room_and_its_parent_sees_it_paused(
     page.once("dialog", lambda dialog: dialog.dismiss())  # asked first: not now
     sunflower.get_by_role("button", name="暂停观看").click()
     expect(sunflower).to_have_attribute("data-paused", "no")
-    page.once("dialog", lambda dialog: dialog.accept())
+    length = sunflower.get_by_test_id("pause-length")
+    expect(length.locator("option")).to_have_text(
+        ["直到我恢复", "15 分钟", "30 分钟", "1 小时", "2 小时"]
+    )
+    length.select_option(label="30 分钟")
+    asked: list[str] = []
+
+    def accept(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
     sunflower.get_by_role("button", name="暂停观看").click()
     expect(page.locator(".page-status")).to_have_text(
         "已暂停 Sunflower 的观看，正在观看的家长已被断开。"
     )
+    assert asked and "家长可在" in asked[0], asked
     expect(sunflower).to_have_attribute("data-paused", "yes")
-    expect(sunflower).to_contain_text(f"由 {STAFF} 暂停")
+    expect(sunflower).to_contain_text(f"由 {STAFF} 暂停至")
+    (pause,) = staff.get("/api/rooms/paused").body
+    assert pause["ends_at"] == pytest.approx(time.time() + 1800, abs=60)
     save_screenshot(page, "site-room-paused-zh")
 
     parent, parent_log = open_page(browser, site.url, locale="zh-CN", viewport=PHONE)
     log_in(parent, "li", PARENT_PASSWORD, zh=True)
     listed = parent.get_by_test_id("camera-list")
     expect(listed.locator("li")).to_have_count(2)
-    expect(listed).to_contain_text("幼儿园已暂停观看")
+    expect(listed).to_contain_text("幼儿园已暂停观看，至")
     expect(listed.get_by_role("button")).to_have_count(0)
 
     page.locator("[data-testid=room][data-room=Sunflower]").get_by_role(

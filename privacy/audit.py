@@ -524,12 +524,14 @@ def page(
     actor: str | None = None,
     since: float | None = None,
     until: float | None = None,
+    about: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> AuditPage:
-    """Records newest first, filtered by event, actor (exact) and time (``since <= at < until``),
-    ``limit`` at most (1..MAX_PAGE); ``cursor`` (from the previous page) continues with older
-    ones. Raises ValueError for a cursor this function did not give out.
+    """Records newest first, filtered by event, actor (exact), time (``since <= at < until``)
+    and the account they are about (``about``: their details' ``account``, as the site's records
+    name one), ``limit`` at most (1..MAX_PAGE); ``cursor`` (from the previous page) continues with
+    older ones. Raises ValueError for a cursor this function did not give out.
 
     Records are shown as stored; :func:`verify` says whether the chain holds.
     """
@@ -540,8 +542,10 @@ def page(
         "SELECT seq, at, actor, event, camera_id, details, prev_hash, hash FROM audit"
         " WHERE (?1 IS NULL OR seq < ?1) AND (?2 IS NULL OR event = ?2)"
         " AND (?3 IS NULL OR actor = ?3) AND (?4 IS NULL OR at >= ?4)"
-        " AND (?5 IS NULL OR at < ?5) ORDER BY seq DESC LIMIT ?6",
-        (before, name, actor, since, until, limit + 1),
+        " AND (?5 IS NULL OR at < ?5)"
+        " AND (?7 IS NULL OR json_valid(details) AND json_extract(details, '$.account') = ?7)"
+        " ORDER BY seq DESC LIMIT ?6",
+        (before, name, actor, since, until, limit + 1, about),
     ).fetchall()
     records = []
     for row in rows[:limit]:

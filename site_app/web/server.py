@@ -480,6 +480,7 @@ async def site_audit(request: web.Request, login: Login) -> web.StreamResponse:
             service.conn,
             event=event,
             actor=query.get("actor") or None,
+            about=query.get("about") or None,
             limit=_limit(request, 50),
             cursor=query.get("cursor"),
         )

@@ -101,6 +101,7 @@ addTexts({
     staff_older: "Older records",
     staff_filter_event: "Event",
     staff_filter_actor: "By",
+    staff_filter_about: "About",
     staff_filter_all_events: "All events",
     staff_filter_everyone: "Everyone",
     staff_trail_device: "Device",
@@ -211,6 +212,7 @@ addTexts({
     staff_older: "更早的记录",
     staff_filter_event: "事件",
     staff_filter_actor: "操作者",
+    staff_filter_about: "涉及账号",
     staff_filter_all_events: "全部事件",
     staff_filter_everyone: "所有人",
     staff_trail_device: "设备",
@@ -679,11 +681,19 @@ async function renderAudit(root) {
     h("option", { value: "" }, t("staff_filter_everyone")),
     accounts.map((a) => h("option", { value: a.username }, a.username)),
   );
+  // the records about one account (a parent's grant, tickets, password), whoever made them
+  const aboutFilter = h(
+    "select",
+    { testid: "site-audit-about" },
+    h("option", { value: "" }, t("staff_filter_everyone")),
+    accounts.map((a) => h("option", { value: a.id }, a.username)),
+  );
   const filters = h(
     "div",
     { class: "actions" },
     field(t("staff_filter_event"), eventFilter),
     field(t("staff_filter_actor"), actorFilter),
+    field(t("staff_filter_about"), aboutFilter),
   );
   const download = h("a", { href: "/api/audit/export", download: "site-audit.jsonl", testid: "site-audit-download" }, t("staff_download_log"));
   let cursor = null;
@@ -691,6 +701,7 @@ async function renderAudit(root) {
     const query = new URLSearchParams({ limit: "50" });
     if (eventFilter.value) query.set("event", eventFilter.value);
     if (actorFilter.value) query.set("actor", actorFilter.value);
+    if (aboutFilter.value) query.set("about", aboutFilter.value);
     if (more && cursor) query.set("cursor", cursor);
     const log = await getJson(`/api/audit?${query}`);
     verdict.textContent = log.ok
@@ -706,6 +717,7 @@ async function renderAudit(root) {
   older.addEventListener("click", () => loadSite(true));
   eventFilter.addEventListener("change", () => loadSite(false));
   actorFilter.addEventListener("change", () => loadSite(false));
+  aboutFilter.addEventListener("change", () => loadSite(false));
 
   // the devices' trails
   const trails = await getJson("/api/audit/devices");

@@ -453,7 +453,7 @@ def test_a_disabled_account_enabled_again_logs_in_and_holds_no_grant(
     ]
 
 
-def test_the_site_log_filtered_by_event_and_actor_and_exported_whole(
+def test_the_site_log_filtered_by_event_actor_and_account_and_exported_whole(
     site: RunningSite, devices: tuple[RunningApi, RunningApi]
 ) -> None:
     staff, li, _ = _staff_and_sunflower_parent(site)
@@ -467,6 +467,16 @@ def test_the_site_log_filtered_by_event_and_actor_and_exported_whole(
     both = staff.get(f"/api/audit?actor={STAFF}&event=site_account_created").body["records"]
     assert [r["details"]["username"] for r in both] == ["li"]
     assert staff.get("/api/audit?actor=nobody").body["records"] == []
+    # about li's account, whoever did it: created, granted (by staff), terms accepted (by li)
+    about_li = staff.get(f"/api/audit?about={li}").body["records"]
+    assert [(r["event"], r["actor"]) for r in about_li] == [
+        ("site_terms_accepted", "li"),
+        ("site_grant_put", STAFF),
+        ("site_account_created", STAFF),
+    ]
+    granted = staff.get(f"/api/audit?about={li}&event=site_grant_put&actor={STAFF}").body
+    assert [r["event"] for r in granted["records"]] == ["site_grant_put"]
+    assert staff.get("/api/audit?about=nobody").body["records"] == []
     bad = staff.get("/api/audit?event=bogus")
     assert (bad.status, bad.error) == (422, "invalid_query")
 

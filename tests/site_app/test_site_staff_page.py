@@ -39,12 +39,15 @@ from testkit.site import (
 )
 
 
-def _events(site: RunningSite, event: str | None) -> list[str]:
-    """The site log's records of ``event`` (every record: None), read from its database on a
-    connection of the test's own (the site's belongs to its loop)."""
+def _events(site: RunningSite, event: str | None, about: str | None = None) -> list[str]:
+    """The site log's records of ``event`` (every record: None), about account ``about``
+    (anyone's: None), read from its database on a connection of the test's own (the site's
+    belongs to its loop)."""
     with contextlib.closing(sqlite3.connect(site.service.config.data_dir / DATABASE)) as conn:
         rows = conn.execute(
-            "SELECT event FROM audit WHERE ?1 IS NULL OR event = ?1", (event,)
+            "SELECT event FROM audit WHERE (?1 IS NULL OR event = ?1)"
+            " AND (?2 IS NULL OR json_extract(details, '$.account') = ?2)",
+            (event, about),
         ).fetchall()
     return [r[0] for r in rows]
 
@@ -164,6 +167,11 @@ def test_the_office_manages_a_parent_on_a_phone(
     expect(site_log.locator("[data-event=site_terms_accepted]")).to_have_count(1)
     save_screenshot(page, "site-audit-zh")
     page.get_by_test_id("site-audit-actor").select_option("")
+    # everything about li's account, whoever did it
+    page.get_by_test_id("site-audit-about").select_option(label="li")
+    expect(site_log.locator("li")).to_have_count(len(_events(site, None, about=li)))
+    expect(site_log.locator("[data-event=site_grant_put]").first).to_be_visible()
+    page.get_by_test_id("site-audit-about").select_option("")
     with page.expect_download() as download:
         page.get_by_test_id("site-audit-download").click()
     assert download.value.suggested_filename == "site-audit.jsonl"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from camera_app.accounts import check_password, check_password_hash, hash_password
+from camera_app.sitelink.protocol import ENDED_LOGIN_KEEP_S, MAX_ENDED_LOGINS, EndedLogin
 from firmware.clock import Clock
 from firmware.errors import AppError, ExitCode
 from privacy.audit import AuditEvent, AuditLog
@@ -117,16 +118,33 @@ class SiteAccounts:
             (self._clock.wall(), account_id),
         )
         return self._ended(
-            "DELETE FROM logins WHERE account_id = ? RETURNING token_hash, expires_at",
+            "DELETE FROM logins WHERE account_id = ? RETURNING token_hash, account_id, expires_at",
             (account_id,),
         )
 
     def _ended(self, delete: str, params: tuple[str, ...]) -> list[str]:
-        """Run ``delete`` (a DELETE of logins RETURNING their token hash and expiry); the
-        references of those that had not expired yet."""
+        """Run ``delete`` (a DELETE of logins RETURNING their token hash, account and expiry);
+        the references of those that had not expired yet, kept as ended (:meth:`ended_lately`)."""
         rows = self._conn.execute(delete, params).fetchall()
         now = self._clock.wall()
-        return [_ref(r[0]) for r in rows if r[1] > now]
+        ended = [(_ref(r[0]), r[1], now) for r in rows if r[2] > now]
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO ended_logins (login, account_id, ended_at) VALUES (?, ?, ?)",
+            ended,
+        )
+        return [login for login, _, _ in ended]
+
+    def ended_lately(self) -> list[EndedLogin]:
+        """The logins that ended early within ``ENDED_LOGIN_KEEP_S`` (older ones are dropped:
+        every ticket of theirs has expired), oldest first, ``MAX_ENDED_LOGINS`` at most."""
+        since = self._clock.wall() - ENDED_LOGIN_KEEP_S
+        self._conn.execute("DELETE FROM ended_logins WHERE ended_at <= ?", (since,))
+        rows = self._conn.execute(
+            "SELECT account_id, login, ended_at FROM ended_logins"
+            " ORDER BY ended_at DESC, login LIMIT ?",
+            (MAX_ENDED_LOGINS,),
+        ).fetchall()
+        return [EndedLogin(account=r[0], login=r[1], ended_at=r[2]) for r in reversed(rows)]
 
     def disabled(self) -> list[tuple[Account, float]]:
         """The disabled accounts and when each was disabled, most recent first."""
@@ -154,7 +172,7 @@ class SiteAccounts:
         kept = _digest(keep) if keep is not None else ""
         return self._ended(
             "DELETE FROM logins WHERE account_id = ? AND token_hash != ?"
-            " RETURNING token_hash, expires_at",
+            " RETURNING token_hash, account_id, expires_at",
             (account_id, kept),
         )
 
@@ -198,7 +216,7 @@ class SiteAccounts:
     def log_out(self, token: str) -> list[str]:
         """End the login of ``token``; its reference (none when it had ended already)."""
         return self._ended(
-            "DELETE FROM logins WHERE token_hash = ? RETURNING token_hash, expires_at",
+            "DELETE FROM logins WHERE token_hash = ? RETURNING token_hash, account_id, expires_at",
             (_digest(token),),
         )
 

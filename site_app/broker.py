@@ -68,6 +68,7 @@ class SiteBroker:
         self._loop = asyncio.get_running_loop()
         self._pending: dict[tuple[str, str], asyncio.Future[TicketReply]] = {}
         self._published: dict[str, bytes] = {}  # device -> the grant set it was last sent
+        self._ended_sent: dict[str, bytes] = {}  # device -> the ended logins it was last sent
         self._connected = threading.Event()
         self._client = self._make_client()
 
@@ -188,10 +189,13 @@ class SiteBroker:
         log.info("site broker: %d grant(s) sent to %s", len(grants.grants), device_id)
 
     def publish_ended_logins(self, device_id: str, ended: EndedLogins) -> None:
-        """Send ``device_id`` the site logins that ended early lately (retained)."""
-        self._client.publish(
-            self.topics(device_id).logins_ended, ended.to_bytes(), QOS, retain=True
-        )
+        """Send ``device_id`` the site logins that ended early lately (retained), unless it was
+        sent that very list."""
+        payload = ended.to_bytes()
+        if self._ended_sent.get(device_id) == payload:
+            return
+        self._ended_sent[device_id] = payload
+        self._client.publish(self.topics(device_id).logins_ended, payload, QOS, retain=True)
 
     async def request_ticket(self, device_id: str, request: TicketRequest) -> TicketReply:
         """Ask ``device_id`` for a ticket; raises :class:`DeviceUnreachable` after the timeout."""

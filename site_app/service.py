@@ -24,9 +24,6 @@ import uuid
 from camera_app.logins import LoginLimiter
 from camera_app.passwords import PasswordWorkers
 from camera_app.sitelink.protocol import (
-    ENDED_LOGIN_KEEP_S,
-    MAX_ENDED_LOGINS,
-    EndedLogin,
     EndedLogins,
     TicketReply,
     TicketRequest,
@@ -103,7 +100,6 @@ class SiteService:
         self.resets = PasswordResets(conn, clock, self.accounts, self.audit)
         self.setup = SiteSetup(conn, clock, self.accounts, self.audit)
         self.pauses = RoomPauses(conn, clock, self.audit)
-        self._ended: list[EndedLogin] = []  # logins ended early lately, for the devices
         self._pause_timer: asyncio.TimerHandle | None = None
         self.broker = SiteBroker(config.broker, directory, self.sync_device, self.trails)
 
@@ -144,6 +140,9 @@ class SiteService:
             return
         grants = device_grant_set(self.grants.all(), state, self.pauses.rooms())
         self.broker.publish_grants(device_id, grants)
+        ended = self.accounts.ended_lately()
+        if ended:  # a device back, or the site restarted: the logins ended within the hour
+            self.broker.publish_ended_logins(device_id, EndedLogins(logins=tuple(ended)))
 
     def sync_all(self) -> None:
         for device_id in list(self.directory.devices):
@@ -175,7 +174,7 @@ class SiteService:
                     details={"account": account.id, "username": account.username},
                 )
         self.sync_all()
-        self._logins_ended(account, ended)
+        self._logins_ended(ended)
 
     def enable_account(self, account_id: str, *, by: Account) -> Account | None:
         """Enable a disabled account again, audited; its grant is not given back (staff give one
@@ -259,32 +258,27 @@ class SiteService:
                 actor=account.username,
                 details={"account": account.id},
             )
-        self._logins_ended(account, ended)
+        self._logins_ended(ended)
 
     def reset_password(self, code: str, password_hash: str) -> Account:
         """Redeem a reset code (:meth:`PasswordResets.redeem`); every login of its account ends
         (their relay tickets too). Raises ``ResetRefused`` with nothing changed."""
         account, ended = self.resets.redeem(code, password_hash)
-        self._logins_ended(account, ended)
+        self._logins_ended(ended)
         return account
 
-    def log_out(self, token: str, account: Account) -> None:
+    def log_out(self, token: str) -> None:
         """End the login of ``token`` (and the relay tickets the devices gave for it)."""
-        self._logins_ended(account, self.accounts.log_out(token))
+        self._logins_ended(self.accounts.log_out(token))
 
-    def _logins_ended(self, account: Account, refs: list[str]) -> None:
+    def _logins_ended(self, refs: list[str]) -> None:
         """Tell every device (retained) the logins ended early within the longest life of a
         relay ticket, so that each revokes the tickets it gave for them: the stream on a phone
         that logged out, or was lost before its password was changed, ends at the relay."""
-        if not refs:
-            return
-        now = self.clock.wall()
-        kept = [e for e in self._ended if e.ended_at > now - ENDED_LOGIN_KEEP_S]
-        kept += [EndedLogin(account=account.id, login=ref, ended_at=now) for ref in refs]
-        self._ended = kept[-MAX_ENDED_LOGINS:]
-        ended = EndedLogins(logins=tuple(self._ended))
-        for device_id in list(self.directory.devices):
-            self.broker.publish_ended_logins(device_id, ended)
+        if refs:
+            ended = EndedLogins(logins=tuple(self.accounts.ended_lately()))
+            for device_id in list(self.directory.devices):
+                self.broker.publish_ended_logins(device_id, ended)
 
     def logged_in(self, account: Account, client: str) -> tuple[str, Login]:
         """A new login of ``account`` after its password was checked; staff logins are audited

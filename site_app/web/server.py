@@ -196,7 +196,7 @@ def _token(request: web.Request) -> str:
 
 @logged_in()
 async def log_out(request: web.Request, login: Login) -> web.StreamResponse:
-    request.app[SERVICE].log_out(_token(request), login.account)
+    request.app[SERVICE].log_out(_token(request))
     response = web.json_response({"ok": True})
     response.del_cookie(COOKIE, path="/")
     return response

@@ -119,6 +119,12 @@ def test_logins_end_and_can_be_ended(tmp_path: Path) -> None:
     still = accounts.login(kept)
     assert still is not None
     assert accounts.disable(account.id) == [still.ref]
+    # kept for the devices (after a restart too) for the longest life of a ticket, an hour
+    lately = SiteAccounts(conn, clock, 3600).ended_lately()
+    assert sorted(e.login for e in lately) == sorted([login.ref, *others, still.ref])
+    assert {e.account for e in lately} == {account.id}
+    clock.advance(3600)
+    assert accounts.ended_lately() == []
     with pytest.raises(AccountError, match="at least"):
         prepare_password("wang", "short")
 

@@ -23,11 +23,7 @@ import uuid
 
 from camera_app.logins import LoginLimiter
 from camera_app.passwords import PasswordWorkers
-from camera_app.sitelink.protocol import (
-    EndedLogins,
-    TicketReply,
-    TicketRequest,
-)
+from camera_app.sitelink.protocol import EndedLogins, TicketReply, TicketRequest
 from firmware.clock import Clock
 from privacy.audit import AuditEvent, AuditLog
 from privacy.gates.schedule import Schedule

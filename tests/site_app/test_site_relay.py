@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -329,25 +329,27 @@ async def _cut_off(
     assert ended - at < within, ended - at
 
 
-async def _receiving(*viewers: RelayViewer) -> None:
-    """Connect each viewer and wait for its first frame."""
-    for viewer in viewers:
-        await viewer.open()
-        await viewer.frame(timeout=20)
+@contextlib.asynccontextmanager
+async def _watching(
+    http: aiohttp.ClientSession, relay: LocalRelay, *tickets: dict
+) -> AsyncIterator[list[RelayViewer]]:
+    """A viewer of the relay for each ticket, each connected and receiving; closed after."""
+    viewers = [_viewer(http, relay, ticket) for ticket in tickets]
+    try:
+        for viewer in viewers:
+            await viewer.open()
+            await viewer.frame(timeout=20)
+        yield viewers
+    finally:
+        await asyncio.gather(*(viewer.close() for viewer in viewers))
 
 
 async def _watch_green(parent: Client, relay: LocalRelay) -> None:
     ticket = await _ticket(parent, "kg1", "kg-a")
-    async with aiohttp.ClientSession() as http:
-        viewer = RelayViewer(http, relay, "kg-a", ticket["ticket"], url=ticket["whep_url"])
-        try:
-            await viewer.open()
-            image = await viewer.frame(timeout=20)
-            for _ in range(3):
-                image = await viewer.frame()
-            assert _near(_centre(image), GREEN), _centre(image)
-        finally:
-            await viewer.close()
+    async with aiohttp.ClientSession() as http, _watching(http, relay, ticket) as (viewer,):
+        for _ in range(3):
+            image = await viewer.frame()
+        assert _near(_centre(image), GREEN), _centre(image)
 
 
 def test_pausing_a_room_cuts_its_parents_off_at_the_relay(
@@ -371,31 +373,25 @@ async def _paused(site: RunningSite, staff: Client, relay: LocalRelay, account: 
     li = await asyncio.to_thread(site.login, "li", PARENT_PASSWORD)
     wang = await asyncio.to_thread(site.login, "wang", PARENT_PASSWORD)
     sunflower, rainbow = await _ticket(li, "kg1", "kg-a"), await _ticket(wang, "kg1", "kg-b")
-    async with aiohttp.ClientSession() as http:
-        watching, bystander = _viewer(http, relay, sunflower), _viewer(http, relay, rainbow)
-        try:
-            await _receiving(watching, bystander)
-            # the grants sent, the revocation pushed
-            await _cut_off(watching, staff, "/api/rooms/Sunflower/pause", within=1.5)
-            for _ in range(10):  # Rainbow's viewer is not touched
-                await bystander.frame(timeout=5)
-        finally:
-            await asyncio.gather(watching.close(), bystander.close())
-        refused = await asyncio.to_thread(li.post, "/api/watch/kg1/kg-a")
-        assert (refused.status, refused.error) == (409, "room_paused")
-        resumed = await asyncio.to_thread(staff.post, "/api/rooms/Sunflower/resume", {})
-        assert resumed.status == 200, resumed.body
-        kg1 = site.service.directory.devices["kg1"]
-        assert await asyncio.to_thread(
-            wait_until, lambda: kg1.ack is not None and account in kg1.ack.accepted, 10
-        )  # kg1 took li's grant again
-        again = await _ticket(li, "kg1", "kg-a")  # the device took the grant again
-        viewer = RelayViewer(http, relay, "kg-a", again["ticket"], url=again["whep_url"])
-        try:
-            await viewer.open()
-            assert _near(_centre(await viewer.frame(timeout=20)), GREEN)
-        finally:
-            await viewer.close()
+    async with (
+        aiohttp.ClientSession() as http,
+        _watching(http, relay, sunflower, rainbow) as (watching, bystander),
+    ):
+        # the grants sent, the revocation pushed
+        await _cut_off(watching, staff, "/api/rooms/Sunflower/pause", within=1.5)
+        for _ in range(10):  # Rainbow's viewer is not touched
+            await bystander.frame(timeout=5)
+    refused = await asyncio.to_thread(li.post, "/api/watch/kg1/kg-a")
+    assert (refused.status, refused.error) == (409, "room_paused")
+    resumed = await asyncio.to_thread(staff.post, "/api/rooms/Sunflower/resume", {})
+    assert resumed.status == 200, resumed.body
+    kg1 = site.service.directory.devices["kg1"]
+    assert await asyncio.to_thread(
+        wait_until, lambda: kg1.ack is not None and account in kg1.ack.accepted, 10
+    )  # kg1 took li's grant again
+    again = await _ticket(li, "kg1", "kg-a")  # the device took the grant again
+    async with aiohttp.ClientSession() as http, _watching(http, relay, again) as (viewer,):
+        assert _near(_centre(await viewer.frame()), GREEN)
 
 
 def test_a_login_that_ends_cuts_its_stream_off_at_the_relay(
@@ -422,14 +418,12 @@ async def _logins_end(site: RunningSite, relay: LocalRelay) -> None:
     here = await asyncio.to_thread(site.login, "li", PARENT_PASSWORD)
     lost = await asyncio.to_thread(site.login, "li", PARENT_PASSWORD)
     mine, theirs = await _ticket(here, "kg1", "kg-a"), await _ticket(lost, "kg1", "kg-a")
-    async with aiohttp.ClientSession() as http:
-        watching, stolen = _viewer(http, relay, mine), _viewer(http, relay, theirs)
-        try:
-            await _receiving(watching, stolen)
-            new = {"current": PARENT_PASSWORD, "new": PARENT_PASSWORD + "-new"}
-            await _cut_off(stolen, here, "/api/password", new)
-            for _ in range(10):  # this phone's login stays, and so does its stream
-                await watching.frame(timeout=5)
-            await _cut_off(watching, here, "/api/logout")
-        finally:
-            await asyncio.gather(watching.close(), stolen.close())
+    async with (
+        aiohttp.ClientSession() as http,
+        _watching(http, relay, mine, theirs) as (watching, stolen),
+    ):
+        new = {"current": PARENT_PASSWORD, "new": PARENT_PASSWORD + "-new"}
+        await _cut_off(stolen, here, "/api/password", new)
+        for _ in range(10):  # this phone's login stays, and so does its stream
+            await watching.frame(timeout=5)
+        await _cut_off(watching, here, "/api/logout")
